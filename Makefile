@@ -1,0 +1,56 @@
+# Quick start:  make demo   (set up, then build the demo atlas)
+#               make test   (set up, then run the whole test suite)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.miwd-installed
+
+.PHONY: setup demo test test-py test-js lint format bench clean js chromium
+
+# A local virtual environment with every extra. torch is pinned to the CPU build first, so
+# the extras' torch range is already satisfied and pip never fetches a multi-GB CUDA build.
+$(STAMP): pyproject.toml js/package.json js/package-lock.json
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[all,dev]"
+	touch $@
+
+setup: $(STAMP)
+
+js/node_modules/.package-lock.json: js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
+
+js: js/node_modules/.package-lock.json
+	cd js && npm run build
+
+demo: setup js
+	$(VENV)/bin/miwd demo
+
+# Debian's chromium for the browser tests (root on the machines this project runs on).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+test-js: js
+	cd js && npm test
+
+test-py: setup js chromium
+	$(VENV)/bin/pytest
+
+test: test-js test-py
+
+lint:
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format:
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+bench: setup
+	$(PY) benchmarks/bench_descriptors.py
+
+clean:
+	rm -rf $(VENV) js/node_modules src/miwd_widget/static build dist
