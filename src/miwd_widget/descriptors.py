@@ -84,32 +84,39 @@ class DescriptorArray(np.ndarray):
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _bin_index(v, lo, hi, scale, nbins, clip):
-    """Bin of value v, -1 if dropped, -2 if not finite. Matches numpy.histogram's edges."""
-    if not (v >= lo and v <= hi):
-        if v != v or v == np.inf or v == -np.inf:
-            return -2
-        if not clip:
-            return -1
-        return 0 if v < lo else nbins - 1
-    k = int((v - lo) * scale)
-    if k >= nbins:
-        k = nbins - 1
-    # Same correction numpy applies: floating error may put v one bin off its true edge.
-    if v < lo + k / scale:
-        k -= 1
-    elif k < nbins - 1 and v >= lo + (k + 1) / scale:
-        k += 1
-    return k
+@njit(cache=True, nogil=True)
+def _histogram_run(x, a, b, lo, hi, scale, edges, nbins, clip, row):
+    """Add values x[a:b] (all in one window) to the histogram ``row``; return non-finite count.
+
+    Bin edges follow numpy.histogram exactly: [lo, hi] with the last bin closed, and the
+    same one-bin correction for floating-point error near an edge.
+    """
+    nonfinite = 0
+    last = nbins - 1
+    for i in range(a, b):
+        v = x[i]
+        if v >= lo and v <= hi:
+            k = int((v - lo) * scale)
+            if k > last:
+                k = last
+            if v < edges[k]:
+                k -= 1
+            elif v >= edges[k + 1] and k != last:
+                k += 1
+            row[k] += 1
+        elif v != v or v == np.inf or v == -np.inf:
+            nonfinite += 1
+        elif clip:
+            row[0 if v < lo else last] += 1
+    return nonfinite
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad, max_blocks):
     """Add the histogram counts of segment ``x`` (theta[offset:offset+len(x)]) to ``counts``.
 
-    counts: (S, B) int64, bad: (S,) int64 non-finite counts per window. Work is split in
-    blocks processed in parallel, each into its own partial histogram, then reduced.
+    counts: (S, B) int64, bad: (S,) int64 non-finite counts per window. The segment is split
+    in blocks processed in parallel, each into its own partial histogram, then reduced.
     """
     n = x.shape[0]
     if n == 0:
@@ -118,6 +125,10 @@ def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad,
     partial = np.zeros((nblocks, n_windows, nbins), dtype=np.int64)
     partial_bad = np.zeros((nblocks, n_windows), dtype=np.int64)
     scale = nbins / (hi - lo)
+    edges = np.empty(nbins + 1, dtype=np.float64)
+    for k in range(nbins + 1):
+        edges[k] = lo + (hi - lo) * k / nbins
+    edges[nbins] = hi
     for blk in prange(nblocks):
         a = offset + (n * blk) // nblocks
         b = offset + (n * (blk + 1)) // nblocks
@@ -128,12 +139,9 @@ def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad,
             end = ((s + 1) * n_total) // n_windows
             if end > b:
                 end = b
-            for i in range(g - offset, end - offset):
-                k = _bin_index(x[i], lo, hi, scale, nbins, clip)
-                if k >= 0:
-                    partial[blk, s, k] += 1
-                elif k == -2:
-                    partial_bad[blk, s] += 1
+            partial_bad[blk, s] += _histogram_run(
+                x, g - offset, end - offset, lo, hi, scale, edges, nbins, clip, partial[blk, s]
+            )
             g = end
     for blk in range(nblocks):
         for s in range(n_windows):
@@ -325,22 +333,23 @@ def mi_wd(
     [[1.0, 0.0], [0.0, 1.0]]
     """
     return describe(
-        theta,
+        [theta],
         S=S,
         B=B,
         value_range=value_range,
         clip=clip,
         nan_policy=nan_policy,
         percentiles=percentiles,
-    )
+    )[0]
 
 
 def _is_single(source: Any) -> bool:
-    """Whether ``source`` is one model, as opposed to a list of models."""
-    if not isinstance(source, (list, tuple)):
-        return True
-    # A list of arrays is one model's layers; a list of paths/modules/dicts is many models.
-    return len(source) > 0 and all(isinstance(x, np.ndarray) for x in source)
+    """Whether ``source`` is one model: in :func:`describe` a list or tuple is many models.
+
+    One model given as a list of layer arrays is therefore wrapped: ``describe([layers])``;
+    :func:`mi_wd` and :func:`flatten_weights` always take one model.
+    """
+    return not isinstance(source, (list, tuple))
 
 
 def describe(
@@ -361,8 +370,8 @@ def describe(
     Parameters
     ----------
     source
-        One model or a list of models. A model is a numpy array, a list of arrays (one
-        model's layers), a mapping name -> array, a ``torch.nn.Module`` or state_dict, or a
+        One model, or a list (or tuple) of models. A model is a numpy array, a mapping
+        name -> array, a list of arrays (only inside the list of models: ``[[w1, b1]]``), a ``torch.nn.Module`` or state_dict, or a
         path to a model file (.safetensors, .pt/.pth/.bin, .onnx, .npz/.npy, .keras/.h5,
         NWS .bin). Files are memory-mapped where the format allows.
     S, B, value_range, clip, nan_policy, percentiles
