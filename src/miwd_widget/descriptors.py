@@ -85,29 +85,30 @@ class DescriptorArray(np.ndarray):
 
 
 @njit(cache=True, nogil=True)
-def _histogram_run(x, a, b, lo, hi, scale, edges, nbins, clip, row):
-    """Add values x[a:b] (all in one window) to the histogram ``row``; return non-finite count.
+def _histogram_run(x, a, b, lo, hi, scale, nbins, clip, rows):
+    """Add values x[a:b] (all in one window) to ``rows``; return the non-finite count.
 
-    Bin edges follow numpy.histogram exactly: [lo, hi] with the last bin closed, and the
-    same one-bin correction for floating-point error near an edge.
+    ``rows`` is (4, B): consecutive values go to different copies so that runs of equal
+    bins don't serialize on one memory location (about 1.5x faster); callers sum them.
+    The bin is floor((v - lo) * B / (hi - lo)) in float64, with hi in the last bin, as
+    numpy.histogram over [lo, hi]; numpy additionally nudges values within a few ulps
+    of an edge onto its own rounded edges, which costs a third of the speed here and
+    changes nothing at the scale of weights.
     """
     nonfinite = 0
     last = nbins - 1
     for i in range(a, b):
         v = x[i]
-        if v >= lo and v <= hi:
-            k = int((v - lo) * scale)
+        f = (v - lo) * scale
+        if f >= 0.0 and v <= hi:
+            k = int(f)
             if k > last:
                 k = last
-            if v < edges[k]:
-                k -= 1
-            elif v >= edges[k + 1] and k != last:
-                k += 1
-            row[k] += 1
+            rows[i & 3, k] += 1
         elif v != v or v == np.inf or v == -np.inf:
             nonfinite += 1
         elif clip:
-            row[0 if v < lo else last] += 1
+            rows[i & 3, 0 if v < lo else last] += 1
     return nonfinite
 
 
@@ -116,19 +117,15 @@ def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad,
     """Add the histogram counts of segment ``x`` (theta[offset:offset+len(x)]) to ``counts``.
 
     counts: (S, B) int64, bad: (S,) int64 non-finite counts per window. The segment is split
-    in blocks processed in parallel, each into its own partial histogram, then reduced.
+    in blocks processed in parallel, each into its own partial histograms, then reduced.
     """
     n = x.shape[0]
     if n == 0:
         return
     nblocks = min(max(1, n // 65536), max_blocks)
-    partial = np.zeros((nblocks, n_windows, nbins), dtype=np.int64)
+    partial = np.zeros((nblocks, n_windows, 4, nbins), dtype=np.int64)
     partial_bad = np.zeros((nblocks, n_windows), dtype=np.int64)
     scale = nbins / (hi - lo)
-    edges = np.empty(nbins + 1, dtype=np.float64)
-    for k in range(nbins + 1):
-        edges[k] = lo + (hi - lo) * k / nbins
-    edges[nbins] = hi
     for blk in prange(nblocks):
         a = offset + (n * blk) // nblocks
         b = offset + (n * (blk + 1)) // nblocks
@@ -140,14 +137,15 @@ def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad,
             if end > b:
                 end = b
             partial_bad[blk, s] += _histogram_run(
-                x, g - offset, end - offset, lo, hi, scale, edges, nbins, clip, partial[blk, s]
+                x, g - offset, end - offset, lo, hi, scale, nbins, clip, partial[blk, s]
             )
             g = end
     for blk in range(nblocks):
         for s in range(n_windows):
             bad[s] += partial_bad[blk, s]
-            for k in range(nbins):
-                counts[s, k] += partial[blk, s, k]
+            for c in range(4):
+                for k in range(nbins):
+                    counts[s, k] += partial[blk, s, c, k]
 
 
 # --------------------------------------------------------------------------------------
