@@ -14,6 +14,7 @@ concatenated or float64 copy of theta, and is parallel over blocks of each segme
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -204,7 +205,17 @@ def _describe_one(
     for tensor, offset, piece in ws.chunks(CHUNK_ELEMS):
         before = int(bad.sum())
         _accumulate(
-            np.ascontiguousarray(piece), offset, n_total, S, B, lo, hi, clip, counts, bad, max_blocks
+            np.ascontiguousarray(piece),
+            offset,
+            n_total,
+            S,
+            B,
+            lo,
+            hi,
+            clip,
+            counts,
+            bad,
+            max_blocks,
         )
         if int(bad.sum()) != before and nan_policy == "raise":
             finite = np.isfinite(piece)
@@ -255,7 +266,9 @@ def auto_value_range(
     >>> auto_value_range([np.linspace(-1, 1, 101)], percentiles=(5, 95))
     (-0.9, 0.9)
     """
-    if isinstance(sources, (WeightSource, np.ndarray)) or not isinstance(sources, Sequence):
+    if isinstance(sources, (WeightSource, np.ndarray, str, os.PathLike)) or not isinstance(
+        sources, Sequence
+    ):
         sources = [sources]
     lo_q, hi_q = percentiles
     if not 0 <= lo_q < hi_q <= 100:
