@@ -113,7 +113,6 @@ def _histogram_run(x, a, b, lo, hi, scale, nbins, clip, rows):
     return nonfinite
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad, max_blocks):
     """Add the histogram counts of segment ``x`` (theta[offset:offset+len(x)]) to ``counts``.
 
@@ -147,6 +146,13 @@ def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad,
             for c in range(4):
                 for k in range(nbins):
                     counts[s, k] += partial[blk, s, c, k]
+
+
+# Two compilations of one kernel: starting numba's thread pool costs more than histogramming
+# a small segment, so segments of a single block take the serial one.
+_accumulate_parallel = njit(cache=True, nogil=True, parallel=True)(_accumulate)
+_accumulate_serial = njit(cache=True, nogil=True)(_accumulate)
+_PARALLEL_MIN_ELEMS = 2 * 65536
 
 
 # --------------------------------------------------------------------------------------
@@ -204,7 +210,10 @@ def _describe_one(
     problems: list[_NonFinite] = []
     for tensor, offset, piece in ws.chunks(CHUNK_ELEMS):
         before = int(bad.sum())
-        _accumulate(
+        kernel = (
+            _accumulate_parallel if piece.shape[0] >= _PARALLEL_MIN_ELEMS else _accumulate_serial
+        )
+        kernel(
             np.ascontiguousarray(piece),
             offset,
             n_total,
