@@ -7,9 +7,18 @@ exploration of neural networks en masse" (EuroVis 2024).
 from __future__ import annotations
 
 from .descriptors import describe, mi_wd
-from .library import ModelLibrary
+from .library import ModelLibrary, load_demo_library
 from .readers import flatten_weights
+from .widget import Atlas
 
 __version__ = "0.1.0"
 
-__all__ = ["mi_wd", "describe", "flatten_weights", "ModelLibrary", "__version__"]
+__all__ = [
+    "mi_wd",
+    "describe",
+    "flatten_weights",
+    "ModelLibrary",
+    "load_demo_library",
+    "Atlas",
+    "__version__",
+]

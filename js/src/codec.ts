@@ -1,0 +1,102 @@
+/**
+ * ndarray codec shared with Python (src/miwd_widget/_buffers.py):
+ * `{buffer, dtype, shape}` where `buffer` is what the transport delivers: a DataView
+ * (ipywidgets), an ArrayBuffer / typed array (set locally), or base64 text (standalone HTML).
+ * Views are taken with their byteOffset/byteLength: a DataView from a comm message usually
+ * points into a larger ArrayBuffer, so `new Float32Array(view.buffer)` would read garbage.
+ */
+
+export type TypedArray =
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Float32Array;
+
+export type DType = "uint8" | "uint16" | "uint32" | "int8" | "int16" | "int32" | "float32";
+
+export interface EncodedArray {
+  buffer: DataView | ArrayBuffer | ArrayBufferView | string;
+  dtype: DType;
+  shape: number[];
+}
+
+export interface NDArray<T extends TypedArray = TypedArray> {
+  data: T;
+  dtype: DType;
+  shape: number[];
+}
+
+const CONSTRUCTORS = {
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  float32: Float32Array,
+} as const;
+
+export function base64ToBytes(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** The bytes behind any buffer-like value, honouring byteOffset and byteLength. */
+export function toBytes(buffer: EncodedArray["buffer"]): Uint8Array {
+  if (typeof buffer === "string") return base64ToBytes(buffer);
+  if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
+  if (ArrayBuffer.isView(buffer)) {
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  throw new TypeError("ndarray buffer must be a DataView, ArrayBuffer, typed array or base64");
+}
+
+/** Decode `{buffer, dtype, shape}` into a typed array view (copying only if misaligned). */
+export function decodeArray(encoded: EncodedArray): NDArray {
+  const Ctor = CONSTRUCTORS[encoded.dtype];
+  if (!Ctor) throw new TypeError(`unsupported dtype ${String(encoded.dtype)}`);
+  const bytes = toBytes(encoded.buffer);
+  const itemSize = Ctor.BYTES_PER_ELEMENT;
+  const expected = encoded.shape.reduce((a, b) => a * b, 1);
+  if (bytes.byteLength !== expected * itemSize) {
+    throw new RangeError(
+      `buffer has ${bytes.byteLength} bytes, shape [${encoded.shape}] of ${encoded.dtype} needs ${expected * itemSize}`,
+    );
+  }
+  let data: TypedArray;
+  if (bytes.byteOffset % itemSize === 0) {
+    data = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, expected);
+  } else {
+    // A typed array view must be aligned to its element size: copy the bytes out.
+    data = new Ctor(bytes.slice().buffer as ArrayBuffer, 0, expected);
+  }
+  return { data, dtype: encoded.dtype, shape: [...encoded.shape] };
+}
+
+/** Decode and require a given dtype family (e.g. float32 coordinates). */
+export function decodeFloat32(encoded: EncodedArray): Float32Array {
+  const { data } = decodeArray(encoded);
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
+/** Encode int32 row positions the way Python's selection trait expects. */
+export function encodeInt32(values: ArrayLike<number>): EncodedArray {
+  const data = values instanceof Int32Array ? values : Int32Array.from(values);
+  // No empty binary frames (JupyterLab fails to deserialize them): "" is an empty array.
+  if (data.length === 0) return { buffer: "", dtype: "int32", shape: [0] };
+  return { buffer: new DataView(data.buffer, data.byteOffset, data.byteLength), dtype: "int32", shape: [data.length] };
+}
+
+/** Accept either an encoded array or a plain list (both are valid selection payloads). */
+export function decodeIndices(value: unknown): Int32Array {
+  if (value == null) return new Int32Array(0);
+  if (Array.isArray(value)) return Int32Array.from(value as number[]);
+  if (value instanceof Int32Array) return value;
+  const { data } = decodeArray(value as EncodedArray);
+  return data instanceof Int32Array ? data : Int32Array.from(data);
+}

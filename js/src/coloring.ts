@@ -1,0 +1,68 @@
+/** Point colors from a column: colormap bins (continuous) or palette codes (categorical). */
+import {
+  COLORMAP_SIZE,
+  MISSING_COLOR,
+  categoricalPalette,
+  colormapIndex,
+  rgbToHex,
+  sampleColormap,
+} from "./colormaps";
+import type { Column } from "./columns";
+
+export type Legend =
+  | { kind: "continuous"; name: string; min: number; max: number; log: boolean; colors: string[] }
+  | { kind: "categorical"; name: string; entries: { label: string; color: string; count: number }[] }
+  | null;
+
+export interface ColorEncoding {
+  /** Per point: index into `palette`. */
+  codes: Float32Array;
+  palette: string[];
+  legend: Legend;
+}
+
+export const DEFAULT_POINT_COLOR = "#3a78b5";
+
+export function encodeColors(column: Column | undefined, n: number): ColorEncoding {
+  const codes = new Float32Array(n);
+  if (!column) return { codes, palette: [DEFAULT_POINT_COLOR], legend: null };
+  if (column.kind === "numeric") {
+    const colors = sampleColormap("viridis").map(rgbToHex);
+    const missing = COLORMAP_SIZE; // one extra palette entry, grey
+    for (let i = 0; i < n; i++) {
+      const bin = colormapIndex(column.values[i], column.min, column.max, column.log);
+      codes[i] = bin < 0 ? missing : bin;
+    }
+    return {
+      codes,
+      palette: [...colors, MISSING_COLOR],
+      legend: { kind: "continuous", name: column.name, min: column.min, max: column.max, log: column.log, colors },
+    };
+  }
+  const palette = categoricalPalette(column.categories.length);
+  const counts = new Array<number>(column.categories.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    codes[i] = column.codes[i];
+    counts[column.codes[i]]++;
+  }
+  column.categories.forEach((c, i) => {
+    if (c === "(missing)") palette[i] = MISSING_COLOR;
+  });
+  return {
+    codes,
+    palette,
+    legend: {
+      kind: "categorical",
+      name: column.name,
+      entries: column.categories.map((label, i) => ({ label, color: palette[i], count: counts[i] })),
+    },
+  };
+}
+
+/** Point size (CSS px) and opacity for n points: big and opaque when few, small when many. */
+export function pointStyleFor(n: number): { size: number; opacity: number } {
+  const ratio = 1000 / Math.max(n, 1);
+  const size = n <= 1000 ? 6 : Math.max(1, 6 * ratio ** 0.3);
+  const opacity = n <= 1000 ? 0.9 : Math.min(0.9, Math.max(0.15, 0.9 * ratio ** 0.2));
+  return { size: Math.round(size * 10) / 10, opacity: Math.round(opacity * 100) / 100 };
+}

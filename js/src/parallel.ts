@@ -1,0 +1,362 @@
+/**
+ * Parallel coordinates on a 2-D canvas (thousands of lines; SVG paths would not scale),
+ * with axes and d3-brush brushes on an SVG overlay. Brushing narrows the selection.
+ */
+import { brushY, type BrushBehavior, type D3BrushEvent } from "d3-brush";
+import { scaleLinear, scaleLog, scalePoint } from "d3-scale";
+import { select, type Selection } from "d3-selection";
+import { BrushSession, categoriesInExtent, type BrushRange } from "./brush";
+import { encodeColors } from "./coloring";
+import { formatNumber, type Column } from "./columns";
+import { el, type Theme } from "./dom";
+import type { SelectionStore } from "./selection";
+
+/** Lines beyond this are sampled with a fixed stride (the canvas stays interactive). */
+export const MAX_LINES = 20000;
+/** The faint whole-library layer needs fewer lines to show the same density. */
+export const MAX_BACKGROUND_LINES = 8000;
+const MARGIN = { top: 40, right: 64, bottom: 16, left: 24 };
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+export interface ParallelOptions {
+  parent: HTMLElement;
+  n: number;
+  store: SelectionStore;
+  columns: () => Map<string, Column>;
+  axes: string[];
+  color: string;
+  theme: Theme;
+}
+
+export interface ParallelView {
+  setAxes(axes: string[]): void;
+  setColor(name: string): void;
+  setTheme(theme: Theme): void;
+  resize(width: number): void;
+  destroy(): void;
+}
+
+interface Axis {
+  name: string;
+  column: Column;
+  x: number;
+  /** data value (numeric) or category code -> pixel y; NaN when missing. */
+  y: (row: number) => number;
+  /** pixel positions of categories (categorical axes). */
+  positions?: Float64Array;
+  scale: ((v: number) => number) & { invert?: (y: number) => number };
+}
+
+/** Row subset drawn: everything, or every k-th row when there are too many. */
+export function sampleRows(rows: Int32Array | null, n: number, max = MAX_LINES): Int32Array {
+  const count = rows ? rows.length : n;
+  const stride = Math.max(1, Math.ceil(count / max));
+  const out = new Int32Array(Math.ceil(count / stride));
+  for (let j = 0, k = 0; j < count; j += stride, k++) out[k] = rows ? rows[j] : j;
+  return out;
+}
+
+export function createParallel(opts: ParallelOptions): ParallelView {
+  const { n, store } = opts;
+  const root = el("div", "miwd-parallel");
+  root.dataset.testid = "miwd-parallel";
+  const title = el("div", "miwd-panel-title", "Hyper-parameters");
+  const note = el("span", "miwd-note");
+  title.append(note);
+  const stage = el("div", "miwd-parallel-stage");
+  const canvas = el("canvas", "miwd-parallel-canvas");
+  const svgNode = document.createElementNS(SVG_NS, "svg");
+  svgNode.setAttribute("class", "miwd-parallel-svg");
+  stage.append(canvas, svgNode);
+  root.append(title, stage);
+  opts.parent.append(root);
+
+  let axesNames = opts.axes;
+  let colorName = opts.color;
+  let theme = opts.theme;
+  let width = Math.max(300, opts.parent.clientWidth || 600);
+  const height = 280;
+  let axes: Axis[] = [];
+  const background = document.createElement("canvas"); // cached faint library layer
+  const session = new BrushSession(n, opts.columns);
+  const svg: Selection<SVGSVGElement, unknown, null, undefined> = select(svgNode);
+  const brushes = new Map<string, BrushBehavior<unknown>>();
+
+  function buildAxes() {
+    const columns = opts.columns();
+    const usable = axesNames.filter((a) => columns.has(a));
+    const left = MARGIN.left;
+    const right = width - MARGIN.right;
+    const bottom = height - MARGIN.bottom;
+    const step = usable.length > 1 ? (right - left) / (usable.length - 1) : 0;
+    axes = usable.map((name, i) => {
+      const column = columns.get(name) as Column;
+      const x = usable.length > 1 ? left + i * step : (left + right) / 2;
+      if (column.kind === "numeric") {
+        const lo = column.min;
+        const hi = column.max > column.min ? column.max : column.min + 1;
+        const scale = column.log
+          ? scaleLog().domain([lo, hi]).range([bottom, MARGIN.top])
+          : scaleLinear().domain([lo, hi]).range([bottom, MARGIN.top]);
+        const values = column.values;
+        return {
+          name,
+          column,
+          x,
+          scale,
+          y: (row: number) => {
+            const v = values[row];
+            return Number.isFinite(v) && (!column.log || v > 0) ? scale(v) : Number.NaN;
+          },
+        };
+      }
+      const scale = scalePoint<number>()
+        .domain(column.categories.map((_, c) => c))
+        .range([bottom, MARGIN.top])
+        .padding(0.5);
+      const positions = Float64Array.from(column.categories, (_, c) => scale(c) ?? Number.NaN);
+      const codes = column.codes;
+      return {
+        name,
+        column,
+        x,
+        positions,
+        scale: (c: number) => positions[c],
+        y: (row: number) => positions[codes[row]],
+      };
+    });
+  }
+
+  function strokeRows(ctx: CanvasRenderingContext2D, rows: ArrayLike<number>) {
+    for (let j = 0; j < rows.length; j++) {
+      const row = rows[j];
+      ctx.beginPath();
+      let pen = false;
+      for (const axis of axes) {
+        const y = axis.y(row);
+        if (Number.isNaN(y)) {
+          pen = false;
+          continue;
+        }
+        if (pen) ctx.lineTo(axis.x, y);
+        else ctx.moveTo(axis.x, y);
+        pen = true;
+      }
+      ctx.stroke();
+    }
+  }
+
+  function sizeCanvas(c: HTMLCanvasElement) {
+    const dpr = window.devicePixelRatio || 1;
+    c.width = Math.round(width * dpr);
+    c.height = Math.round(height * dpr);
+    // willReadFrequently keeps this canvas on the CPU rasterizer: thousands of translucent
+    // strokes are far faster there than on a (possibly software-emulated) GPU canvas.
+    const ctx = c.getContext("2d", { willReadFrequently: true }) as CanvasRenderingContext2D;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return ctx;
+  }
+
+  function drawBackground() {
+    const ctx = sizeCanvas(background);
+    const rows = sampleRows(null, n, MAX_BACKGROUND_LINES);
+    ctx.strokeStyle = theme.muted;
+    ctx.globalAlpha = Math.min(0.5, Math.max(0.008, 40 / rows.length));
+    ctx.lineWidth = 1;
+    strokeRows(ctx, rows);
+  }
+
+  function drawSelection() {
+    const ctx = sizeCanvas(canvas);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+    ctx.drawImage(background, 0, 0, width, height);
+    const selection = store.get();
+    note.textContent = "";
+    if (selection.length === 0) return;
+    const rows = sampleRows(selection, n);
+    if (rows.length < selection.length) {
+      note.textContent = ` (drawing ${rows.length.toLocaleString()} of ${selection.length.toLocaleString()} selected)`;
+    }
+    const encoding = encodeColors(opts.columns().get(colorName), n);
+    ctx.globalAlpha = Math.min(0.7, Math.max(0.03, 8 / Math.sqrt(rows.length)));
+    ctx.lineWidth = 1.2;
+    // Group by color to limit style changes.
+    const byColor = new Map<number, number[]>();
+    for (const row of rows) {
+      const code = encoding.codes[row];
+      let list = byColor.get(code);
+      if (!list) byColor.set(code, (list = []));
+      list.push(row);
+    }
+    for (const [code, list] of byColor) {
+      ctx.strokeStyle = encoding.legend ? encoding.palette[code] : theme.accent;
+      strokeRows(ctx, list);
+    }
+  }
+
+  function drawAxes() {
+    svg.attr("width", width).attr("height", height);
+    svg.selectAll("*").remove();
+    const fg = theme.foreground;
+    // Labels must fit between neighbouring axes (~6.5 px per character at 11 px).
+    const spacing = axes.length > 1 ? axes[1].x - axes[0].x : width;
+    const maxChars = Math.max(3, Math.floor((spacing - 14) / 6.5));
+    const clip = (text: string, limit: number) => (text.length > limit ? `${text.slice(0, limit - 1)}…` : text);
+    for (const [index, axis] of axes.entries()) {
+      const g = svg.append("g").attr("class", "miwd-axis").attr("data-axis", axis.name);
+      g.append("line")
+        .attr("x1", axis.x)
+        .attr("x2", axis.x)
+        .attr("y1", MARGIN.top)
+        .attr("y2", height - MARGIN.bottom)
+        .attr("stroke", fg)
+        .attr("stroke-width", 1);
+      const label = axis.column.kind === "numeric" && axis.column.log ? `${axis.name} (log)` : axis.name;
+      g.append("text")
+        .attr("class", "miwd-axis-title")
+        .attr("x", axis.x)
+        .attr("y", index % 2 === 0 ? MARGIN.top - 22 : MARGIN.top - 10)
+        .attr("text-anchor", index === 0 ? "start" : index === axes.length - 1 && axes.length > 1 ? "end" : "middle")
+        .attr("fill", fg)
+        .text(clip(label, Math.max(maxChars * 2, 8)))
+        .append("title")
+        .text(label);
+      const ticks: { y: number; text: string }[] = [];
+      if (axis.column.kind === "numeric") {
+        const scale = axis.scale as unknown as { ticks(n: number): number[] } & ((v: number) => number);
+        const values = axis.column.log
+          ? logTicks(axis.column.min, axis.column.max)
+          : scale.ticks(5);
+        for (const v of values) ticks.push({ y: scale(v), text: formatNumber(v) });
+      } else if (axis.positions) {
+        const every = Math.max(1, Math.ceil(axis.column.categories.length / 12));
+        axis.column.categories.forEach((c, code) => {
+          if (code % every === 0) ticks.push({ y: (axis.positions as Float64Array)[code], text: c });
+        });
+      }
+      for (const t of ticks) {
+        g.append("line")
+          .attr("x1", axis.x)
+          .attr("x2", axis.x + 4)
+          .attr("y1", t.y)
+          .attr("y2", t.y)
+          .attr("stroke", fg);
+        // Tick labels sit right of their axis, except on the last axis.
+        const last = index === axes.length - 1 && axes.length > 1;
+        g.append("text")
+          .attr("class", "miwd-tick")
+          .attr("x", last ? axis.x + 6 : axis.x + 5)
+          .attr("y", t.y)
+          .attr("dy", "0.32em")
+          .attr("text-anchor", "start")
+          .attr("fill", fg)
+          .text(clip(t.text, last ? 8 : maxChars));
+      }
+      const brush = brushY<unknown>()
+        .extent([
+          [axis.x - 12, MARGIN.top - 4],
+          [axis.x + 12, height - MARGIN.bottom + 4],
+        ])
+        .on("start brush end", (event: D3BrushEvent<unknown>) => onBrush(axis, event));
+      brushes.set(axis.name, brush);
+      const bg = g.append("g").attr("class", "miwd-brush").attr("data-axis", axis.name).call(brush);
+      const range = session.brushes.get(axis.name);
+      if (range) bg.call(brush.move, extentOf(axis, range)); // keep brushes across redraws
+    }
+  }
+
+  function extentOf(axis: Axis, range: BrushRange): [number, number] | null {
+    if (range.kind === "numeric") {
+      const a = axis.scale(range.hi);
+      const b = axis.scale(range.lo);
+      return [Math.min(a, b), Math.max(a, b)];
+    }
+    const ys = [...range.codes].map((c) => axis.positions?.[c] ?? Number.NaN).filter(Number.isFinite);
+    if (!ys.length) return null;
+    return [Math.min(...ys) - 4, Math.max(...ys) + 4];
+  }
+
+  function onBrush(axis: Axis, event: D3BrushEvent<unknown>) {
+    if (!event.sourceEvent) return; // programmatic moves (redraws, resets) are not user input
+    let range: BrushRange | null = null;
+    const extent = event.selection as [number, number] | null;
+    if (extent) {
+      const [y0, y1] = extent;
+      if (axis.column.kind === "numeric") {
+        const inv = (axis.scale as unknown as { invert(y: number): number }).invert;
+        const a = inv(y0);
+        const b = inv(y1);
+        range = { kind: "numeric", lo: Math.min(a, b), hi: Math.max(a, b) };
+      } else {
+        range = { kind: "categorical", codes: categoriesInExtent(axis.positions as Float64Array, y0, y1) };
+      }
+    }
+    const next = session.update(axis.name, range, store.get());
+    store.set(next, "parallel");
+  }
+
+  const unsubscribe = store.subscribe((_selection, source) => {
+    if (source !== "parallel" && session.isActive) {
+      session.reset();
+      svg.selectAll<SVGGElement, unknown>("g.miwd-brush").each(function () {
+        const name = this.getAttribute("data-axis") ?? "";
+        const brush = brushes.get(name);
+        if (brush) select(this).call(brush.move, null);
+      });
+    }
+    drawSelection();
+  });
+
+  function redrawAll() {
+    buildAxes();
+    drawBackground();
+    drawSelection();
+    drawAxes();
+  }
+
+  // The first draw waits for the first resize() (the host lays out right after creating
+  // the view): drawing at a guessed width first would rasterize everything twice.
+  let drawn = false;
+
+  return {
+    setAxes(next) {
+      axesNames = next;
+      session.reset();
+      redrawAll();
+    },
+    setColor(name) {
+      colorName = name;
+      drawSelection();
+    },
+    setTheme(next) {
+      theme = next;
+      redrawAll();
+    },
+    resize(w) {
+      const next = Math.max(300, Math.floor(w));
+      if (drawn && next === width) return;
+      width = next;
+      drawn = true;
+      redrawAll();
+    },
+    destroy() {
+      unsubscribe();
+      svg.selectAll("*").on(".brush", null);
+      root.remove();
+    },
+  };
+}
+
+/** Powers of ten (and 3x) within [min, max] for a log axis. */
+export function logTicks(min: number, max: number): number[] {
+  const out: number[] = [];
+  if (!(min > 0) || !(max > 0)) return out;
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+    for (const m of [1, 3]) {
+      const v = m * 10 ** e;
+      if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) out.push(v);
+    }
+  }
+  return out;
+}
