@@ -56,7 +56,11 @@ def main() -> None:
     mi_wd(theta[:100_000], S=args.S, B=args.B, value_range=vr)  # numba compile / cache load
     t_kernel = best_of(lambda: mi_wd(theta, S=args.S, B=args.B, value_range=vr), args.repeats)
     t_numpy = best_of(lambda: numpy_loop(theta, args.S, args.B, vr), max(1, args.repeats // 2))
-    same = np.allclose(mi_wd(theta, S=args.S, B=args.B, value_range=vr), numpy_loop(theta, args.S, args.B, vr), atol=1e-6)
+    same = np.allclose(
+        mi_wd(theta, S=args.S, B=args.B, value_range=vr),
+        numpy_loop(theta, args.S, args.B, vr),
+        atol=1e-6,
+    )
 
     # The same model streamed from a memory-mapped .npy file (page cache warm).
     with tempfile.TemporaryDirectory() as tmp:
