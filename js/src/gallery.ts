@@ -3,6 +3,7 @@
  * `gallery_size` individual ones, each an S x B image (rows: depth windows, columns: weight
  * value bins) with a colormap and a color bar. Descriptors are fetched on demand.
  */
+import { scalePow } from "d3-scale";
 import { sampleColormap, type ColormapName } from "./colormaps";
 import { formatNumber } from "./columns";
 import { el, listen } from "./dom";
@@ -37,6 +38,69 @@ export interface GalleryView {
 }
 
 const CMAP: ColormapName = "inferno";
+/** Tiles are colored up to this percentile: one spike bin must not darken all the rest. */
+export const COLOR_PERCENTILE = 99;
+
+/**
+ * Linear color scale of tiles. Histogram densities are heavy-tailed (many empty bins, a few
+ * spikes up to 1): clamping at the 99th percentile alone spreads the typical densities over
+ * the whole colormap; a square-root scale on top (exponent 0.5) saturated them in practice.
+ */
+export const COLOR_EXPONENT = 1;
+
+/**
+ * Color mapping of one kind of tile (densities, or stds): value -> [0, 1] on a power scale
+ * over [0, vmax], clamped; `clipped` when values above vmax exist (shown as "vmax+").
+ */
+export interface ColorDomain {
+  vmax: number;
+  exponent: number;
+  clipped: boolean;
+  unit: (value: number) => number;
+}
+
+/**
+ * The `q`-th percentile (0..100) of the finite values of `arrays`, interpolated linearly
+ * between order statistics like numpy's default; NaN when there is no finite value.
+ * (A few lines: d3-array is not a dependency of the widget.)
+ */
+export function percentile(arrays: ArrayLike<number>[], q: number): number {
+  let count = 0;
+  for (const a of arrays) for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i])) count++;
+  if (count === 0) return Number.NaN;
+  const values = new Float64Array(count);
+  let k = 0;
+  for (const a of arrays) for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i])) values[k++] = a[i];
+  values.sort();
+  const position = (Math.min(100, Math.max(0, q)) / 100) * (count - 1);
+  const lo = Math.floor(position);
+  const hi = Math.min(count - 1, lo + 1);
+  return values[lo] + (position - lo) * (values[hi] - values[lo]);
+}
+
+/**
+ * Shared color domain of tiles: a power scale (`exponent` 1: linear, 0.5: square root) from
+ * 0 to the `q`-th percentile of all their values (the maximum when that percentile is 0,
+ * e.g. for mostly-empty histograms). One domain for every tile of a kind keeps the tiles
+ * comparable.
+ */
+export function colorDomain(
+  arrays: ArrayLike<number>[],
+  q = COLOR_PERCENTILE,
+  exponent = COLOR_EXPONENT,
+): ColorDomain {
+  let max = 0;
+  for (const a of arrays) for (let i = 0; i < a.length; i++) if (a[i] > max) max = a[i];
+  const p = percentile(arrays, q);
+  const vmax = p > 0 ? p : max;
+  const scale = scalePow().exponent(exponent).domain([0, vmax > 0 ? vmax : 1]).range([0, 1]).clamp(true);
+  return {
+    vmax,
+    exponent,
+    clipped: max > vmax,
+    unit: (value: number) => (Number.isFinite(value) && vmax > 0 ? scale(value) : 0),
+  };
+}
 
 /** Paint an (S, B) block of `data` starting at `offset` into an S x B canvas. */
 export function paintDescriptor(
@@ -45,7 +109,7 @@ export function paintDescriptor(
   offset: number,
   S: number,
   B: number,
-  vmax: number,
+  domain: ColorDomain,
 ): void {
   canvas.width = B;
   canvas.height = S;
@@ -55,9 +119,7 @@ export function paintDescriptor(
   const colors = sampleColormap(CMAP);
   const top = colors.length - 1;
   for (let i = 0; i < S * B; i++) {
-    const v = data[offset + i];
-    const t = vmax > 0 && Number.isFinite(v) ? Math.min(1, Math.max(0, v / vmax)) : 0;
-    const [r, g, b] = colors[Math.round(t * top)];
+    const [r, g, b] = colors[Math.round(domain.unit(data[offset + i]) * top)];
     image.data[4 * i] = r;
     image.data[4 * i + 1] = g;
     image.data[4 * i + 2] = b;
@@ -66,20 +128,46 @@ export function paintDescriptor(
   ctx.putImageData(image, 0, 0);
 }
 
-function maxOf(data: Float32Array): number {
-  let m = 0;
-  for (const v of data) if (v > m) m = v;
-  return m;
+/**
+ * Labelled values of a color bar: 0, the value shown by the middle color and vmax ("+" when
+ * larger values were clamped), each at the bar position (0..1) of its color; 2 significant
+ * digits so that three labels fit under the bar.
+ */
+export function colorBarTicks(domain: ColorDomain): { at: number; text: string }[] {
+  if (!(domain.vmax > 0)) return [{ at: 0, text: "0" }];
+  const short = (v: number) => formatNumber(Number(v.toPrecision(2)));
+  const middle = domain.vmax * 0.5 ** (1 / domain.exponent); // unit(middle) == 0.5
+  return [
+    { at: 0, text: "0" },
+    { at: domain.unit(middle), text: short(middle) },
+    { at: 1, text: `${short(domain.vmax)}${domain.clipped ? "+" : ""}` },
+  ];
 }
 
-function colorBar(vmax: number, label: string): HTMLElement {
+/** Caption of a color bar, e.g. "density (≤ 99th pct)" or "std (sqrt, ≤ 99th pct)". */
+export function colorBarCaption(name: string, domain: ColorDomain): string {
+  const kind = domain.exponent === 1 ? "" : domain.exponent === 0.5 ? "sqrt, " : `^${domain.exponent}, `;
+  return `${name} (${kind}≤ ${COLOR_PERCENTILE}th pct)`;
+}
+
+function colorBar(domain: ColorDomain, name: string): HTMLElement {
   const wrap = el("div", "miwd-gallery-colorbar");
   const bar = el("div", "miwd-colorbar");
+  // The bar is uniform in color; the labels sit where the tiles show their values.
   const colors = sampleColormap(CMAP).filter((_, i) => i % 32 === 0 || i === 255);
   bar.style.background = `linear-gradient(to right, ${colors.map(([r, g, b]) => `rgb(${r},${g},${b})`).join(", ")})`;
-  const labels = el("div", "miwd-colorbar-labels");
-  labels.append(el("span", "", "0"), el("span", "", label), el("span", "", formatNumber(vmax)));
-  wrap.append(bar, labels);
+  const ticks = el("div", "miwd-colorbar-ticks");
+  for (const tick of colorBarTicks(domain)) {
+    const span = el("span", "", tick.text);
+    span.style.left = `${(tick.at * 100).toFixed(1)}%`;
+    span.style.transform = tick.at <= 0 ? "none" : tick.at >= 1 ? "translateX(-100%)" : "translateX(-50%)";
+    ticks.append(span);
+  }
+  const caption = el("div", "miwd-colorbar-caption", colorBarCaption(name, domain));
+  caption.title =
+    `color scale from 0 to the ${COLOR_PERCENTILE}th percentile of the values shown` +
+    (domain.clipped ? "; larger values have the top color" : "");
+  wrap.append(bar, ticks, caption);
   return wrap;
 }
 
@@ -102,27 +190,28 @@ export function createGallery(opts: GalleryOptions): GalleryView {
   function render(reply: DescriptorReply) {
     body.replaceChildren();
     const { S, B } = reply;
-    const vmax = Math.max(maxOf(reply.mean), maxOf(reply.descriptors));
-    const smax = maxOf(reply.std);
+    // Mean and individual descriptors share one density scale; stds get their own.
+    const density = colorDomain([reply.mean, reply.descriptors]);
+    const spread = colorDomain([reply.std]);
     const who = reply.all ? `all ${reply.n.toLocaleString()} models` : `${reply.n.toLocaleString()} selected`;
     status.textContent = reply.stale
       ? ` — saved selection (${who}); open in Jupyter to fetch others`
       : ` — ${who}`;
 
     const summary = el("div", "miwd-gallery-summary");
-    const makeTile = (label: string, data: Float32Array, offset: number, max: number, cls: string) => {
+    const makeTile = (label: string, data: Float32Array, offset: number, domain: ColorDomain, cls: string) => {
       const tile = el("figure", `miwd-tile ${cls}`);
       const canvas = el("canvas", "miwd-descriptor");
-      paintDescriptor(canvas, data, offset, S, B, max);
+      paintDescriptor(canvas, data, offset, S, B, domain);
       const caption = el("figcaption");
       for (const line of label.split("\n")) caption.append(el("div", "", line));
       tile.append(canvas, caption);
       return tile;
     };
-    const meanTile = makeTile(`mean\n${who}`, reply.mean, 0, vmax, "miwd-mean");
-    meanTile.append(colorBar(vmax, "density"));
-    const stdTile = makeTile(`std\n${who}`, reply.std, 0, smax, "miwd-std");
-    stdTile.append(colorBar(smax, "std"));
+    const meanTile = makeTile(`mean\n${who}`, reply.mean, 0, density, "miwd-mean");
+    meanTile.append(colorBar(density, "density"));
+    const stdTile = makeTile(`std\n${who}`, reply.std, 0, spread, "miwd-std");
+    stdTile.append(colorBar(spread, "std"));
     const axes = el("div", "miwd-gallery-axes");
     const vr = reply.value_range;
     axes.append(
@@ -134,7 +223,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
 
     const grid = el("div", "miwd-gallery-grid");
     reply.indices.forEach((row, i) => {
-      const tile = makeTile(reply.labels[i] ?? String(row), reply.descriptors, i * S * B, vmax, "miwd-item");
+      const tile = makeTile(reply.labels[i] ?? String(row), reply.descriptors, i * S * B, density, "miwd-item");
       tile.dataset.index = String(row);
       tile.tabIndex = 0;
       // Hovering (or focusing) a descriptor highlights its model in the scatter.

@@ -15,7 +15,8 @@ import type { SelectionStore } from "./selection";
 export const MAX_LINES = 20000;
 /** The faint whole-library layer needs fewer lines to show the same density. */
 export const MAX_BACKGROUND_LINES = 8000;
-const MARGIN = { top: 40, right: 64, bottom: 16, left: 24 };
+const MARGIN = { top: 30, right: 64, bottom: 16, left: 24 };
+const FONT_SIZE_PX = 11; // as in styles.css (.miwd-parallel-svg text)
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 export interface ParallelOptions {
@@ -81,6 +82,10 @@ export function createParallel(opts: ParallelOptions): ParallelView {
   const session = new BrushSession(n, opts.columns);
   const svg: Selection<SVGSVGElement, unknown, null, undefined> = select(svgNode);
   const brushes = new Map<string, BrushBehavior<unknown>>();
+  // The first draw waits for the first resize() (the host lays out right after creating
+  // the view): drawing at a guessed width first would rasterize everything twice. Until
+  // then, setters only record their values.
+  let drawn = false;
 
   function buildAxes() {
     const columns = opts.columns();
@@ -199,10 +204,14 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     svg.attr("width", width).attr("height", height);
     svg.selectAll("*").remove();
     const fg = theme.foreground;
-    // Labels must fit between neighbouring axes (~6.5 px per character at 11 px).
-    const spacing = axes.length > 1 ? axes[1].x - axes[0].x : width;
-    const maxChars = Math.max(3, Math.floor((spacing - 14) / 6.5));
-    const clip = (text: string, limit: number) => (text.length > limit ? `${text.slice(0, limit - 1)}…` : text);
+    const family = getComputedStyle(root).fontFamily || "sans-serif";
+    const measureTitle = textMeasurer(`600 ${FONT_SIZE_PX}px ${family}`);
+    const measureTick = textMeasurer(`${FONT_SIZE_PX}px ${family}`);
+    // Titles: one row, each within the space halfway to its neighbours (full name on hover).
+    const slots = titleSlots(
+      axes.map((a) => a.x),
+      width,
+    );
     for (const [index, axis] of axes.entries()) {
       const g = svg.append("g").attr("class", "miwd-axis").attr("data-axis", axis.name);
       g.append("line")
@@ -213,15 +222,18 @@ export function createParallel(opts: ParallelOptions): ParallelView {
         .attr("stroke", fg)
         .attr("stroke-width", 1);
       const label = axis.column.kind === "numeric" && axis.column.log ? `${axis.name} (log)` : axis.name;
-      g.append("text")
+      const slot = slots[index];
+      const shown = fitText(label, slot.hi - slot.lo, measureTitle);
+      const titleWidth = measureTitle(shown);
+      const title = g
+        .append("text")
         .attr("class", "miwd-axis-title")
-        .attr("x", axis.x)
-        .attr("y", index % 2 === 0 ? MARGIN.top - 22 : MARGIN.top - 10)
-        .attr("text-anchor", index === 0 ? "start" : index === axes.length - 1 && axes.length > 1 ? "end" : "middle")
+        .attr("x", placeInSlot(axis.x, titleWidth, slot))
+        .attr("y", MARGIN.top - 12)
+        .attr("text-anchor", "middle")
         .attr("fill", fg)
-        .text(clip(label, Math.max(maxChars * 2, 8)))
-        .append("title")
-        .text(label);
+        .text(shown);
+      title.append("title").text(label);
       const ticks: { y: number; text: string }[] = [];
       if (axis.column.kind === "numeric") {
         const scale = axis.scale as unknown as { ticks(n: number): number[] } & ((v: number) => number);
@@ -235,6 +247,11 @@ export function createParallel(opts: ParallelOptions): ParallelView {
           if (code % every === 0) ticks.push({ y: (axis.positions as Float64Array)[code], text: c });
         });
       }
+      // Tick labels sit right of their axis and end before the next axis (the last axis'
+      // labels end inside the canvas), on a translucent box so lines do not hide them.
+      const labelX = axis.x + 7;
+      const next = axes[index + 1];
+      const labelRoom = (next ? next.x - 5 : width - 2) - labelX;
       for (const t of ticks) {
         g.append("line")
           .attr("x1", axis.x)
@@ -242,16 +259,29 @@ export function createParallel(opts: ParallelOptions): ParallelView {
           .attr("y1", t.y)
           .attr("y2", t.y)
           .attr("stroke", fg);
-        // Tick labels sit right of their axis, except on the last axis.
-        const last = index === axes.length - 1 && axes.length > 1;
-        g.append("text")
+        const text = fitText(t.text, labelRoom, measureTick);
+        if (!text) continue;
+        const w = measureTick(text);
+        g.append("rect")
+          .attr("class", "miwd-tick-box")
+          .attr("x", labelX - 2)
+          .attr("y", t.y - 7)
+          .attr("width", w + 4)
+          .attr("height", 14)
+          .attr("rx", 2)
+          .attr("fill", theme.background)
+          .attr("fill-opacity", 0.75)
+          .attr("pointer-events", "none");
+        const tick = g
+          .append("text")
           .attr("class", "miwd-tick")
-          .attr("x", last ? axis.x + 6 : axis.x + 5)
+          .attr("x", labelX)
           .attr("y", t.y)
           .attr("dy", "0.32em")
           .attr("text-anchor", "start")
           .attr("fill", fg)
-          .text(clip(t.text, last ? 8 : maxChars));
+          .text(text);
+        if (text !== t.text) tick.append("title").text(t.text);
       }
       const brush = brushY<unknown>()
         .extent([
@@ -297,6 +327,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
   }
 
   const unsubscribe = store.subscribe((_selection, source) => {
+    if (!drawn) return; // the first resize() draws the then-current selection
     if (source !== "parallel" && session.isActive) {
       session.reset();
       svg.selectAll<SVGGElement, unknown>("g.miwd-brush").each(function () {
@@ -315,23 +346,25 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     drawAxes();
   }
 
-  // The first draw waits for the first resize() (the host lays out right after creating
-  // the view): drawing at a guessed width first would rasterize everything twice.
-  let drawn = false;
 
   return {
     setAxes(next) {
       axesNames = next;
       session.reset();
-      redrawAll();
+      if (drawn) redrawAll();
     },
     setColor(name) {
       colorName = name;
-      drawSelection();
+      if (drawn) drawSelection();
     },
     setTheme(next) {
+      const previous = theme;
       theme = next;
-      redrawAll();
+      if (!drawn) return;
+      // The thousands of library lines are re-rasterized only when their color changed.
+      if (next.muted !== previous.muted) drawBackground();
+      drawSelection();
+      drawAxes();
     },
     resize(w) {
       const next = Math.max(300, Math.floor(w));
@@ -346,6 +379,48 @@ export function createParallel(opts: ParallelOptions): ParallelView {
       root.remove();
     },
   };
+}
+
+/** Width in px of a text in a CSS `font` (canvas measureText; ~0.6 em per character without a canvas). */
+export function textMeasurer(font: string): (text: string) => number {
+  const ctx = document.createElement("canvas").getContext("2d");
+  if (!ctx) return (text) => text.length * 0.6 * FONT_SIZE_PX;
+  ctx.font = font;
+  return (text) => ctx.measureText(text).width;
+}
+
+/**
+ * `text`, or its longest prefix + "…" that is at most `maxWidth` wide ("" when not even
+ * one character fits).
+ */
+export function fitText(text: string, maxWidth: number, measure: (text: string) => number): string {
+  if (measure(text) <= maxWidth) return text;
+  let lo = 0; // longest prefix length known to fit (with the ellipsis)
+  let hi = text.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (measure(`${text.slice(0, mid)}…`) <= maxWidth) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo === 0 ? "" : `${text.slice(0, lo)}…`;
+}
+
+/**
+ * Horizontal room [lo, hi] of each axis title: from halfway to the previous axis to halfway
+ * to the next (the canvas edges for the outer ones), less `gap` px between titles.
+ */
+export function titleSlots(xs: number[], width: number, gap = 8): { lo: number; hi: number }[] {
+  return xs.map((x, i) => ({
+    lo: i > 0 ? (xs[i - 1] + x) / 2 + gap / 2 : 0,
+    hi: i < xs.length - 1 ? (x + xs[i + 1]) / 2 - gap / 2 : width,
+  }));
+}
+
+/** Center of a `textWidth`-wide title: on its axis `x`, shifted to stay inside its slot. */
+export function placeInSlot(x: number, textWidth: number, slot: { lo: number; hi: number }): number {
+  const half = textWidth / 2;
+  if (slot.hi - slot.lo <= textWidth) return (slot.lo + slot.hi) / 2;
+  return Math.min(slot.hi - half, Math.max(slot.lo + half, x));
 }
 
 /** Powers of ten (and 3x) within [min, max] for a log axis. */

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { colorBarCaption, colorBarTicks, colorDomain, percentile } from "./gallery";
+
+describe("gallery color domain", () => {
+  it("interpolates percentiles like numpy and ignores non-finite values", () => {
+    const ramp = Float32Array.from({ length: 101 }, (_, i) => i); // 0..100
+    expect(percentile([ramp], 99)).toBe(99);
+    expect(percentile([ramp], 50)).toBe(50);
+    // np.percentile([1, 2, 3, 4], 75) == 3.25; NaN and Infinity are skipped.
+    expect(percentile([Float32Array.from([4, Number.NaN, 1]), [3, Number.POSITIVE_INFINITY, 2]], 75)).toBeCloseTo(3.25, 12);
+    expect(percentile([[Number.NaN]], 99)).toBeNaN();
+  });
+
+  it("clips a single spike at the 99th percentile (linear by default, or square root)", () => {
+    // 99 bins at 0.04 and one spike at 1: np.percentile(..., 99) == 0.04 + 0.01 * 0.96.
+    const values = new Float32Array(100).fill(0.04);
+    values[7] = 1;
+    const domain = colorDomain([values]);
+    expect(domain.vmax).toBeCloseTo(0.04 + 0.01 * (1 - 0.04), 6);
+    expect(domain.clipped).toBe(true);
+    expect(domain.unit(1)).toBe(1); // the spike gets the top color, clamped
+    expect(domain.unit(0)).toBe(0);
+    expect(domain.unit(Number.NaN)).toBe(0);
+    // A 0..max map would have put the typical bins at 0.04 of the colormap.
+    expect(domain.unit(0.04)).toBeCloseTo(0.04 / 0.0496, 6);
+    const sqrt = colorDomain([values], 99, 0.5);
+    expect(sqrt.vmax).toBe(domain.vmax);
+    expect(sqrt.unit(sqrt.vmax / 4)).toBeCloseTo(0.5, 12);
+    expect(sqrt.unit(2)).toBe(1);
+  });
+
+  it("shares one domain across arrays and falls back to the max for mostly-zero data", () => {
+    const mean = Float32Array.from([0, 0.5]);
+    const tiles = new Float32Array(300); // all zero, one bright bin
+    tiles[0] = 2;
+    const domain = colorDomain([mean, tiles]); // 99th percentile of 302 values is 0
+    expect(domain.vmax).toBe(2);
+    expect(domain.clipped).toBe(false);
+    expect(domain.unit(0.5)).toBeCloseTo(0.25, 12);
+    const empty = colorDomain([new Float32Array(4)]);
+    expect(empty.vmax).toBe(0);
+    expect(empty.unit(0)).toBe(0);
+  });
+
+  it("labels the color bar where the tiles show those values", () => {
+    const linear = colorDomain([Float32Array.from([0, 0.2, 0.4])], 100);
+    expect(colorBarTicks(linear)).toEqual([
+      { at: 0, text: "0" },
+      { at: 0.5, text: "0.2" },
+      { at: 1, text: "0.4" },
+    ]);
+    expect(colorBarCaption("density", linear)).toBe("density (≤ 99th pct)");
+    const sqrt = colorDomain([Float32Array.from([0, 0.2, 0.4])], 100, 0.5);
+    expect(colorBarTicks(sqrt)[1]).toEqual({ at: 0.5, text: "0.1" });
+    expect(colorBarCaption("std", sqrt)).toBe("std (sqrt, ≤ 99th pct)");
+    // 0..99 and a spike: clipped at 99 (shown "99+"), middle 49.5 rounded to 2 digits.
+    const spike = colorDomain([Float32Array.from({ length: 101 }, (_, i) => (i === 100 ? 1000 : i))]);
+    expect(colorBarTicks(spike).map((t) => t.text)).toEqual(["0", "50", "99+"]);
+  });
+});
