@@ -56,11 +56,10 @@ def main() -> None:
     mi_wd(theta[:100_000], S=args.S, B=args.B, value_range=vr)  # numba compile / cache load
     t_kernel = best_of(lambda: mi_wd(theta, S=args.S, B=args.B, value_range=vr), args.repeats)
     t_numpy = best_of(lambda: numpy_loop(theta, args.S, args.B, vr), max(1, args.repeats // 2))
-    same = np.allclose(
-        mi_wd(theta, S=args.S, B=args.B, value_range=vr),
-        numpy_loop(theta, args.S, args.B, vr),
-        atol=1e-6,
-    )
+    # numpy bins float32 input in float32 arithmetic, the kernel in float64: values within
+    # an ulp of a bin edge may land one bin apart, a difference of a few 1e-7 per bin.
+    kernel_result = mi_wd(theta, S=args.S, B=args.B, value_range=vr)
+    diff = float(np.abs(kernel_result - numpy_loop(theta, args.S, args.B, vr)).max())
 
     # The same model streamed from a memory-mapped .npy file (page cache warm).
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +74,7 @@ def main() -> None:
     print(f"{'numpy.histogram per window':<28}{t_numpy:>10.4f}{gb / t_numpy:>10.2f}")
     print(f"{'mi_wd numba kernel':<28}{t_kernel:>10.4f}{gb / t_kernel:>10.2f}")
     print(f"{'describe(.npy memmap)':<28}{t_file:>10.4f}{gb / t_file:>10.2f}")
-    print(f"speed-up over numpy: {t_numpy / t_kernel:.1f}x   results equal: {same}")
+    print(f"speed-up over numpy: {t_numpy / t_kernel:.1f}x   max |difference|: {diff:.1e}")
 
 
 if __name__ == "__main__":
