@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 some models failed (the rest was done) or the work fail
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -325,9 +326,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         Atlas(lib).save_html(out)
         print(f"\n3) wrote the standalone atlas {out.resolve()} (open it in a browser)")
+    # The jupyter next to this interpreter: `make demo` runs from a virtualenv not on PATH.
+    jupyter = Path(sys.executable).with_name("jupyter")
+    command = str(jupyter) if jupyter.exists() else "jupyter"
+    try:
+        command = os.path.relpath(command) if jupyter.exists() else command
+    except ValueError:  # another drive on Windows
+        pass
     print(
         "\nNext: open the quick-start notebook in JupyterLab:\n"
-        "   jupyter lab notebooks/01_quickstart.ipynb"
+        f"   {command} lab notebooks/01_quickstart.ipynb"
     )
     return EXIT_OK
 
