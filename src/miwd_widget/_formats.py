@@ -380,15 +380,24 @@ def _read_bin(path: Path) -> tuple[Items, Skipped, str]:
     # all the way to its STOP opcode is taken as one.
     if head == ZIP_MAGIC or _looks_like_pickle(path):
         return _read_torch(path)
-    size = path.stat().st_size
+    theta = read_raw_float64(
+        path,
+        "neither a PyTorch checkpoint (no zip or pickle header) nor an NWS raw float64 weight file",
+    )
+    return [("theta", theta)], [], "nws-float64"
+
+
+def read_raw_float64(path: Path, what: str = "not a raw float64 weight file") -> np.memmap:
+    """Memory-map a headerless little-endian float64 vector (an NWS weight snapshot).
+
+    ``what`` completes the error for a file whose size is not a whole number of float64s.
+    """
+    size = Path(path).stat().st_size
     if size == 0:
         raise WeightReadError(f"{path}: empty file")
     if size % 8:
-        raise WeightReadError(
-            f"{path}: neither a PyTorch checkpoint (no zip or pickle header) nor an NWS raw "
-            f"float64 weight file (its size, {size:,} bytes, is not a multiple of 8)"
-        )
-    return [("theta", np.memmap(path, dtype="<f8", mode="r"))], [], "nws-float64"
+        raise WeightReadError(f"{path}: {what} (its size, {size:,} bytes, is not a multiple of 8)")
+    return np.memmap(path, dtype="<f8", mode="r")
 
 
 # --------------------------------------------------------------------------------------

@@ -101,15 +101,15 @@ def _open(spec: Any):
     if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "f64":
         # NWS snapshots are headerless little-endian float64 vectors; the layout, not the
         # file, says so, hence this reader lives with from_nws.
+        from ._formats import read_raw_float64
+
         _, path, expected = spec
-        size = os.path.getsize(path)
-        if size == 0 or size % 8:
-            raise WeightReadError(f"{path}: {size} bytes is not a float64 weight vector")
-        if expected is not None and size // 8 != expected:
+        theta = read_raw_float64(path)
+        if expected is not None and theta.shape[0] != expected:
             raise WeightReadError(
-                f"{path}: holds {size // 8} float64 values, the CSV says {expected} weights"
+                f"{path}: holds {theta.shape[0]} float64 values, the CSV says {expected} weights"
             )
-        return open_weights(np.memmap(path, dtype="<f8", mode="r"), name=path)
+        return open_weights(theta, name=path)
     return open_weights(spec)
 
 
