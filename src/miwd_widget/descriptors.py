@@ -114,45 +114,31 @@ def _histogram_run(x, a, b, lo, hi, scale, nbins, clip, rows):
     return nonfinite
 
 
-def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad, max_blocks):
+@njit(cache=True, nogil=True)
+def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad):
     """Add the histogram counts of segment ``x`` (theta[offset:offset+len(x)]) to ``counts``.
 
-    counts: (S, B) int64, bad: (S,) int64 non-finite counts per window. The segment is split
-    in blocks, each into its own partial histograms, then reduced.
+    counts: (S, B) int64, bad: (S,) int64 non-finite counts per window. Compiled serially
+    and run on blocks of a segment from Python threads (it releases the GIL): measured here,
+    numba's own parallel=True compilation of the same loop ran each thread 25% slower, and
+    its thread pool costs more than a small segment's histogram.
     """
-    n = x.shape[0]
-    if n == 0:
-        return
-    nblocks = min(max(1, n // 65536), max_blocks)
-    partial = np.zeros((nblocks, n_windows, 4, nbins), dtype=np.int64)
-    partial_bad = np.zeros((nblocks, n_windows), dtype=np.int64)
+    rows = np.zeros((n_windows, 4, nbins), dtype=np.int64)
     scale = nbins / (hi - lo)
-    for blk in range(nblocks):
-        a = offset + (n * blk) // nblocks
-        b = offset + (n * (blk + 1)) // nblocks
-        g = a
-        while g < b:
-            # window holding global index g: the largest s with floor(N s / S) <= g
-            s = ((g + 1) * n_windows - 1) // n_total
-            end = ((s + 1) * n_total) // n_windows
-            if end > b:
-                end = b
-            partial_bad[blk, s] += _histogram_run(
-                x, g - offset, end - offset, lo, hi, scale, nbins, clip, partial[blk, s]
-            )
-            g = end
-    for blk in range(nblocks):
-        for s in range(n_windows):
-            bad[s] += partial_bad[blk, s]
-            for c in range(4):
-                for k in range(nbins):
-                    counts[s, k] += partial[blk, s, c, k]
+    g = offset
+    stop = offset + x.shape[0]
+    while g < stop:
+        # window holding global index g: the largest s with floor(N s / S) <= g
+        s = ((g + 1) * n_windows - 1) // n_total
+        end = min(((s + 1) * n_total) // n_windows, stop)
+        bad[s] += _histogram_run(x, g - offset, end - offset, lo, hi, scale, nbins, clip, rows[s])
+        g = end
+    for s in range(n_windows):
+        for c in range(4):
+            for k in range(nbins):
+                counts[s, k] += rows[s, c, k]
 
 
-# The kernel is compiled serially and run on blocks of a segment from Python threads (it
-# releases the GIL). Measured here, numba's own parallel=True compilation of the same loop ran
-# each thread 25% slower, and its thread pool costs more than a small segment's histogram.
-_accumulate_serial = njit(cache=True, nogil=True)(_accumulate)
 _PARALLEL_MIN_ELEMS = 1 << 18
 _executor: ThreadPoolExecutor | None = None
 
@@ -167,32 +153,18 @@ def _accumulate_threaded(x, offset, n_total, n_windows, nbins, lo, hi, clip, cou
     n = x.shape[0]
     nthreads = _threads()
     if nthreads == 1 or n < _PARALLEL_MIN_ELEMS:
-        _accumulate_serial(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad, 1)
+        _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad)
         return
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=nthreads, thread_name_prefix="miwd")
     bounds = [(n * t) // nthreads for t in range(nthreads + 1)]
     parts = [(np.zeros_like(counts), np.zeros_like(bad)) for _ in range(nthreads)]
-    futures = []
-    for t in range(nthreads):
-        a, b = bounds[t], bounds[t + 1]
-        c, e = parts[t]
-        futures.append(
-            _executor.submit(
-                _accumulate_serial,
-                x[a:b],
-                offset + a,
-                n_total,
-                n_windows,
-                nbins,
-                lo,
-                hi,
-                clip,
-                c,
-                e,
-                1,
-            )
+    futures = [
+        _executor.submit(
+            _accumulate, x[a:b], offset + a, n_total, n_windows, nbins, lo, hi, clip, c, e
         )
+        for a, b, (c, e) in zip(bounds[:-1], bounds[1:], parts, strict=True)
+    ]
     for f in futures:
         f.result()
     for c, e in parts:
