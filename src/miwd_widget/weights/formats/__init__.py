@@ -1,0 +1,1 @@
+"""One module per model file format; :mod:`miwd_widget.weights.registry` lists them."""

@@ -1,0 +1,98 @@
+"""ONNX models: initializers, Constant nodes and the subgraphs of If/Loop/Scan nodes.
+
+Order: first use while walking the nodes in graph order; a Constant node's value at the
+Constant's position; subgraphs walked at their node's position (an If's then-branch before
+its else-branch; names prefixed ``<node>.<attribute>/``); initializers never used follow
+their graph's nodes. External data is read relative to the model file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..source import Skip, WeightReadError, require
+from ._base import FileFormat, Items, ReadResult
+
+__all__ = ["ONNX"]
+
+
+def read(path: Path) -> ReadResult:
+    """Read the weights of an ONNX model."""
+    onnx = require("onnx", "onnx", f"reading the ONNX model {path}")
+    from onnx import AttributeProto, TensorProto, numpy_helper
+
+    model = onnx.load(str(path), load_external_data=False)
+    base_dir = str(path.parent)
+    floats = {
+        TensorProto.FLOAT,
+        TensorProto.DOUBLE,
+        TensorProto.FLOAT16,
+        TensorProto.BFLOAT16,
+        TensorProto.FLOAT8E4M3FN,
+        TensorProto.FLOAT8E4M3FNUZ,
+        TensorProto.FLOAT8E5M2,
+        TensorProto.FLOAT8E5M2FNUZ,
+    }
+    items: Items = []
+    emitted: set[str] = set()
+
+    def emit(label: str, value: Any) -> None:
+        if label in emitted:
+            return
+        emitted.add(label)
+        if not isinstance(value, TensorProto):
+            items.append((label, value))
+        elif value.data_type in floats:
+            try:
+                # Reads external data relative to the model file when the tensor has any.
+                items.append((label, numpy_helper.to_array(value, base_dir=base_dir)))
+            except (OSError, ValueError) as exc:
+                raise WeightReadError(f"{path}: cannot read tensor {label!r}: {exc}") from None
+        else:
+            kind = TensorProto.DataType.Name(value.data_type).lower()
+            items.append((label, Skip(f"{kind} tensor is not a weight")))
+
+    def walk(graph: Any, prefix: str, outer: dict[str, tuple[str, Any]]) -> None:
+        scope = dict(outer)
+        own = [(prefix + t.name, t) for t in graph.initializer]
+        # Sparse initializers: their stored (non-zero) values are the weights.
+        own += [(prefix + s.values.name, s.values) for s in graph.sparse_initializer]
+        for label, tensor in own:
+            scope[label[len(prefix) :]] = (label, tensor)
+        for k, node in enumerate(graph.node):
+            node_label = node.name or f"{node.op_type}_{k}"
+            for name in node.input:
+                if name in scope:
+                    emit(*scope[name])
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                label = prefix + (node.output[0] if node.output else node_label)
+                for attr in node.attribute:
+                    if attr.name == "value":
+                        emit(label, attr.t)
+                    elif attr.name == "sparse_value":
+                        emit(label, attr.sparse_tensor.values)
+                    elif attr.name == "value_float":
+                        emit(label, np.array([attr.f], np.float32))
+                    elif attr.name == "value_floats":
+                        emit(label, np.array(attr.floats, np.float32))
+                    else:
+                        emit(label, Skip(f"Constant {attr.name} is not a weight"))
+            # onnx.helper stores attributes sorted by name; an If's then-branch comes first.
+            branch_rank = {"then_branch": 0, "else_branch": 1}
+            for attr in sorted(node.attribute, key=lambda a: branch_rank.get(a.name, 2)):
+                if attr.type == AttributeProto.GRAPH:
+                    walk(attr.g, f"{prefix}{node_label}.{attr.name}/", scope)
+                elif attr.type == AttributeProto.GRAPHS:
+                    for j, sub in enumerate(attr.graphs):
+                        walk(sub, f"{prefix}{node_label}.{attr.name}[{j}]/", scope)
+        for label, tensor in own:  # initializers no node uses
+            emit(label, tensor)
+
+    walk(model.graph, "", {})
+    return items, [], "onnx"
+
+
+ONNX = FileFormat("onnx", (".onnx",), read, "an ONNX model", "onnx")

@@ -1,0 +1,146 @@
+"""The registry of model file formats: which reader a path gets, and the model in a folder.
+
+Formats are listed explicitly in :data:`FORMATS` (most preferred first, which is also the
+order in which a directory's model files are considered). A new format is one module in
+:mod:`miwd_widget.weights.formats` defining a :class:`~.formats._base.FileFormat`, plus one
+line here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+from .formats import keras, npy, nws, onnx, pytorch, safetensors, sharded
+from .formats._base import FileFormat, ReadResult
+from .objects import build_source
+from .source import WeightReadError, WeightSource
+
+__all__ = [
+    "FORMATS",
+    "SHARDED",
+    "MODEL_SUFFIXES",
+    "SUPPORTED",
+    "format_for",
+    "read_path",
+    "model_in_directory",
+]
+
+
+def _read_file(path: Path) -> ReadResult:
+    """Read one file with the format its suffix names (shards of a sharded checkpoint)."""
+    return format_for(path).read(path)
+
+
+SHARDED = FileFormat(
+    "sharded",
+    (".index.json",),
+    functools.partial(sharded.read, read_shard=_read_file),
+    "a sharded checkpoint index (JSON with a weight_map)",
+)
+
+#: Every file format, most preferred first when a directory holds several model files.
+FORMATS: tuple[FileFormat, ...] = (
+    SHARDED,
+    safetensors.SAFETENSORS,
+    pytorch.PYTORCH,
+    nws.BIN,
+    onnx.ONNX,
+    keras.KERAS,
+    keras.KERAS_H5,
+    npy.NPZ,
+    npy.NPY,
+)
+
+#: Human-readable list of the suffixes read.
+SUPPORTED = (
+    ".safetensors, model.safetensors.index.json, .pt, .pth, .bin, .ckpt, .onnx, .npz, .npy, "
+    ".keras, .h5, .hdf5"
+)
+
+#: All single suffixes of model files (directory scans take these).
+MODEL_SUFFIXES: tuple[str, ...] = tuple(s for f in FORMATS if f is not SHARDED for s in f.suffixes)
+
+
+def format_for(path: Path) -> FileFormat:
+    """The format that reads ``path``, by its suffix.
+
+    Examples
+    --------
+    >>> format_for(Path("model.safetensors")).name
+    'safetensors'
+    >>> format_for(Path("model.safetensors.index.json")).name
+    'sharded'
+    """
+    for fmt in FORMATS:
+        if fmt.matches(path):
+            return fmt
+    raise WeightReadError(
+        f"{path}: unknown model file suffix {path.suffix or '(none)'!r}; supported: {SUPPORTED}"
+    )
+
+
+def read_path(
+    path: Path,
+    *,
+    order: Sequence[str] | None = None,
+    include_buffers: bool = False,
+    name: str | None = None,
+) -> WeightSource:
+    """Read the model file at ``path`` (or the one model file in a directory).
+
+    ``include_buffers`` is accepted for symmetry with in-memory modules: a saved state_dict
+    holds whatever was saved, buffers included.
+    """
+    if not path.exists():
+        raise WeightReadError(f"{path}: no such file or directory")
+    label = name or str(path)
+    target = model_in_directory(path) if path.is_dir() else path
+    fmt = format_for(target)
+    try:
+        items, skipped, kind = fmt.read(target)
+    except (WeightReadError, MemoryError):
+        raise
+    except Exception as exc:  # library errors on corrupt files become one clear message
+        raise WeightReadError(
+            f"{target}: cannot read it as {fmt.description} "
+            f"(corrupt or truncated?): {type(exc).__name__}: {exc}"
+        ) from exc
+    return build_source(label, items, order, skipped=skipped, path=str(target), format=kind)
+
+
+def model_in_directory(directory: Path) -> Path:
+    """The one model file a directory holds (a sharded index first), or a clear error."""
+    files = sorted(p for p in directory.iterdir() if p.is_file())
+    indexes = [p for p in files if SHARDED.matches(p)]
+    if len(indexes) > 1:
+        preferred = [p for p in indexes if p.name == "model.safetensors.index.json"]
+        if len(preferred) == 1:
+            return preferred[0]
+        raise WeightReadError(
+            f"{directory}: holds several index files ({', '.join(p.name for p in indexes)}); "
+            "pass one of them"
+        )
+    if indexes:
+        return indexes[0]
+    snapshots = directory / "weights"
+    if snapshots.is_dir() and any(snapshots.glob("*.bin")):
+        raise WeightReadError(
+            f"{directory}: looks like an NWS network folder holding several weight snapshots; "
+            f"pass one of them, e.g. {snapshots / '020.bin'}"
+        )
+    groups = list(dict.fromkeys(f.group for f in FORMATS if f is not SHARDED))
+    for group in groups:
+        members = [f for f in FORMATS if f.group == group]
+        found = [p for p in files if any(f.matches(p) for f in members)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise WeightReadError(
+                f"{directory}: holds several model files ({', '.join(p.name for p in found[:6])}) "
+                "and no index file; pass one of them"
+            )
+    raise WeightReadError(
+        f"{directory}: no recognizable model file in this directory (looked for {SUPPORTED})"
+    )

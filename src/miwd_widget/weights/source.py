@@ -1,0 +1,178 @@
+"""The weights of one model: ordered tensors (possibly memory-mapped) and what was skipped.
+
+A reader turns a *source* (an array, a mapping, a torch module, a model file) into a
+:class:`WeightSource`; descriptors read it segment by segment, so a multi-GB file never has
+to be materialized as one ``theta`` vector. This module depends on numpy only: readers and
+descriptors build on it, never the other way round.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Tensor",
+    "WeightSource",
+    "Skip",
+    "WeightReadError",
+    "MissingDependencyError",
+    "natural_key",
+    "require",
+    "KERNEL_DTYPES",
+]
+
+#: numpy dtypes a descriptor kernel reads directly; anything else floating is converted in chunks.
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class WeightReadError(ValueError):
+    """A source could not be read as model weights (the message names the source and why)."""
+
+
+class MissingDependencyError(WeightReadError, ImportError):
+    """Reading a source needs an optional extra that is not installed."""
+
+
+def require(module: str, extra: str, what: str) -> Any:
+    """Import an optional dependency, or say which extra to install.
+
+    Examples
+    --------
+    >>> require("json", "none", "reading JSON").__name__
+    'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{what} needs the optional package {module!r}: pip install miwd-widget[{extra}]"
+        ) from exc
+
+
+@dataclass
+class Tensor:
+    """One named floating-point tensor of a model, flattened to 1-D.
+
+    ``data`` is a 1-D numpy array (possibly a ``np.memmap``). For bfloat16, which numpy lacks,
+    ``data`` holds the raw ``uint16`` bit patterns and ``dtype`` is ``"bfloat16"``.
+
+    Examples
+    --------
+    >>> Tensor("w", np.arange(3, dtype=np.float32), "float32").size
+    3
+    """
+
+    name: str
+    data: np.ndarray
+    dtype: str
+
+    @property
+    def size(self) -> int:
+        return int(self.data.shape[0])
+
+    def chunks(self, max_elems: int = 1 << 20) -> Iterator[np.ndarray]:
+        """Yield the tensor as float32/float64 1-D pieces of at most ``max_elems`` values.
+
+        float32 and float64 data are yielded as views (no copy); float16 and bfloat16 are
+        converted to float32 one piece at a time, so extra memory stays bounded.
+        """
+        n = self.size
+        for start in range(0, n, max_elems):
+            piece = self.data[start : start + max_elems]
+            if self.dtype == "bfloat16":
+                # bfloat16 is the high half of a float32: shift the bits into place.
+                yield (np.asarray(piece, dtype=np.uint32) << 16).view(np.float32)
+            elif piece.dtype in KERNEL_DTYPES:
+                yield piece
+            else:
+                yield np.asarray(piece, dtype=np.float32)
+
+    @property
+    def chunk_dtype(self) -> np.dtype:
+        """The dtype :meth:`chunks` yields (float64 stays float64, the rest is float32)."""
+        return np.dtype(np.float64) if self.data.dtype == np.float64 else np.dtype(np.float32)
+
+
+@dataclass
+class WeightSource:
+    """The weights of one model: ordered tensors plus a report of what was left out.
+
+    Attributes
+    ----------
+    name : str
+        Label used in reports and errors (the path for files).
+    tensors : list of Tensor
+        The floating-point tensors, in theta order.
+    skipped : list of (str, str)
+        ``(tensor name, reason)`` of everything that was read but is not a weight.
+    path : str or None
+        The file actually read (for a directory: the model file found in it).
+    format : str or None
+        The reader used, e.g. ``"safetensors"``, ``"torch"``, ``"onnx"``, ``"nws-float64"``.
+    """
+
+    name: str
+    tensors: list[Tensor]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    path: str | None = None
+    format: str | None = None
+
+    @property
+    def n(self) -> int:
+        """Total number of weights N in theta."""
+        return sum(t.size for t in self.tensors)
+
+    @property
+    def names(self) -> list[str]:
+        """Tensor names in theta order."""
+        return [t.name for t in self.tensors]
+
+    def chunks(self, max_elems: int = 1 << 20) -> Iterator[tuple[Tensor, int, np.ndarray]]:
+        """Yield ``(tensor, global_offset, piece)`` over theta in order."""
+        offset = 0
+        for t in self.tensors:
+            for piece in t.chunks(max_elems):
+                yield t, offset, piece
+                offset += piece.shape[0]
+
+    def report(self) -> str:
+        """A short human-readable report of what was read and skipped.
+
+        Examples
+        --------
+        >>> from miwd_widget.weights import open_weights
+        >>> print(open_weights({"w": np.ones(3), "step": np.array(7)}, name="m").report())
+        m: 1 tensors, N=3 weights
+          skipped step: int64 tensor is not a weight
+        """
+        fmt = f" ({self.format})" if self.format else ""
+        lines = [f"{self.name}{fmt}: {len(self.tensors)} tensors, N={self.n:,} weights"]
+        for name, reason in self.skipped:
+            lines.append(f"  skipped {name}: {reason}")
+        return "\n".join(lines)
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that orders embedded integers numerically ("layers.2" before "layers.10").
+
+    Examples
+    --------
+    >>> sorted(["layers.10.w", "layers.2.w", "embed"], key=natural_key)
+    ['embed', 'layers.2.w', 'layers.10.w']
+    """
+    # Integers and strings alternate in the same positions for any two names (re.split with
+    # a capturing group always starts with a string), so the keys are comparable.
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Placeholder for an entry a reader found but that is not a weight (with the reason)."""
+
+    reason: str
