@@ -1,10 +1,25 @@
 import { describe, expect, it } from "vitest";
-import { BrushSession, applyBrushes, categoriesInExtent, type BrushRange } from "./brush";
+import { applyBrushes, type BrushRange, BrushSession, categoriesInExtent } from "./brush";
 import type { Column } from "./columns";
 
-const acc: Column = { kind: "numeric", name: "acc", values: Float32Array.from([0.1, 0.5, 0.9, Number.NaN, 0.7]), min: 0.1, max: 0.9, log: false };
-const opt: Column = { kind: "categorical", name: "opt", codes: Uint8Array.from([0, 1, 1, 2, 0]), categories: ["adam", "sgd", "rmsprop"] };
-const columns = new Map<string, Column>([["acc", acc], ["opt", opt]]);
+const acc: Column = {
+  kind: "numeric",
+  name: "acc",
+  values: Float32Array.from([0.1, 0.5, 0.9, Number.NaN, 0.7]),
+  min: 0.1,
+  max: 0.9,
+  log: false,
+};
+const opt: Column = {
+  kind: "categorical",
+  name: "opt",
+  codes: Uint8Array.from([0, 1, 1, 2, 0]),
+  categories: ["adam", "sgd", "rmsprop"],
+};
+const columns = new Map<string, Column>([
+  ["acc", acc],
+  ["opt", opt],
+]);
 
 describe("brushing", () => {
   it("keeps rows inside a numeric range (missing values are out)", () => {
@@ -44,6 +59,8 @@ describe("brushing", () => {
 
   it("with nothing selected, brushing selects from the whole library", () => {
     const session = new BrushSession(5, () => columns);
-    expect(Array.from(session.update("opt", { kind: "categorical", codes: new Set([2]) }, new Int32Array(0)))).toEqual([3]);
+    expect(Array.from(session.update("opt", { kind: "categorical", codes: new Set([2]) }, new Int32Array(0)))).toEqual([
+      3,
+    ]);
   });
 });

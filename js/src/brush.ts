@@ -6,9 +6,7 @@
  */
 import type { Column } from "./columns";
 
-export type BrushRange =
-  | { kind: "numeric"; lo: number; hi: number }
-  | { kind: "categorical"; codes: Set<number> };
+export type BrushRange = { kind: "numeric"; lo: number; hi: number } | { kind: "categorical"; codes: Set<number> };
 
 export function rowPasses(column: Column, row: number, range: BrushRange): boolean {
   if (column.kind === "numeric") {
@@ -48,11 +46,7 @@ export function applyBrushes(
 }
 
 /** Categories whose axis position (pixels) falls inside a brushed pixel interval. */
-export function categoriesInExtent(
-  positions: ArrayLike<number>,
-  y0: number,
-  y1: number,
-): Set<number> {
+export function categoriesInExtent(positions: ArrayLike<number>, y0: number, y1: number): Set<number> {
   const lo = Math.min(y0, y1);
   const hi = Math.max(y0, y1);
   const codes = new Set<number>();

@@ -6,14 +6,7 @@
  * points into a larger ArrayBuffer, so `new Float32Array(view.buffer)` would read garbage.
  */
 
-export type TypedArray =
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Float32Array;
+export type TypedArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array | Float32Array;
 
 export type DType = "uint8" | "uint16" | "uint32" | "int8" | "int16" | "int32" | "float32";
 

@@ -1,12 +1,5 @@
 /** Point colors from a column: colormap bins (continuous) or palette codes (categorical). */
-import {
-  COLORMAP_SIZE,
-  MISSING_COLOR,
-  categoricalPalette,
-  colormapIndex,
-  rgbToHex,
-  sampleColormap,
-} from "./colormaps";
+import { COLORMAP_SIZE, categoricalPalette, colormapIndex, MISSING_COLOR, rgbToHex, sampleColormap } from "./colormaps";
 import type { Column } from "./columns";
 
 export type Legend =

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeColors, pointStyleFor } from "./coloring";
-import {
-  COLORMAP_SIZE,
-  categoricalPalette,
-  colormapIndex,
-  normalize,
-  rgbToHex,
-  sampleColormap,
-} from "./colormaps";
+import { COLORMAP_SIZE, categoricalPalette, colormapIndex, normalize, rgbToHex, sampleColormap } from "./colormaps";
 import type { Column } from "./columns";
 
 describe("colormaps", () => {
@@ -39,17 +32,33 @@ describe("colormaps", () => {
   });
 
   it("encodes point colors: continuous bins + grey for missing, categories with counts", () => {
-    const numeric: Column = { kind: "numeric", name: "acc", values: Float32Array.from([0, 1, Number.NaN]), min: 0, max: 1, log: false };
+    const numeric: Column = {
+      kind: "numeric",
+      name: "acc",
+      values: Float32Array.from([0, 1, Number.NaN]),
+      min: 0,
+      max: 1,
+      log: false,
+    };
     const enc = encodeColors(numeric, 3);
     expect(Array.from(enc.codes)).toEqual([0, 255, 256]);
     expect(enc.palette).toHaveLength(257);
     expect(enc.palette[256]).toBe("#9e9e9e");
-    const cat: Column = { kind: "categorical", name: "opt", codes: Uint8Array.from([1, 0, 1, 2]), categories: ["adam", "sgd", "(missing)"] };
+    const cat: Column = {
+      kind: "categorical",
+      name: "opt",
+      codes: Uint8Array.from([1, 0, 1, 2]),
+      categories: ["adam", "sgd", "(missing)"],
+    };
     const c = encodeColors(cat, 4);
     expect(Array.from(c.codes)).toEqual([1, 0, 1, 2]);
     expect(c.legend?.kind).toBe("categorical");
     if (c.legend?.kind === "categorical") {
-      expect(c.legend.entries.map((e) => [e.label, e.count])).toEqual([["adam", 1], ["sgd", 2], ["(missing)", 1]]);
+      expect(c.legend.entries.map((e) => [e.label, e.count])).toEqual([
+        ["adam", 1],
+        ["sgd", 2],
+        ["(missing)", 1],
+      ]);
       expect(c.legend.entries[2].color).toBe("#9e9e9e");
     }
     expect(encodeColors(undefined, 2).legend).toBeNull();

@@ -1,11 +1,7 @@
 /** Colormaps: perceptual continuous maps (viridis, inferno) and a categorical palette. */
-import {
-  interpolateInferno,
-  interpolateViridis,
-  schemeTableau10,
-  schemeSet3,
-} from "d3-scale-chromatic";
+
 import { rgb } from "d3-color";
+import { interpolateInferno, interpolateViridis, schemeSet3, schemeTableau10 } from "d3-scale-chromatic";
 
 export type RGB = [number, number, number];
 export type ColormapName = "viridis" | "inferno";
@@ -58,17 +54,11 @@ export function normalize(value: number, min: number, max: number, log = false):
   }
   if (!(max > min)) return 0.5;
   const t = (value - min) / (max - min);
-  return t < 0 ? 0 : t > 1 ? 1 : t;
+  return Math.min(1, Math.max(0, t));
 }
 
 /** Colormap bin (0..size-1) of a value, or -1 when missing. */
-export function colormapIndex(
-  value: number,
-  min: number,
-  max: number,
-  log = false,
-  size = COLORMAP_SIZE,
-): number {
+export function colormapIndex(value: number, min: number, max: number, log = false, size = COLORMAP_SIZE): number {
   const t = normalize(value, min, max, log);
   if (Number.isNaN(t)) return -1;
   return Math.min(size - 1, Math.floor(t * size));

@@ -16,8 +16,18 @@ describe("category encoding", () => {
     const codes = Uint8Array.from([0, 1, 0]);
     const values = Float32Array.from([0.25, Number.NaN, 3e-5]);
     const columns = decodeColumns({
-      id: { kind: "categorical", codes: { buffer: new DataView(codes.buffer), dtype: "uint8", shape: [3] }, categories: ["<img src=x onerror=alert(1)>", "b"] },
-      lr: { kind: "numeric", values: { buffer: new DataView(values.buffer), dtype: "float32", shape: [3] }, min: 3e-5, max: 0.25, log: true },
+      id: {
+        kind: "categorical",
+        codes: { buffer: new DataView(codes.buffer), dtype: "uint8", shape: [3] },
+        categories: ["<img src=x onerror=alert(1)>", "b"],
+      },
+      lr: {
+        kind: "numeric",
+        values: { buffer: new DataView(values.buffer), dtype: "float32", shape: [3] },
+        min: 3e-5,
+        max: 0.25,
+        log: true,
+      },
       sel: { kind: "categorical", codes: encodeInt32([0]) as never, categories: ["x"] },
     });
     const id = columns.get("id");

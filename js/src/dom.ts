@@ -44,7 +44,11 @@ export function cssColorToHex(color: string, fallback: string): string {
   if (!color.startsWith("rgb") || !m || m.length < 3) return fallback;
   return `#${m
     .slice(0, 3)
-    .map((v) => Math.max(0, Math.min(255, Math.round(Number(v)))).toString(16).padStart(2, "0"))
+    .map((v) =>
+      Math.max(0, Math.min(255, Math.round(Number(v))))
+        .toString(16)
+        .padStart(2, "0"),
+    )
     .join("")}`;
 }
 

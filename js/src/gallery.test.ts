@@ -7,7 +7,10 @@ describe("gallery color domain", () => {
     expect(percentile([ramp], 99)).toBe(99);
     expect(percentile([ramp], 50)).toBe(50);
     // np.percentile([1, 2, 3, 4], 75) == 3.25; NaN and Infinity are skipped.
-    expect(percentile([Float32Array.from([4, Number.NaN, 1]), [3, Number.POSITIVE_INFINITY, 2]], 75)).toBeCloseTo(3.25, 12);
+    expect(percentile([Float32Array.from([4, Number.NaN, 1]), [3, Number.POSITIVE_INFINITY, 2]], 75)).toBeCloseTo(
+      3.25,
+      12,
+    );
     expect(percentile([[Number.NaN]], 99)).toBeNaN();
   });
 

@@ -4,26 +4,11 @@
  * value bins) with a colormap and a color bar. Descriptors are fetched on demand.
  */
 import { scalePow } from "d3-scale";
-import { sampleColormap, type ColormapName } from "./colormaps";
+import { type ColormapName, sampleColormap } from "./colormaps";
 import { formatNumber } from "./columns";
 import { el, listen } from "./dom";
+import type { DescriptorReply } from "./requests";
 import type { SelectionStore } from "./selection";
-
-export interface DescriptorReply {
-  indices: number[];
-  labels: string[];
-  k: number;
-  S: number;
-  B: number;
-  n: number;
-  all: boolean;
-  value_range: [number, number] | null;
-  descriptors: Float32Array; // (k, S, B)
-  mean: Float32Array; // (S, B)
-  std: Float32Array; // (S, B)
-  /** Standalone page: the saved selection's descriptors, not the current selection's. */
-  stale?: boolean;
-}
 
 export interface GalleryOptions {
   parent: HTMLElement;
@@ -62,7 +47,8 @@ export interface ColorDomain {
 /**
  * The `q`-th percentile (0..100) of the finite values of `arrays`, interpolated linearly
  * between order statistics like numpy's default; NaN when there is no finite value.
- * (A few lines: d3-array is not a dependency of the widget.)
+ * (d3-array's `quantile` interpolates the same way but keeps ±Infinity, which would make
+ * the color scale useless; d3-array is only a transitive dependency, through d3-scale.)
  */
 export function percentile(arrays: ArrayLike<number>[], q: number): number {
   let count = 0;
@@ -84,16 +70,16 @@ export function percentile(arrays: ArrayLike<number>[], q: number): number {
  * e.g. for mostly-empty histograms). One domain for every tile of a kind keeps the tiles
  * comparable.
  */
-export function colorDomain(
-  arrays: ArrayLike<number>[],
-  q = COLOR_PERCENTILE,
-  exponent = COLOR_EXPONENT,
-): ColorDomain {
+export function colorDomain(arrays: ArrayLike<number>[], q = COLOR_PERCENTILE, exponent = COLOR_EXPONENT): ColorDomain {
   let max = 0;
   for (const a of arrays) for (let i = 0; i < a.length; i++) if (a[i] > max) max = a[i];
   const p = percentile(arrays, q);
   const vmax = p > 0 ? p : max;
-  const scale = scalePow().exponent(exponent).domain([0, vmax > 0 ? vmax : 1]).range([0, 1]).clamp(true);
+  const scale = scalePow()
+    .exponent(exponent)
+    .domain([0, vmax > 0 ? vmax : 1])
+    .range([0, 1])
+    .clamp(true);
   return {
     vmax,
     exponent,
@@ -194,9 +180,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
     const density = colorDomain([reply.mean, reply.descriptors]);
     const spread = colorDomain([reply.std]);
     const who = reply.all ? `all ${reply.n.toLocaleString()} models` : `${reply.n.toLocaleString()} selected`;
-    status.textContent = reply.stale
-      ? ` — saved selection (${who}); open in Jupyter to fetch others`
-      : ` — ${who}`;
+    status.textContent = reply.stale ? ` — saved selection (${who}); open in Jupyter to fetch others` : ` — ${who}`;
 
     const summary = el("div", "miwd-gallery-summary");
     const makeTile = (label: string, data: Float32Array, offset: number, domain: ColorDomain, cls: string) => {
@@ -216,7 +200,11 @@ export function createGallery(opts: GalleryOptions): GalleryView {
     const vr = reply.value_range;
     axes.append(
       el("div", "", `rows: ${S} windows, input → output layers (top → bottom)`),
-      el("div", "", `columns: ${B} bins of weight value${vr ? `, ${formatNumber(vr[0])} … ${formatNumber(vr[1])}` : ""}`),
+      el(
+        "div",
+        "",
+        `columns: ${B} bins of weight value${vr ? `, ${formatNumber(vr[0])} … ${formatNumber(vr[1])}` : ""}`,
+      ),
     );
     summary.append(meanTile, stdTile, axes);
     body.append(summary);

@@ -2,12 +2,12 @@
  * Parallel coordinates on a 2-D canvas (thousands of lines; SVG paths would not scale),
  * with axes and d3-brush brushes on an SVG overlay. Brushing narrows the selection.
  */
-import { brushY, type BrushBehavior, type D3BrushEvent } from "d3-brush";
+import { type BrushBehavior, brushY, type D3BrushEvent } from "d3-brush";
 import { scaleLinear, scaleLog, scalePoint } from "d3-scale";
-import { select, type Selection } from "d3-selection";
-import { BrushSession, categoriesInExtent, type BrushRange } from "./brush";
+import { type Selection, select } from "d3-selection";
+import { type BrushRange, BrushSession, categoriesInExtent } from "./brush";
 import { encodeColors } from "./coloring";
-import { formatNumber, type Column } from "./columns";
+import { type Column, formatNumber } from "./columns";
 import { el, type Theme } from "./dom";
 import type { SelectionStore } from "./selection";
 
@@ -190,9 +190,9 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     const byColor = new Map<number, number[]>();
     for (const row of rows) {
       const code = encoding.codes[row];
-      let list = byColor.get(code);
-      if (!list) byColor.set(code, (list = []));
-      list.push(row);
+      const list = byColor.get(code);
+      if (list) list.push(row);
+      else byColor.set(code, [row]);
     }
     for (const [code, list] of byColor) {
       ctx.strokeStyle = encoding.legend ? encoding.palette[code] : theme.accent;
@@ -237,9 +237,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
       const ticks: { y: number; text: string }[] = [];
       if (axis.column.kind === "numeric") {
         const scale = axis.scale as unknown as { ticks(n: number): number[] } & ((v: number) => number);
-        const values = axis.column.log
-          ? logTicks(axis.column.min, axis.column.max)
-          : scale.ticks(5);
+        const values = axis.column.log ? logTicks(axis.column.min, axis.column.max) : scale.ticks(5);
         for (const v of values) ticks.push({ y: scale(v), text: formatNumber(v) });
       } else if (axis.positions) {
         const every = Math.max(1, Math.ceil(axis.column.categories.length / 12));
@@ -345,7 +343,6 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     drawSelection();
     drawAxes();
   }
-
 
   return {
     setAxes(next) {

@@ -2,24 +2,24 @@
  * The atlas: a WebGL scatter (regl-scatterplot) with pan/zoom, lasso, click and shift-click,
  * color by any sent column (legend / color bar), tooltips and the markers of located models.
  */
-import createScatterplot from "regl-scatterplot";
 import { scaleLinear } from "d3-scale";
-import { encodeColors, pointStyleFor, type Legend } from "./coloring";
-import { cellText, formatNumber, type Column } from "./columns";
+import createScatterplot, { createRenderer } from "regl-scatterplot";
+import { encodeColors, pointStyleFor } from "./coloring";
+import type { Column } from "./columns";
 import { el, listen, type Theme } from "./dom";
+import { renderLegend } from "./legend";
+import { drawLocated, type Located } from "./located";
 import type { SelectionStore } from "./selection";
+import { showTooltip } from "./tooltip";
 
 type Scatterplot = ReturnType<typeof createScatterplot>;
+type ScatterplotProperties = NonNullable<Parameters<typeof createScatterplot>[0]>;
+type Renderer = ReturnType<typeof createRenderer>;
+type LinearScale = ReturnType<typeof scaleLinear<number, number>>;
+/** regl-scatterplot reads `actionKeyMap`; its types still declare only the deprecated `keyMap`. */
+type ActionKeyMap = Partial<Record<"lasso" | "merge" | "remove" | "rotate", "alt" | "cmd" | "ctrl" | "meta" | "shift">>;
 
-export interface Located {
-  x: Float32Array;
-  y: Float32Array;
-  neighbors: Int32Array; // (q, k), -1 = none
-  k: number;
-  names: string[];
-}
-
-export interface ScatterOptions {
+interface ScatterOptions {
   parent: HTMLElement;
   n: number;
   coordinates: Float32Array; // (n, 2) interleaved, raw atlas units
@@ -37,17 +37,15 @@ export interface ScatterView {
   setLocated(located: Located | null): void;
   setTheme(theme: Theme): void;
   resize(width: number, height: number): void;
-  /** Rendered and ready for interaction (first draw finished). */
-  ready: Promise<void>;
   destroy(): void;
 }
 
 /** Map atlas coordinates into [-0.95, 0.95] keeping the aspect ratio (one scale for x and y). */
 export function normalizeCoordinates(coords: Float32Array, n: number) {
-  let xmin = Infinity;
-  let xmax = -Infinity;
-  let ymin = Infinity;
-  let ymax = -Infinity;
+  let xmin = Number.POSITIVE_INFINITY;
+  let xmax = Number.NEGATIVE_INFINITY;
+  let ymin = Number.POSITIVE_INFINITY;
+  let ymax = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const x = coords[2 * i];
     const y = coords[2 * i + 1];
@@ -70,28 +68,42 @@ export function normalizeCoordinates(coords: Float32Array, n: number) {
   return { x, y, map };
 }
 
-export function createScatter(opts: ScatterOptions): ScatterView {
-  const { n, store } = opts;
-  const removers: (() => void)[] = [];
+/** "N models" or "k of N selected". */
+export function countText(selected: number, n: number): string {
+  return selected ? `${selected.toLocaleString()} of ${n.toLocaleString()} selected` : `${n.toLocaleString()} models`;
+}
+
+function button(className: string, text: string, title?: string): HTMLButtonElement {
+  const node = el("button", className, text);
+  node.type = "button";
+  if (title) node.title = title;
+  return node;
+}
+
+/** The view's DOM: toolbar (lasso, reset, clear, color select, count) and the stage. */
+function buildDom(parent: HTMLElement) {
   const root = el("div", "miwd-scatter");
   root.dataset.testid = "miwd-scatter";
-  const toolbar = el("div", "miwd-toolbar");
-  const lassoButton = el("button", "miwd-lasso-toggle", "Lasso");
-  lassoButton.type = "button";
-  lassoButton.title = "Toggle lasso selection (otherwise drag pans, wheel zooms; shift+drag lassos)";
+  const lassoButton = button(
+    "miwd-lasso-toggle",
+    "Lasso",
+    "Toggle lasso selection (otherwise drag pans, wheel zooms; shift+drag lassos)",
+  );
   lassoButton.setAttribute("aria-pressed", "false");
   lassoButton.dataset.testid = "miwd-lasso-toggle";
-  const resetButton = el("button", "miwd-reset-view", "Reset view");
-  resetButton.type = "button";
-  const clearButton = el("button", "miwd-clear-selection", "Clear");
-  clearButton.type = "button";
-  clearButton.title = "Clear the selection (also: double-click on empty space)";
+  const resetButton = button("miwd-reset-view", "Reset view");
+  const clearButton = button(
+    "miwd-clear-selection",
+    "Clear",
+    "Clear the selection (also: double-click on empty space)",
+  );
   const colorLabel = el("label", "miwd-color-label", "Color ");
   const colorSelect = el("select", "miwd-color-select");
   colorSelect.dataset.testid = "miwd-color-select";
   colorLabel.append(colorSelect);
   const count = el("span", "miwd-count");
   count.dataset.testid = "miwd-count";
+  const toolbar = el("div", "miwd-toolbar");
   toolbar.append(lassoButton, resetButton, clearButton, colorLabel, count);
 
   const stage = el("div", "miwd-stage");
@@ -104,35 +116,41 @@ export function createScatter(opts: ScatterOptions): ScatterView {
   legend.dataset.testid = "miwd-legend";
   stage.append(canvas, overlay, legend, tooltip);
   root.append(toolbar, stage);
-  opts.parent.append(root);
+  parent.append(root);
+  return { root, lassoButton, resetButton, clearButton, colorSelect, count, stage, canvas, overlay, tooltip, legend };
+}
 
-  const { x, y, map } = normalizeCoordinates(opts.coordinates, n);
-  const style = pointStyleFor(n);
-  let width = Math.max(200, opts.parent.clientWidth || 600);
-  let height = 460;
-  let theme = opts.theme;
-  let colorName = opts.color;
-  let located: Located | null = null;
-  let lassoMode = false;
-  const xScale = scaleLinear().domain([-1, 1]);
-  const yScale = scaleLinear().domain([-1, 1]);
-
-  const scatterplot: Scatterplot = createScatterplot({
-    canvas,
-    width,
-    height,
-    xScale,
-    yScale,
-    pointSize: style.size,
-    pointSizeSelected: 1,
-    pointOutlineWidth: 1.5,
-    opacity: style.opacity,
-    opacityInactiveScale: 0.5,
+function themeProperties(theme: Theme) {
+  return {
     backgroundColor: theme.background,
     lassoColor: theme.accent,
     pointColorActive: theme.accent,
     pointColorHover: theme.foreground,
     reticleColor: theme.foreground,
+  };
+}
+
+/**
+ * regl-scatterplot on `canvas`, with its own renderer (WebGL context): `destroy` releases
+ * the context at once instead of leaving it to the garbage collector (browsers cap the
+ * number of live contexts, and a notebook re-renders views often).
+ */
+function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: number, theme: Theme) {
+  const renderer: Renderer = createRenderer();
+  const style = pointStyleFor(n);
+  const properties: ScatterplotProperties & { actionKeyMap: ActionKeyMap } = {
+    renderer,
+    canvas,
+    width,
+    height,
+    xScale: scaleLinear().domain([-1, 1]),
+    yScale: scaleLinear().domain([-1, 1]),
+    pointSize: style.size,
+    pointSizeSelected: 1,
+    pointOutlineWidth: 1.5,
+    opacity: style.opacity,
+    opacityInactiveScale: 0.5,
+    ...themeProperties(theme),
     showReticle: false,
     lassoInitiator: false,
     lassoOnLongPress: false,
@@ -146,16 +164,38 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     // shift = "add": shift+drag lassos into the selection, shift+click adds a point.
     actionKeyMap: { lasso: "shift", merge: "shift", remove: "alt" },
     colorBy: "valueA",
-  } as unknown as Parameters<typeof createScatterplot>[0]);
+  };
+  const scatterplot: Scatterplot = createScatterplot(properties);
+  const destroy = () => {
+    const gl = renderer.regl?._gl;
+    scatterplot.destroy(); // leaves a renderer it was given alone
+    renderer.destroy();
+    gl?.getExtension("WEBGL_lose_context")?.loseContext();
+  };
+  return { scatterplot, destroy };
+}
+
+export function createScatter(opts: ScatterOptions): ScatterView {
+  const { n, store } = opts;
+  const dom = buildDom(opts.parent);
+  const removers: (() => void)[] = [];
+  const { x, y, map } = normalizeCoordinates(opts.coordinates, n);
+  const size = { width: Math.max(200, opts.parent.clientWidth || 600), height: 460 };
+  let theme = opts.theme;
+  let colorName = opts.color;
+  let located: Located | null = null;
+  let lassoMode = false;
+  const gl = createGl(dom.canvas, size.width, size.height, n, theme);
+  const { scatterplot } = gl;
 
   // --- drawing (regl-scatterplot rejects overlapping draw calls: chain them)
   let drawing: Promise<void> = Promise.resolve();
   const draw = () => {
     const encoding = encodeColors(opts.columns().get(colorName), n);
-    renderLegend(encoding.legend);
+    renderLegend(dom.legend, encoding.legend);
     drawing = drawing
       .then(async () => {
-        await scatterplot.set({ pointColor: encoding.palette } as never);
+        await scatterplot.set({ pointColor: encoding.palette });
         await scatterplot.draw(
           { x, y, z: encoding.codes },
           { zDataType: "categorical", select: Array.from(store.get()) },
@@ -166,135 +206,10 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     return drawing;
   };
 
-  // --- selection: scatter -> store, store -> scatter
-  const selectSub = scatterplot.subscribe("select", ({ points }) => store.set(points, "scatter"));
-  const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
-  removers.push(
-    store.subscribe((selection, source) => {
-      updateCount();
-      if (source === "scatter") return;
-      if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
-      else scatterplot.select(Array.from(selection), { preventEvent: true });
-    }),
-  );
-  const updateCount = () => {
-    const k = store.size;
-    count.textContent = k ? `${k.toLocaleString()} of ${n.toLocaleString()} selected` : `${n.toLocaleString()} models`;
-  };
-
-  // --- hover: tooltip, and highlight requested by other views (gallery)
-  let pointer: [number, number] | null = null;
-  removers.push(
-    listen(canvas, "mousemove", (e) => {
-      const r = canvas.getBoundingClientRect();
-      pointer = [e.clientX - r.left, e.clientY - r.top];
-    }),
-  );
-  const overSub = scatterplot.subscribe("pointOver", (index) => showTooltip(index));
-  const outSub = scatterplot.subscribe("pointOut", () => {
-    tooltip.hidden = true;
-  });
-  removers.push(
-    store.hover.on((index) => {
-      if (index === null) {
-        scatterplot.hover(-1, { preventEvent: true });
-        tooltip.hidden = true;
-      } else {
-        scatterplot.hover(index, { showReticleOnce: true, preventEvent: true });
-        showTooltip(index);
-      }
-    }),
-  );
-  const viewSub = scatterplot.subscribe("view", () => drawOverlay());
-
-  function showTooltip(index: number) {
-    tooltip.replaceChildren();
-    const columns = opts.columns();
-    const table = el("table");
-    for (const name of opts.tooltipColumns()) {
-      const column = columns.get(name);
-      if (!column) continue;
-      const row = el("tr");
-      row.append(el("th", "", name), el("td", "", cellText(column, index)));
-      table.append(row);
-    }
-    tooltip.append(table);
-    const pos = scatterplot.getScreenPosition(index) ?? pointer ?? [0, 0];
-    tooltip.hidden = false;
-    const tw = tooltip.offsetWidth;
-    const th = tooltip.offsetHeight;
-    const left = pos[0] + 12 + tw > width ? pos[0] - 12 - tw : pos[0] + 12;
-    const top = Math.min(Math.max(0, pos[1] - th / 2), Math.max(0, height - th));
-    tooltip.style.left = `${Math.max(0, left)}px`;
-    tooltip.style.top = `${top}px`;
-  }
-
-  // --- legend / color bar
-  function renderLegend(spec: Legend) {
-    legend.replaceChildren();
-    legend.hidden = spec === null;
-    if (!spec) return;
-    legend.append(el("div", "miwd-legend-title", spec.name));
-    if (spec.kind === "continuous") {
-      const bar = el("div", "miwd-colorbar");
-      const stops = spec.colors.filter((_, i) => i % 16 === 0 || i === spec.colors.length - 1);
-      bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
-      const labels = el("div", "miwd-colorbar-labels");
-      labels.append(el("span", "", formatNumber(spec.min)), el("span", "", spec.log ? "log" : ""), el("span", "", formatNumber(spec.max)));
-      legend.append(bar, labels);
-    } else {
-      const list = el("div", "miwd-legend-entries");
-      const shown = spec.entries.slice(0, 20);
-      for (const entry of shown) {
-        const item = el("div", "miwd-legend-entry");
-        const swatch = el("span", "miwd-swatch");
-        swatch.style.background = entry.color;
-        item.append(swatch, el("span", "", entry.label));
-        item.title = `${entry.count.toLocaleString()} models`;
-        list.append(item);
-      }
-      if (spec.entries.length > shown.length) {
-        list.append(el("div", "miwd-legend-more", `+${spec.entries.length - shown.length} more`));
-      }
-      legend.append(list);
-    }
-  }
-
-  // --- color select
-  function fillColorSelect() {
-    colorSelect.replaceChildren();
-    const none = el("option", "", "(none)");
-    none.value = "";
-    colorSelect.append(none);
-    for (const name of opts.columns().keys()) {
-      const option = el("option", "", name);
-      option.value = name;
-      colorSelect.append(option);
-    }
-    colorSelect.value = colorName;
-  }
-  removers.push(
-    listen(colorSelect, "change", () => {
-      colorName = colorSelect.value;
-      opts.onColorChange(colorName);
-      void draw();
-    }),
-  );
-
-  // --- modes and buttons
-  const setLassoMode = (on: boolean) => {
-    lassoMode = on;
-    lassoButton.setAttribute("aria-pressed", String(on));
-    lassoButton.classList.toggle("miwd-active", on);
-    root.classList.toggle("miwd-lasso-mode", on);
-    void scatterplot.set({ mouseMode: on ? "lasso" : "panZoom" });
-  };
-  removers.push(listen(lassoButton, "click", () => setLassoMode(!lassoMode)));
-  removers.push(listen(resetButton, "click", () => void scatterplot.reset()));
-  removers.push(listen(clearButton, "click", () => store.set([], "model")));
-
   // --- located models: markers and lines to neighbors, drawn on a 2-D overlay
   function drawOverlay() {
+    const { width, height } = size;
+    const { overlay } = dom;
     const dpr = window.devicePixelRatio || 1;
     if (overlay.width !== Math.round(width * dpr) || overlay.height !== Math.round(height * dpr)) {
       overlay.width = Math.round(width * dpr);
@@ -307,101 +222,149 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
     if (!located) return;
-    const xs = scatterplot.get("xScale") as typeof xScale;
-    const ys = scatterplot.get("yScale") as typeof yScale;
-    const q = located.x.length;
-    ctx.lineWidth = 1.5;
-    ctx.strokeStyle = theme.accent;
-    for (let i = 0; i < q; i++) {
-      const [qx, qy] = map(located.x[i], located.y[i]);
-      const sx = xs(qx);
-      const sy = ys(qy);
-      for (let j = 0; j < located.k; j++) {
-        const nb = located.neighbors[i * located.k + j];
-        if (nb < 0) continue;
-        ctx.beginPath();
-        ctx.moveTo(sx, sy);
-        ctx.lineTo(xs(x[nb]), ys(y[nb]));
-        ctx.stroke();
-      }
-    }
-    ctx.font = "12px var(--jp-ui-font-family, sans-serif)";
-    for (let i = 0; i < q; i++) {
-      const [qx, qy] = map(located.x[i], located.y[i]);
-      const sx = xs(qx);
-      const sy = ys(qy);
-      ctx.beginPath();
-      ctx.moveTo(sx, sy - 8);
-      ctx.lineTo(sx + 7, sy + 5);
-      ctx.lineTo(sx - 7, sy + 5);
-      ctx.closePath();
-      ctx.fillStyle = theme.accent;
-      ctx.fill();
-      ctx.lineWidth = 1.5;
-      ctx.strokeStyle = theme.background;
-      ctx.stroke();
-      // Label with a halo in the background color so it stays legible over points.
-      ctx.lineWidth = 3;
-      ctx.strokeStyle = theme.background;
-      ctx.strokeText(located.names[i] ?? "", sx + 9, sy - 6);
-      ctx.fillStyle = theme.foreground;
-      ctx.fillText(located.names[i] ?? "", sx + 9, sy - 6);
-      ctx.strokeStyle = theme.accent;
-    }
+    const xs = scatterplot.get("xScale") as LinearScale;
+    const ys = scatterplot.get("yScale") as LinearScale;
+    drawLocated(
+      ctx,
+      located,
+      {
+        query: (qx, qy) => {
+          const [mx, my] = map(qx, qy);
+          return [xs(mx), ys(my)];
+        },
+        row: (i) => [xs(x[i]), ys(y[i])],
+      },
+      theme,
+    );
   }
 
+  const updateCount = () => {
+    dom.count.textContent = countText(store.size, n);
+  };
+
+  // --- selection: scatter -> store, store -> scatter
+  const bindSelection = () => {
+    const selectSub = scatterplot.subscribe("select", ({ points }) => store.set(points, "scatter"));
+    const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
+    removers.push(
+      () => scatterplot.unsubscribe(selectSub),
+      () => scatterplot.unsubscribe(deselectSub),
+      store.subscribe((selection, source) => {
+        updateCount();
+        if (source === "scatter") return;
+        if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
+        else scatterplot.select(Array.from(selection), { preventEvent: true });
+      }),
+    );
+  };
+
+  // --- hover: tooltip, and highlight requested by other views (gallery)
+  const bindHover = () => {
+    let pointer: [number, number] | null = null;
+    const show = (index: number) => {
+      const pos = scatterplot.getScreenPosition(index) ?? pointer ?? [0, 0];
+      showTooltip(dom.tooltip, index, opts.columns(), opts.tooltipColumns(), pos, size);
+    };
+    const overSub = scatterplot.subscribe("pointOver", (index) => show(index));
+    const outSub = scatterplot.subscribe("pointOut", () => {
+      dom.tooltip.hidden = true;
+    });
+    const viewSub = scatterplot.subscribe("view", () => drawOverlay());
+    removers.push(
+      () => scatterplot.unsubscribe(overSub),
+      () => scatterplot.unsubscribe(outSub),
+      () => scatterplot.unsubscribe(viewSub),
+      listen(dom.canvas, "mousemove", (e) => {
+        const r = dom.canvas.getBoundingClientRect();
+        pointer = [e.clientX - r.left, e.clientY - r.top];
+      }),
+      store.hover.on((index) => {
+        if (index === null) {
+          scatterplot.hover(-1, { preventEvent: true });
+          dom.tooltip.hidden = true;
+        } else {
+          scatterplot.hover(index, { showReticleOnce: true, preventEvent: true });
+          show(index);
+        }
+      }),
+    );
+  };
+
+  // --- toolbar: color select, lasso mode, reset view, clear
+  function fillColorSelect() {
+    const none = el("option", "", "(none)");
+    none.value = "";
+    const options = [...opts.columns().keys()].map((name) => {
+      const option = el("option", "", name);
+      option.value = name;
+      return option;
+    });
+    dom.colorSelect.replaceChildren(none, ...options);
+    dom.colorSelect.value = colorName;
+  }
+  const setLassoMode = (on: boolean) => {
+    lassoMode = on;
+    dom.lassoButton.setAttribute("aria-pressed", String(on));
+    dom.lassoButton.classList.toggle("miwd-active", on);
+    dom.root.classList.toggle("miwd-lasso-mode", on);
+    void scatterplot.set({ mouseMode: on ? "lasso" : "panZoom" });
+  };
+  const bindToolbar = () => {
+    removers.push(
+      listen(dom.colorSelect, "change", () => {
+        colorName = dom.colorSelect.value;
+        opts.onColorChange(colorName);
+        void draw();
+      }),
+      listen(dom.lassoButton, "click", () => setLassoMode(!lassoMode)),
+      listen(dom.resetButton, "click", () => void scatterplot.reset()),
+      listen(dom.clearButton, "click", () => store.set([], "toolbar")),
+    );
+  };
+
   function resize(w: number, h: number) {
-    width = Math.max(200, Math.floor(w));
-    height = Math.max(200, Math.floor(h));
-    stage.style.height = `${height}px`;
-    canvas.style.width = `${width}px`;
-    canvas.style.height = `${height}px`;
-    void scatterplot.set({ width, height });
+    size.width = Math.max(200, Math.floor(w));
+    size.height = Math.max(200, Math.floor(h));
+    dom.stage.style.height = `${size.height}px`;
+    dom.canvas.style.width = `${size.width}px`;
+    dom.canvas.style.height = `${size.height}px`;
+    void scatterplot.set({ width: size.width, height: size.height });
     drawOverlay();
   }
 
+  bindSelection();
+  bindHover();
+  bindToolbar();
   fillColorSelect();
   updateCount();
-  resize(width, height);
-  const ready = draw();
+  resize(size.width, size.height);
+  void draw();
 
   return {
-    ready,
-    setColor(name: string) {
+    setColor(name) {
       if (name === colorName) return;
       colorName = name;
-      colorSelect.value = name;
+      dom.colorSelect.value = name;
       void draw();
     },
     setColumns() {
       fillColorSelect();
       void draw();
     },
-    setLocated(value: Located | null) {
+    setLocated(value) {
       located = value;
       drawOverlay();
     },
-    setTheme(next: Theme) {
+    setTheme(next) {
       theme = next;
-      void scatterplot.set({
-        backgroundColor: next.background,
-        lassoColor: next.accent,
-        pointColorActive: next.accent,
-        pointColorHover: next.foreground,
-        reticleColor: next.foreground,
-      } as never);
+      void scatterplot.set(themeProperties(next));
       drawOverlay();
     },
     resize,
     destroy() {
       for (const remove of removers) remove();
-      scatterplot.unsubscribe(selectSub);
-      scatterplot.unsubscribe(deselectSub);
-      scatterplot.unsubscribe(overSub);
-      scatterplot.unsubscribe(outSub);
-      scatterplot.unsubscribe(viewSub);
-      scatterplot.destroy();
-      root.remove();
+      gl.destroy(); // releases the WebGL context
+      dom.root.remove();
     },
   };
 }

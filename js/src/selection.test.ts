@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SelectionStore, normalizeSelection, sameIndices, type SelectionSource } from "./selection";
+import { normalizeSelection, type SelectionSource, SelectionStore, sameIndices } from "./selection";
 
 describe("selection state", () => {
   it("normalizes to sorted unique positions in range, keeping index 0", () => {
@@ -15,7 +15,10 @@ describe("selection state", () => {
     expect(store.set([3, 0], "scatter")).toBe(true);
     expect(store.set([0, 3, 3], "model")).toBe(false); // an echo of the same selection
     expect(store.set([], "parallel")).toBe(true);
-    expect(calls).toEqual([[[0, 3], "scatter"], [[], "parallel"]]);
+    expect(calls).toEqual([
+      [[0, 3], "scatter"],
+      [[], "parallel"],
+    ]);
     off();
     store.set([1], "model");
     expect(calls).toHaveLength(2);

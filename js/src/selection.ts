@@ -4,7 +4,7 @@
  * its own echo. No module-level state: two widgets on a page never share a store.
  */
 
-export type SelectionSource = "model" | "scatter" | "parallel" | "gallery" | "init";
+export type SelectionSource = "model" | "scatter" | "parallel" | "toolbar" | "init";
 export type SelectionListener = (selection: Int32Array, source: SelectionSource) => void;
 
 /** Sorted, unique positions within [0, n); anything else is dropped. */

@@ -1,0 +1,141 @@
+/**
+ * The Atlas view: builds the three linked views inside `el` around one selection store and
+ * returns a cleanup that removes every listener, observer, timer and WebGL context it made.
+ */
+import "./styles.css";
+import { decodeFloat32, decodeIndices } from "./codec";
+import { type Column, decodeColumns } from "./columns";
+import { el, listen, readTheme, type Theme } from "./dom";
+import { createGallery } from "./gallery";
+import { observeLayout } from "./layout";
+import { decodeLocated } from "./located";
+import type { AtlasModel } from "./model";
+import { createParallel } from "./parallel";
+import { createDescriptorChannel } from "./requests";
+import { createScatter } from "./scatter";
+import { SelectionStore } from "./selection";
+import { onTrait, syncSelection } from "./sync";
+
+/**
+ * Events kept inside the widget: in JupyterLab a shift+mousedown in an output would
+ * otherwise start the notebook's cell selection (and steal the drag), and keys typed in the
+ * widget would trigger notebook shortcuts. mousemove/mouseup are not stopped:
+ * regl-scatterplot and d3-brush listen for them on window.
+ */
+const CONTAINED_EVENTS = ["mousedown", "pointerdown", "click", "dblclick", "contextmenu", "keydown", "keyup"] as const;
+
+/** JupyterLab switches themes by changing these attributes on <body>. */
+const THEME_ATTRIBUTES = ["data-jp-theme-light", "data-jp-theme-name"];
+
+function sameTheme(a: Theme, b: Theme): boolean {
+  return (Object.keys(a) as (keyof Theme)[]).every((key) => a[key] === b[key]);
+}
+
+function createRoot(host: HTMLElement) {
+  const root = el("div", "miwd-root");
+  root.dataset.testid = "miwd-atlas";
+  const left = el("div", "miwd-left");
+  const right = el("div", "miwd-right");
+  root.append(left, right);
+  host.append(root);
+  const removers = CONTAINED_EVENTS.map((type) => listen(root, type, (e) => e.stopPropagation()));
+  const destroy = () => {
+    for (const remove of removers) remove();
+  };
+  return { root, left, right, destroy };
+}
+
+/** Call `onChange` whenever JupyterLab's theme changes; returns the remover. */
+function watchTheme(onChange: () => void): () => void {
+  const observer = new MutationObserver(() => onChange());
+  observer.observe(document.body, { attributes: true, attributeFilter: THEME_ATTRIBUTES });
+  return () => observer.disconnect();
+}
+
+export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement }): () => void {
+  const n = model.get("n");
+  const cleanups: (() => void)[] = [];
+  const { root, left, right, destroy: destroyRoot } = createRoot(host);
+  const store = new SelectionStore(n);
+  store.set(decodeIndices(model.get("selection")), "init");
+  let columns: Map<string, Column> = decodeColumns(model.get("_columns"));
+  let theme = readTheme(root);
+  const coordinates = model.get("coordinates");
+
+  const scatter = createScatter({
+    parent: left,
+    n,
+    coordinates: coordinates ? decodeFloat32(coordinates) : new Float32Array(0),
+    store,
+    columns: () => columns,
+    tooltipColumns: () => model.get("tooltip_columns") ?? [],
+    color: model.get("color") ?? "",
+    theme,
+    onColorChange: (name) => {
+      model.set("color", name);
+      model.save_changes();
+      parallel.setColor(name);
+    },
+  });
+  const parallel = createParallel({
+    parent: right,
+    n,
+    store,
+    columns: () => columns,
+    axes: model.get("axes") ?? [],
+    color: model.get("color") ?? "",
+    theme,
+  });
+  const channel = createDescriptorChannel(model);
+  const gallery = createGallery({ parent: right, store, request: (indices) => channel.request(indices) });
+
+  // --- traits -> views; selection both ways
+  cleanups.push(
+    syncSelection(model, store),
+    onTrait(model, "color", () => {
+      const name = model.get("color") ?? "";
+      scatter.setColor(name);
+      parallel.setColor(name);
+    }),
+    onTrait(model, "_columns", () => {
+      columns = decodeColumns(model.get("_columns"));
+      scatter.setColumns();
+      parallel.setAxes(model.get("axes") ?? []);
+    }),
+    onTrait(model, "axes", () => parallel.setAxes(model.get("axes") ?? [])),
+    onTrait(model, "_located", () => scatter.setLocated(decodeLocated(model.get("_located")))),
+  );
+  scatter.setLocated(decodeLocated(model.get("_located")));
+
+  // --- layout (fit the cell width) and theme
+  const layout = observeLayout(root, host, (sizes) => {
+    scatter.resize(sizes.scatterWidth, sizes.scatterHeight);
+    parallel.resize(sizes.parallelWidth);
+  });
+  const applyTheme = () => {
+    const next = readTheme(root);
+    if (sameTheme(next, theme)) return;
+    theme = next;
+    scatter.setTheme(theme);
+    parallel.setTheme(theme);
+  };
+  cleanups.push(layout.destroy, watchTheme(applyTheme));
+  layout.update();
+  // The first theme read may have happened before `el` was attached to the page.
+  const raf = requestAnimationFrame(() => {
+    applyTheme();
+    layout.update();
+  });
+  cleanups.push(() => cancelAnimationFrame(raf));
+
+  return () => {
+    for (const cleanup of cleanups.reverse()) cleanup();
+    channel.destroy();
+    gallery.destroy();
+    parallel.destroy();
+    scatter.destroy();
+    store.destroy();
+    destroyRoot();
+    root.remove();
+  };
+}

@@ -1,0 +1,41 @@
+/** The scatter's legend: a color bar (continuous column) or swatches (categorical column). */
+import type { Legend } from "./coloring";
+import { formatNumber } from "./columns";
+import { el } from "./dom";
+
+/** Categories listed before "+N more". */
+const MAX_ENTRIES = 20;
+
+export function renderLegend(container: HTMLElement, spec: Legend): void {
+  container.replaceChildren();
+  container.hidden = spec === null;
+  if (!spec) return;
+  container.append(el("div", "miwd-legend-title", spec.name));
+  if (spec.kind === "continuous") {
+    const bar = el("div", "miwd-colorbar");
+    const stops = spec.colors.filter((_, i) => i % 16 === 0 || i === spec.colors.length - 1);
+    bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+    const labels = el("div", "miwd-colorbar-labels");
+    labels.append(
+      el("span", "", formatNumber(spec.min)),
+      el("span", "", spec.log ? "log" : ""),
+      el("span", "", formatNumber(spec.max)),
+    );
+    container.append(bar, labels);
+    return;
+  }
+  const list = el("div", "miwd-legend-entries");
+  const shown = spec.entries.slice(0, MAX_ENTRIES);
+  for (const entry of shown) {
+    const item = el("div", "miwd-legend-entry");
+    const swatch = el("span", "miwd-swatch");
+    swatch.style.background = entry.color;
+    item.append(swatch, el("span", "", entry.label));
+    item.title = `${entry.count.toLocaleString()} models`;
+    list.append(item);
+  }
+  if (spec.entries.length > shown.length) {
+    list.append(el("div", "miwd-legend-more", `+${spec.entries.length - shown.length} more`));
+  }
+  container.append(list);
+}

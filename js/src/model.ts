@@ -1,0 +1,63 @@
+/**
+ * The widget's model: the traits Python syncs (src/miwd_widget widget `Atlas`) and the custom
+ * messages of the descriptor request/reply protocol, typed on top of `@anywidget/types`.
+ */
+import type { AnyModel } from "@anywidget/types";
+import type { EncodedArray } from "./codec";
+import type { EncodedColumn } from "./columns";
+
+/** `Atlas._located`: markers of located models, `{}` when there are none. */
+export interface EncodedLocated {
+  x: EncodedArray;
+  y: EncodedArray;
+  /** (q, k) int32 row positions of each query's nearest library models, -1 = none. */
+  neighbors: EncodedArray;
+  names: string[];
+}
+
+/** The synced traits of `Atlas` (a type alias, not an interface: AnyModel wants an index signature). */
+export type AtlasTraits = {
+  n: number;
+  coordinates: EncodedArray | null;
+  _columns: Record<string, EncodedColumn>;
+  color: string;
+  axes: string[];
+  tooltip_columns: string[];
+  /** int32 row positions; a plain list is accepted too. */
+  selection: EncodedArray | number[];
+  S: number;
+  B: number;
+  value_range: [number, number] | null;
+  gallery_size: number;
+  _located: EncodedLocated | Record<string, never>;
+};
+
+/** The part of anywidget's model API the widget uses (what `LocalModel` implements too). */
+export type AtlasModel = Pick<AnyModel<AtlasTraits>, "get" | "set" | "on" | "off" | "save_changes" | "send">;
+
+/** Browser -> Python: descriptors of the selection sent as one int32 buffer of `n` positions. */
+export interface DescriptorRequest {
+  type: "descriptors";
+  id: string;
+  n: number;
+}
+
+/** Python -> browser: the reply to a request (buffers: gallery (k, S, B), mean, std). */
+export interface DescriptorReplyContent {
+  type: "descriptors";
+  id: string;
+  error?: string;
+  indices?: number[];
+  labels?: string[];
+  k: number;
+  S: number;
+  B: number;
+  n: number;
+  all?: boolean;
+  value_range?: [number, number] | null;
+  /** Standalone page: the saved selection's descriptors, not the current selection's. */
+  stale?: boolean;
+}
+
+/** What a comm message's buffers may be (DataViews from ipywidgets, others when local). */
+export type MessageBuffer = DataView | ArrayBuffer | ArrayBufferView;
