@@ -8,7 +8,7 @@ import type { Column } from "./columns";
 
 export type BrushRange = { kind: "numeric"; lo: number; hi: number } | { kind: "categorical"; codes: Set<number> };
 
-export function rowPasses(column: Column, row: number, range: BrushRange): boolean {
+function rowPasses(column: Column, row: number, range: BrushRange): boolean {
   if (column.kind === "numeric") {
     if (range.kind !== "numeric") return false;
     const v = column.values[row];

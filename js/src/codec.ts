@@ -8,7 +8,7 @@
 
 export type TypedArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array | Float32Array;
 
-export type DType = "uint8" | "uint16" | "uint32" | "int8" | "int16" | "int32" | "float32";
+type DType = "uint8" | "uint16" | "uint32" | "int8" | "int16" | "int32" | "float32";
 
 export interface EncodedArray {
   buffer: DataView | ArrayBuffer | ArrayBufferView | string;
@@ -16,7 +16,7 @@ export interface EncodedArray {
   shape: number[];
 }
 
-export interface NDArray<T extends TypedArray = TypedArray> {
+interface NDArray<T extends TypedArray = TypedArray> {
   data: T;
   dtype: DType;
   shape: number[];

@@ -7,14 +7,14 @@ export type Legend =
   | { kind: "categorical"; name: string; entries: { label: string; color: string; count: number }[] }
   | null;
 
-export interface ColorEncoding {
+interface ColorEncoding {
   /** Per point: index into `palette`. */
   codes: Float32Array;
   palette: string[];
   legend: Legend;
 }
 
-export const DEFAULT_POINT_COLOR = "#3a78b5";
+const DEFAULT_POINT_COLOR = "#3a78b5";
 
 export function encodeColors(column: Column | undefined, n: number): ColorEncoding {
   const codes = new Float32Array(n);

@@ -3,7 +3,7 @@
 import { rgb } from "d3-color";
 import { interpolateInferno, interpolateViridis, schemeSet3, schemeTableau10 } from "d3-scale-chromatic";
 
-export type RGB = [number, number, number];
+type RGB = [number, number, number];
 export type ColormapName = "viridis" | "inferno";
 
 const INTERPOLATORS: Record<ColormapName, (t: number) => string> = {
@@ -35,7 +35,7 @@ export function rgbToHex([r, g, b]: RGB): string {
   return `#${[r, g, b].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
 }
 
-export function hexToRgb(hex: string): RGB {
+function hexToRgb(hex: string): RGB {
   const c = rgb(hex);
   return [Math.round(c.r), Math.round(c.g), Math.round(c.b)];
 }

@@ -1,7 +1,7 @@
 /** Table columns sent by Python: float32 numeric or dictionary-encoded categorical. */
 import { decodeArray, decodeFloat32, type EncodedArray, type TypedArray } from "./codec";
 
-export interface NumericColumn {
+interface NumericColumn {
   kind: "numeric";
   name: string;
   values: Float32Array;
@@ -10,7 +10,7 @@ export interface NumericColumn {
   log: boolean;
 }
 
-export interface CategoricalColumn {
+interface CategoricalColumn {
   kind: "categorical";
   name: string;
   codes: TypedArray;
@@ -29,7 +29,7 @@ export interface EncodedColumn {
   log?: boolean;
 }
 
-export function decodeColumn(name: string, encoded: EncodedColumn): Column {
+function decodeColumn(name: string, encoded: EncodedColumn): Column {
   if (encoded.kind === "numeric") {
     return {
       kind: "numeric",

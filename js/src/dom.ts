@@ -39,7 +39,7 @@ function luminance(hex: string): number {
 }
 
 /** "rgb(r, g, b)" / "rgba(...)" -> "#rrggbb" (WebGL and regl-scatterplot want hex). */
-export function cssColorToHex(color: string, fallback: string): string {
+function cssColorToHex(color: string, fallback: string): string {
   const m = color.match(/-?\d+(\.\d+)?/g);
   if (!color.startsWith("rgb") || !m || m.length < 3) return fallback;
   return `#${m

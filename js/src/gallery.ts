@@ -10,34 +10,34 @@ import { el, listen } from "./dom";
 import type { DescriptorReply } from "./requests";
 import type { SelectionStore } from "./selection";
 
-export interface GalleryOptions {
+interface GalleryOptions {
   parent: HTMLElement;
   store: SelectionStore;
   request: (indices: Int32Array) => Promise<DescriptorReply>;
   debounceMs?: number;
 }
 
-export interface GalleryView {
+interface GalleryView {
   refresh(): void;
   destroy(): void;
 }
 
 const CMAP: ColormapName = "inferno";
 /** Tiles are colored up to this percentile: one spike bin must not darken all the rest. */
-export const COLOR_PERCENTILE = 99;
+const COLOR_PERCENTILE = 99;
 
 /**
  * Linear color scale of tiles. Histogram densities are heavy-tailed (many empty bins, a few
  * spikes up to 1): clamping at the 99th percentile alone spreads the typical densities over
  * the whole colormap; a square-root scale on top (exponent 0.5) saturated them in practice.
  */
-export const COLOR_EXPONENT = 1;
+const COLOR_EXPONENT = 1;
 
 /**
  * Color mapping of one kind of tile (densities, or stds): value -> [0, 1] on a power scale
  * over [0, vmax], clamped; `clipped` when values above vmax exist (shown as "vmax+").
  */
-export interface ColorDomain {
+interface ColorDomain {
   vmax: number;
   exponent: number;
   clipped: boolean;
@@ -89,7 +89,7 @@ export function colorDomain(arrays: ArrayLike<number>[], q = COLOR_PERCENTILE, e
 }
 
 /** Paint an (S, B) block of `data` starting at `offset` into an S x B canvas. */
-export function paintDescriptor(
+function paintDescriptor(
   canvas: HTMLCanvasElement,
   data: Float32Array,
   offset: number,

@@ -1,11 +1,11 @@
 /** Layout of the atlas in its cell: side by side when wide enough, stacked otherwise. */
 
-export const TWO_COLUMNS_MIN_WIDTH = 1000;
+const TWO_COLUMNS_MIN_WIDTH = 1000;
 /** A scrollbar appearing after switching to two columns must not flip the layout back. */
 const HYSTERESIS_PX = 40;
 const GAP_PX = 16;
 
-export interface Layout {
+interface Layout {
   wide: boolean;
   scatterWidth: number;
   scatterHeight: number;

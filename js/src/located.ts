@@ -25,7 +25,7 @@ export function decodeLocated(value: EncodedLocated | Record<string, never> | nu
 }
 
 /** Where things are on screen: located points in atlas units, library rows by position. */
-export interface OverlayProjection {
+interface OverlayProjection {
   /** Atlas coordinates of a located model -> CSS px. */
   query(x: number, y: number): [number, number];
   /** Library row -> CSS px. */

@@ -12,14 +12,14 @@ import { el, type Theme } from "./dom";
 import type { SelectionStore } from "./selection";
 
 /** Lines beyond this are sampled with a fixed stride (the canvas stays interactive). */
-export const MAX_LINES = 20000;
+const MAX_LINES = 20000;
 /** The faint whole-library layer needs fewer lines to show the same density. */
-export const MAX_BACKGROUND_LINES = 8000;
+const MAX_BACKGROUND_LINES = 8000;
 const MARGIN = { top: 30, right: 64, bottom: 16, left: 24 };
 const FONT_SIZE_PX = 11; // as in styles.css (.miwd-parallel-svg text)
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-export interface ParallelOptions {
+interface ParallelOptions {
   parent: HTMLElement;
   n: number;
   store: SelectionStore;
@@ -29,7 +29,7 @@ export interface ParallelOptions {
   theme: Theme;
 }
 
-export interface ParallelView {
+interface ParallelView {
   setAxes(axes: string[]): void;
   setColor(name: string): void;
   setTheme(theme: Theme): void;
@@ -379,7 +379,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
 }
 
 /** Width in px of a text in a CSS `font` (canvas measureText; ~0.6 em per character without a canvas). */
-export function textMeasurer(font: string): (text: string) => number {
+function textMeasurer(font: string): (text: string) => number {
   const ctx = document.createElement("canvas").getContext("2d");
   if (!ctx) return (text) => text.length * 0.6 * FONT_SIZE_PX;
   ctx.font = font;

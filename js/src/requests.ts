@@ -22,7 +22,7 @@ export interface DescriptorReply {
   stale: boolean;
 }
 
-export const REQUEST_TIMEOUT_MS = 20000;
+const REQUEST_TIMEOUT_MS = 20000;
 
 export function decodeReply(content: DescriptorReplyContent, buffers: readonly MessageBuffer[]): DescriptorReply {
   const { S, B, k } = content;
@@ -62,7 +62,7 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
-export interface DescriptorChannel {
+interface DescriptorChannel {
   request(indices: Int32Array): Promise<DescriptorReply>;
   /** Stop listening; pending requests are dropped (never settled). */
   destroy(): void;

@@ -31,7 +31,7 @@ interface ScatterOptions {
   onColorChange: (name: string) => void;
 }
 
-export interface ScatterView {
+interface ScatterView {
   setColor(name: string): void;
   setColumns(): void;
   setLocated(located: Located | null): void;

@@ -5,7 +5,7 @@
  */
 
 export type SelectionSource = "model" | "scatter" | "parallel" | "toolbar" | "init";
-export type SelectionListener = (selection: Int32Array, source: SelectionSource) => void;
+type SelectionListener = (selection: Int32Array, source: SelectionSource) => void;
 
 /** Sorted, unique positions within [0, n); anything else is dropped. */
 export function normalizeSelection(indices: ArrayLike<number>, n: number): Int32Array {
@@ -28,7 +28,7 @@ export function sameIndices(a: ArrayLike<number>, b: ArrayLike<number>): boolean
   return true;
 }
 
-export class Emitter<T> {
+class Emitter<T> {
   private listeners = new Set<(value: T) => void>();
   on(listener: (value: T) => void): () => void {
     this.listeners.add(listener);

@@ -10,7 +10,7 @@ import { sameIndices } from "./selection";
 type Handler = (...args: never[]) => void;
 
 /** The saved selection's descriptor reply, buffers as base64 text. */
-export interface SavedDescriptors {
+interface SavedDescriptors {
   content: DescriptorReplyContent;
   buffers: string[];
   selection: number[];

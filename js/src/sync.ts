@@ -4,7 +4,7 @@ import type { AtlasModel, AtlasTraits } from "./model";
 import { type SelectionStore, sameIndices } from "./selection";
 
 /** Store -> model saves are batched: a lasso or brush drag fires many selections. */
-export const SAVE_DELAY_MS = 30;
+const SAVE_DELAY_MS = 30;
 
 /** Listen for `change:<trait>`; returns the remover of exactly this listener. */
 export function onTrait(model: AtlasModel, trait: keyof AtlasTraits & string, handler: () => void): () => void {

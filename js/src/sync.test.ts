@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { decodeIndices } from "./codec";
+import type { AtlasTraits } from "./model";
+import { SelectionStore } from "./selection";
+import { LocalModel } from "./standalone";
+import { onTrait, syncSelection } from "./sync";
+
+function state(selection: number[] = []): AtlasTraits {
+  return {
+    n: 10,
+    coordinates: null,
+    _columns: {},
+    color: "",
+    axes: [],
+    tooltip_columns: [],
+    selection,
+    S: 2,
+    B: 2,
+    value_range: null,
+    gallery_size: 4,
+    _located: {},
+  };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("selection sync", () => {
+  it("saves view selections to the model once per batch, including row 0", () => {
+    vi.useFakeTimers();
+    const model = new LocalModel(state(), null);
+    const save = vi.spyOn(model, "save_changes");
+    const store = new SelectionStore(10);
+    const stop = syncSelection(model, store, 30);
+    store.set([5, 0], "scatter");
+    store.set([0, 5, 7], "parallel"); // a drag: one save for both
+    expect(save).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(30);
+    expect(save).toHaveBeenCalledTimes(1);
+    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([0, 5, 7]);
+    store.set([], "toolbar"); // Clear
+    vi.advanceTimersByTime(30);
+    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([]);
+    stop();
+  });
+
+  it("applies model changes to the store without echoing them back", () => {
+    vi.useFakeTimers();
+    const model = new LocalModel(state(), null);
+    const save = vi.spyOn(model, "save_changes");
+    const store = new SelectionStore(10);
+    const stop = syncSelection(model, store);
+    model.set("selection", [3, 0]);
+    expect(Array.from(store.get())).toEqual([0, 3]);
+    vi.advanceTimersByTime(100);
+    expect(save).not.toHaveBeenCalled();
+    stop();
+  });
+
+  it("cleanup removes exactly its listeners and a pending save", () => {
+    vi.useFakeTimers();
+    const model = new LocalModel(state(), null);
+    const other = () => {};
+    model.on("change:selection", other); // e.g. another view of the same model
+    const store = new SelectionStore(10);
+    const stop = syncSelection(model, store);
+    const offColor = onTrait(model, "color", () => {});
+    expect(model.listenerCount).toBe(3);
+    store.set([1], "scatter");
+    stop();
+    offColor();
+    expect(model.listenerCount).toBe(1); // the other view's listener survives
+    expect(vi.getTimerCount()).toBe(0);
+    store.set([2], "scatter");
+    vi.advanceTimersByTime(100);
+    expect(model.get("selection")).toEqual([]);
+  });
+});
