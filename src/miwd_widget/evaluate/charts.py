@@ -1,0 +1,240 @@
+"""Figures 3 and 4 as Altair charts: probe accuracies and UMAP small multiples.
+
+Examples
+--------
+>>> result = pd.DataFrame({"target": ["optimizer"] * 2, "representation": ["miwd", "stats"],
+...     "K": [64, 16], "accuracy_mean": [0.6, 0.5], "accuracy_std": [0.05, 0.04],
+...     "chance": [1 / 3] * 2})
+>>> probe_chart(result).to_dict()["layer"][2]["mark"]["type"]
+'tick'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .probing import DEFAULT_REPRESENTATIONS, _parse_specs, make_any_representation
+from .weights import library_weights
+
+__all__ = ["probe_chart", "embedding_grid"]
+
+
+def probe_chart(result: pd.DataFrame, width_per_target: int = 170, height: int = 260) -> Any:
+    """Figure 3 as an Altair chart: grouped accuracy bars with error bars, chance marked.
+
+    One group per target; within a group one bar per (representation, K), colored by
+    representation, darker for larger K; error bars are +-1 standard deviation over folds;
+    a black tick marks chance level (1 / number of classes). Rows with NaN accuracy (e.g.
+    PCA with more components than training models) are left out.
+
+    Examples
+    --------
+    >>> result = pd.DataFrame({"target": ["optimizer"] * 2, "representation": ["miwd", "stats"],
+    ...     "K": [64, 16], "accuracy_mean": [0.6, 0.5], "accuracy_std": [0.05, 0.04],
+    ...     "chance": [1 / 3] * 2})
+    >>> probe_chart(result).to_dict()["layer"][0]["mark"]["type"]
+    'bar'
+    """
+    import altair as alt
+
+    need = {"target", "representation", "K", "accuracy_mean", "accuracy_std", "chance"}
+    missing = need - set(result.columns)
+    if missing:
+        raise ValueError(f"probe_chart: result lacks columns {sorted(missing)} (use probe())")
+    df = result.dropna(subset=["accuracy_mean"]).copy()
+    if df.empty:
+        raise ValueError("probe_chart: the result has no accuracies to plot")
+    reps = list(dict.fromkeys(df["representation"]))
+    df["rep_order"] = df["representation"].map({r: i for i, r in enumerate(reps)})
+    df = df.sort_values(["rep_order", "K"])
+    df["series"] = df["representation"] + " K=" + df["K"].astype(int).astype(str)
+    df["K"] = df["K"].astype(int)
+    df["low"] = (df["accuracy_mean"] - df["accuracy_std"]).clip(lower=0)
+    df["high"] = (df["accuracy_mean"] + df["accuracy_std"]).clip(upper=1)
+    series = list(dict.fromkeys(df["series"]))
+    targets = list(dict.fromkeys(df["target"]))
+    cols = ["target", "representation", "K", "series", "accuracy_mean", "accuracy_std"]
+    cols += ["chance", "low", "high"]
+    data = alt.InlineData(values=json.loads(df[cols].to_json(orient="records")))
+    x = alt.X("target:N", sort=targets, title=None, axis=alt.Axis(labelAngle=0))
+    offset = alt.XOffset("series:N", sort=series)
+    base = alt.Chart(data)
+    bars = base.mark_bar().encode(
+        x=x,
+        xOffset=offset,
+        y=alt.Y("accuracy_mean:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("representation:N", sort=reps, title="representation"),
+        opacity=alt.Opacity("K:O", scale=alt.Scale(range=[0.45, 1.0]), title="K"),
+        tooltip=[
+            alt.Tooltip("target:N"),
+            alt.Tooltip("representation:N"),
+            alt.Tooltip("K:O"),
+            alt.Tooltip("accuracy_mean:Q", format=".3f", title="accuracy"),
+            alt.Tooltip("accuracy_std:Q", format=".3f", title="std"),
+            alt.Tooltip("chance:Q", format=".3f"),
+        ],
+    )
+    errors = base.mark_errorbar(ticks=True).encode(
+        x=x, xOffset=offset, y=alt.Y("low:Q", title="accuracy"), y2="high:Q"
+    )
+    chance_data = df.groupby("target", sort=False)["chance"].first().reset_index()
+    chance = (
+        alt.Chart(alt.InlineData(values=json.loads(chance_data.to_json(orient="records"))))
+        .mark_tick(color="black", thickness=2, size=width_per_target - 20)
+        .encode(x=x, y="chance:Q", tooltip=[alt.Tooltip("chance:Q", format=".3f")])
+    )
+    return alt.layer(bars, errors, chance).properties(
+        width=width_per_target * len(targets),
+        height=height,
+        title="Hyper-parameter classification by linear SVMs (chance: black tick)",
+    )
+
+
+def _color_type(values: pd.Series) -> str:
+    """Vega-Lite type for a color column: nominal for labels and few-valued integers."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return "N"
+    if pd.api.types.is_integer_dtype(values) and values.nunique() <= 12:
+        return "N"
+    return "Q"
+
+
+def embedding_grid(
+    library: Any,
+    color: str = "initialization",
+    representations: Sequence[Any] = DEFAULT_REPRESENTATIONS,
+    dim: int = 1024,
+    random_state: int | None = 0,
+    *,
+    weights: Sequence[Any] | None = None,
+    standardize: Sequence[str] = ("stats",),
+    method: str = "umap",
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    pca_components: int | None = 50,
+    columns: int | None = None,
+    progress: bool | None = None,
+) -> Any:
+    """Figure 4 as Altair small multiples: one UMAP embedding per representation.
+
+    Every representation is fitted on the whole library (a visualization, not a test) and
+    projected with :func:`miwd_widget.projection.project` (the atlas' own UMAP, with its PCA
+    pre-reduction), so the MI-WD panel is what the atlas shows for the same range.
+
+    Parameters
+    ----------
+    library
+        A library with weight files in ``metadata["source"]`` (or pass ``weights``).
+    color
+        Metadata column that colors the points (the paper: ``"initialization"``).
+    representations
+        Names or ``(label, name, kwargs)`` tuples, as in :func:`probe`.
+    dim
+        K for every representation but ``stats`` (16). PCA is capped at the number of models.
+    random_state
+        Seed of PCA, random projection and UMAP.
+    standardize
+        Representations whose features are standardized before UMAP: by default only the
+        global statistics, whose 16 features have different units.
+    method
+        ``"umap"`` (the paper's) or ``"pca"`` (two principal components: a fast, linear look).
+    n_neighbors, min_dist, pca_components
+        Passed to :func:`~miwd_widget.projection.project`.
+    columns
+        Panels per row (default: all in one row up to 5).
+
+    Returns
+    -------
+    altair.FacetChart
+        Faceted by ``panel`` ("<representation> (K=<k>)"), independent x/y scales.
+
+    Examples
+    --------
+    >>> embedding_grid(lib, color="optimizer", dim=256).save("figure4.html")  # doctest: +SKIP
+    """
+    import altair as alt
+    from sklearn.preprocessing import StandardScaler
+
+    from ..projection import project
+    from ..representations import resample_models
+
+    md = library.metadata
+    if color not in md.columns:
+        raise ValueError(
+            f"embedding_grid: color {color!r} is not a metadata column (have {list(md.columns)})"
+        )
+    specs = _parse_specs([representations] if isinstance(representations, str) else representations)
+    thetas = library_weights(library, weights, progress)
+    n = len(thetas)
+    resampled: dict[int, np.ndarray] = {}
+    frames = []
+    panels = []
+    for spec in specs:
+        kw = spec.kwargs
+        k = 16 if spec.name == "stats" else int(dim)
+        if spec.name == "pca" and k > n:
+            k = n
+        kw.setdefault("progress", progress)
+        rep = make_any_representation(spec.name, None if spec.name == "stats" else k, **kw)
+        if spec.name in ("pca", "random"):
+            kw.setdefault("random_state", random_state)
+            rep.set_params(random_state=kw["random_state"])
+            X_hat = resampled.get(rep.n_points)
+            if X_hat is None:
+                X_hat = resampled[rep.n_points] = resample_models(
+                    thetas, rep.n_points, progress=progress
+                )
+            X = rep.fit_resampled(X_hat).transform_resampled(X_hat)
+        else:
+            X = rep.fit_transform(thetas)
+        if spec.label in standardize or spec.name in standardize:
+            X = StandardScaler().fit_transform(X).astype(np.float32)
+        xy, _ = project(
+            X,
+            method=method,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            pca_components=pca_components,
+            random_state=random_state,
+        )
+        panel = f"{spec.label} (K={k})"
+        panels.append(panel)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "panel": panel,
+                    "representation": spec.label,
+                    "x": xy[:, 0].astype(float),
+                    "y": xy[:, 1].astype(float),
+                    "id": md["id"].astype(str).to_numpy() if "id" in md else np.arange(n),
+                    color: md[color].to_numpy(),
+                }
+            )
+        )
+    df = pd.concat(frames, ignore_index=True)
+    ctype = _color_type(md[color])
+    data = alt.InlineData(values=json.loads(df.to_json(orient="records")))
+    chart = (
+        alt.Chart(data)
+        .mark_circle(size=14, opacity=0.7)
+        .encode(
+            x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
+            y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
+            color=alt.Color(f"{color}:{ctype}", title=color),
+            tooltip=[alt.Tooltip("id:N"), alt.Tooltip(f"{color}:{ctype}")],
+        )
+        .properties(width=200, height=200)
+    )
+    return (
+        chart.facet(
+            facet=alt.Facet("panel:N", sort=panels, title=None),
+            columns=columns or min(len(panels), 5),
+        )
+        .resolve_scale(x="independent", y="independent")
+        .properties(title=f"UMAP embeddings of weight representations, colored by {color}")
+    )

@@ -1,0 +1,586 @@
+"""The paper's Figure 3 probe: linear SVMs predict hyper-parameters from weight representations.
+
+Eilertsen et al. (2024), section 3, "Untangling hyper-parameters": for each target, classes
+are balanced by subsampling and a standardized linear SVM is cross-validated on each
+representation. Models trained together (``metadata["train_group"]``, recorded by the zoo)
+share what the batching needs; the folds keep every such group on one side, so a
+representation cannot score by recognizing a training group.
+
+Examples
+--------
+>>> from miwd_widget.library import ModelLibrary
+>>> rng = np.random.default_rng(0)
+>>> scale = np.repeat([0.05, 0.2], 20)
+>>> lib = ModelLibrary(np.zeros((40, 4, 4), np.float32),
+...                    pd.DataFrame({"scale": scale, "train_group": np.arange(40) // 2}))
+>>> thetas = [rng.normal(0, s, 500) for s in scale]
+>>> out = probe(lib, ["scale"], ["stats"], folds=4, weights=thetas, progress=False)
+>>> float(out.loc[0, "accuracy_mean"]), out.loc[0, "split"]
+(1.0, 'StratifiedGroupKFold(train_group)')
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..columns import TRAIN_GROUP
+from .weights import library_weights, progress_bar
+
+if TYPE_CHECKING:
+    from ..representations import Representation
+
+__all__ = [
+    "probe",
+    "balanced_indices",
+    "make_any_representation",
+    "DEFAULT_TARGETS",
+    "DEFAULT_REPRESENTATIONS",
+    "PROBE_COLUMNS",
+]
+
+DEFAULT_TARGETS = ("dataset", "optimizer", "activation", "initialization", "batch_size")
+DEFAULT_REPRESENTATIONS = ("miwd", "raw", "stats", "pca", "random")
+PROBE_COLUMNS = [
+    "target",
+    "representation",
+    "K",
+    "accuracy_mean",
+    "accuracy_std",
+    "chance",
+    "n_models",
+    "accuracy_median",
+    "n_classes",
+    "folds",
+    "split",
+    "n_groups",
+    "note",
+]
+_UNGROUPED = "StratifiedKFold"
+
+
+def make_any_representation(name: str, dim: int | None = None, **kw: Any) -> Representation:
+    """A paper representation (``"miwd"``, ``"raw"``, ...) or a variant (``"miwd+stats"``, ...).
+
+    Examples
+    --------
+    >>> type(make_any_representation("miwd-asinh", 64)).__name__
+    'AsinhMIWDRepresentation'
+    >>> make_any_representation("stats").dim
+    16
+    """
+    from ..representations import make_representation
+    from .variants import VARIANTS, make_variant
+
+    if name in VARIANTS:
+        return make_variant(name, dim, **kw)
+    try:
+        return make_representation(name, dim, **kw)
+    except ValueError as exc:
+        if "unknown representation" in str(exc):
+            known = sorted(set(DEFAULT_REPRESENTATIONS) | set(VARIANTS))
+            raise ValueError(f"unknown representation {name!r}; choose one of {known}") from None
+        raise
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One representation in a probe: a label for the tables, a factory name, its kwargs."""
+
+    label: str
+    name: str
+    kw: tuple = ()
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.kw)
+
+    def dims(self, dims: Sequence[int]) -> list[int]:
+        return [16] if self.name == "stats" else [int(k) for k in dims]
+
+    @property
+    def fold_dependent(self) -> bool:
+        """Whether the representation must be fit on each training fold (data-dependent fit)."""
+        if self.name in ("pca", "miwd+stats", "miwd-asinh", "miwd-quantile"):
+            return True
+        if self.name == "miwd":
+            return isinstance(self.kwargs.get("value_range", "auto"), str)
+        return False
+
+    @property
+    def standardized(self) -> bool:
+        """Whether the representation standardizes its own output (no scaler before the SVM)."""
+        return self.name == "miwd+stats"
+
+
+def _parse_specs(representations: Sequence[Any]) -> list[_Spec]:
+    specs = []
+    for r in representations:
+        if isinstance(r, str):
+            spec = _Spec(r, r)
+        elif isinstance(r, tuple) and len(r) in (2, 3) and all(isinstance(x, str) for x in r[:2]):
+            kw = r[2] if len(r) == 3 else {}
+            if not isinstance(kw, Mapping):
+                raise ValueError(f"representations: the kwargs of {r[0]!r} must be a dict")
+            spec = _Spec(r[0], r[1], tuple(sorted(kw.items())))
+        else:
+            raise ValueError(
+                f"representations: each item is a name ('miwd', 'raw', 'stats', 'pca', "
+                f"'random', or a variant such as 'miwd+stats') or a tuple (label, name, "
+                f"kwargs), got {r!r}"
+            )
+        # fail now on an unknown name or bad kwargs, not after reading every model
+        make_any_representation(spec.name, 16 if spec.name == "stats" else 64, **spec.kwargs)
+        specs.append(spec)
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"representations: labels must be unique, got {labels}")
+    return specs
+
+
+def balanced_indices(labels: Sequence[Any], random_state: int | None = 0) -> np.ndarray:
+    """Row positions of a class-balanced subsample: every class cut to the smallest class size.
+
+    NWS (Eilertsen et al. 2020) balances its hyper-parameter classification the same way,
+    so chance level is ``1 / n_classes``. Missing labels (NaN/None) are left out.
+
+    Examples
+    --------
+    >>> balanced_indices(["a", "a", "a", "b", "b", None], random_state=0).size
+    4
+    """
+    y = pd.Series(list(labels))
+    present = y.notna().to_numpy()
+    rng = np.random.default_rng(random_state)
+    rows = np.flatnonzero(present)
+    codes, _ = pd.factorize(y[present])
+    counts = np.bincount(codes)
+    if counts.size == 0:
+        return np.empty(0, dtype=np.int64)
+    smallest = counts.min()
+    keep = [rng.choice(rows[codes == c], size=smallest, replace=False) for c in range(counts.size)]
+    return np.sort(np.concatenate(keep))
+
+
+def _group_column(md: pd.DataFrame, groups: str | bool | None) -> str | None:
+    """The metadata column the folds group by, or None for ungrouped folds."""
+    if groups is False:
+        return None
+    if groups is None or groups is True:
+        if TRAIN_GROUP in md.columns and md[TRAIN_GROUP].notna().any():
+            return TRAIN_GROUP
+        if groups is True:
+            raise ValueError(
+                f"probe: groups=True needs a {TRAIN_GROUP!r} metadata column (the zoo records it)"
+            )
+        return None
+    if not isinstance(groups, str):
+        raise ValueError(f"probe: groups must be None, False or a column name, got {groups!r}")
+    if groups not in md.columns:
+        raise ValueError(
+            f"probe: groups column {groups!r} is not a metadata column (have {list(md.columns)})"
+        )
+    return groups
+
+
+def _group_codes(values: pd.Series) -> np.ndarray:
+    """Integer group codes; a model with no group (NaN) is a group of its own."""
+    codes, _ = pd.factorize(values)
+    codes = codes.astype(np.int64)
+    missing = codes < 0
+    codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+    return codes
+
+
+class _FeatureCache:
+    """Features of all library models, computed once where the fit does not see the data."""
+
+    def __init__(self, thetas: list[np.ndarray], progress: bool | None) -> None:
+        self.thetas = thetas
+        self.progress = progress
+        self._global: dict[tuple[str, int], np.ndarray] = {}  # (label, K); labels are unique
+        self._resampled: dict[int, np.ndarray] = {}
+        # MI-WD blocks of the current fold, by (kwargs, K): "miwd" and "miwd+stats" with the
+        # same MI-WD settings share them
+        self._fold_key: tuple[bytes, bytes] | None = None
+        self._fold_miwd: dict[tuple[tuple, int], np.ndarray] = {}
+
+    def resampled(self, n_points: int) -> np.ndarray:
+        from ..representations import resample_models
+
+        if n_points not in self._resampled:
+            self._resampled[n_points] = resample_models(
+                self.thetas, n_points, progress=self.progress
+            )
+        return self._resampled[n_points]
+
+    def global_features(self, spec: _Spec, dim: int) -> np.ndarray:
+        from ..representations import RandomProjectionRepresentation
+
+        key = (spec.label, dim)
+        if key not in self._global:
+            rep = make_any_representation(spec.name, dim, progress=False, **spec.kwargs)
+            if isinstance(rep, RandomProjectionRepresentation):
+                # The Gaussian matrix depends only on (n_points, K, random_state), never on
+                # the training values, so the fit on any fold gives this same matrix.
+                X = self.resampled(rep.n_points)
+                self._global[key] = rep.fit_resampled(X).transform_resampled(X)
+            else:
+                # raw, stats, window moments and fixed-range MI-WD learn nothing from data.
+                self._global[key] = rep.fit(self.thetas[:1]).transform(self.thetas)
+        return self._global[key]
+
+    def _miwd_fold(
+        self, kw: dict[str, Any], dims: list[int], train: np.ndarray, rows: np.ndarray
+    ) -> dict[int, np.ndarray]:
+        """MI-WD of ``rows`` (train first) with the range fitted on ``train``, per K."""
+        from ..descriptors import auto_value_range
+        from ..representations import MIWDRepresentation
+
+        fold = (train.tobytes(), rows.tobytes())
+        if fold != self._fold_key:
+            self._fold_key, self._fold_miwd = fold, {}
+        settings = tuple(sorted(kw.items()))
+        todo = [k for k in dims if (settings, k) not in self._fold_miwd]
+        if todo:
+            value_range = kw.get("value_range", "auto")
+            if isinstance(value_range, str):
+                # The "auto" range comes from the training fold only, then describes both parts.
+                percentiles = tuple(kw.get("percentiles", (5.0, 95.0)))
+                value_range = auto_value_range([self.thetas[i] for i in train], percentiles)
+            for k in todo:
+                rep = MIWDRepresentation(k, **{**kw, "value_range": value_range, "progress": False})
+                X = rep.fit([self.thetas[0]]).transform([self.thetas[i] for i in rows])
+                self._fold_miwd[(settings, k)] = X
+        return {k: self._fold_miwd[(settings, k)] for k in dims}
+
+    def fold_features(
+        self, spec: _Spec, dims: list[int], train: np.ndarray, test: np.ndarray
+    ) -> dict[int, tuple[np.ndarray, np.ndarray] | str]:
+        """Per K: (X_train, X_test), or a note why this K cannot be computed."""
+        from ..representations import PCARepresentation
+
+        out: dict[int, tuple[np.ndarray, np.ndarray] | str] = {}
+        if not spec.fold_dependent:
+            for k in dims:
+                X = self.global_features(spec, k)
+                out[k] = (X[train], X[test])
+            return out
+        rows = np.concatenate([train, test])
+        n_train = train.size
+        kw = spec.kwargs
+        if spec.name == "miwd":
+            for k, X in self._miwd_fold(kw, dims, train, rows).items():
+                out[k] = (X[:n_train], X[n_train:])
+            return out
+        if spec.name == "miwd+stats":
+            from .variants import BlockScaler
+
+            weights = kw.pop("block_weights", "equal")
+            stats = self.global_features(_Spec("stats", "stats"), 16)[rows]
+            for k, X in self._miwd_fold(kw, dims, train, rows).items():
+                # standardized with the training fold's statistics only
+                scaler = BlockScaler(weights).fit([X[:n_train], stats[:n_train]])
+                Z = scaler.transform([X, stats])
+                out[k] = (Z[:n_train], Z[n_train:])
+            return out
+        if spec.name in ("miwd-asinh", "miwd-quantile"):
+            # The map and range are fitted on the training fold once; they do not depend on
+            # K, so the fitted representation describes every K (see variants._MappedMIWD).
+            rep = make_any_representation(spec.name, dims[0], **{**kw, "progress": False})
+            rep.fit([self.thetas[i] for i in train])
+            models = [self.thetas[i] for i in rows]
+            for k in dims:
+                X = rep.set_params(dim=k).transform(models)
+                out[k] = (X[:n_train], X[n_train:])
+            return out
+        # PCA: fit once with the largest feasible K on the training fold; components are
+        # nested, so the first k columns are the k-component PCA (exactly with the default
+        # "gram" solver, to its accuracy with a randomized one).
+        feasible = [k for k in dims if k <= n_train]
+        for k in dims:
+            if k > n_train:
+                out[k] = f"pca: K={k} needs at least {k} training models, the fold has {n_train}"
+        if feasible:
+            rep = PCARepresentation(max(feasible), **{**kw, "progress": False})
+            X_all = self.resampled(rep.n_points)
+            rep.fit_resampled(X_all[train])
+            Z = rep.transform_resampled(X_all[rows])
+            for k in feasible:
+                out[k] = (Z[:n_train, :k], Z[n_train:, :k])
+        return out
+
+
+def _fit_score(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    svm: str,
+    C: float,
+    max_iter: int | None,
+    random_state: int | None,
+    standardize: bool = True,
+) -> tuple[float, bool]:
+    """Accuracy of a (standardized) linear SVM; and whether its solver converged."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, LinearSVC
+
+    if svm == "svc":
+        limit = -1 if max_iter is None else max_iter
+        clf = SVC(kernel="linear", C=C, max_iter=limit, random_state=random_state)
+    else:
+        limit = 10_000 if max_iter is None else max_iter
+        # dual: with K close to the number of models the primal solver can take minutes
+        clf = LinearSVC(C=C, dual=True, max_iter=limit, random_state=random_state)
+    # The scaler is part of the pipeline, so it too is fitted on the training fold only.
+    model = make_pipeline(StandardScaler(), clf) if standardize else make_pipeline(clf)
+    model.fit(X_train, y_train)
+    # n_iter_ rather than catching ConvergenceWarning: warning filters are not thread-safe.
+    converged = limit < 0 or int(np.max(model[-1].n_iter_)) < limit
+    return float(np.mean(model.predict(X_test) == y_test)), converged
+
+
+def _splits(
+    idx: np.ndarray,
+    y: np.ndarray,
+    group_codes: np.ndarray | None,
+    folds: int,
+    random_state: int | None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fold positions into ``idx``: grouped (StratifiedGroupKFold) or StratifiedKFold."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if group_codes is None:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+        return list(splitter.split(idx, y))
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():
+        # a class in fewer groups than folds: reported in the 'note' column instead
+        warnings.filterwarnings("ignore", message="The least populated class")
+        return list(splitter.split(idx, y, groups=group_codes[idx]))
+
+
+def probe(
+    library: Any,
+    targets: Sequence[str] = DEFAULT_TARGETS,
+    representations: Sequence[Any] = DEFAULT_REPRESENTATIONS,
+    dims: Sequence[int] = (64, 256, 1024),
+    folds: int = 5,
+    random_state: int | None = 0,
+    n_jobs: int | None = 1,
+    *,
+    groups: str | bool | None = None,
+    weights: Sequence[Any] | None = None,
+    svm: str = "svc",
+    C: float = 1.0,
+    max_iter: int | None = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Predict hyper-parameters from weight representations with linear SVMs (Figure 3).
+
+    For each target, classes are balanced by subsampling every class to the smallest class
+    size (as NWS does), so chance is ``1 / n_classes``; the kept models are then split into
+    ``folds`` stratified folds -- grouped, when a group column is used, so that every group
+    lies wholly in one fold -- and a standardized linear SVM
+    (``StandardScaler -> SVC(kernel="linear")``) is fitted on each representation.
+    Everything fitted is fitted on the training fold only: the MI-WD ``"auto"`` value range,
+    the variants' ranges, maps and block scalers, the PCA basis and the SVM's scaler (the
+    Gaussian random projection does not depend on the data values). Representations that
+    learn nothing from data (raw, stats, window moments, fixed-range MI-WD, random
+    projection) are computed once for the whole library and reused by every target and
+    fold; the resampled 65,536-value matrix behind PCA and the random projection is also
+    computed once.
+
+    Parameters
+    ----------
+    library
+        A :class:`~miwd_widget.library.ModelLibrary` whose ``metadata["source"]`` are weight
+        files (built with ``from_zoo``/``from_files``), with the ``targets`` as columns.
+    targets
+        Metadata columns to predict.
+    representations
+        Names (``"miwd"``, ``"raw"``, ``"stats"``, ``"pca"``, ``"random"``, or a variant of
+        :mod:`miwd_widget.evaluate.variants`: ``"miwd+stats"``, ``"window-moments"``,
+        ``"miwd-asinh"``, ``"miwd-quantile"``) or tuples ``(label, name, kwargs)``, e.g.
+        ``("miwd[-5,5]", "miwd", {"value_range": (-5, 5)})`` to compare the paper's fixed
+        range with the default ``"auto"`` one.
+    dims
+        The K to test (``stats`` always has K = 16; ``miwd+stats`` has K + 16 features).
+    folds
+        Number of stratified folds.
+    random_state
+        Seed of the balancing subsample, the fold split and the SVMs.
+    n_jobs
+        Parallel SVM fits (joblib threads; libsvm releases the GIL); 1 runs them in turn.
+    groups
+        ``None`` (default): group the folds by ``metadata["train_group"]`` when the library
+        has it (a zoo records which models were trained together), else ungrouped.
+        A column name: group by that column (a model with a missing value is a group of
+        its own). ``False``: ungrouped ``StratifiedKFold`` even when groups are recorded.
+        Class balancing comes first; the kept models are then split by their groups.
+    weights
+        One model per library row, instead of reading ``metadata["source"]``.
+    svm
+        ``"svc"`` (default): libsvm's ``SVC(kernel="linear")``, one-vs-one, which stays fast
+        when K is close to the number of models; ``"linearsvc"``: liblinear's ``LinearSVC``
+        (dual, one-vs-rest).
+    C, max_iter
+        SVM parameters; ``max_iter=None`` means no limit for SVC and 10,000 for LinearSVC.
+    progress
+        Progress bars (by default for long lists).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (target, representation, K): ``target``, ``representation``, ``K``,
+        ``accuracy_mean``, ``accuracy_std`` (over folds, ddof=0), ``chance``, ``n_models``
+        (after balancing), ``accuracy_median`` (over folds), ``n_classes``, ``folds``,
+        ``split`` (``"StratifiedGroupKFold(<column>)"`` or ``"StratifiedKFold"``),
+        ``n_groups`` (groups among the balanced models; for ungrouped folds every model is
+        its own), ``note`` (why a row is NaN, that the SVM did not converge within
+        ``max_iter`` in some folds, or that a class spans fewer groups than folds; empty
+        otherwise).
+
+    Examples
+    --------
+    >>> result = probe(ModelLibrary.from_zoo("zoo"), dims=(64,))  # doctest: +SKIP
+    >>> result.pivot_table("accuracy_mean", "target", "representation")  # doctest: +SKIP
+    >>> probe(lib, groups=False)  # doctest: +SKIP
+    """
+    from joblib import Parallel, delayed
+    from sklearn.exceptions import ConvergenceWarning
+
+    md = library.metadata
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    unknown = [t for t in targets if t not in md.columns]
+    if unknown:
+        raise ValueError(
+            f"probe: targets {unknown} are not metadata columns (have {list(md.columns)})"
+        )
+    if isinstance(representations, str):
+        representations = [representations]
+    specs = _parse_specs(representations)
+    if svm not in ("svc", "linearsvc"):
+        raise ValueError(f"probe: svm must be 'svc' or 'linearsvc', got {svm!r}")
+    if not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"probe: folds must be an integer >= 2, got {folds!r}")
+    group_col = _group_column(md, groups)
+    codes_by_row = _group_codes(md[group_col]) if group_col else None
+    split = f"StratifiedGroupKFold({group_col})" if group_col else _UNGROUPED
+    dims = [int(k) for k in dims]
+    thetas = library_weights(library, weights, progress)
+    cache = _FeatureCache(thetas, progress)
+
+    rows: list[dict[str, Any]] = []
+
+    def add_rows(target, accs, conv, n_models, n_classes, n_groups, note="", warn=""):
+        for spec in specs:
+            for k in spec.dims(dims):
+                a = accs.get((spec.label, k), [])
+                why = note or (a if isinstance(a, str) else "")
+                ok = not why and len(a) == folds
+                not_conv = folds - sum(conv.get((spec.label, k), [])) if ok else 0
+                if ok and not_conv:
+                    why = f"the SVM did not converge in {not_conv} of {folds} folds"
+                if ok and warn:
+                    why = f"{why}; {warn}" if why else warn
+                rows.append(
+                    {
+                        "target": target,
+                        "representation": spec.label,
+                        "K": k,
+                        "accuracy_mean": float(np.mean(a)) if ok else np.nan,
+                        "accuracy_std": float(np.std(a)) if ok else np.nan,
+                        "chance": 1.0 / n_classes if n_classes else np.nan,
+                        "n_models": n_models,
+                        "accuracy_median": float(np.median(a)) if ok else np.nan,
+                        "n_classes": n_classes,
+                        "folds": folds,
+                        "split": split,
+                        "n_groups": n_groups,
+                        "note": why,
+                    }
+                )
+
+    for target in progress_bar(targets, len(targets), "probe", progress, unit="target"):
+        idx = balanced_indices(md[target].tolist(), random_state)
+        codes, classes = pd.factorize(md[target].iloc[idx])
+        y = np.asarray(codes)
+        n_classes = len(classes)
+        per_class = idx.size // n_classes if n_classes else 0
+        n_groups = int(idx.size) if codes_by_row is None else len(np.unique(codes_by_row[idx]))
+        summary = (target, {}, {}, int(idx.size), n_classes, n_groups)
+        if n_classes < 2:
+            add_rows(*summary, f"{target}: fewer than 2 classes")
+            continue
+        if per_class < folds:
+            add_rows(
+                *summary,
+                f"{target}: the smallest class has {per_class} models, fewer than {folds} folds",
+            )
+            continue
+        warn = ""
+        if codes_by_row is not None:
+            if n_groups < folds:
+                add_rows(
+                    *summary,
+                    f"{target}: the models fall in {n_groups} {group_col} groups, fewer than "
+                    f"{folds} folds",
+                )
+                continue
+            groups_per_class = [len(np.unique(codes_by_row[idx[y == c]])) for c in range(n_classes)]
+            if min(groups_per_class) < folds:
+                warn = (
+                    f"a class spans only {min(groups_per_class)} {group_col} groups, fewer "
+                    f"than {folds} folds: some test folds lack it"
+                )
+        tasks, keys = [], []
+        accs: dict[tuple[str, int], Any] = {}
+        for tr, te in _splits(idx, y, codes_by_row, folds, random_state):
+            if np.unique(y[tr]).size < 2:
+                for spec in specs:
+                    for k in spec.dims(dims):
+                        accs[(spec.label, k)] = "a training fold holds a single class"
+                continue
+            for spec in specs:
+                feats = cache.fold_features(spec, spec.dims(dims), idx[tr], idx[te])
+                for k, f in feats.items():
+                    if isinstance(accs.get((spec.label, k)), str):
+                        continue
+                    if isinstance(f, str):
+                        accs[(spec.label, k)] = f
+                        continue
+                    tasks.append(
+                        delayed(_fit_score)(
+                            f[0],
+                            y[tr],
+                            f[1],
+                            y[te],
+                            svm,
+                            C,
+                            max_iter,
+                            random_state,
+                            not spec.standardized,
+                        )
+                    )
+                    keys.append((spec.label, k))
+        with warnings.catch_warnings():
+            # non-convergence is reported in the 'note' column instead
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            # threads: libsvm/liblinear release the GIL, and nothing is copied to processes
+            results = Parallel(n_jobs=n_jobs, prefer="threads")(tasks)
+        conv: dict[tuple[str, int], list[bool]] = {}
+        for key, (acc, converged) in zip(keys, results, strict=True):
+            if isinstance(accs.get(key), str):
+                continue
+            accs.setdefault(key, []).append(acc)
+            conv.setdefault(key, []).append(converged)
+        add_rows(*summary[:1], accs, conv, *summary[3:], warn=warn)
+    return pd.DataFrame(rows, columns=PROBE_COLUMNS)
