@@ -13,9 +13,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# Only the standard library is imported at module level: `miwd --help` must be instant, and
+# each command imports what it needs.
 
 __all__ = ["main", "render_descriptor"]
 
@@ -37,10 +41,13 @@ def render_descriptor(descriptor: np.ndarray, rows: int | None = None) -> str:
 
     Examples
     --------
+    >>> import numpy as np
     >>> print(render_descriptor(np.array([[0.0, 0.5, 1.0], [1.0, 0.0, 0.0]])))
     |  ++@@|
     |@@    |
     """
+    import numpy as np
+
     d = np.asarray(descriptor, dtype=np.float64)
     if rows is not None and 0 < rows < d.shape[0]:
         groups = np.array_split(np.arange(d.shape[0]), rows)
@@ -55,7 +62,9 @@ def _value_range(text: str) -> Any:
     if text == "auto":
         return "auto"
     if text == "paper":
-        return (-5.0, 5.0)
+        from .descriptors.config import PAPER_VALUE_RANGE
+
+        return PAPER_VALUE_RANGE
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
@@ -118,6 +127,8 @@ def _descriptor_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .library import ModelLibrary, expand_paths
 
     files = expand_paths(args.files)
@@ -207,9 +218,11 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
+    import numpy as np
     import pandas as pd
 
     from .library import expand_paths
+    from .library.executor import error_text
 
     lib = _library_file(args.library)
     if lib.embedding is None:
@@ -221,9 +234,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
             descriptors.append(np.asarray(lib.describe(str(f))))
             names.append(str(f))
         except Exception as exc:  # noqa: BLE001 - report every bad file, go on
-            from .library import _error_text
-
-            _err(f"failed: {_error_text(exc)}")
+            _err(f"failed: {error_text(exc)}")
             failed += 1
     if not descriptors:
         _err("no model could be described")
@@ -260,6 +271,7 @@ def cmd_zoo_train(args: argparse.Namespace) -> int:
 
 def _demo_models(folder: Path) -> list[Path]:
     """A few small models in different formats, written for the demo."""
+    import numpy as np
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(0)
@@ -472,9 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line, no traceback
-        from .library import _error_text
+        from .library.executor import error_text
 
-        _err(f"error: {_error_text(exc)}")
+        _err(f"error: {error_text(exc)}")
         return EXIT_PARTIAL
 
 

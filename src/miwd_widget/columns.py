@@ -42,7 +42,20 @@ ACCURACY_COLUMNS = ("test_accuracy", "accuracy", "test_acc")
 
 #: Columns that identify a model, its file or its training group, not how it was configured.
 IDENTIFIER_COLUMNS = frozenset(
-    {ID, SOURCE, "path", "seed", TRAIN_GROUP, "cohort", MODEL, "query_name", "snapshot", "kind"}
+    {
+        ID,
+        SOURCE,
+        "path",
+        "seed",
+        TRAIN_GROUP,
+        "cohort",
+        MODEL,
+        "query",
+        "query_name",
+        "name",
+        "snapshot",
+        "kind",
+    }
 )
 
 #: Columns that describe how training went rather than how it was configured.
@@ -60,6 +73,7 @@ OUTCOME_COLUMNS = frozenset(
         "step",
         "n_params",
         "diverged",
+        "best",  # a training snapshot: the weights kept as the model
     }
 )
 

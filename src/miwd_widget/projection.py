@@ -4,18 +4,29 @@ UMAP (umap-learn) on the K = S*B dimensional descriptors, with a scikit-learn PC
 pre-reduction by default: UMAP's nearest-neighbour search and its optimization are much faster
 on 50 dimensions than on 1024, and the leading principal components keep the neighbourhoods
 (benchmarks/bench_projection.py measures both time and trustworthiness).
+
+Locating new models in an atlas lives here too: their nearest library models in descriptor
+space (:func:`nearest`) and their atlas position (:func:`place`), used by
+``ModelLibrary.locate``. scikit-learn and umap are imported when first needed.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.pipeline import Pipeline
 
-__all__ = ["project", "vectorize"]
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.pipeline import Pipeline
+
+__all__ = ["project", "vectorize", "refit", "nearest", "place", "locate_table", "PLACEMENTS"]
+
+#: How :meth:`ModelLibrary.locate` finds a query's atlas position.
+PLACEMENTS = ("auto", "transform", "neighbors")
 
 #: Below this many points UMAP's spectral initialization can fail (eigsh needs k < N), so a
 #: random initialization is used instead.
@@ -82,6 +93,9 @@ def project(
     >>> emb.shape, emb.dtype
     ((40, 2), dtype('float32'))
     """
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+
     x = vectorize(descriptors)
     n, k = x.shape
     if method not in ("umap", "pca"):
@@ -115,3 +129,99 @@ def project(
         warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
         embedding = model.fit_transform(x)
     return np.ascontiguousarray(embedding, dtype=np.float32), model
+
+
+def refit(descriptors: np.ndarray, embedding: np.ndarray, params: Mapping[str, Any]) -> Pipeline:
+    """Refit a saved projection from its parameters and check it reproduces ``embedding``.
+
+    UMAP is deterministic with a seed, so the same parameters on the same descriptors give
+    the same atlas; other umap-learn/numba versions may not, and then this says so.
+    """
+    if not params or params.get("random_state") is None:
+        raise RuntimeError(
+            "placement='transform' needs the fitted projection; this library was loaded "
+            "without a seeded projection to refit, call project() first"
+        )
+    again, model = project(descriptors, **params)
+    spread = float(np.ptp(embedding, axis=0).max()) or 1.0
+    if np.abs(again - embedding).max() > 1e-3 * spread:
+        raise RuntimeError(
+            "refitting the projection with its saved parameters did not reproduce the "
+            "saved atlas (other umap-learn/numba versions?); use placement='neighbors' "
+            "or call project() again"
+        )
+    return model
+
+
+def nearest(
+    library: np.ndarray, queries: np.ndarray, k: int, index: NearestNeighbors | None = None
+) -> tuple[np.ndarray, np.ndarray, NearestNeighbors]:
+    """The ``k`` nearest library vectors of each query: (neighbor, distance, index).
+
+    Euclidean distance between vectorized descriptors (scikit-learn ``NearestNeighbors``),
+    recomputed exactly in float64 and re-ranked on it, so a library model finds itself at
+    distance 0. ``index`` (returned for reuse) is fitted on ``library`` when not given.
+
+    Examples
+    --------
+    >>> lib = np.eye(3, dtype=np.float32)
+    >>> neighbor, distance, _ = nearest(lib, lib[[2]], k=2)
+    >>> neighbor.tolist(), distance[0, 0]
+    ([[2, 0]], 0.0)
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    if index is None:
+        index = NearestNeighbors(metric="euclidean").fit(library)
+    _, neighbor = index.kneighbors(queries, n_neighbors=k)
+    # The search's float32 dot-product trick leaves ~1e-8 noise, so an identical model would
+    # not come out at distance 0.
+    diff = library[neighbor].astype(np.float64) - queries[:, None, :].astype(np.float64)
+    distance = np.sqrt((diff * diff).sum(-1))
+    order = np.argsort(distance, axis=1, kind="stable")
+    return np.take_along_axis(neighbor, order, 1), np.take_along_axis(distance, order, 1), index
+
+
+def place(
+    embedding: np.ndarray,
+    neighbor: np.ndarray,
+    distance: np.ndarray,
+    queries: np.ndarray,
+    projector: Pipeline | None = None,
+) -> np.ndarray:
+    """Atlas positions (m, 2) of queries: the projector's transform, else their neighbours'.
+
+    Without a projector, the inverse-distance weighted mean of the neighbours' positions
+    (what UMAP's transform starts from before it optimizes); a library model lands on itself.
+    """
+    if projector is not None:
+        return np.asarray(projector.transform(queries), dtype=np.float32)
+    w = 1.0 / np.maximum(distance, 1e-12)
+    return ((w[..., None] * embedding[neighbor]).sum(1) / w.sum(1, keepdims=True)).astype(
+        np.float32
+    )
+
+
+def locate_table(
+    xy: np.ndarray,
+    neighbor: np.ndarray,
+    distance: np.ndarray,
+    names: Sequence[str],
+    ids: np.ndarray,
+) -> pd.DataFrame:
+    """One row per (query, neighbour): query, query_name, x, y, rank, neighbor, id, distance."""
+    import pandas as pd
+
+    m, k = neighbor.shape
+    return pd.DataFrame(
+        {
+            "query": np.repeat(np.arange(m), k),
+            "query_name": np.repeat(np.asarray(list(names), dtype=object), k),
+            "x": np.repeat(xy[:, 0], k).astype(np.float32),
+            "y": np.repeat(xy[:, 1], k).astype(np.float32),
+            "rank": np.tile(np.arange(1, k + 1), m),
+            "neighbor": neighbor.reshape(-1),
+            "id": ids[neighbor.reshape(-1)],
+            "distance": distance.reshape(-1),
+        }
+    )

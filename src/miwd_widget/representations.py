@@ -19,7 +19,7 @@ other ways of turning a model's weights theta into a K-dimensional vector:
 Every representation is a scikit-learn estimator: ``fit(models)`` learns what it needs from
 the *training* models only (the MI-WD ``"auto"`` value range, the PCA basis, the projection
 matrix) and ``transform(models)`` reuses it, so new models never leak into the fitted state.
-``models`` is a list of anything :func:`miwd_widget.readers.open_weights` accepts (1-D
+``models`` is a list of anything :func:`miwd_widget.weights.open_weights` accepts (1-D
 arrays, lists of arrays, mappings name -> array, file paths); models of different sizes
 are normal.
 
@@ -45,8 +45,10 @@ from sklearn.decomposition import PCA, KernelPCA
 from sklearn.exceptions import NotFittedError
 from sklearn.random_projection import GaussianRandomProjection
 
-from .descriptors import _check_range, auto_value_range, describe
-from .readers import WeightSource, flatten_weights, open_weights
+from ._progress import progress as progress_bar
+from .descriptors.config import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE, DescriptorConfig
+from .descriptors.value_range import resolve_value_range
+from .weights import WeightSource, flatten_weights, open_weights
 
 __all__ = [
     "Representation",
@@ -103,18 +105,6 @@ def _as_model_list(models: Any, argname: str = "models") -> list[Any]:
     return models
 
 
-def _progress(iterable: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
-    from tqdm.auto import tqdm  # lazily: importing tqdm.auto probes for notebooks
-
-    return tqdm(
-        iterable,
-        total=total,
-        desc=desc,
-        unit="model",
-        disable=not (show or (show is None and total > 10)),
-    )
-
-
 def _theta(model: Any) -> np.ndarray:
     """One model's theta as a 1-D float array (float32/float64 as stored)."""
     if isinstance(model, np.ndarray) and model.ndim == 1 and model.dtype.kind == "f":
@@ -160,42 +150,27 @@ def resample_models(
     """
     models = _as_model_list(models)
     out = np.empty((len(models), n_points), dtype=np.float32)
-    for i, m in enumerate(_progress(models, len(models), f"resample to {n_points}", progress)):
+    for i, m in enumerate(progress_bar(models, desc=f"resample to {n_points}", show=progress)):
         out[i] = resample(_theta(m), n_points)
     return out
 
 
-#: Below this many weights the descriptor kernel runs on one thread (see describe_flat).
-SMALL_MODEL = 1 << 17
-
-
-def describe_flat(
-    model: Any, S: int, B: int, value_range: tuple[float, float], clip: bool = False
-) -> np.ndarray:
+def describe_flat(model: Any, S: int, B: int, value_range: Any, clip: bool = False) -> np.ndarray:
     """The MI-WD descriptor of one model as a flat (S * B,) float32 vector.
 
-    :func:`~miwd_widget.descriptors.describe` with a fixed range, except that a small model
-    (fewer than :data:`SMALL_MODEL` weights, one block of the kernel) is described on one
-    numba thread: its parallel region has no work to share, and starting one per model
-    costs ~20x the histogram itself when the CPU is busy. Evaluations describe thousands of
-    small models one by one.
+    :func:`~miwd_widget.descriptors.describe` of one model, without the result's metadata
+    or a progress bar: evaluations describe thousands of small models one by one.
 
     Examples
     --------
     >>> describe_flat(np.array([-1.0, -0.5, 0.5, 1.0]), 2, 2, (-1, 1)).tolist()
     [1.0, 0.0, 0.0, 1.0]
     """
-    import numba
+    from .descriptors.kernel import describe_source  # lazily: numba loads here
 
     ws = model if isinstance(model, WeightSource) else open_weights(model)
-    threads = numba.get_num_threads()
-    if ws.n < SMALL_MODEL and threads > 1:
-        numba.set_num_threads(1)
-    try:
-        d = describe(ws, S=S, B=B, value_range=value_range, clip=clip, progress=False)
-    finally:
-        numba.set_num_threads(threads)
-    return np.asarray(d, dtype=np.float32).reshape(-1)
+    config = resolve_value_range(DescriptorConfig(S, B, value_range, clip=clip), [ws])
+    return describe_source(ws, config).reshape(-1)
 
 
 def global_statistics(theta: np.ndarray) -> np.ndarray:
@@ -324,8 +299,8 @@ class MIWDRepresentation(Representation):
     def __init__(
         self,
         dim: int = 1024,
-        value_range: tuple[float, float] | str = "auto",
-        percentiles: tuple[float, float] = (5.0, 95.0),
+        value_range: tuple[float, float] | str = DEFAULT_VALUE_RANGE,
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
         clip: bool = False,
         progress: bool | None = None,
     ) -> None:
@@ -346,25 +321,25 @@ class MIWDRepresentation(Representation):
             )
         return side
 
+    def _config(self) -> DescriptorConfig:
+        return DescriptorConfig(
+            self.side, self.side, self.value_range, tuple(self.percentiles), self.clip
+        )
+
     def _fit(self, models: list[Any]) -> None:
-        self.side  # noqa: B018 - validates dim before reading any model
-        if isinstance(self.value_range, str):
-            if self.value_range != "auto":
-                raise ValueError(
-                    f"miwd: value_range must be 'auto' or (lo, hi), got {self.value_range!r}"
-                )
-            self.value_range_ = auto_value_range(models, percentiles=tuple(self.percentiles))
-        else:
-            self.value_range_ = _check_range(self.value_range)
+        # Validates dim and the parameters before reading any model.
+        self.value_range_ = resolve_value_range(self._config(), models).range
 
     def _transform(self, models: list[Any]) -> np.ndarray:
-        side = self.side
-        lo, hi = self.value_range_
-        out = np.empty((len(models), side * side), dtype=np.float32)
+        from .descriptors.kernel import describe_source  # lazily: numba loads here
+
+        config = self._config().with_range(self.value_range_)
+        out = np.empty((len(models), config.S * config.B), dtype=np.float32)
         # One model at a time (same kernel as describe()), so thousands of files are never
         # open at once.
-        for i, m in enumerate(_progress(models, len(models), "MI-WD", self.progress)):
-            out[i] = describe_flat(m, side, side, (lo, hi), self.clip)
+        for i, m in enumerate(progress_bar(models, desc="MI-WD", show=self.progress)):
+            ws = m if isinstance(m, WeightSource) else open_weights(m)
+            out[i] = describe_source(ws, config).reshape(-1)
         return out
 
 
@@ -409,7 +384,7 @@ class StatsRepresentation(Representation):
         if self.dim != 16:
             raise ValueError(f"stats: the global statistics have dim 16, got dim={self.dim!r}")
         out = np.empty((len(models), 16), dtype=np.float32)
-        for i, m in enumerate(_progress(models, len(models), "global statistics", self.progress)):
+        for i, m in enumerate(progress_bar(models, desc="global statistics", show=self.progress)):
             out[i] = global_statistics(_theta(m))
         return out
 

@@ -16,10 +16,10 @@ import pytest
 import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
-import miwd_widget.widget as widget_module
+import miwd_widget.widget.atlas as widget_module
 from miwd_widget import Atlas, ModelLibrary, mi_wd
-from miwd_widget._buffers import array_from_json, decode_column, encode_column
-from miwd_widget.widget import _BUNDLE
+from miwd_widget.widget.atlas import _BUNDLE
+from miwd_widget.widget.codec import array_from_json, decode_column, encode_column
 
 EVIL = "<img src=x onerror=alert(1)>"
 

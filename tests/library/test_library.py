@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from safetensors.numpy import save_file
 
-import miwd_widget.library as library_module
+import miwd_widget.library.build as build_module
 from miwd_widget import ModelLibrary, describe
 from miwd_widget.library import expand_paths
 
@@ -111,14 +111,14 @@ def test_dask_local_cluster_build_equals_joblib_build(model_dir):
 
 def test_a_crashed_task_loses_only_its_batch(model_dir, monkeypatch):
     d, _ = model_dir
-    real = library_module._describe_batch
+    real = build_module._describe_batch
 
     def flaky(specs, **kwargs):
         if any("np3" in str(s) for s in specs):
             raise MemoryError("worker ran out of memory")
         return real(specs, **kwargs)
 
-    monkeypatch.setattr(library_module, "_describe_batch", flaky)
+    monkeypatch.setattr(build_module, "_describe_batch", flaky)
     lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1, batch_size=1)
     assert sorted(lib.metadata["id"]) == ["np2", "st0", "st1"]
     row = lib.errors[lib.errors["source"].str.endswith("np3.npy")]
@@ -162,7 +162,7 @@ def test_accuracy_norm_hand_computed():
             "test_accuracy": [0.5, 0.7, 0.9, 0.3, 0.3],
         }
     )
-    norm = library_module._accuracy_norm(meta)
+    norm = build_module.accuracy_norm(meta)
     np.testing.assert_allclose(norm, [0.0, 0.5, 1.0, 0.5, 0.5])
 
 
@@ -286,7 +286,7 @@ def _rich_library() -> ModelLibrary:
         meta,
         embedding=rng.normal(size=(n, 2)).astype(np.float32),
         value_range=(-0.123456789, 0.3),
-        errors=library_module._errors_frame([("/x/bad.npy", "bad.npy: broken")]),
+        errors=build_module.errors_frame([("/x/bad.npy", "bad.npy: broken")]),
         attrs={"zoo": {"seed": 3, "n": 6}, "projection": {"method": "umap"}},
     )
     return lib
@@ -354,13 +354,13 @@ def test_add_computes_only_new_models(model_dir, tmp_path, monkeypatch):
     first.save(tmp_path / "lib.parquet")
     lib = ModelLibrary.load(tmp_path / "lib.parquet")
     described: list[str] = []
-    real = library_module._describe_batch
+    real = build_module._describe_batch
 
     def spy(specs, **kwargs):
         described.extend(Path(s).name if isinstance(s, str) else "<in memory>" for s in specs)
         return real(specs, **kwargs)
 
-    monkeypatch.setattr(library_module, "_describe_batch", spy)
+    monkeypatch.setattr(build_module, "_describe_batch", spy)
     lib.add(sorted(d.glob("*.safetensors")) + sorted(d.glob("np*.npy")), n_jobs=1)
     assert sorted(described) == ["corrupt.safetensors", "np3.npy", "st1.safetensors"]
     assert lib.metadata["id"].tolist() == ["st0", "np2", "st1", "np3"]

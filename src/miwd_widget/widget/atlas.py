@@ -3,7 +3,7 @@
 Protocol with the front end (js/src/index.ts):
 
 Synced traits (binary arrays use the ``{"buffer", "dtype", "shape"}`` codec of
-:mod:`miwd_widget._buffers`; ipywidgets sends each buffer as a binary frame):
+:mod:`miwd_widget.widget.codec`; ipywidgets sends each buffer as a binary frame):
 
 - ``coordinates``: float32 (n, 2) atlas positions.
 - ``_columns``: ``{name: encoded column}``, every column the views need (parallel axes,
@@ -25,8 +25,6 @@ all requested rows. Errors come back as ``{"type": "descriptors", "id", "error":
 
 from __future__ import annotations
 
-import html
-import json
 import pathlib
 from typing import Any
 
@@ -35,12 +33,16 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ._buffers import array_from_json, array_to_json, encode_column, state_to_base64
-from .library import ModelLibrary
+from .._positions import PositionError
+from .._positions import as_positions as _as_positions
+from ..columns import ACCURACY_COLUMNS, hyperparameter_columns
+from ..library import ModelLibrary
+from .codec import array_from_json, array_to_json, encode_column, state_to_base64
+from .standalone import page
 
 __all__ = ["Atlas"]
 
-_STATIC = pathlib.Path(__file__).parent / "static"
+_STATIC = pathlib.Path(__file__).parent.parent / "static"
 _BUNDLE = _STATIC / "widget.js"
 _BUNDLE_CSS = _STATIC / "widget.css"
 # Importing the package must work without the built front end (editable install without
@@ -50,9 +52,10 @@ export default { render({ el }) {
   el.textContent = "miwd-widget: the front end is not built (run `make js`, then restart).";
 } };
 """
-_ACCURACY_COLUMNS = ("accuracy_norm", "test_accuracy", "accuracy")
+# Colour/last-axis preference: the normalized accuracy, then the raw ones.
+_ACCURACY_COLUMNS = ("accuracy_norm", *ACCURACY_COLUMNS)
+# The paper's hyper-parameters, in the paper's order.
 _DEFAULT_AXES = ("dataset", "lr", "batch_size", "optimizer", "activation", "initialization")
-_NOT_AXES = {"id", "path", "source", "query", "query_name", "name", "seed"}
 _MAX_AUTO_CATEGORIES = 50
 # The synced traits a standalone page needs (the rest is ipywidgets/anywidget plumbing).
 _STANDALONE_TRAITS = (
@@ -81,52 +84,6 @@ def _selection_from_json(value: Any, widget: Any) -> list[int]:
 
 def _ndarray_to_json(value: np.ndarray | None, widget: Any) -> dict[str, Any] | None:
     return None if value is None else array_to_json(value)
-
-
-def _as_positions(indices: Any, n: int, name: str = "indices") -> np.ndarray:
-    """Row positions (sorted, unique, int64) from a list/array/Index/boolean mask/Series."""
-    if isinstance(indices, pd.DataFrame):
-        indices = indices.index
-    if isinstance(indices, pd.Series) and pd.api.types.is_bool_dtype(indices):
-        indices = indices.to_numpy()
-    elif isinstance(indices, pd.Series | pd.Index):
-        indices = indices.to_numpy()
-    if indices is None:
-        return np.zeros(0, dtype=np.int64)
-    if isinstance(indices, set | frozenset):
-        indices = sorted(indices)
-    arr = np.asarray(indices)
-    if arr.ndim == 0:
-        raise TypeError(f"{name}: expected a list of row positions, got the scalar {indices!r}")
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if arr.dtype == bool:
-        if arr.shape != (n,):
-            raise ValueError(
-                f"{name}: a boolean mask must have one entry per model ({n}), got shape {arr.shape}"
-            )
-        return np.flatnonzero(arr).astype(np.int64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D list of row positions, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        if (
-            np.issubdtype(arr.dtype, np.floating)
-            and np.all(np.isfinite(arr))
-            and np.all(arr == np.round(arr))
-        ):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(
-                f"{name}: expected integer row positions or a boolean mask, got dtype {arr.dtype}"
-            )
-    arr = arr.astype(np.int64)
-    bad = arr[(arr < 0) | (arr >= n)]
-    if bad.size:
-        raise IndexError(
-            f"{name}: row positions must be in 0..{n - 1} (the library has {n} models); "
-            f"got {bad[:5].tolist()}"
-        )
-    return np.unique(arr)
 
 
 class Atlas(anywidget.AnyWidget):
@@ -242,9 +199,7 @@ class Atlas(anywidget.AnyWidget):
         if axes is None:
             chosen = [c for c in _DEFAULT_AXES if c in meta.columns]
             if not chosen:  # a generic library: low-cardinality or numeric columns
-                for c in meta.columns:
-                    if c in _NOT_AXES or c in _ACCURACY_COLUMNS:
-                        continue
+                for c in hyperparameter_columns(meta.columns):
                     col = meta[c]
                     numeric = pd.api.types.is_numeric_dtype(col)
                     if numeric or col.nunique() <= _MAX_AUTO_CATEGORIES:
@@ -297,7 +252,7 @@ class Atlas(anywidget.AnyWidget):
     def _validate_selection(self, proposal: dict[str, Any]) -> list[int]:
         try:
             positions = _as_positions(proposal["value"], self.n, "selection")
-        except (IndexError, TypeError, ValueError) as err:
+        except PositionError as err:
             raise traitlets.TraitError(str(err)) from None
         return positions.tolist()
 
@@ -488,15 +443,11 @@ class Atlas(anywidget.AnyWidget):
                 "selection": list(map(int, chosen)),
             },
         }
-        bundle = js_path.read_text(encoding="utf-8")
         css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
-        page = _HTML_TEMPLATE.format(
-            title=html.escape(title or f"MI-WD atlas of {self.n} models"),
-            css=css.replace("</", "<\\/"),
-            payload=_json_for_script(payload),
-            bundle=_json_for_script(bundle),
+        text = page(
+            title or f"MI-WD atlas of {self.n} models", css, payload, js_path.read_text("utf-8")
         )
-        pathlib.Path(path).write_text(page, encoding="utf-8")
+        pathlib.Path(path).write_text(text, encoding="utf-8")
 
 
 def _mean_std(
@@ -517,42 +468,3 @@ def _mean_std(
         deviation = descriptors[rows[start : start + chunk]].astype(np.float64) - mean
         squares += (deviation * deviation).sum(axis=0)
     return mean.astype(np.float32), np.sqrt(squares / rows.size).astype(np.float32)
-
-
-def _json_for_script(value: Any) -> str:
-    """JSON that is safe inside a <script> element: no '<', '>' or '&' characters at all."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
-_HTML_TEMPLATE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ margin: 16px; font-family: system-ui, sans-serif; }}
-{css}
-</style>
-</head>
-<body>
-<div id="miwd-root"></div>
-<script type="application/json" id="miwd-payload">{payload}</script>
-<script type="application/json" id="miwd-bundle">{bundle}</script>
-<script type="module">
-const read = (id) => JSON.parse(document.getElementById(id).textContent);
-const url = URL.createObjectURL(new Blob([read("miwd-bundle")], {{ type: "text/javascript" }}));
-const mod = await import(url);
-URL.revokeObjectURL(url);
-mod.renderStandalone(document.getElementById("miwd-root"), read("miwd-payload"));
-</script>
-</body>
-</html>
-"""

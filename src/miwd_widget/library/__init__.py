@@ -1,0 +1,35 @@
+"""A library of models: descriptors, metadata and (once projected) a 2-D atlas embedding.
+
+:class:`ModelLibrary` is a small facade over the parts:
+
+- :mod:`.sources`: where models come from (files + tables, in-memory models, zoos, NWS);
+- :mod:`.build`: the two passes (``"auto"`` range, then descriptors), run in batches by
+  :mod:`.executor` (this process, joblib processes or a dask cluster);
+- :mod:`.storage`: one Parquet file;
+- :mod:`.summary`: what a selection has in common;
+- :mod:`.demo`: the demo library shipped with the package.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> ModelLibrary.from_models({f"m{i}": {"w": rng.normal(size=(16, 16))} for i in range(4)}, S=4, B=8)
+ModelLibrary(4 models, descriptors 4x8, not projected)
+"""
+
+from __future__ import annotations
+
+from .demo import load_demo_library
+from .model_library import ModelLibrary
+from .sources import MODEL_SUFFIXES, expand_paths
+from .storage import FORMAT_VERSION
+from .summary import SelectionSummary
+
+__all__ = [
+    "ModelLibrary",
+    "SelectionSummary",
+    "expand_paths",
+    "load_demo_library",
+    "FORMAT_VERSION",
+    "MODEL_SUFFIXES",
+]

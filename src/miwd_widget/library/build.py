@@ -1,0 +1,201 @@
+"""Describe a list of work items: the library's two passes over the models.
+
+1. With ``value_range="auto"`` each worker reads a strided sample of each model's weights;
+   the pooled percentiles (:func:`~miwd_widget.descriptors.pooled_percentiles`, each weight
+   counts once) become the library's histogram range.
+2. Each worker computes the descriptors of its models with that one range.
+
+Workers open the files themselves (readers return memory maps), so only paths and small
+results travel between processes. A model that fails is recorded with its reason and the
+build goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..columns import ACCURACY_COLUMNS, ID, SOURCE
+from ..descriptors.config import DescriptorConfig
+from ..descriptors.value_range import AUTO_RANGE_SAMPLES, pooled_percentiles, sample_weights
+from ..weights import WeightReadError, WeightSource, open_weights
+from .executor import Runner, error_text, run_batches
+from .sources import Item
+
+__all__ = ["build", "Built", "accuracy_norm", "errors_frame"]
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------
+# What runs in worker processes
+# --------------------------------------------------------------------------------------
+
+
+def _open(spec: Any) -> WeightSource:
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "f64":
+        # NWS snapshots are headerless float64 vectors; the layout, not the file, says so.
+        from ..weights.formats.nws import read_raw_float64
+
+        _, path, expected = spec
+        theta = read_raw_float64(path)
+        if expected is not None and theta.shape[0] != expected:
+            raise WeightReadError(
+                f"{path}: holds {theta.shape[0]} float64 values, the CSV says {expected} weights"
+            )
+        return open_weights(theta, name=path)
+    return open_weights(spec)
+
+
+def _sample_batch(specs: list[Any], cap: int, threads: int | None = None) -> list[tuple]:
+    """Pass 1: per model ("ok", n, stride, finite strided sample) or ("error", message)."""
+    out: list[tuple] = []
+    for spec in specs:
+        try:
+            ws = _open(spec)
+            n = ws.n
+            if n == 0:
+                raise ValueError("the model has no floating-point weights")
+            stride = max(1, -(-n // cap))
+            out.append(("ok", n, stride, sample_weights(ws, stride)))
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
+            out.append(("error", error_text(exc)))
+    return out
+
+
+def _describe_batch(
+    specs: list[Any], config: DescriptorConfig, threads: int | None = None
+) -> list[tuple]:
+    """Pass 2: per model ("ok", descriptor (S, B) float32, N) or ("error", message)."""
+    from ..descriptors.kernel import describe_source  # lazily: numba loads here
+
+    out: list[tuple] = []
+    for spec in specs:
+        try:
+            ws = _open(spec)
+            out.append(("ok", describe_source(ws, config, threads=threads), ws.n))
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
+            out.append(("error", error_text(exc)))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The two passes
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """What :func:`build` returns."""
+
+    descriptors: np.ndarray  # (n, S, B) float32
+    metadata: pd.DataFrame  # one row per described model
+    config: DescriptorConfig | None  # resolved; None if no model could be sampled
+    errors: list[tuple[str, str]]  # (source, message)
+
+
+def build(
+    items: list[Item],
+    config: DescriptorConfig,
+    runner: Runner,
+    errors: list[tuple[str, str]] | None = None,
+) -> Built:
+    """Describe ``items`` on ``config`` (resolving an ``"auto"`` range over all of them).
+
+    Examples
+    --------
+    >>> items = [Item(np.linspace(-1, 1, 64), "a", None, {"lr": 0.1})]
+    >>> built = build(items, DescriptorConfig(S=4, B=4), Runner(in_process=True))
+    >>> built.descriptors.shape, built.metadata.columns.tolist()
+    ((1, 4, 4), ['id', 'lr', 'n_params'])
+    """
+    errors = list(errors or [])
+    if runner.progress is None:
+        runner = replace(runner, progress=len(items) > 10)
+    if config.is_auto:
+        cap = max(4096, AUTO_RANGE_SAMPLES // max(1, len(items)))
+        sampled = run_batches(
+            _sample_batch, [it.spec for it in items], {"cap": cap}, runner, "value range"
+        )
+        kept = []
+        for item, res in zip(items, sampled, strict=True):
+            if res[0] == "ok":
+                kept.append((item, res))
+            else:
+                errors.append((item.label, res[1]))
+        items = [k[0] for k in kept]
+        resolved = None
+        if kept:
+            lo_hi = pooled_percentiles(
+                [r[3] for _, r in kept], [r[2] for _, r in kept], config.percentiles
+            )
+            resolved = config.with_range(lo_hi)
+            log.info("value_range='auto': [%.4g, %.4g] over %d models", *lo_hi, len(kept))
+    else:
+        resolved = config
+    descriptors, rows = [], []
+    if items and resolved is not None:
+        described = run_batches(
+            _describe_batch, [it.spec for it in items], {"config": resolved}, runner, "MI-WD"
+        )
+        for item, res in zip(items, described, strict=True):
+            if res[0] != "ok":
+                errors.append((item.label, res[1]))
+                continue
+            descriptors.append(res[1])
+            row: dict[str, Any] = {ID: item.id}
+            if item.source is not None:
+                row[SOURCE] = item.source
+            row.update(item.meta)
+            row.setdefault("n_params", int(res[2]))
+            rows.append(row)
+    if errors:
+        log.warning(
+            "%d model(s) could not be described (see library.errors), e.g. %s",
+            len(errors),
+            errors[0][1],
+        )
+    d = np.stack(descriptors) if descriptors else np.empty((0, config.S, config.B), np.float32)
+    return Built(d, pd.DataFrame(rows), resolved, errors)
+
+
+def errors_frame(records: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The ``library.errors`` table: columns ``source`` and ``error``."""
+    records = list(records)
+    return pd.DataFrame(
+        {
+            "source": pd.Series([str(r[0]) for r in records], dtype=object),
+            "error": pd.Series([str(r[1]) for r in records], dtype=object),
+        }
+    )
+
+
+def accuracy_norm(metadata: pd.DataFrame) -> pd.Series:
+    """Test accuracy normalized per dataset: (p - min p_d) / (max p_d - min p_d) (paper, sec. 3).
+
+    A dataset whose models all have the same accuracy gets 0.5 (neither best nor worst).
+
+    Examples
+    --------
+    >>> md = pd.DataFrame({"dataset": ["a", "a", "b"], "test_accuracy": [0.5, 0.9, 0.7]})
+    >>> accuracy_norm(md).tolist()
+    [0.0, 1.0, 0.5]
+    """
+    column = next((c for c in ACCURACY_COLUMNS if c in metadata.columns), None)
+    if column is None or len(metadata) == 0:
+        return pd.Series(np.nan, index=metadata.index, dtype=float)
+    p = pd.to_numeric(metadata[column], errors="coerce").astype(float)
+    if "dataset" in metadata.columns:
+        groups = metadata["dataset"].astype(object).where(metadata["dataset"].notna(), "")
+    else:
+        groups = pd.Series("", index=metadata.index)
+    lo = p.groupby(groups).transform("min")
+    hi = p.groupby(groups).transform("max")
+    span = hi - lo
+    norm = (p - lo) / span.where(span > 0)
+    return norm.where(~((span == 0) & p.notna()), 0.5)

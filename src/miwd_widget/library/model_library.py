@@ -1,0 +1,710 @@
+"""The :class:`ModelLibrary` facade: descriptors + metadata (+ atlas), row by row.
+
+The work is done elsewhere: :mod:`.sources` (files, tables, zoos, NWS), :mod:`.build` (the
+two passes over the models, run by :mod:`.executor`), :mod:`.storage` (Parquet),
+:mod:`.summary` (selections) and :mod:`miwd_widget.projection` (atlas, locate).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._positions import as_positions
+from ..columns import ID, SOURCE
+from ..descriptors.config import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE, DescriptorConfig
+from . import storage
+from .build import accuracy_norm, build, errors_frame
+from .executor import Runner
+from .sources import (
+    Item,
+    expand_paths,
+    file_items,
+    model_items,
+    nws_items,
+    read_table,
+    zoo_items,
+)
+from .summary import SelectionSummary, summarize
+
+__all__ = ["ModelLibrary"]
+
+log = logging.getLogger(__name__)
+
+
+def _build_options(kwargs: dict[str, Any]) -> tuple[DescriptorConfig, Runner]:
+    """The keyword arguments of :meth:`ModelLibrary.from_files` (with its defaults) as
+    a descriptor config and a runner, for the other file-based constructors."""
+    defaults = {
+        "S": 32,
+        "B": 32,
+        "value_range": DEFAULT_VALUE_RANGE,
+        "percentiles": DEFAULT_PERCENTILES,
+        "clip": False,
+        "nan_policy": "raise",
+        "n_jobs": -1,
+        "client": None,
+        "batch_size": None,
+        "progress": None,
+    }
+    unknown = sorted(set(kwargs) - set(defaults))
+    if unknown:
+        raise TypeError(f"unexpected keyword arguments: {unknown}")
+    o = {**defaults, **kwargs}
+    config = DescriptorConfig(
+        o["S"], o["B"], o["value_range"], o["percentiles"], o["clip"], o["nan_policy"]
+    )
+    return config, Runner(o["n_jobs"], o["client"], False, o["batch_size"], o["progress"])
+
+
+class ModelLibrary:
+    """Descriptors of many models with their metadata, aligned row by row.
+
+    Parameters
+    ----------
+    descriptors
+        (n, S, B) float32 MI-WD descriptors.
+    metadata
+        One row per model (column ``id`` at least); reset to a 0..n-1 RangeIndex so that
+        row positions, DataFrame index and widget selection indices are the same thing.
+    embedding
+        Optional (n, 2) float32 atlas coordinates.
+    value_range
+        The histogram range the descriptors were computed with.
+    errors
+        Models that could not be described: columns ``source`` and ``error``.
+    attrs
+        Library-level information saved with the library (e.g. the zoo's config under
+        ``"zoo"``, the projection parameters under ``"projection"``).
+
+    Examples
+    --------
+    >>> lib = ModelLibrary(np.zeros((3, 4, 4), np.float32), pd.DataFrame({"id": ["a", "b", "c"]}))
+    >>> len(lib)
+    3
+    """
+
+    def __init__(
+        self,
+        descriptors: np.ndarray,
+        metadata: pd.DataFrame | None = None,
+        embedding: np.ndarray | None = None,
+        value_range: tuple[float, float] | None = None,
+        errors: pd.DataFrame | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        d = np.asarray(descriptors, dtype=np.float32)
+        if d.ndim != 3:
+            raise ValueError(f"descriptors must be (n, S, B), got shape {d.shape}")
+        n = d.shape[0]
+        if metadata is None:
+            metadata = pd.DataFrame({"id": [str(i) for i in range(n)]})
+        if len(metadata) != n:
+            raise ValueError(f"metadata has {len(metadata)} rows but there are {n} descriptors")
+        self.descriptors = d
+        self.metadata = metadata.reset_index(drop=True)
+        if "id" not in self.metadata.columns:
+            self.metadata.insert(0, "id", [str(i) for i in range(n)])
+        self.embedding = None if embedding is None else np.asarray(embedding, dtype=np.float32)
+        if self.embedding is not None and self.embedding.shape != (n, 2):
+            raise ValueError(f"embedding must be ({n}, 2), got {self.embedding.shape}")
+        self.value_range = (
+            None if value_range is None else (float(value_range[0]), float(value_range[1]))
+        )
+        self.errors = errors if errors is not None else errors_frame()
+        self.attrs: dict[str, Any] = dict(attrs or {})
+        self._projector: Any = None  # the fitted (PCA, UMAP) pipeline, not saved
+        self._neighbors: Any = None  # NearestNeighbors over the vectorized descriptors
+
+    def __len__(self) -> int:
+        return self.descriptors.shape[0]
+
+    def __repr__(self) -> str:
+        n, s, b = self.descriptors.shape
+        proj = "projected" if self.embedding is not None else "not projected"
+        failed = f", {len(self.errors)} failed" if len(self.errors) else ""
+        return f"ModelLibrary({n} models, descriptors {s}x{b}, {proj}{failed})"
+
+    @property
+    def S(self) -> int:  # noqa: N802 - the paper's symbol
+        """Number of windows (descriptor rows)."""
+        return int(self.descriptors.shape[1])
+
+    @property
+    def B(self) -> int:  # noqa: N802 - the paper's symbol
+        """Number of histogram bins (descriptor columns)."""
+        return int(self.descriptors.shape[2])
+
+    @property
+    def config(self) -> DescriptorConfig:
+        """The descriptor parameters of this library (value range ``"auto"`` while empty).
+
+        New models are described on it (:meth:`describe`, :meth:`add`, :meth:`locate`), so
+        their descriptors stay comparable with the library's.
+        """
+        return DescriptorConfig(
+            self.S if self.S else 32,
+            self.B if self.B else 32,
+            self.value_range if self.value_range is not None else "auto",
+            tuple(self.attrs.get("percentiles") or DEFAULT_PERCENTILES),
+            bool(self.attrs.get("clip", False)),
+            str(self.attrs.get("nan_policy", "raise")),
+        )
+
+    # ----------------------------------------------------------------------------------
+    # Building
+    # ----------------------------------------------------------------------------------
+
+    @classmethod
+    def _from_items(
+        cls,
+        items: list[Item],
+        config: DescriptorConfig,
+        runner: Runner,
+        errors: list[tuple[str, str]] | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> ModelLibrary:
+        built = build(items, config, runner, errors)
+        meta = built.metadata
+        if len(meta) == 0:
+            meta = pd.DataFrame({ID: pd.Series([], dtype=object)})
+        meta["accuracy_norm"] = accuracy_norm(meta)
+        info = {
+            "percentiles": list(config.percentiles) if config.is_auto else None,
+            "clip": config.clip,
+            "nan_policy": config.nan_policy,
+            **(attrs or {}),
+        }
+        value_range = None if built.config is None else built.config.range
+        return cls(
+            built.descriptors,
+            meta,
+            value_range=value_range,
+            errors=errors_frame(built.errors),
+            attrs=info,
+        )
+
+    @classmethod
+    def from_files(
+        cls,
+        paths_or_glob: str | os.PathLike | Iterable[str | os.PathLike],
+        metadata: pd.DataFrame | str | os.PathLike | None = None,
+        on: str = "path",
+        S: int = 32,
+        B: int = 32,
+        value_range: tuple[float, float] | str = DEFAULT_VALUE_RANGE,
+        n_jobs: int = -1,
+        client: Any = None,
+        *,
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+        clip: bool = False,
+        nan_policy: str = "raise",
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> ModelLibrary:
+        """Build a library from model files.
+
+        Parameters
+        ----------
+        paths_or_glob
+            A path, directory (searched recursively for model files) or glob pattern, or a
+            list of them.
+        metadata
+            Optional table (DataFrame, or a .csv/.tsv/.parquet path) joined to the files on
+            ``on``: ``"path"`` (relative paths are relative to the table file's folder, or to
+            the working directory for a DataFrame) or ``"id"`` (the file name without suffix).
+            A table ``id`` column, when present, names the models.
+        S, B
+            Descriptor windows and bins.
+        value_range
+            ``"auto"`` (default): the pooled ``percentiles`` of all the library's weights,
+            recorded in ``library.value_range``; or a fixed ``(lo, hi)`` such as the paper's
+            ``(-5, 5)``.
+        n_jobs
+            joblib worker processes (-1: all cores; 1: in this process).
+        client
+            A ``dask.distributed.Client``: batches run on its cluster instead of joblib.
+        percentiles, clip, nan_policy
+            As in :func:`miwd_widget.describe`.
+        batch_size
+            Files per task (default: about 8 tasks per worker, at most 64 files each).
+        progress
+            Show progress bars (default: for more than 10 files).
+
+        Returns
+        -------
+        ModelLibrary
+            Rows in input order with ``id``, ``source`` (absolute path), the table's columns,
+            ``n_params`` (weights read, unless the table has it) and ``accuracy_norm``.
+            Files that failed are in ``library.errors``.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.from_files("models/*.safetensors")  # doctest: +SKIP
+        """
+        config = DescriptorConfig(S, B, value_range, percentiles, clip, nan_policy)
+        files = expand_paths(paths_or_glob)
+        if not files:
+            raise FileNotFoundError(f"{paths_or_glob}: no model files found")
+        table, base = read_table(metadata)
+        items = file_items(files, table, on, base)
+        runner = Runner(n_jobs, client, batch_size=batch_size, progress=progress)
+        return cls._from_items(items, config, runner)
+
+    @classmethod
+    def from_models(
+        cls,
+        models: Any,
+        metadata: pd.DataFrame | None = None,
+        names: Sequence[str] | None = None,
+        S: int = 32,
+        B: int = 32,
+        value_range: tuple[float, float] | str = DEFAULT_VALUE_RANGE,
+        *,
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+        clip: bool = False,
+        nan_policy: str = "raise",
+        progress: bool | None = None,
+        **ignored: Any,
+    ) -> ModelLibrary:
+        """Build a library from in-memory models (arrays, dicts of arrays, torch modules).
+
+        The models are described in this process: they are already in its memory and
+        shipping them to worker processes would cost more than the histograms (``n_jobs`` and
+        ``client`` are accepted and ignored).
+
+        Parameters
+        ----------
+        models
+            A list of models, or a dict name -> model. A dict whose values are arrays or
+            tensors is one model (a state dict); name array models with ``names=``.
+        metadata
+            Optional table joined on its ``id`` column (the names), or row by row when it has
+            no ``id`` column and one row per model.
+        names
+            Model ids (default: the dict keys, or ``model0``, ``model1``, ...).
+        S, B, value_range, percentiles, clip, nan_policy, progress
+            As in :meth:`from_files`.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> models = {f"m{i}": {"w": rng.normal(size=(16, 16))} for i in range(4)}
+        >>> ModelLibrary.from_models(models, S=4, B=8)
+        ModelLibrary(4 models, descriptors 4x8, not projected)
+        """
+        config = DescriptorConfig(S, B, value_range, percentiles, clip, nan_policy)
+        items = model_items(models, metadata, names)
+        return cls._from_items(items, config, Runner(in_process=True, progress=progress))
+
+    @classmethod
+    def from_zoo(
+        cls, zoo_dir: str | os.PathLike, snapshots: bool = False, **kwargs: Any
+    ) -> ModelLibrary:
+        """Build a library from a model zoo written by :mod:`miwd_widget.zoo`.
+
+        Reads ``<zoo>/metadata.csv`` (one row per model, ``path`` relative to the zoo) and
+        the model files it names; ``<zoo>/zoo.json`` is kept in ``library.attrs["zoo"]``.
+
+        Parameters
+        ----------
+        zoo_dir
+            The zoo's folder.
+        snapshots
+            One row per training snapshot instead of per model, from ``<zoo>/snapshots.csv``
+            (``id`` such as ``"m00012@e003"``, ``model``, ``epoch`` (0 = initialization),
+            ``path``, ``test_accuracy``, ``val_accuracy``, ``train_accuracy``, ``best``: the
+            weights kept as the model), joined with the model's other metadata columns on
+            ``model`` == metadata ``id``; the snapshot's own columns win.
+        **kwargs
+            As in :meth:`from_files` (``S``, ``B``, ``value_range``, ``n_jobs``, ...).
+
+        Raises
+        ------
+        FileNotFoundError
+            Not a zoo, or ``snapshots=True`` and the zoo has no ``snapshots.csv``.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.from_zoo("zoos/zoo-2000")  # doctest: +SKIP
+        >>> trajectories = ModelLibrary.from_zoo("zoos/zoo-2000", snapshots=True)  # doctest: +SKIP
+        """
+        config, runner = _build_options(kwargs)
+        items, errors, zoo_config = zoo_items(zoo_dir, snapshots=snapshots)
+        return cls._from_items(items, config, runner, errors=errors, attrs={"zoo": zoo_config})
+
+    @classmethod
+    def from_nws(
+        cls,
+        csv_path: str | os.PathLike,
+        snapshot: int = 20,
+        root: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ) -> ModelLibrary:
+        """Build a library from the NWS dataset's own layout (Eilertsen et al., ECAI 2020).
+
+        Each CSV row is one net: hyper-parameter columns with integer codes (mapped to the
+        names the project's zoo uses: optimizer adam/rmsprop/sgd_momentum, activation
+        relu/elu/sigmoid/tanh, initialization constant/random_normal/glorot_uniform/
+        glorot_normal; ``lrate`` is renamed ``lr``) and a ``path`` column with the net's
+        folder, holding ``weights/001.bin`` ... ``weights/020.bin`` (raw float64 snapshots)
+        and ``error.bin`` (float64 rows: step, train, validation, test, smoothed validation
+        error in %). ``test_accuracy`` of snapshot k is
+        ``1 - error[round(linspace(0, exports - 1, 20))[k - 1], 3] / 100``.
+
+        Parameters
+        ----------
+        csv_path
+            The NWS CSV (e.g. the test split of nws_main).
+        snapshot
+            Which of the 20 snapshots to describe (default 20: the converged model).
+        root
+            Folder the CSV's paths are relative to (default: the CSV's folder).
+        **kwargs
+            As in :meth:`from_files`.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.from_nws("nws/nws_main_test.csv")  # doctest: +SKIP
+        """
+        config, runner = _build_options(kwargs)
+        items, errors = nws_items(csv_path, snapshot, root)
+        attrs = {"nws": {"csv": str(csv_path), "snapshot": snapshot}}
+        return cls._from_items(items, config, runner, errors=errors, attrs=attrs)
+
+    # ----------------------------------------------------------------------------------
+    # Adding, describing new models
+    # ----------------------------------------------------------------------------------
+
+    def add(
+        self,
+        paths_or_models: Any,
+        metadata: pd.DataFrame | str | os.PathLike | None = None,
+        on: str = "path",
+        n_jobs: int = -1,
+        client: Any = None,
+        *,
+        names: Sequence[str] | None = None,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> ModelLibrary:
+        """Add models, computing descriptors only for those not in the library yet.
+
+        Files whose absolute path is already a ``source`` (and in-memory models whose name is
+        already an ``id``) are skipped. New descriptors use the library's S, B and
+        ``value_range``, so they stay comparable. Failures are appended to ``errors``. A
+        projected library loses its embedding (call :meth:`project` again).
+
+        Returns
+        -------
+        ModelLibrary
+            ``self``, for chaining.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.load("lib.parquet").add("new_models/")  # doctest: +SKIP
+        """
+        is_files = isinstance(paths_or_models, (str, os.PathLike)) or (
+            isinstance(paths_or_models, (list, tuple))
+            and len(paths_or_models) > 0
+            and all(isinstance(p, (str, os.PathLike)) for p in paths_or_models)
+        )
+        if is_files:
+            known = (
+                set(self.metadata[SOURCE].dropna().map(os.path.normcase))
+                if (SOURCE in self.metadata.columns)
+                else set()
+            )
+            found = expand_paths(paths_or_models)
+            files = [f for f in found if os.path.normcase(os.path.abspath(f)) not in known]
+            log.info(
+                "add: %d file(s), %d already in the library", len(found), len(found) - len(files)
+            )
+            table, base = read_table(metadata)
+            items = file_items(files, table, on, base)
+            runner = Runner(n_jobs, client, batch_size=batch_size, progress=progress)
+        else:
+            table = metadata if isinstance(metadata, pd.DataFrame) else read_table(metadata)[0]
+            items = model_items(paths_or_models, table, names)
+            known_ids = set(self.metadata[ID].astype(str))
+            items = [it for it in items if it.id not in known_ids]
+            runner = Runner(in_process=True, progress=progress)
+        if not items:
+            return self
+        built = build(items, self.config, runner)
+        d, meta, errs = built.descriptors, built.metadata, built.errors
+        lo_hi = None if built.config is None else built.config.range
+        if self.value_range is None:
+            self.value_range = lo_hi
+        if errs:
+            new_errors = errors_frame(errs)
+            self.errors = (
+                new_errors
+                if len(self.errors) == 0
+                else pd.concat([self.errors, new_errors], ignore_index=True)
+            )
+        if len(d) == 0:
+            return self
+        old = self.metadata.drop(columns=["accuracy_norm"], errors="ignore")
+        merged = meta if len(old) == 0 else pd.concat([old, meta], ignore_index=True)
+        merged["accuracy_norm"] = accuracy_norm(merged)
+        self.descriptors = np.concatenate([self.descriptors, d]) if len(self) else d
+        self.metadata = merged.reset_index(drop=True)
+        if self.embedding is not None:
+            warnings.warn(
+                f"added {len(d)} models: the embedding was dropped, call project() again",
+                stacklevel=2,
+            )
+        self.embedding = None
+        self._projector = None
+        self._neighbors = None
+        return self
+
+    def describe(self, models: Any) -> Any:
+        """Descriptors of new models on this library's grid (same S, B, value range).
+
+        Examples
+        --------
+        >>> lib.describe("new_model.safetensors").shape  # doctest: +SKIP
+        (32, 32)
+        """
+        from ..descriptors import describe
+
+        if self.value_range is None:
+            raise ValueError("the library has no value_range yet (it holds no models)")
+        c = self.config
+        return describe(
+            models, c.S, c.B, c.value_range, c.clip, nan_policy=c.nan_policy, progress=False
+        )
+
+    # ----------------------------------------------------------------------------------
+    # Saving and loading
+    # ----------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to one Parquet file, atomically (see :func:`miwd_widget.library.storage.save`).
+
+        Layout: the metadata columns; ``__miwd_descriptor__``, a fixed-size list of S*B
+        float32 per row; ``__miwd_atlas_x__``/``__miwd_atlas_y__`` when projected; the schema
+        metadata key ``miwd`` holds JSON with the format version, S, B, value_range, the
+        errors table and ``attrs``. A crash mid-write leaves any previous file intact.
+
+        Returns
+        -------
+        pathlib.Path
+            The written path.
+
+        Examples
+        --------
+        >>> lib.save("lib.parquet")  # doctest: +SKIP
+        """
+        return storage.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ModelLibrary:
+        """Load a library written by :meth:`save` (exact round trip).
+
+        The fitted projection is not stored: :meth:`locate` places new models by their
+        nearest library models, or refits it with ``placement="transform"``.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.load("lib.parquet")  # doctest: +SKIP
+        """
+        return cls(**storage.load(path))
+
+    # ----------------------------------------------------------------------------------
+    # Projection and placing new models
+    # ----------------------------------------------------------------------------------
+
+    def project(
+        self,
+        method: str = "umap",
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        pca_components: int | None = 50,
+        random_state: int | None = 0,
+        metric: str = "euclidean",
+    ) -> ModelLibrary:
+        """Project the descriptors to the 2-D atlas (sets ``embedding``); see
+        :func:`miwd_widget.projection.project`.
+
+        The parameters are recorded in ``attrs["projection"]`` (and saved), the fitted
+        PCA + UMAP pipeline is kept for :meth:`locate`.
+
+        Returns
+        -------
+        ModelLibrary
+            ``self``, for chaining.
+
+        Examples
+        --------
+        >>> lib.project(n_neighbors=30).embedding.shape  # doctest: +SKIP
+        (2000, 2)
+        """
+        from ..projection import project
+
+        params = dict(
+            method=method,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            pca_components=pca_components,
+            random_state=random_state,
+            metric=metric,
+        )
+        self.embedding, self._projector = project(self.descriptors, **params)
+        self.attrs["projection"] = params
+        return self
+
+    def _fitted_projector(self, refit: bool) -> Any:
+        """The fitted projection; after :meth:`load`, refit (if ``refit``) and checked."""
+        if self._projector is None and refit:
+            from ..projection import refit as refit_projection
+
+            self._projector = refit_projection(
+                self.descriptors, self.embedding, self.attrs.get("projection") or {}
+            )
+        return self._projector
+
+    def locate(self, models: Any, k: int = 5, placement: str = "auto") -> pd.DataFrame:
+        """Place new (black-box) models in the atlas and find their nearest library models.
+
+        The query descriptors are computed on the library's grid (S, B, value range).
+        Neighbours are the k nearest library models in descriptor space: the euclidean
+        distance between vectorized (S*B) descriptors (scikit-learn ``NearestNeighbors``,
+        distances recomputed exactly in float64, so a library model finds itself at 0).
+
+        The atlas position ``x, y`` of a query depends on ``placement``:
+
+        - ``"transform"``: the fitted projection's ``transform`` (PCA, then UMAP's
+          transform). After :meth:`load` the fitted UMAP is not in the file; it is refit
+          once with the saved parameters and ``random_state`` (UMAP is deterministic with a
+          seed) and must reproduce the saved atlas, else a RuntimeError says so. Refitting
+          costs UMAP's numba compilation (tens of seconds in a fresh process) plus the fit.
+        - ``"neighbors"``: the inverse-distance weighted mean of the k neighbours' atlas
+          positions (what UMAP's transform starts from before it optimizes); needs no UMAP,
+          always in the saved atlas' frame, and a library model lands on itself.
+        - ``"auto"`` (default): ``"transform"`` if the fitted projection is in memory (the
+          library was projected in this session), else ``"neighbors"`` (e.g. after load).
+
+        Parameters
+        ----------
+        models
+            One model or a list (paths, arrays, dicts, torch modules).
+        k
+            Neighbours per query.
+        placement
+            ``"auto"``, ``"transform"`` or ``"neighbors"``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (query, neighbour): ``query`` (int), ``query_name``, ``x``, ``y``,
+            ``rank`` (1 = nearest), ``neighbor`` (library row position), ``id``, ``distance``.
+
+        Examples
+        --------
+        >>> lib.locate("my_model.safetensors", k=3)  # doctest: +SKIP
+        """
+        from ..descriptors.compute import is_single
+
+        d = self.describe(models)
+        if is_single(models):
+            d = d[None]
+        names = list(d.names) if getattr(d, "names", None) else [str(i) for i in range(len(d))]
+        return self.locate_descriptors(np.asarray(d), names, k=k, placement=placement)
+
+    def locate_descriptors(
+        self,
+        descriptors: np.ndarray,
+        names: Sequence[str] | None = None,
+        k: int = 5,
+        placement: str = "auto",
+    ) -> pd.DataFrame:
+        """:meth:`locate` for descriptors already computed on this library's grid.
+
+        Examples
+        --------
+        >>> lib.locate_descriptors(lib.descriptors[:2], k=1)  # doctest: +SKIP
+        """
+        from ..projection import PLACEMENTS, locate_table, nearest, place, vectorize
+
+        if placement not in PLACEMENTS:
+            raise ValueError(
+                f"placement must be 'auto', 'transform' or 'neighbors', got {placement!r}"
+            )
+        if self.embedding is None:
+            raise RuntimeError("the library is not projected: call project() first")
+        if len(self) == 0:
+            raise RuntimeError("the library holds no models")
+        q = vectorize(descriptors)
+        if q.shape[1] != self.S * self.B:
+            raise ValueError(
+                f"descriptors have {q.shape[1]} values, the library's have {self.S * self.B}"
+            )
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        names = [str(i) for i in range(len(q))] if names is None else [str(n) for n in names]
+        k = min(int(k), len(self))
+        neighbor, distance, self._neighbors = nearest(
+            vectorize(self.descriptors), q, k, self._neighbors
+        )
+        projector = self._fitted_projector(refit=placement == "transform")
+        xy = place(
+            self.embedding, neighbor, distance, q, projector if placement != "neighbors" else None
+        )
+        return locate_table(xy, neighbor, distance, names, self.metadata[ID].to_numpy())
+
+    # ----------------------------------------------------------------------------------
+    # Selections
+    # ----------------------------------------------------------------------------------
+
+    def summarize(self, indices: Any, quantiles: int = 4) -> SelectionSummary:
+        """Mean and standard deviation descriptors of a selection and its characteristic values.
+
+        Characteristic values are hyper-parameter values over-represented in the selection:
+        ``lift = share_selection / share_library > 1``, sorted by lift (then by share).
+        Categorical, boolean and text columns, and numeric columns with at most 12 distinct
+        values, are compared value by value; other numeric columns (learning rate,
+        accuracies, parameter counts) by the library's ``quantiles`` bins (quartiles by
+        default), reported as interval labels such as ``"(0.25, 0.5]"``. Identifier columns
+        (:data:`miwd_widget.columns.IDENTIFIER_COLUMNS`: id, source, path, seed, ...) are
+        left out.
+
+        Parameters
+        ----------
+        indices
+            Row positions (duplicates ignored) or a boolean mask.
+        quantiles
+            Bins for continuous numeric columns.
+
+        Returns
+        -------
+        SelectionSummary
+            ``mean`` and ``std`` (population std) as (S, B) DataFrames (index ``window``,
+            columns ``bin``), ``characteristic`` with columns column, value, share_selection,
+            share_library, lift; ``n`` selected models. An empty selection gives NaN
+            descriptors and no characteristic values.
+
+        Raises
+        ------
+        IndexError
+            Indices out of range (named in the message) or not integers.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> lib = ModelLibrary(rng.random((4, 2, 3)), pd.DataFrame({"opt": list("aabb")}))
+        >>> s = lib.summarize([0, 1])
+        >>> s.characteristic[["column", "value", "lift"]].values.tolist()
+        [['opt', 'a', 2.0]]
+        """
+        idx = as_positions(indices, len(self))
+        return summarize(self.descriptors, self.metadata, idx, quantiles)
