@@ -23,7 +23,7 @@ selection round trip, 10,000 of 100,000 points
     on every change: scatter highlight, parallel lines, gallery request; in software WebGL
     that competes with the message handling) and on an undisplayed Atlas of the same library
     (transport + kernel only). The widget's 30 ms save debounce after a lasso
-    (js/src/index.ts SAVE_DELAY_MS) is not included. One-way page->kernel latency is also
+    (js/src/sync.ts SAVE_DELAY_MS) is not included. One-way page->kernel latency is also
     shown (same machine clock).
 
 Targets (issue 4): 100,000 points painted within 2 s; round trip under 200 ms.
