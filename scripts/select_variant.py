@@ -155,19 +155,29 @@ def main() -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--candidates",
+        nargs="+",
+        default=None,
+        help="labels of the candidates to try (default: all of variants.CANDIDATES)",
+    )
     args = p.parse_args()
+    candidates = [c for c in CANDIDATES if args.candidates is None or c[0] in args.candidates]
+    unknown = set(args.candidates or []) - {c[0] for c in CANDIDATES}
+    if unknown:
+        p.error(f"unknown candidates {sorted(unknown)}; choose from {[c[0] for c in CANDIDATES]}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     # 1. choose on the development zoo
     t0 = time.perf_counter()
     dev = final_models(ModelLibrary.from_zoo(args.dev))
-    dev_result = run_probe(dev, [*CANDIDATES, *BASELINES], args)
+    dev_result = run_probe(dev, [*candidates, *BASELINES], args)
     dev_result.to_csv(out / "dev_probe.csv", index=False)
-    selection = wins(dev_result, [c[0] for c in CANDIDATES])
+    selection = wins(dev_result, [c[0] for c in candidates])
     selection.to_csv(out / "dev_selection.csv", index=False)
     chosen = choose(selection)
-    spec = next(c for c in CANDIDATES if c[0] == chosen)
+    spec = next(c for c in candidates if c[0] == chosen)
     split = dev_result["split"].iloc[0]
     print(f"## Development zoo ({len(dev)} models, {split}, {time.perf_counter() - t0:.0f} s)\n")
     print(markdown(selection.round(3)))

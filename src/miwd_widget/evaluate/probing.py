@@ -294,9 +294,8 @@ class _FeatureCache:
             # K, so the fitted representation describes every K (see variants._MappedMIWD).
             rep = make_any_representation(spec.name, dims[0], **{**kw, "progress": False})
             rep.fit([self.thetas[i] for i in train])
-            models = [self.thetas[i] for i in rows]
-            for k in dims:
-                X = rep.set_params(dim=k).transform(models)
+            features = rep.transform_dims([self.thetas[i] for i in rows], dims)
+            for k, X in features.items():
                 out[k] = (X[:n_train], X[n_train:])
             return out
         # PCA: fit once with the largest feasible K on the training fold; components are

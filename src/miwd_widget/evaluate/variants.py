@@ -357,8 +357,8 @@ class _MappedMIWD(Representation):
     A monotone map keeps every weight in its window and its order within the bins, so
     uniform bins on ``map(w)`` are bins at ``map^-1`` of uniform edges on ``w``: the
     descriptor kernel is reused unchanged. ``fit`` learns the map and the range from the
-    pooled training weights; neither depends on K, so a fitted instance can be
-    ``set_params(dim=...)`` to another K without refitting (the probe does that).
+    pooled training weights; neither depends on K, so one fit serves every K
+    (:meth:`transform_dims`, which the probe uses).
     """
 
     stateful = True
@@ -400,10 +400,27 @@ class _MappedMIWD(Representation):
         raise NotImplementedError
 
     def _transform(self, models: list[Any]) -> np.ndarray:
-        side = self.side
-        out = np.empty((len(models), side * side), dtype=np.float32)
-        for i, m in enumerate(_progress(models, self.name, self.progress)):
-            out[i] = describe_flat(self.map(_theta(m)), side, side, self.range_, self.clip)
+        return self.transform_dims(models, [int(self.dim)])[int(self.dim)]
+
+    def transform_dims(self, models: Sequence[Any], dims: Sequence[int]) -> dict[int, np.ndarray]:
+        """The features at several K with the fitted map: {K: (n, K) float32}.
+
+        Each model is mapped once for all K (the map costs more than the histograms).
+
+        Examples
+        --------
+        >>> rep = AsinhMIWDRepresentation(16).fit([np.linspace(-1, 1, 400)])
+        >>> {k: x.shape for k, x in rep.transform_dims([np.zeros(400)], [16, 64]).items()}
+        {16: (1, 16), 64: (1, 64)}
+        """
+        if not getattr(self, "fitted_", False):
+            raise ValueError(f"{self.name}: call fit(training_models) first")
+        sides = {int(k): _side(k, self.name) for k in dims}
+        out = {k: np.empty((len(models), k), dtype=np.float32) for k in sides}
+        for i, m in enumerate(_progress(list(models), self.name, self.progress)):
+            mapped = self.map(_theta(m))
+            for k, side in sides.items():
+                out[k][i] = describe_flat(mapped, side, side, self.range_, self.clip)
         return out
 
 
