@@ -53,3 +53,17 @@ def test_state_dict_keeps_order_and_shapes(tmp_path):
     with pytest.raises(ValueError, match="reads .safetensors and .npz"):
         np.save(tmp_path / "m.npy", state[order[0]])
         state_dict(tmp_path / "m.npy")
+
+
+def test_importing_evaluate_stays_light():
+    """scikit-learn, numba, Altair, UMAP and torch load when a function needs them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, miwd_widget.evaluate\n"
+        "heavy = ('sklearn', 'numba', 'altair', 'umap', 'torch')\n"
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
