@@ -157,3 +157,36 @@ def test_cli_build_from_zoo_with_metadata(zoo, tmp_path, capsys):
     lib = ModelLibrary.load(out)
     assert sorted(lib.metadata["id"]) == sorted(pd.read_csv(zoo / "metadata.csv")["id"])
     assert "dataset" in lib.metadata and lib.metadata["dataset"].eq("digits").all()
+
+
+def test_demo_writes_the_atlas_and_a_hint_that_works_from_here(tmp_path, monkeypatch, capsys):
+    """`miwd demo` (the README's first command) in a fresh folder, on a small library."""
+    import miwd_widget.library as library_package
+    from miwd_widget.widget.atlas import _BUNDLE
+
+    if not _BUNDLE.exists():
+        pytest.skip("the front end is not built (make js)")
+    rng = np.random.default_rng(0)
+    models = {f"m{i}": rng.normal(0, 0.05 * (1 + i), 2048) for i in range(6)}
+    small = ModelLibrary.from_models(list(models.values()), names=list(models)).project(
+        method="pca"
+    )
+    monkeypatch.setattr(library_package, "load_demo_library", lambda: small)
+    workdir = tmp_path / "fresh"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    atlas = workdir / "atlas.html"
+    assert atlas.is_file() and atlas.read_text().startswith("<!doctype html>")
+    assert f"wrote the standalone atlas {atlas.resolve()}" in out
+    assert "nearest demo-library model of each file" in out and " -> m" in out
+    hint = out.strip().splitlines()[-1].split()
+    jupyter, lab, notebook = hint
+    assert lab == "lab"
+    # Both paths work from the folder the command ran in (the checkout's notebook here).
+    assert (workdir / notebook).resolve() == (
+        Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
+    )
+    if Path(sys.executable).with_name("jupyter").exists():
+        assert (workdir / jupyter).resolve() == Path(sys.executable).with_name("jupyter").resolve()

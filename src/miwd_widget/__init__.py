@@ -8,8 +8,9 @@ The public names below are imported on first use, so ``import miwd_widget`` stay
 
 Examples
 --------
+>>> import numpy as np
 >>> import miwd_widget as mw
->>> mw.mi_wd([-1.0, -0.5, 0.5, 1.0], S=2, B=2, value_range=(-1, 1)).tolist()
+>>> mw.mi_wd(np.array([-1.0, -0.5, 0.5, 1.0]), S=2, B=2, value_range=(-1, 1)).tolist()
 [[1.0, 0.0], [0.0, 1.0]]
 """
 

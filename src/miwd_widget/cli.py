@@ -25,6 +25,9 @@ __all__ = ["main", "render_descriptor"]
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
+#: The notebook the demo points to (in the repository's notebooks/ folder).
+QUICKSTART = "01_quickstart.ipynb"
+
 #: Eight shades for the text rendering of a descriptor (blank = empty bin).
 SHADES = " .:-=+*#%@"
 
@@ -306,6 +309,29 @@ def _demo_models(folder: Path) -> list[Path]:
     return paths
 
 
+def _display_path(path: Path) -> str:
+    """``path`` relative to the working directory when that is shorter, else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return rel if len(rel) <= len(str(path)) else str(path)
+
+
+def _next_step_paths() -> tuple[str, str]:
+    """The jupyter command and the quick-start notebook, as paths valid from here.
+
+    The jupyter next to this interpreter (``make demo`` runs from a virtualenv not on PATH);
+    the notebook of the source checkout when the package runs from one, else its path in
+    the repository.
+    """
+    jupyter = Path(sys.executable).with_name("jupyter")
+    command = _display_path(jupyter) if jupyter.exists() else "jupyter"
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / QUICKSTART
+    shown = _display_path(notebook) if notebook.is_file() else f"notebooks/{QUICKSTART}"
+    return command, shown
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import descriptors as _descriptors
     from .library import load_demo_library
@@ -338,17 +364,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         Atlas(lib).save_html(out)
         print(f"\n3) wrote the standalone atlas {out.resolve()} (open it in a browser)")
-    # The jupyter next to this interpreter: `make demo` runs from a virtualenv not on PATH.
-    jupyter = Path(sys.executable).with_name("jupyter")
-    command = str(jupyter) if jupyter.exists() else "jupyter"
-    try:
-        command = os.path.relpath(command) if jupyter.exists() else command
-    except ValueError:  # another drive on Windows
-        pass
-    print(
-        "\nNext: open the quick-start notebook in JupyterLab:\n"
-        f"   {command} lab notebooks/01_quickstart.ipynb"
-    )
+    jupyter, notebook = _next_step_paths()
+    print(f"\nNext: open the quick-start notebook in JupyterLab:\n   {jupyter} lab {notebook}")
     return EXIT_OK
 
 

@@ -1,0 +1,121 @@
+"""DescriptorConfig, the one value-range resolver and the one default range."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import miwd_widget.library.build as build_module
+from miwd_widget import ModelLibrary, describe, mi_wd
+from miwd_widget.descriptors import (
+    DEFAULT_VALUE_RANGE,
+    PAPER_VALUE_RANGE,
+    DescriptorConfig,
+    DescriptorError,
+    pooled_percentiles,
+)
+from miwd_widget.descriptors.value_range import resolve_value_range, sample_weights
+from miwd_widget.representations import MIWDRepresentation
+from miwd_widget.weights import open_weights
+
+
+def test_config_is_frozen_validated_and_normalized():
+    cfg = DescriptorConfig(S=np.int64(8), B=4, value_range=[-1, 2], percentiles=[1, 99])
+    assert (cfg.S, cfg.value_range, cfg.percentiles) == (8, (-1.0, 2.0), (1.0, 99.0))
+    assert cfg.to_dict() == {
+        "S": 8,
+        "B": 4,
+        "value_range": [-1.0, 2.0],
+        "percentiles": [1.0, 99.0],
+        "clip": False,
+        "nan_policy": "raise",
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.S = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="not been resolved"):
+        DescriptorConfig().range  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"S": 0}, "S must be a positive integer"),
+        ({"B": True}, "B must be a positive integer"),
+        ({"value_range": "paper"}, "'auto' or a pair"),
+        ({"value_range": (1, 2, 3)}, "'auto' or a pair"),
+        ({"value_range": (2, 2)}, "lo < hi"),
+        ({"percentiles": (95, 5)}, "0 <= lo < hi <= 100"),
+        ({"nan_policy": "skip"}, "nan_policy"),
+    ],
+)
+def test_one_set_of_messages_everywhere(kwargs, match):
+    models = [np.linspace(-1, 1, 64)] * 3
+    with pytest.raises(ValueError, match=match):
+        DescriptorConfig(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        describe(models, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        ModelLibrary.from_models(models, **kwargs)
+
+
+def test_one_default_range_auto_everywhere_and_the_paper_range_one_argument_away():
+    theta = np.random.default_rng(0).normal(scale=0.05, size=4096)
+    own = tuple(np.percentile(theta, [5, 95]))
+    assert DEFAULT_VALUE_RANGE == "auto"
+    single = mi_wd(theta)
+    assert single.value_range == pytest.approx(own)
+    assert single.range_mode == "auto" and single.config.value_range == single.value_range
+    assert describe(theta).value_range == pytest.approx(own)
+    lib = ModelLibrary.from_models([theta], progress=False)
+    assert lib.value_range == pytest.approx(own)
+    assert MIWDRepresentation().fit([theta]).value_range_ == pytest.approx(own)
+    paper = mi_wd(theta, value_range=PAPER_VALUE_RANGE)
+    assert paper.value_range == (-5.0, 5.0) and paper.range_mode == "fixed"
+    # Why "auto": on the paper's range these small weights all fall into the middle bins.
+    assert np.count_nonzero(paper.sum(axis=0)) <= 2 < np.count_nonzero(single.sum(axis=0))
+
+
+def test_resolver_leaves_a_fixed_range_alone():
+    cfg = DescriptorConfig(value_range=(-1, 1))
+    assert resolve_value_range(cfg, []) is cfg
+
+
+def test_sample_keeps_precision_and_drops_non_finite():
+    ws = open_weights({"a": np.array([1, 2, np.nan, 4], np.float32), "b": np.arange(4.0)})
+    s = sample_weights(ws, 2)
+    assert s.dtype == np.float64 and s.tolist() == [1.0, 0.0, 2.0]  # theta[0, 2, 4, 6]
+    assert sample_weights(open_weights(np.ones(5, np.float16)), 1).dtype == np.float32
+
+
+def test_pooled_percentiles_weighted_branch_equals_repeating_the_samples():
+    rng = np.random.default_rng(1)
+    small, big = rng.normal(size=500), rng.normal(scale=0.01, size=700)
+    # Each value of `big` stands for 3 weights: as if it were there three times.
+    expected = np.percentile(
+        np.concatenate([small, np.repeat(big, 3)]), [5, 95], method="inverted_cdf"
+    )
+    got = pooled_percentiles([small, big], [1, 3], (5, 95))
+    assert got == pytest.approx(tuple(expected))
+    unweighted = pooled_percentiles([small, big], [1, 1], (5, 95))
+    assert got[1] < unweighted[1]  # the many small weights of `big` pull the range in
+
+
+def test_library_with_unequal_strides_weights_models_by_size(monkeypatch):
+    monkeypatch.setattr(build_module, "AUTO_RANGE_SAMPLES", 8192)  # cap 4096 per model
+    rng = np.random.default_rng(2)
+    small = rng.normal(size=1000)  # stride 1
+    big = rng.normal(scale=0.01, size=12_000)  # stride 3
+    lib = ModelLibrary.from_models([small, big], names=["small", "big"], S=4, B=8)
+    expected = pooled_percentiles([small, big[::3]], [1, 3], (5, 95))
+    assert lib.value_range == pytest.approx(expected)
+    everything = tuple(np.percentile(np.concatenate([small, big]), [5, 95]))
+    assert lib.value_range == pytest.approx(everything, abs=2e-3)
+
+
+def test_pooled_percentiles_errors_and_constant_models():
+    with pytest.raises(DescriptorError, match="no finite weights"):
+        pooled_percentiles([np.empty(0)], [1])
+    lo, hi = pooled_percentiles([np.full(10, 2.0)], [1])
+    assert lo < 2.0 < hi
