@@ -3,7 +3,7 @@
  * with axes and d3-brush brushes on an SVG overlay. Brushing narrows the selection.
  */
 import { type BrushBehavior, brushY, type D3BrushEvent } from "d3-brush";
-import { scaleLinear, scaleLog, scalePoint } from "d3-scale";
+import { type ScaleContinuousNumeric, scaleLinear, scaleLog, scalePoint } from "d3-scale";
 import { type Selection, select } from "d3-selection";
 import { type BrushRange, BrushSession, categoriesInExtent } from "./brush";
 import { encodeColors } from "./coloring";
@@ -37,16 +37,24 @@ interface ParallelView {
   destroy(): void;
 }
 
-interface Axis {
+interface AxisBase {
   name: string;
-  column: Column;
   x: number;
-  /** data value (numeric) or category code -> pixel y; NaN when missing. */
+  /** Pixel y of a row on this axis; NaN when its value is missing. */
   y: (row: number) => number;
-  /** pixel positions of categories (categorical axes). */
-  positions?: Float64Array;
-  scale: ((v: number) => number) & { invert?: (y: number) => number };
 }
+interface NumericAxis extends AxisBase {
+  kind: "numeric";
+  column: Extract<Column, { kind: "numeric" }>;
+  scale: ScaleContinuousNumeric<number, number>;
+}
+interface CategoricalAxis extends AxisBase {
+  kind: "categorical";
+  column: Extract<Column, { kind: "categorical" }>;
+  /** Pixel y of each category code. */
+  positions: Float64Array;
+}
+type Axis = NumericAxis | CategoricalAxis;
 
 /** Row subset drawn: everything, or every k-th row when there are too many. */
 export function sampleRows(rows: Int32Array | null, n: number, max = MAX_LINES): Int32Array {
@@ -55,6 +63,186 @@ export function sampleRows(rows: Int32Array | null, n: number, max = MAX_LINES):
   const out = new Int32Array(Math.ceil(count / stride));
   for (let j = 0, k = 0; j < count; j += stride, k++) out[k] = rows ? rows[j] : j;
   return out;
+}
+
+/**
+ * One vertical axis per usable column name (those the columns map has), evenly spread over
+ * `width` (centred when alone): a linear or log scale, or one position per category.
+ */
+export function layoutAxes(
+  columns: Map<string, Column>,
+  names: readonly string[],
+  width: number,
+  height: number,
+): Axis[] {
+  const usable = names.filter((a) => columns.has(a));
+  const left = MARGIN.left;
+  const right = width - MARGIN.right;
+  const bottom = height - MARGIN.bottom;
+  const step = usable.length > 1 ? (right - left) / (usable.length - 1) : 0;
+  return usable.map((name, i): Axis => {
+    const column = columns.get(name) as Column;
+    const x = usable.length > 1 ? left + i * step : (left + right) / 2;
+    if (column.kind === "numeric") {
+      const lo = column.min;
+      const hi = column.max > column.min ? column.max : column.min + 1;
+      const scale = (column.log ? scaleLog() : scaleLinear()).domain([lo, hi]).range([bottom, MARGIN.top]);
+      const values = column.values;
+      const y = (row: number) => {
+        const v = values[row];
+        return Number.isFinite(v) && (!column.log || v > 0) ? scale(v) : Number.NaN;
+      };
+      return { kind: "numeric", name, column, x, scale, y };
+    }
+    const scale = scalePoint<number>()
+      .domain(column.categories.map((_, c) => c))
+      .range([bottom, MARGIN.top])
+      .padding(0.5);
+    const positions = Float64Array.from(column.categories, (_, c) => scale(c) ?? Number.NaN);
+    const codes = column.codes;
+    return { kind: "categorical", name, column, x, positions, y: (row) => positions[codes[row]] };
+  });
+}
+
+/** Tick positions and labels: nice ticks, powers of ten on log axes, <= 12 categories. */
+export function axisTicks(axis: Axis): { y: number; text: string }[] {
+  if (axis.kind === "numeric") {
+    const values = axis.column.log ? logTicks(axis.column.min, axis.column.max) : axis.scale.ticks(5);
+    return values.map((v) => ({ y: axis.scale(v), text: formatNumber(v) }));
+  }
+  const every = Math.max(1, Math.ceil(axis.column.categories.length / 12));
+  return axis.column.categories
+    .map((text, code) => ({ y: axis.positions[code], text }))
+    .filter((_, code) => code % every === 0);
+}
+
+/** Pixel extent of a brush range on its axis (null: no category of it is on the axis). */
+export function extentOf(axis: Axis, range: BrushRange): [number, number] | null {
+  if (range.kind === "numeric") {
+    if (axis.kind !== "numeric") return null;
+    const a = axis.scale(range.hi);
+    const b = axis.scale(range.lo);
+    return [Math.min(a, b), Math.max(a, b)];
+  }
+  if (axis.kind !== "categorical") return null;
+  const ys = [...range.codes].map((c) => axis.positions[c] ?? Number.NaN).filter(Number.isFinite);
+  if (!ys.length) return null;
+  return [Math.min(...ys) - 4, Math.max(...ys) + 4];
+}
+
+/** The brush range of a brushed pixel extent (null: the brush was cleared). */
+export function rangeOf(axis: Axis, extent: [number, number] | null): BrushRange | null {
+  if (!extent) return null;
+  const [y0, y1] = extent;
+  if (axis.kind === "numeric") {
+    const a = axis.scale.invert(y0);
+    const b = axis.scale.invert(y1);
+    return { kind: "numeric", lo: Math.min(a, b), hi: Math.max(a, b) };
+  }
+  return { kind: "categorical", codes: categoriesInExtent(axis.positions, y0, y1) };
+}
+
+/** One polyline per row through the axes, broken where a value is missing. */
+function strokeRows(ctx: CanvasRenderingContext2D, axes: readonly Axis[], rows: ArrayLike<number>): void {
+  for (let j = 0; j < rows.length; j++) {
+    const row = rows[j];
+    ctx.beginPath();
+    let pen = false;
+    for (const axis of axes) {
+      const y = axis.y(row);
+      if (Number.isNaN(y)) {
+        pen = false;
+        continue;
+      }
+      if (pen) ctx.lineTo(axis.x, y);
+      else ctx.moveTo(axis.x, y);
+      pen = true;
+    }
+    ctx.stroke();
+  }
+}
+
+function sizeCanvas(c: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
+  const dpr = window.devicePixelRatio || 1;
+  c.width = Math.round(width * dpr);
+  c.height = Math.round(height * dpr);
+  // willReadFrequently keeps this canvas on the CPU rasterizer: thousands of translucent
+  // strokes are far faster there than on a (possibly software-emulated) GPU canvas.
+  const ctx = c.getContext("2d", { willReadFrequently: true }) as CanvasRenderingContext2D;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return ctx;
+}
+
+type Svg = Selection<SVGSVGElement, unknown, null, undefined>;
+type Group = Selection<SVGGElement, unknown, null, undefined>;
+
+interface AxisStyle {
+  height: number;
+  theme: Theme;
+  measureTitle: (text: string) => number;
+  measureTick: (text: string) => number;
+}
+
+/** The axis line and its title, fitted into `slot` (full name on hover). */
+function drawAxisLine(g: Group, axis: Axis, slot: { lo: number; hi: number }, style: AxisStyle): void {
+  const fg = style.theme.foreground;
+  g.append("line")
+    .attr("x1", axis.x)
+    .attr("x2", axis.x)
+    .attr("y1", MARGIN.top)
+    .attr("y2", style.height - MARGIN.bottom)
+    .attr("stroke", fg)
+    .attr("stroke-width", 1);
+  const label = axis.kind === "numeric" && axis.column.log ? `${axis.name} (log)` : axis.name;
+  const shown = fitText(label, slot.hi - slot.lo, style.measureTitle);
+  const title = g
+    .append("text")
+    .attr("class", "miwd-axis-title")
+    .attr("x", placeInSlot(axis.x, style.measureTitle(shown), slot))
+    .attr("y", MARGIN.top - 12)
+    .attr("text-anchor", "middle")
+    .attr("fill", fg)
+    .text(shown);
+  title.append("title").text(label);
+}
+
+/**
+ * Tick marks and labels right of the axis, ending `labelRoom` px later (before the next
+ * axis), on a translucent box so lines do not hide them.
+ */
+function drawTicks(g: Group, axis: Axis, labelRoom: number, style: AxisStyle): void {
+  const fg = style.theme.foreground;
+  const labelX = axis.x + 7;
+  for (const t of axisTicks(axis)) {
+    g.append("line")
+      .attr("x1", axis.x)
+      .attr("x2", axis.x + 4)
+      .attr("y1", t.y)
+      .attr("y2", t.y)
+      .attr("stroke", fg);
+    const text = fitText(t.text, labelRoom, style.measureTick);
+    if (!text) continue;
+    g.append("rect")
+      .attr("class", "miwd-tick-box")
+      .attr("x", labelX - 2)
+      .attr("y", t.y - 7)
+      .attr("width", style.measureTick(text) + 4)
+      .attr("height", 14)
+      .attr("rx", 2)
+      .attr("fill", style.theme.background)
+      .attr("fill-opacity", 0.75)
+      .attr("pointer-events", "none");
+    const tick = g
+      .append("text")
+      .attr("class", "miwd-tick")
+      .attr("x", labelX)
+      .attr("y", t.y)
+      .attr("dy", "0.32em")
+      .attr("text-anchor", "start")
+      .attr("fill", fg)
+      .text(text);
+    if (text !== t.text) tick.append("title").text(t.text);
+  }
 }
 
 export function createParallel(opts: ParallelOptions): ParallelView {
@@ -80,99 +268,24 @@ export function createParallel(opts: ParallelOptions): ParallelView {
   let axes: Axis[] = [];
   const background = document.createElement("canvas"); // cached faint library layer
   const session = new BrushSession(n, opts.columns);
-  const svg: Selection<SVGSVGElement, unknown, null, undefined> = select(svgNode);
+  const svg: Svg = select(svgNode);
   const brushes = new Map<string, BrushBehavior<unknown>>();
   // The first draw waits for the first resize() (the host lays out right after creating
   // the view): drawing at a guessed width first would rasterize everything twice. Until
   // then, setters only record their values.
   let drawn = false;
 
-  function buildAxes() {
-    const columns = opts.columns();
-    const usable = axesNames.filter((a) => columns.has(a));
-    const left = MARGIN.left;
-    const right = width - MARGIN.right;
-    const bottom = height - MARGIN.bottom;
-    const step = usable.length > 1 ? (right - left) / (usable.length - 1) : 0;
-    axes = usable.map((name, i) => {
-      const column = columns.get(name) as Column;
-      const x = usable.length > 1 ? left + i * step : (left + right) / 2;
-      if (column.kind === "numeric") {
-        const lo = column.min;
-        const hi = column.max > column.min ? column.max : column.min + 1;
-        const scale = column.log
-          ? scaleLog().domain([lo, hi]).range([bottom, MARGIN.top])
-          : scaleLinear().domain([lo, hi]).range([bottom, MARGIN.top]);
-        const values = column.values;
-        return {
-          name,
-          column,
-          x,
-          scale,
-          y: (row: number) => {
-            const v = values[row];
-            return Number.isFinite(v) && (!column.log || v > 0) ? scale(v) : Number.NaN;
-          },
-        };
-      }
-      const scale = scalePoint<number>()
-        .domain(column.categories.map((_, c) => c))
-        .range([bottom, MARGIN.top])
-        .padding(0.5);
-      const positions = Float64Array.from(column.categories, (_, c) => scale(c) ?? Number.NaN);
-      const codes = column.codes;
-      return {
-        name,
-        column,
-        x,
-        positions,
-        scale: (c: number) => positions[c],
-        y: (row: number) => positions[codes[row]],
-      };
-    });
-  }
-
-  function strokeRows(ctx: CanvasRenderingContext2D, rows: ArrayLike<number>) {
-    for (let j = 0; j < rows.length; j++) {
-      const row = rows[j];
-      ctx.beginPath();
-      let pen = false;
-      for (const axis of axes) {
-        const y = axis.y(row);
-        if (Number.isNaN(y)) {
-          pen = false;
-          continue;
-        }
-        if (pen) ctx.lineTo(axis.x, y);
-        else ctx.moveTo(axis.x, y);
-        pen = true;
-      }
-      ctx.stroke();
-    }
-  }
-
-  function sizeCanvas(c: HTMLCanvasElement) {
-    const dpr = window.devicePixelRatio || 1;
-    c.width = Math.round(width * dpr);
-    c.height = Math.round(height * dpr);
-    // willReadFrequently keeps this canvas on the CPU rasterizer: thousands of translucent
-    // strokes are far faster there than on a (possibly software-emulated) GPU canvas.
-    const ctx = c.getContext("2d", { willReadFrequently: true }) as CanvasRenderingContext2D;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    return ctx;
-  }
-
   function drawBackground() {
-    const ctx = sizeCanvas(background);
+    const ctx = sizeCanvas(background, width, height);
     const rows = sampleRows(null, n, MAX_BACKGROUND_LINES);
     ctx.strokeStyle = theme.muted;
     ctx.globalAlpha = Math.min(0.5, Math.max(0.008, 40 / rows.length));
     ctx.lineWidth = 1;
-    strokeRows(ctx, rows);
+    strokeRows(ctx, axes, rows);
   }
 
   function drawSelection() {
-    const ctx = sizeCanvas(canvas);
+    const ctx = sizeCanvas(canvas, width, height);
     canvas.style.width = `${width}px`;
     canvas.style.height = `${height}px`;
     ctx.drawImage(background, 0, 0, width, height);
@@ -196,91 +309,31 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     }
     for (const [code, list] of byColor) {
       ctx.strokeStyle = encoding.legend ? encoding.palette[code] : theme.accent;
-      strokeRows(ctx, list);
+      strokeRows(ctx, axes, list);
     }
   }
 
   function drawAxes() {
     svg.attr("width", width).attr("height", height);
     svg.selectAll("*").remove();
-    const fg = theme.foreground;
     const family = getComputedStyle(root).fontFamily || "sans-serif";
-    const measureTitle = textMeasurer(`600 ${FONT_SIZE_PX}px ${family}`);
-    const measureTick = textMeasurer(`${FONT_SIZE_PX}px ${family}`);
-    // Titles: one row, each within the space halfway to its neighbours (full name on hover).
+    const style: AxisStyle = {
+      height,
+      theme,
+      measureTitle: textMeasurer(`600 ${FONT_SIZE_PX}px ${family}`),
+      measureTick: textMeasurer(`${FONT_SIZE_PX}px ${family}`),
+    };
+    // Titles: one row, each within the space halfway to its neighbours.
     const slots = titleSlots(
       axes.map((a) => a.x),
       width,
     );
     for (const [index, axis] of axes.entries()) {
-      const g = svg.append("g").attr("class", "miwd-axis").attr("data-axis", axis.name);
-      g.append("line")
-        .attr("x1", axis.x)
-        .attr("x2", axis.x)
-        .attr("y1", MARGIN.top)
-        .attr("y2", height - MARGIN.bottom)
-        .attr("stroke", fg)
-        .attr("stroke-width", 1);
-      const label = axis.column.kind === "numeric" && axis.column.log ? `${axis.name} (log)` : axis.name;
-      const slot = slots[index];
-      const shown = fitText(label, slot.hi - slot.lo, measureTitle);
-      const titleWidth = measureTitle(shown);
-      const title = g
-        .append("text")
-        .attr("class", "miwd-axis-title")
-        .attr("x", placeInSlot(axis.x, titleWidth, slot))
-        .attr("y", MARGIN.top - 12)
-        .attr("text-anchor", "middle")
-        .attr("fill", fg)
-        .text(shown);
-      title.append("title").text(label);
-      const ticks: { y: number; text: string }[] = [];
-      if (axis.column.kind === "numeric") {
-        const scale = axis.scale as unknown as { ticks(n: number): number[] } & ((v: number) => number);
-        const values = axis.column.log ? logTicks(axis.column.min, axis.column.max) : scale.ticks(5);
-        for (const v of values) ticks.push({ y: scale(v), text: formatNumber(v) });
-      } else if (axis.positions) {
-        const every = Math.max(1, Math.ceil(axis.column.categories.length / 12));
-        axis.column.categories.forEach((c, code) => {
-          if (code % every === 0) ticks.push({ y: (axis.positions as Float64Array)[code], text: c });
-        });
-      }
-      // Tick labels sit right of their axis and end before the next axis (the last axis'
-      // labels end inside the canvas), on a translucent box so lines do not hide them.
-      const labelX = axis.x + 7;
+      const g: Group = svg.append("g").attr("class", "miwd-axis").attr("data-axis", axis.name);
+      drawAxisLine(g, axis, slots[index], style);
+      // The last axis' labels end inside the canvas.
       const next = axes[index + 1];
-      const labelRoom = (next ? next.x - 5 : width - 2) - labelX;
-      for (const t of ticks) {
-        g.append("line")
-          .attr("x1", axis.x)
-          .attr("x2", axis.x + 4)
-          .attr("y1", t.y)
-          .attr("y2", t.y)
-          .attr("stroke", fg);
-        const text = fitText(t.text, labelRoom, measureTick);
-        if (!text) continue;
-        const w = measureTick(text);
-        g.append("rect")
-          .attr("class", "miwd-tick-box")
-          .attr("x", labelX - 2)
-          .attr("y", t.y - 7)
-          .attr("width", w + 4)
-          .attr("height", 14)
-          .attr("rx", 2)
-          .attr("fill", theme.background)
-          .attr("fill-opacity", 0.75)
-          .attr("pointer-events", "none");
-        const tick = g
-          .append("text")
-          .attr("class", "miwd-tick")
-          .attr("x", labelX)
-          .attr("y", t.y)
-          .attr("dy", "0.32em")
-          .attr("text-anchor", "start")
-          .attr("fill", fg)
-          .text(text);
-        if (text !== t.text) tick.append("title").text(t.text);
-      }
+      drawTicks(g, axis, (next ? next.x - 5 : width - 2) - (axis.x + 7), style);
       const brush = brushY<unknown>()
         .extent([
           [axis.x - 12, MARGIN.top - 4],
@@ -294,34 +347,10 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     }
   }
 
-  function extentOf(axis: Axis, range: BrushRange): [number, number] | null {
-    if (range.kind === "numeric") {
-      const a = axis.scale(range.hi);
-      const b = axis.scale(range.lo);
-      return [Math.min(a, b), Math.max(a, b)];
-    }
-    const ys = [...range.codes].map((c) => axis.positions?.[c] ?? Number.NaN).filter(Number.isFinite);
-    if (!ys.length) return null;
-    return [Math.min(...ys) - 4, Math.max(...ys) + 4];
-  }
-
   function onBrush(axis: Axis, event: D3BrushEvent<unknown>) {
     if (!event.sourceEvent) return; // programmatic moves (redraws, resets) are not user input
-    let range: BrushRange | null = null;
-    const extent = event.selection as [number, number] | null;
-    if (extent) {
-      const [y0, y1] = extent;
-      if (axis.column.kind === "numeric") {
-        const inv = (axis.scale as unknown as { invert(y: number): number }).invert;
-        const a = inv(y0);
-        const b = inv(y1);
-        range = { kind: "numeric", lo: Math.min(a, b), hi: Math.max(a, b) };
-      } else {
-        range = { kind: "categorical", codes: categoriesInExtent(axis.positions as Float64Array, y0, y1) };
-      }
-    }
-    const next = session.update(axis.name, range, store.get());
-    store.set(next, "parallel");
+    const range = rangeOf(axis, event.selection as [number, number] | null);
+    store.set(session.update(axis.name, range, store.get()), "parallel");
   }
 
   const unsubscribe = store.subscribe((_selection, source) => {
@@ -338,7 +367,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
   });
 
   function redrawAll() {
-    buildAxes();
+    axes = layoutAxes(opts.columns(), axesNames, width, height);
     drawBackground();
     drawSelection();
     drawAxes();

@@ -175,133 +175,111 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
   return { scatterplot, destroy };
 }
 
-export function createScatter(opts: ScatterOptions): ScatterView {
-  const { n, store } = opts;
-  const dom = buildDom(opts.parent);
-  const removers: (() => void)[] = [];
-  const { x, y, map } = normalizeCoordinates(opts.coordinates, n);
-  const size = { width: Math.max(200, opts.parent.clientWidth || 600), height: 460 };
-  let theme = opts.theme;
-  let colorName = opts.color;
-  let located: Located | null = null;
+type Dom = ReturnType<typeof buildDom>;
+type Size = { width: number; height: number };
+
+/** Size the 2-D overlay to the stage and draw the located models' markers on it. */
+function paintOverlay(
+  overlay: HTMLCanvasElement,
+  size: Size,
+  located: Located | null,
+  scatterplot: Scatterplot,
+  points: ReturnType<typeof normalizeCoordinates>,
+  theme: Theme,
+): void {
+  const { width, height } = size;
+  const dpr = window.devicePixelRatio || 1;
+  if (overlay.width !== Math.round(width * dpr) || overlay.height !== Math.round(height * dpr)) {
+    overlay.width = Math.round(width * dpr);
+    overlay.height = Math.round(height * dpr);
+    overlay.style.width = `${width}px`;
+    overlay.style.height = `${height}px`;
+  }
+  const ctx = overlay.getContext("2d", { willReadFrequently: true });
+  if (!ctx) return;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  if (!located) return;
+  const xs = scatterplot.get("xScale") as LinearScale;
+  const ys = scatterplot.get("yScale") as LinearScale;
+  const { x, y, map } = points;
+  const project = {
+    query: (qx: number, qy: number): [number, number] => {
+      const [mx, my] = map(qx, qy);
+      return [xs(mx), ys(my)];
+    },
+    row: (i: number): [number, number] => [xs(x[i]), ys(y[i])],
+  };
+  drawLocated(ctx, located, project, theme);
+}
+
+/** scatter -> store on select/deselect; store -> scatter (and the count) for other sources. */
+function bindSelection(scatterplot: Scatterplot, store: SelectionStore, onChange: () => void): (() => void)[] {
+  const selectSub = scatterplot.subscribe("select", ({ points }) => store.set(points, "scatter"));
+  const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
+  return [
+    () => scatterplot.unsubscribe(selectSub),
+    () => scatterplot.unsubscribe(deselectSub),
+    store.subscribe((selection, source) => {
+      onChange();
+      if (source === "scatter") return;
+      if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
+      else scatterplot.select(Array.from(selection), { preventEvent: true });
+    }),
+  ];
+}
+
+/** Tooltip on hover, highlight of rows hovered in other views (gallery), overlay on pan/zoom. */
+function bindHover(
+  scatterplot: Scatterplot,
+  dom: Dom,
+  store: SelectionStore,
+  tooltipFor: (index: number, pos: readonly [number, number]) => void,
+  onView: () => void,
+): (() => void)[] {
+  let pointer: [number, number] | null = null;
+  const show = (index: number) => tooltipFor(index, scatterplot.getScreenPosition(index) ?? pointer ?? [0, 0]);
+  const overSub = scatterplot.subscribe("pointOver", (index) => show(index));
+  const outSub = scatterplot.subscribe("pointOut", () => {
+    dom.tooltip.hidden = true;
+  });
+  const viewSub = scatterplot.subscribe("view", () => onView());
+  return [
+    () => scatterplot.unsubscribe(overSub),
+    () => scatterplot.unsubscribe(outSub),
+    () => scatterplot.unsubscribe(viewSub),
+    listen(dom.canvas, "mousemove", (e) => {
+      const r = dom.canvas.getBoundingClientRect();
+      pointer = [e.clientX - r.left, e.clientY - r.top];
+    }),
+    store.hover.on((index) => {
+      if (index === null) {
+        scatterplot.hover(-1, { preventEvent: true });
+        dom.tooltip.hidden = true;
+      } else {
+        scatterplot.hover(index, { showReticleOnce: true, preventEvent: true });
+        show(index);
+      }
+    }),
+  ];
+}
+
+/** "(none)" plus one option per sent column, `selected` chosen. */
+function fillColorSelect(select: HTMLSelectElement, names: Iterable<string>, selected: string): void {
+  const none = el("option", "", "(none)");
+  none.value = "";
+  const options = [...names].map((name) => {
+    const option = el("option", "", name);
+    option.value = name;
+    return option;
+  });
+  select.replaceChildren(none, ...options);
+  select.value = selected;
+}
+
+/** Lasso toggle, reset view and clear buttons. */
+function bindButtons(scatterplot: Scatterplot, dom: Dom, store: SelectionStore): (() => void)[] {
   let lassoMode = false;
-  const gl = createGl(dom.canvas, size.width, size.height, n, theme);
-  const { scatterplot } = gl;
-
-  // --- drawing (regl-scatterplot rejects overlapping draw calls: chain them)
-  let drawing: Promise<void> = Promise.resolve();
-  const draw = () => {
-    const encoding = encodeColors(opts.columns().get(colorName), n);
-    renderLegend(dom.legend, encoding.legend);
-    drawing = drawing
-      .then(async () => {
-        await scatterplot.set({ pointColor: encoding.palette });
-        await scatterplot.draw(
-          { x, y, z: encoding.codes },
-          { zDataType: "categorical", select: Array.from(store.get()) },
-        );
-        drawOverlay();
-      })
-      .catch((err) => console.error("miwd-widget: scatter draw failed", err));
-    return drawing;
-  };
-
-  // --- located models: markers and lines to neighbors, drawn on a 2-D overlay
-  function drawOverlay() {
-    const { width, height } = size;
-    const { overlay } = dom;
-    const dpr = window.devicePixelRatio || 1;
-    if (overlay.width !== Math.round(width * dpr) || overlay.height !== Math.round(height * dpr)) {
-      overlay.width = Math.round(width * dpr);
-      overlay.height = Math.round(height * dpr);
-      overlay.style.width = `${width}px`;
-      overlay.style.height = `${height}px`;
-    }
-    const ctx = overlay.getContext("2d", { willReadFrequently: true });
-    if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    if (!located) return;
-    const xs = scatterplot.get("xScale") as LinearScale;
-    const ys = scatterplot.get("yScale") as LinearScale;
-    drawLocated(
-      ctx,
-      located,
-      {
-        query: (qx, qy) => {
-          const [mx, my] = map(qx, qy);
-          return [xs(mx), ys(my)];
-        },
-        row: (i) => [xs(x[i]), ys(y[i])],
-      },
-      theme,
-    );
-  }
-
-  const updateCount = () => {
-    dom.count.textContent = countText(store.size, n);
-  };
-
-  // --- selection: scatter -> store, store -> scatter
-  const bindSelection = () => {
-    const selectSub = scatterplot.subscribe("select", ({ points }) => store.set(points, "scatter"));
-    const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
-    removers.push(
-      () => scatterplot.unsubscribe(selectSub),
-      () => scatterplot.unsubscribe(deselectSub),
-      store.subscribe((selection, source) => {
-        updateCount();
-        if (source === "scatter") return;
-        if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
-        else scatterplot.select(Array.from(selection), { preventEvent: true });
-      }),
-    );
-  };
-
-  // --- hover: tooltip, and highlight requested by other views (gallery)
-  const bindHover = () => {
-    let pointer: [number, number] | null = null;
-    const show = (index: number) => {
-      const pos = scatterplot.getScreenPosition(index) ?? pointer ?? [0, 0];
-      showTooltip(dom.tooltip, index, opts.columns(), opts.tooltipColumns(), pos, size);
-    };
-    const overSub = scatterplot.subscribe("pointOver", (index) => show(index));
-    const outSub = scatterplot.subscribe("pointOut", () => {
-      dom.tooltip.hidden = true;
-    });
-    const viewSub = scatterplot.subscribe("view", () => drawOverlay());
-    removers.push(
-      () => scatterplot.unsubscribe(overSub),
-      () => scatterplot.unsubscribe(outSub),
-      () => scatterplot.unsubscribe(viewSub),
-      listen(dom.canvas, "mousemove", (e) => {
-        const r = dom.canvas.getBoundingClientRect();
-        pointer = [e.clientX - r.left, e.clientY - r.top];
-      }),
-      store.hover.on((index) => {
-        if (index === null) {
-          scatterplot.hover(-1, { preventEvent: true });
-          dom.tooltip.hidden = true;
-        } else {
-          scatterplot.hover(index, { showReticleOnce: true, preventEvent: true });
-          show(index);
-        }
-      }),
-    );
-  };
-
-  // --- toolbar: color select, lasso mode, reset view, clear
-  function fillColorSelect() {
-    const none = el("option", "", "(none)");
-    none.value = "";
-    const options = [...opts.columns().keys()].map((name) => {
-      const option = el("option", "", name);
-      option.value = name;
-      return option;
-    });
-    dom.colorSelect.replaceChildren(none, ...options);
-    dom.colorSelect.value = colorName;
-  }
   const setLassoMode = (on: boolean) => {
     lassoMode = on;
     dom.lassoButton.setAttribute("aria-pressed", String(on));
@@ -309,18 +287,55 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     dom.root.classList.toggle("miwd-lasso-mode", on);
     void scatterplot.set({ mouseMode: on ? "lasso" : "panZoom" });
   };
-  const bindToolbar = () => {
-    removers.push(
-      listen(dom.colorSelect, "change", () => {
-        colorName = dom.colorSelect.value;
-        opts.onColorChange(colorName);
-        void draw();
-      }),
-      listen(dom.lassoButton, "click", () => setLassoMode(!lassoMode)),
-      listen(dom.resetButton, "click", () => void scatterplot.reset()),
-      listen(dom.clearButton, "click", () => store.set([], "toolbar")),
-    );
+  return [
+    listen(dom.lassoButton, "click", () => setLassoMode(!lassoMode)),
+    listen(dom.resetButton, "click", () => void scatterplot.reset()),
+    listen(dom.clearButton, "click", () => store.set([], "toolbar")),
+  ];
+}
+
+export function createScatter(opts: ScatterOptions): ScatterView {
+  const { n, store } = opts;
+  const dom = buildDom(opts.parent);
+  const points = normalizeCoordinates(opts.coordinates, n);
+  const size: Size = { width: Math.max(200, opts.parent.clientWidth || 600), height: 460 };
+  let theme = opts.theme;
+  let colorName = opts.color;
+  let located: Located | null = null;
+  const gl = createGl(dom.canvas, size.width, size.height, n, theme);
+  const { scatterplot } = gl;
+  const drawOverlay = () => paintOverlay(dom.overlay, size, located, scatterplot, points, theme);
+
+  // regl-scatterplot rejects overlapping draw calls: chain them.
+  let drawing: Promise<void> = Promise.resolve();
+  const draw = () => {
+    const encoding = encodeColors(opts.columns().get(colorName), n);
+    renderLegend(dom.legend, encoding.legend);
+    drawing = drawing
+      .then(async () => {
+        await scatterplot.set({ pointColor: encoding.palette });
+        const data = { x: points.x, y: points.y, z: encoding.codes };
+        await scatterplot.draw(data, { zDataType: "categorical", select: Array.from(store.get()) });
+        drawOverlay();
+      })
+      .catch((err) => console.error("miwd-widget: scatter draw failed", err));
   };
+  const updateCount = () => {
+    dom.count.textContent = countText(store.size, n);
+  };
+  const tooltipFor = (index: number, pos: readonly [number, number]) =>
+    showTooltip(dom.tooltip, index, opts.columns(), opts.tooltipColumns(), pos, size);
+  const onColorSelect = () => {
+    colorName = dom.colorSelect.value;
+    opts.onColorChange(colorName);
+    draw();
+  };
+  const removers = [
+    ...bindSelection(scatterplot, store, updateCount),
+    ...bindHover(scatterplot, dom, store, tooltipFor, drawOverlay),
+    ...bindButtons(scatterplot, dom, store),
+    listen(dom.colorSelect, "change", onColorSelect),
+  ];
 
   function resize(w: number, h: number) {
     size.width = Math.max(200, Math.floor(w));
@@ -332,24 +347,21 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     drawOverlay();
   }
 
-  bindSelection();
-  bindHover();
-  bindToolbar();
-  fillColorSelect();
+  fillColorSelect(dom.colorSelect, opts.columns().keys(), colorName);
   updateCount();
   resize(size.width, size.height);
-  void draw();
+  draw();
 
   return {
     setColor(name) {
       if (name === colorName) return;
       colorName = name;
       dom.colorSelect.value = name;
-      void draw();
+      draw();
     },
     setColumns() {
-      fillColorSelect();
-      void draw();
+      fillColorSelect(dom.colorSelect, opts.columns().keys(), colorName);
+      draw();
     },
     setLocated(value) {
       located = value;
