@@ -1,5 +1,5 @@
 /**
- * ndarray codec shared with Python (src/miwd_widget/_buffers.py):
+ * ndarray codec shared with Python (src/miwd_widget/widget/codec.py):
  * `{buffer, dtype, shape}` where `buffer` is what the transport delivers: a DataView
  * (ipywidgets), an ArrayBuffer / typed array (set locally), or base64 text (standalone HTML).
  * Views are taken with their byteOffset/byteLength: a DataView from a comm message usually

@@ -1,5 +1,5 @@
 /**
- * The widget's model: the traits Python syncs (src/miwd_widget widget `Atlas`) and the custom
+ * The widget's model: the traits Python syncs (`Atlas`, src/miwd_widget/widget/atlas.py) and the custom
  * messages of the descriptor request/reply protocol, typed on top of `@anywidget/types`.
  */
 import type { AnyModel } from "@anywidget/types";
