@@ -166,8 +166,8 @@ def nearest(
     --------
     >>> lib = np.eye(3, dtype=np.float32)
     >>> neighbor, distance, _ = nearest(lib, lib[[2]], k=2)
-    >>> neighbor.tolist(), distance[0, 0]
-    ([[2, 0]], 0.0)
+    >>> neighbor.tolist(), distance[0].tolist()
+    ([[2, 0]], [0.0, 1.4142135623730951])
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -193,6 +193,12 @@ def place(
 
     Without a projector, the inverse-distance weighted mean of the neighbours' positions
     (what UMAP's transform starts from before it optimizes); a library model lands on itself.
+
+    Examples
+    --------
+    >>> emb = np.array([[0.0, 0.0], [4.0, 0.0]], np.float32)
+    >>> place(emb, np.array([[0, 1]]), np.array([[1.0, 3.0]]), np.zeros((1, 2))).tolist()
+    [[1.0, 0.0]]
     """
     if projector is not None:
         return np.asarray(projector.transform(queries), dtype=np.float32)
@@ -209,7 +215,14 @@ def locate_table(
     names: Sequence[str],
     ids: np.ndarray,
 ) -> pd.DataFrame:
-    """One row per (query, neighbour): query, query_name, x, y, rank, neighbor, id, distance."""
+    """One row per (query, neighbour): query, query_name, x, y, rank, neighbor, id, distance.
+
+    Examples
+    --------
+    >>> t = locate_table(np.zeros((1, 2)), np.array([[1]]), np.array([[0.5]]), ["q"], np.array(["a", "b"]))
+    >>> t[["query_name", "rank", "id", "distance"]].values.tolist()
+    [['q', 1, 'b', 0.5]]
+    """
     import pandas as pd
 
     m, k = neighbor.shape

@@ -121,7 +121,16 @@ class _NonFinite:
 
 
 def check_describable(ws: WeightSource, S: int) -> None:
-    """Raise DescriptorError if ``ws`` has no weights or fewer than S (before any reading)."""
+    """Raise DescriptorError if ``ws`` has no weights or fewer than S (before any reading).
+
+    Examples
+    --------
+    >>> from miwd_widget.weights import open_weights
+    >>> check_describable(open_weights(np.zeros(3), name="tiny"), S=4)
+    Traceback (most recent call last):
+    ...
+    miwd_widget.descriptors.config.DescriptorError: tiny: the model has N=3 weights, fewer than S=4 windows; use a smaller S
+    """
     n_total = ws.n
     if n_total == 0:
         skipped = f" (skipped: {', '.join(n for n, _ in ws.skipped[:5])})" if ws.skipped else ""

@@ -79,8 +79,8 @@ def pooled_percentiles(
 
     Examples
     --------
-    >>> pooled_percentiles([np.linspace(-1, 1, 101)], [1], (5, 95))
-    (-0.9, 0.9)
+    >>> pooled_percentiles([np.linspace(-1, 1, 101)], [1], (0, 100))
+    (-1.0, 1.0)
     >>> pooled_percentiles([np.zeros(3), np.ones(1)], [1, 3], (0, 60))  # the 1 stands for 3
     (0.0, 1.0)
     """
@@ -118,8 +118,8 @@ def auto_value_range(
 
     Examples
     --------
-    >>> auto_value_range([np.linspace(-1, 1, 101)], percentiles=(5, 95))
-    (-0.9, 0.9)
+    >>> auto_value_range([np.linspace(-1, 1, 101)], percentiles=(25, 75))
+    (-0.5, 0.5)
     """
     if isinstance(sources, (WeightSource, np.ndarray, str, os.PathLike)) or not isinstance(
         sources, Sequence

@@ -165,7 +165,13 @@ def build(
 
 
 def errors_frame(records: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:
-    """The ``library.errors`` table: columns ``source`` and ``error``."""
+    """The ``library.errors`` table: columns ``source`` and ``error``.
+
+    Examples
+    --------
+    >>> errors_frame([("/m/a.npy", "a.npy: empty file")]).to_dict("records")
+    [{'source': '/m/a.npy', 'error': 'a.npy: empty file'}]
+    """
     records = list(records)
     return pd.DataFrame(
         {

@@ -189,7 +189,14 @@ def file_items(files: list[Path], table: pd.DataFrame | None, on: str, base: Pat
 def model_items(
     models: Any, metadata: pd.DataFrame | None, names: Sequence[str] | None
 ) -> list[Item]:
-    """Work items for in-memory models, joined with ``metadata`` on ``id`` or row by row."""
+    """Work items for in-memory models, joined with ``metadata`` on ``id`` or row by row.
+
+    Examples
+    --------
+    >>> items = model_items([np.zeros(4), np.ones(4)], pd.DataFrame({"lr": [0.1, 0.2]}), None)
+    >>> [(it.id, it.meta) for it in items]
+    [('model0', {'lr': 0.1}), ('model1', {'lr': 0.2})]
+    """
     if isinstance(models, Mapping) and not looks_like_state_dict(models):
         # name -> model; a mapping of arrays/tensors is one model (a state dict).
         names = [str(k) for k in models.keys()] if names is None else names
