@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -14,8 +13,6 @@ from .config import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE, DescriptorConfig, 
 from .value_range import resolve_value_range
 
 __all__ = ["mi_wd", "describe", "DescriptorArray", "is_single"]
-
-log = logging.getLogger(__name__)
 
 
 class DescriptorArray(np.ndarray):
@@ -179,8 +176,6 @@ def describe(
     opened = [open_weights(s, order=order, include_buffers=include_buffers) for s in sources]
     for ws in opened:
         check_describable(ws, config.S)  # a clear per-model error before the range pass
-        if ws.skipped:
-            log.debug("%s: skipped %d entries: %s", ws.name, len(ws.skipped), ws.skipped[:5])
     resolved = resolve_value_range(config, opened)
     out = np.empty((len(opened), config.S, config.B), dtype=np.float32)
     for i, ws in enumerate(progress_bar(opened, desc="MI-WD", show=progress)):

@@ -13,6 +13,7 @@ torch is never imported here: an object can only be a torch one if torch is alre
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ import numpy as np
 from .source import Skip, Tensor, WeightReadError, WeightSource
 
 __all__ = ["build_source", "object_items", "is_tensor_like", "is_module", "CHECKPOINT_KEYS"]
+
+log = logging.getLogger(__name__)
 
 #: Keys under which training checkpoints commonly keep the model's state_dict.
 CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network")
@@ -201,4 +204,6 @@ def build_source(
             skipped.append((str(key), why or "not a weight"))
         elif tensor.size:
             tensors.append(tensor)
+    if skipped:
+        log.debug("%s: %d entries are not weights: %s", name, len(skipped), skipped[:5])
     return WeightSource(name, tensors, skipped, path, format)

@@ -9,6 +9,7 @@ line here.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from .formats import keras, npy, nws, onnx, pytorch, safetensors, sharded
 from .formats._base import FileFormat, ReadResult
 from .objects import build_source
 from .source import WeightReadError, WeightSource
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FORMATS",
@@ -98,6 +101,7 @@ def read_path(
     label = name or str(path)
     target = model_in_directory(path) if path.is_dir() else path
     fmt = format_for(target)
+    log.debug("%s: read as %s", target, fmt.name)
     try:
         items, skipped, kind = fmt.read(target)
     except (WeightReadError, MemoryError):
@@ -135,6 +139,7 @@ def model_in_directory(directory: Path) -> Path:
         members = [f for f in FORMATS if f.group == group]
         found = [p for p in files if any(f.matches(p) for f in members)]
         if len(found) == 1:
+            log.debug("%s: the model file is %s", directory, found[0].name)
             return found[0]
         if found:
             raise WeightReadError(
