@@ -62,21 +62,21 @@ def render_descriptor(descriptor: np.ndarray, rows: int | None = None) -> str:
 
 
 def _value_range(text: str) -> Any:
-    if text == "auto":
-        return "auto"
-    if text == "paper":
-        from .descriptors.config import PAPER_VALUE_RANGE
+    """``--range``: 'auto', 'paper' or LO,HI, checked by the descriptors' own validator."""
+    from .descriptors.config import PAPER_VALUE_RANGE, check_value_range
 
+    if text == "paper":
         return PAPER_VALUE_RANGE
     try:
-        lo, hi = (float(v) for v in text.split(","))
+        value: Any = tuple(float(v) for v in text.split(","))
     except ValueError:
+        value = text  # "auto", or text the validator names in its message
+    try:
+        return check_value_range(value)
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"expected 'auto', 'paper' or LO,HI (e.g. -0.5,0.5), got {text!r}"
+            f"expected 'auto', 'paper' or LO,HI (e.g. -0.5,0.5): {exc}"
         ) from None
-    if not lo < hi:
-        raise argparse.ArgumentTypeError(f"LO must be below HI, got {text!r}")
-    return (lo, hi)
 
 
 def _positive(text: str) -> int:

@@ -12,7 +12,7 @@ import os
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ import pandas as pd
 from .._positions import as_positions
 from ..columns import ID, SOURCE
 from ..descriptors.config import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE, DescriptorConfig
+
+if TYPE_CHECKING:
+    from ..descriptors.compute import DescriptorArray
 from . import storage
 from .build import accuracy_norm, build, errors_frame
 from .executor import Runner
@@ -467,7 +470,7 @@ class ModelLibrary:
         self._neighbors = None
         return self
 
-    def describe(self, models: Any) -> Any:
+    def describe(self, models: Any) -> DescriptorArray:
         """Descriptors of new models on this library's grid (same S, B, value range).
 
         Examples
