@@ -263,11 +263,14 @@ def cmd_zoo_train(args: argparse.Namespace) -> int:
         options["max_epochs"] = args.max_epochs
     if args.max_train is not None:
         options["max_train"] = args.max_train
+    if args.group_size is not None:
+        options["group_size"] = args.group_size
     table = train_zoo(args.n, args.output, seed=args.seed, n_jobs=args.jobs, **options)
     print(
         f"zoo {args.output}: {len(table)} models in {time.perf_counter() - start:.0f} s; "
         f"build a library with `miwd build {args.output}/models -o lib.parquet "
-        f"--metadata {args.output}/metadata.csv`"
+        f"--metadata {args.output}/metadata.csv`, or in Python with "
+        f"ModelLibrary.from_zoo({str(args.output)!r}) (snapshots=True for training paths)"
     )
     return EXIT_OK if len(table) >= args.n else EXIT_PARTIAL
 
@@ -456,8 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = zoo.add_parser(
         "train",
         help="train N NWS-like CNNs into a zoo directory",
-        description="Train N small CNNs with sampled hyper-parameters on offline datasets; "
-        "writes zoo.json, metadata.csv and models/*.safetensors. Rerun to resume.",
+        description="Train N small CNNs, every hyper-parameter drawn per model as in NWS, on "
+        "five offline 16x16x3 tasks; writes zoo.json, metadata.csv, models/*.safetensors, "
+        "snapshots.csv and snapshots/ (one per epoch). Rerun to resume.",
     )
     t.add_argument("-n", type=_positive, required=True, help="number of models")
     t.add_argument("-o", "--output", required=True, help="zoo directory")
@@ -465,7 +469,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--jobs", type=_positive, default=2, help="worker processes (2)")
     t.add_argument("--datasets", help="comma-separated subset of the tasks (default: all)")
     t.add_argument("--max-epochs", type=_positive, help="epoch limit (early stopping)")
-    t.add_argument("--max-train", type=_positive, help="cap on training images per task")
+    t.add_argument("--max-train", type=_positive, help="cap on the images of every split")
+    t.add_argument(
+        "--group-size",
+        type=_positive,
+        help="largest group trained as one stacked network (default: 3 at batch 32, 2 at 64, "
+        "else 1)",
+    )
     t.set_defaults(func=cmd_zoo_train)
 
     p = sub.add_parser(
