@@ -148,7 +148,7 @@ def run_probe(lib: ModelLibrary, reps: Sequence[Any], args: argparse.Namespace) 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dev", help="development zoo directory (choose here)")
-    p.add_argument("main", help="main zoo directory (report here)")
+    p.add_argument("main", nargs="?", help="main zoo directory (report here; omit to only choose)")
     p.add_argument("--out", default="docs/results/variants", help="output folder")
     p.add_argument("--dims", type=int, nargs="+", default=[64, 256, 1024])
     p.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS))
@@ -161,6 +161,11 @@ def main() -> None:
         default=None,
         help="labels of the candidates to try (default: all of variants.CANDIDATES)",
     )
+    p.add_argument(
+        "--reuse-dev",
+        action="store_true",
+        help="read --out/dev_probe.csv from an earlier run instead of probing the dev zoo again",
+    )
     args = p.parse_args()
     candidates = [c for c in CANDIDATES if args.candidates is None or c[0] in args.candidates]
     unknown = set(args.candidates or []) - {c[0] for c in CANDIDATES}
@@ -172,8 +177,11 @@ def main() -> None:
     # 1. choose on the development zoo
     t0 = time.perf_counter()
     dev = final_models(ModelLibrary.from_zoo(args.dev))
-    dev_result = run_probe(dev, [*candidates, *BASELINES], args)
-    dev_result.to_csv(out / "dev_probe.csv", index=False)
+    if args.reuse_dev:
+        dev_result = pd.read_csv(out / "dev_probe.csv", keep_default_na=False, na_values=[""])
+    else:
+        dev_result = run_probe(dev, [*candidates, *BASELINES], args)
+        dev_result.to_csv(out / "dev_probe.csv", index=False)
     selection = wins(dev_result, [c[0] for c in candidates])
     selection.to_csv(out / "dev_selection.csv", index=False)
     chosen = choose(selection)
@@ -182,6 +190,8 @@ def main() -> None:
     print(f"## Development zoo ({len(dev)} models, {split}, {time.perf_counter() - t0:.0f} s)\n")
     print(markdown(selection.round(3)))
     print(f"\nChosen: **{chosen}** ({spec[1]}, {json.dumps(spec[2])})\n")
+    if args.main is None:
+        return
 
     # 2. report the chosen variant and the paper's representations on the main zoo
     t0 = time.perf_counter()
