@@ -62,6 +62,7 @@ __all__ = [
     "resample_models",
     "global_statistics",
     "describe_flat",
+    "square_side",
     "REPRESENTATIONS",
     "RESAMPLED_DIM",
     "STATS_FEATURES",
@@ -268,6 +269,23 @@ def _check_dim(dim: Any, name: str) -> int:
     return int(dim)
 
 
+def square_side(dim: Any, name: str) -> int:
+    """S = B = sqrt(K) of a square descriptor grid; a ValueError naming ``name`` otherwise.
+
+    Examples
+    --------
+    >>> square_side(256, "miwd")
+    16
+    """
+    dim = _check_dim(dim, name)
+    side = math.isqrt(dim)
+    if side * side != dim:
+        raise ValueError(
+            f"{name}: dim must be a perfect square K = S*B with S = B (64, 256, 1024), got {dim}"
+        )
+    return side
+
+
 class MIWDRepresentation(Representation):
     """MI-WD descriptors flattened to K = S * B features, with S = B = sqrt(K).
 
@@ -313,13 +331,7 @@ class MIWDRepresentation(Representation):
     @property
     def side(self) -> int:
         """S = B = sqrt(K)."""
-        dim = _check_dim(self.dim, "miwd")
-        side = math.isqrt(dim)
-        if side * side != dim:
-            raise ValueError(
-                f"miwd: dim must be a perfect square K = S*B with S = B (64, 256, 1024), got {dim}"
-            )
-        return side
+        return square_side(self.dim, "miwd")
 
     def _config(self) -> DescriptorConfig:
         return DescriptorConfig(

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._progress import progress as progress_bar
 from ..columns import TRAIN_GROUP
-from .weights import library_weights, progress_bar
+from .weights import library_weights
 
 if TYPE_CHECKING:
     from ..representations import Representation
@@ -239,7 +240,7 @@ class _FeatureCache:
         self, kw: dict[str, Any], dims: list[int], train: np.ndarray, rows: np.ndarray
     ) -> dict[int, np.ndarray]:
         """MI-WD of ``rows`` (train first) with the range fitted on ``train``, per K."""
-        from ..descriptors import auto_value_range
+        from ..descriptors import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE, auto_value_range
         from ..representations import MIWDRepresentation
 
         fold = (train.tobytes(), rows.tobytes())
@@ -248,10 +249,10 @@ class _FeatureCache:
         settings = tuple(sorted(kw.items()))
         todo = [k for k in dims if (settings, k) not in self._fold_miwd]
         if todo:
-            value_range = kw.get("value_range", "auto")
+            value_range = kw.get("value_range", DEFAULT_VALUE_RANGE)
             if isinstance(value_range, str):
                 # The "auto" range comes from the training fold only, then describes both parts.
-                percentiles = tuple(kw.get("percentiles", (5.0, 95.0)))
+                percentiles = tuple(kw.get("percentiles", DEFAULT_PERCENTILES))
                 value_range = auto_value_range([self.thetas[i] for i in train], percentiles)
             for k in todo:
                 rep = MIWDRepresentation(k, **{**kw, "value_range": value_range, "progress": False})
@@ -508,7 +509,7 @@ def probe(
                     }
                 )
 
-    for target in progress_bar(targets, len(targets), "probe", progress, unit="target"):
+    for target in progress_bar(targets, desc="probe", show=progress, unit="target"):
         idx = balanced_indices(md[target].tolist(), random_state)
         codes, classes = pd.factorize(md[target].iloc[idx])
         y = np.asarray(codes)

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._progress import progress as progress_bar
 from ..columns import hyperparameter_columns
-from .weights import library_sources, progress_bar, state_dict
+from ..descriptors.config import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE
+from .weights import library_sources, state_dict
 
 __all__ = ["invariance", "permute_hidden_neurons", "column_major"]
 
@@ -156,8 +158,8 @@ def invariance(
     n_repeats: int = 3,
     S: int = 32,
     B: int = 32,
-    value_range: tuple[float, float] | str = "auto",
-    percentiles: tuple[float, float] = (5.0, 95.0),
+    value_range: tuple[float, float] | str = DEFAULT_VALUE_RANGE,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
     metric: str = "euclidean",
     max_pairs: int = 2000,
     random_state: int | None = 0,
@@ -248,7 +250,7 @@ def invariance(
             else [()] * len(md)
         )
         states = [
-            state_dict(s) for s in progress_bar(sources, len(sources), "reading weights", progress)
+            state_dict(s) for s in progress_bar(sources, desc="reading weights", show=progress)
         ]
     else:
         if isinstance(models, Mapping):
@@ -266,16 +268,14 @@ def invariance(
     if not states:
         raise ValueError("invariance: no models given")
 
-    from ..descriptors import auto_value_range
+    from ..descriptors import DescriptorConfig
+    from ..descriptors.value_range import resolve_value_range
     from ..representations import describe_flat
 
     rng = np.random.default_rng(random_state)
-    if isinstance(value_range, str):
-        if value_range != "auto":
-            raise ValueError(
-                f"invariance: value_range must be 'auto' or (lo, hi), got {value_range!r}"
-            )
-        value_range = auto_value_range(states, percentiles=percentiles)
+    # one range for every descriptor ("auto": pooled percentiles of the original models)
+    config = DescriptorConfig(S, B, value_range, percentiles)
+    value_range = resolve_value_range(config, states).range
 
     def vec(state: Mapping[str, np.ndarray]) -> np.ndarray:
         return describe_flat(state, S, B, value_range).astype(np.float64)
@@ -284,9 +284,9 @@ def invariance(
         diff = a - b
         return float(np.sqrt(diff @ diff) if metric == "euclidean" else np.abs(diff).sum())
 
-    base = [vec(s) for s in progress_bar(states, len(states), "MI-WD", progress)]
+    base = [vec(s) for s in progress_bar(states, desc="MI-WD", show=progress)]
     records = []
-    for i, state in enumerate(progress_bar(states, len(states), "invariance", progress)):
+    for i, state in enumerate(progress_bar(states, desc="invariance", show=progress)):
         for kind in transforms:
             reps = 1 if kind == "column_major" else n_repeats
             for r in range(reps):

@@ -47,12 +47,18 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import progress as progress_bar
+from ..descriptors.config import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE
+from ..descriptors.value_range import AUTO_RANGE_SAMPLES, pooled_percentiles, sample_weights
 from ..representations import (
     MIWDRepresentation,
     Representation,
     StatsRepresentation,
+    _theta,
     describe_flat,
+    square_side,
 )
+from ..weights import open_weights
 
 __all__ = [
     "BlockScaler",
@@ -73,33 +79,7 @@ WINDOW_FEATURES = ("mean", "log_std", "skew", "log_kurtosis", "p5", "p25", "p75"
 _WINDOW_QUANTILES = (0.05, 0.25, 0.75, 0.95)
 
 
-def _theta(model: Any) -> np.ndarray:
-    """One model's theta as a 1-D float array (arrays are used as they are)."""
-    if isinstance(model, np.ndarray) and model.ndim == 1 and model.dtype.kind == "f":
-        return model
-    from ..weights import flatten_weights
-
-    return flatten_weights(model)
-
-
-def _side(dim: Any, name: str) -> int:
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
-        raise ValueError(f"{name}: dim must be a positive integer, got {dim!r}")
-    side = math.isqrt(int(dim))
-    if side * side != dim:
-        raise ValueError(
-            f"{name}: dim must be a perfect square K = S*B with S = B (64, 256, 1024), got {dim}"
-        )
-    return side
-
-
-def _progress(models: Sequence[Any], desc: str, show: bool | None) -> Any:
-    from .weights import progress_bar
-
-    return progress_bar(models, len(models), desc, show)
-
-
-def pooled_weights(models: Sequence[Any], max_samples: int = 1 << 22) -> np.ndarray:
+def pooled_weights(models: Sequence[Any], max_samples: int = AUTO_RANGE_SAMPLES) -> np.ndarray:
     """The finite weights of all ``models`` pooled (a regular stride subsample beyond a cap).
 
     The same sample as the ``"auto"`` value range's
@@ -114,9 +94,6 @@ def pooled_weights(models: Sequence[Any], max_samples: int = 1 << 22) -> np.ndar
     >>> pooled_weights([np.arange(10.0)], max_samples=5).tolist()
     [0.0, 2.0, 4.0, 6.0, 8.0]
     """
-    from ..descriptors.value_range import sample_weights
-    from ..weights import open_weights
-
     opened = [open_weights(m) for m in models]
     total = sum(ws.n for ws in opened)
     if total == 0:
@@ -214,8 +191,8 @@ class MIWDStatsRepresentation(Representation):
     def __init__(
         self,
         dim: int = 1024,
-        value_range: tuple[float, float] | str = "auto",
-        percentiles: tuple[float, float] = (5.0, 95.0),
+        value_range: tuple[float, float] | str = DEFAULT_VALUE_RANGE,
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
         clip: bool = False,
         block_weights: str = "equal",
         progress: bool | None = None,
@@ -341,7 +318,7 @@ class WindowMomentsRepresentation(Representation):
     def _transform(self, models: list[Any]) -> np.ndarray:
         S = self.windows
         out = np.empty((len(models), int(self.dim)), dtype=np.float32)
-        for i, m in enumerate(_progress(models, "window moments", self.progress)):
+        for i, m in enumerate(progress_bar(models, desc="window moments", show=self.progress)):
             out[i] = window_moments(_theta(m), S).reshape(-1)
         return out
 
@@ -368,7 +345,7 @@ class _MappedMIWD(Representation):
         dim: int = 1024,
         percentiles: tuple[float, float] = (0.1, 99.9),
         clip: bool = True,
-        max_samples: int = 1 << 22,
+        max_samples: int = AUTO_RANGE_SAMPLES,
         progress: bool | None = None,
     ) -> None:
         self.dim = dim
@@ -380,7 +357,7 @@ class _MappedMIWD(Representation):
     @property
     def side(self) -> int:
         """S = B = sqrt(K)."""
-        return _side(self.dim, self.name)
+        return square_side(self.dim, self.name)
 
     def _fit(self, models: list[Any]) -> None:
         self.side  # noqa: B018 - validates dim before reading any model
@@ -415,21 +392,13 @@ class _MappedMIWD(Representation):
         """
         if not getattr(self, "fitted_", False):
             raise ValueError(f"{self.name}: call fit(training_models) first")
-        sides = {int(k): _side(k, self.name) for k in dims}
+        sides = {int(k): square_side(k, self.name) for k in dims}
         out = {k: np.empty((len(models), k), dtype=np.float32) for k in sides}
-        for i, m in enumerate(_progress(list(models), self.name, self.progress)):
+        for i, m in enumerate(progress_bar(list(models), desc=self.name, show=self.progress)):
             mapped = self.map(_theta(m))
             for k, side in sides.items():
                 out[k][i] = describe_flat(mapped, side, side, self.range_, self.clip)
         return out
-
-
-def _widen(lo: float, hi: float) -> tuple[float, float]:
-    """A non-empty range even when every sampled value is equal (constant models)."""
-    if lo < hi:
-        return lo, hi
-    pad = max(abs(lo), 1.0) * 1e-3
-    return lo - pad, hi + pad
 
 
 class AsinhMIWDRepresentation(_MappedMIWD):
@@ -463,7 +432,7 @@ class AsinhMIWDRepresentation(_MappedMIWD):
         percentiles: tuple[float, float] = (0.1, 99.9),
         scale_percentile: float = 50.0,
         clip: bool = True,
-        max_samples: int = 1 << 22,
+        max_samples: int = AUTO_RANGE_SAMPLES,
         progress: bool | None = None,
     ) -> None:
         super().__init__(dim, percentiles, clip, max_samples, progress)
@@ -473,10 +442,9 @@ class AsinhMIWDRepresentation(_MappedMIWD):
         scale = float(np.percentile(np.abs(pooled), self.scale_percentile))
         # all-zero weights (a constant-zero initialization) still need a positive scale
         self.scale_ = scale if scale > 0 else 1.0
-        lo, hi = np.percentile(pooled, self.percentiles)
-        self.range_ = _widen(
-            float(np.arcsinh(lo / self.scale_)), float(np.arcsinh(hi / self.scale_))
-        )
+        # the pooled percentiles (a constant model's range widened), then on the asinh scale
+        lo, hi = pooled_percentiles([pooled], [1], self.percentiles)
+        self.range_ = (float(np.arcsinh(lo / self.scale_)), float(np.arcsinh(hi / self.scale_)))
 
     def map(self, theta: np.ndarray) -> np.ndarray:
         return np.arcsinh(np.asarray(theta, dtype=np.float64) / self.scale_)
@@ -506,7 +474,7 @@ class QuantileMIWDRepresentation(_MappedMIWD):
         percentiles: tuple[float, float] = (0.1, 99.9),
         grid: int = 1024,
         clip: bool = True,
-        max_samples: int = 1 << 22,
+        max_samples: int = AUTO_RANGE_SAMPLES,
         progress: bool | None = None,
     ) -> None:
         super().__init__(dim, percentiles, clip, max_samples, progress)
@@ -519,7 +487,9 @@ class QuantileMIWDRepresentation(_MappedMIWD):
         # of them map to one point and land in one bin
         self.grid_ = np.maximum.accumulate(edges)
         if not self.grid_[0] < self.grid_[-1]:
-            self.grid_ = np.linspace(*_widen(float(edges[0]), float(edges[-1])), edges.size)
+            # all weights equal: the widened range of the pooled percentiles
+            widened = pooled_percentiles([pooled], [1], self.percentiles)
+            self.grid_ = np.linspace(*widened, edges.size)
         self.range_ = (0.0, 1.0)
 
     def map(self, theta: np.ndarray) -> np.ndarray:
@@ -572,5 +542,5 @@ def make_variant(name: str, dim: int | None = None, **kw: Any) -> Representation
     if isinstance(rep, WindowMomentsRepresentation):
         rep.windows  # noqa: B018
     else:
-        _side(rep.dim, name)
+        square_side(rep.dim, name)
     return rep

@@ -16,12 +16,13 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._progress import progress as progress_bar
 from ..columns import ID, SOURCE
 
 __all__ = ["LibraryWeightsError", "library_weights", "library_sources", "state_dict"]
@@ -29,15 +30,6 @@ __all__ = ["LibraryWeightsError", "library_weights", "library_sources", "state_d
 
 class LibraryWeightsError(ValueError):
     """The library does not give access to its models' weights."""
-
-
-def progress_bar(
-    iterable: Iterable, total: int, desc: str, show: bool | None, unit: str = "model"
-) -> Any:
-    """The package's progress bar (:func:`miwd_widget._progress.progress`) over ``iterable``."""
-    from .._progress import progress
-
-    return progress(iterable, desc=desc, total=total, show=show, unit=unit)
 
 
 def library_sources(library: Any) -> list[str]:
@@ -107,7 +99,7 @@ def library_weights(
         models = library_sources(library)
     return [
         np.asarray(flatten_weights(m), dtype=np.float32)
-        for m in progress_bar(models, n, "reading weights", progress)
+        for m in progress_bar(models, desc="reading weights", show=progress)
     ]
 
 
