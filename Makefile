@@ -41,13 +41,15 @@ test-py: setup js chromium
 
 test: test-js test-py
 
-lint:
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+lint: js/node_modules/.package-lock.json
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	cd js && npm run lint
 
-format:
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+format: js/node_modules/.package-lock.json
+	$(VENV)/bin/ruff format src tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
+	cd js && npm run format
 
 bench: setup
 	$(PY) benchmarks/bench_descriptors.py
