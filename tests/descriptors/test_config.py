@@ -89,29 +89,38 @@ def test_sample_keeps_precision_and_drops_non_finite():
     assert sample_weights(open_weights(np.ones(5, np.float16)), 1).dtype == np.float32
 
 
-def test_pooled_percentiles_weighted_branch_equals_repeating_the_samples():
+def test_pooled_percentiles_give_every_model_one_vote():
     rng = np.random.default_rng(1)
     small, big = rng.normal(size=500), rng.normal(scale=0.01, size=700)
-    # Each value of `big` stands for 3 weights: as if it were there three times.
+    # One vote per model: as if each sample were repeated to the same size (3500 values).
+    # (Percentiles off the exact steps of that CDF, where float weights could tip a tie.)
+    q = (2.5051, 97.3049)
     expected = np.percentile(
-        np.concatenate([small, np.repeat(big, 3)]), [5, 95], method="inverted_cdf"
+        np.concatenate([np.repeat(small, 7), np.repeat(big, 5)]), q, method="inverted_cdf"
     )
-    got = pooled_percentiles([small, big], [1, 3], (5, 95))
+    got = pooled_percentiles([small, big], percentiles=q)
     assert got == pytest.approx(tuple(expected))
-    unweighted = pooled_percentiles([small, big], [1, 1], (5, 95))
-    assert got[1] < unweighted[1]  # the many small weights of `big` pull the range in
+    # strides (how a sample was drawn) do not change a model's weight
+    assert pooled_percentiles([small, big], [1, 3], q) == got
+    by_weight = np.percentile(np.concatenate([small, big]), q)
+    assert got[1] > by_weight[1]  # the 700 small weights of `big` no longer outvote `small`
+    # equal sizes: exactly np.percentile of the pooled samples
+    assert pooled_percentiles([small, big[:500]], percentiles=(5, 95)) == pytest.approx(
+        tuple(np.percentile(np.concatenate([small, big[:500]]), [5, 95]))
+    )
 
 
-def test_library_with_unequal_strides_weights_models_by_size(monkeypatch):
-    monkeypatch.setattr(build_module, "AUTO_RANGE_SAMPLES", 8192)  # cap 4096 per model
+def test_library_gives_a_huge_model_no_more_weight_than_a_small_one(monkeypatch):
+    monkeypatch.setattr(build_module, "AUTO_RANGE_SAMPLES", 8192)  # 4096 per model
     rng = np.random.default_rng(2)
     small = rng.normal(size=1000)  # stride 1
-    big = rng.normal(scale=0.01, size=12_000)  # stride 3
+    big = rng.normal(scale=0.01, size=120_000)  # stride 30
     lib = ModelLibrary.from_models([small, big], names=["small", "big"], S=4, B=8)
-    expected = pooled_percentiles([small, big[::3]], [1, 3], (5, 95))
-    assert lib.value_range == pytest.approx(expected)
-    everything = tuple(np.percentile(np.concatenate([small, big]), [5, 95]))
-    assert lib.value_range == pytest.approx(everything, abs=2e-3)
+    assert lib.value_range == pytest.approx(pooled_percentiles([small, big[::30]], None, (5, 95)))
+    assert lib.value_range == describe([small, big], S=4, B=8).value_range  # one resolver
+    # pooling every weight once, `big` alone would set the range: about +-0.02
+    by_weight = np.percentile(np.concatenate([small, big]), [5, 95])
+    assert by_weight[1] < 0.05 and lib.value_range[1] > 0.5
 
 
 def test_pooled_percentiles_errors_and_constant_models():

@@ -114,8 +114,10 @@ def test_describe_many_returns_stack_with_shared_auto_range():
     models = [rng.normal(scale=0.02 * (i + 1), size=1000 + 37 * i) for i in range(4)]
     d = describe(models, S=8, B=16, value_range="auto")
     assert d.shape == (4, 8, 16)
+    # one vote per model: each value weighs 1 / its model's size
     pooled = np.concatenate(models)
-    lo, hi = np.percentile(pooled, [5, 95])
+    weights = np.concatenate([np.full(m.size, 1.0 / m.size) for m in models])
+    lo, hi = np.percentile(pooled, [5, 95], weights=weights, method="inverted_cdf")
     assert d.value_range == pytest.approx((lo, hi))
     for i, m in enumerate(models):
         np.testing.assert_allclose(d[i], reference_mi_wd(m, 8, 16, (lo, hi)), atol=1e-6)

@@ -1,9 +1,19 @@
-"""The one resolver of ``value_range="auto"``: pooled weight percentiles.
+"""The one resolver of ``value_range="auto"``: pooled weight percentiles, one vote per model.
 
-Weights are pooled (each weight counts once; a model with more weights weighs more). Above
-a sample budget a regular stride subsample stands in for them: in :func:`auto_value_range`
-one stride for all models, in the library one stride per model (each sampled value then
-stands for ``stride`` weights). Both end in :func:`pooled_percentiles`.
+Every model weighs the same in the pooled percentiles, whatever its size: the percentiles
+are those of the equal mixture of the models' weight distributions. Pooling every weight
+once instead would let one huge file (or a 9 KB HDF5 file declaring 268 million zeros)
+decide the range of every other model. Each model is represented by a regular stride
+subsample of at most ``max(MIN_SAMPLES_PER_MODEL, AUTO_RANGE_SAMPLES / n_models)`` finite
+weights (:func:`model_stride`, :func:`sample_weights`), and each of its sampled values
+weighs ``1 / sample size`` (:func:`pooled_percentiles`). A single model gets its own
+percentiles.
+
+A *degenerate* model, one whose sampled weights are nearly all one value (at least
+:data:`DEGENERATE_FRACTION`, e.g. all zeros, never trained or never written), is left out
+of the pooled range and reported (:func:`split_degenerate`): it would only narrow the range
+of the others. It is still described. If every model is degenerate they are all used.
+:func:`auto_value_range` (``describe``) and the library build share these functions.
 """
 
 from __future__ import annotations
@@ -28,7 +38,12 @@ __all__ = [
     "pooled_percentiles",
     "resolve_value_range",
     "sample_weights",
+    "split_degenerate",
+    "degenerate_reason",
+    "model_stride",
     "AUTO_RANGE_SAMPLES",
+    "MIN_SAMPLES_PER_MODEL",
+    "DEGENERATE_FRACTION",
     "CHUNK_ELEMS",
 ]
 
@@ -36,6 +51,12 @@ log = logging.getLogger(__name__)
 
 #: Pooled weight samples behind an ``"auto"`` range (a describe call, or a whole library).
 AUTO_RANGE_SAMPLES = 1 << 22
+
+#: Each model is represented by at least this many sampled weights (if it has them).
+MIN_SAMPLES_PER_MODEL = 4096
+
+#: A model whose sampled weights are this much one single value is degenerate.
+DEGENERATE_FRACTION = 0.99
 
 #: Values read per step; float32/float64 pieces are views, so this only bounds the
 #: float16/bfloat16 conversion buffers and the work between progress updates.
@@ -65,42 +86,104 @@ def sample_weights(ws: WeightSource, stride: int, phase: int = 0) -> np.ndarray:
     return out if finite else out[np.isfinite(out)]
 
 
-def pooled_percentiles(
-    samples: Sequence[np.ndarray],
-    strides: Sequence[int],
-    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
-) -> tuple[float, float]:
-    """Percentiles of all weights pooled, from per-model strided samples.
+def model_stride(n: int, n_models: int, max_samples: int = AUTO_RANGE_SAMPLES) -> int:
+    """The sampling stride of a model of ``n`` weights among ``n_models``.
 
-    Each sampled value stands for ``stride`` weights of its model, so models are weighted by
-    their size as if every weight were pooled. With equal strides this is exactly
-    ``np.percentile`` of the pooled sample. A range of equal values (a constant-initialized
-    model) is widened symmetrically, so it is never empty.
+    Each model gets an equal share of ``max_samples``, at least
+    :data:`MIN_SAMPLES_PER_MODEL`.
 
     Examples
     --------
-    >>> pooled_percentiles([np.linspace(-1, 1, 101)], [1], (0, 100))
+    >>> model_stride(10_000, 1), model_stride(10_000_000, 4, max_samples=4_000_000)
+    (1, 10)
+    """
+    cap = max(MIN_SAMPLES_PER_MODEL, max_samples // max(1, n_models))
+    return max(1, -(-n // cap))
+
+
+def pooled_percentiles(
+    samples: Sequence[np.ndarray],
+    strides: Sequence[int] | None = None,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+) -> tuple[float, float]:
+    """Percentiles of several models' weights pooled with one equal weight per model.
+
+    Each model's sample carries a total weight of 1 (each value ``1 / len(sample)``), so
+    a model with a billion weights counts as much as one with a thousand. With samples of
+    equal size this is exactly ``np.percentile`` of the pooled samples (linear
+    interpolation); otherwise the weighted ``inverted_cdf`` percentile. ``strides`` is
+    accepted for callers that pass it and ignored: how a sample was drawn does not change
+    its model's weight. A range of equal values (a constant-initialized model) is widened
+    symmetrically, so it is never empty.
+
+    Examples
+    --------
+    >>> pooled_percentiles([np.linspace(-1, 1, 101)], percentiles=(0, 100))
     (-1.0, 1.0)
-    >>> pooled_percentiles([np.zeros(3), np.ones(1)], [1, 3], (0, 60))  # the 1 stands for 3
+    >>> pooled_percentiles([np.zeros(1000), np.ones(10)], percentiles=(0, 60))  # 1 model each
     (0.0, 1.0)
     """
     lo_q, hi_q = check_percentiles(percentiles)
-    samples = [np.asarray(s) for s in samples]
-    if sum(s.size for s in samples) == 0:
+    samples = [np.asarray(s) for s in samples if np.asarray(s).size]
+    if not samples:
         raise DescriptorError("value_range='auto': the models have no finite weights")
-    if len(set(strides)) <= 1:
-        # One array, partitioned in place: no second copy of a large sample.
+    if len({s.size for s in samples}) == 1:
+        # One array, partitioned in place (a lone sample is reordered): no second copy.
         pooled = samples[0] if len(samples) == 1 else np.concatenate(samples)
         values = np.percentile(pooled, [lo_q, hi_q], overwrite_input=True)
     else:
         pooled = np.concatenate(samples)
-        weights = np.repeat(np.asarray(strides, float), [s.size for s in samples])
+        weights = np.repeat([1.0 / s.size for s in samples], [s.size for s in samples])
         values = np.percentile(pooled, [lo_q, hi_q], weights=weights, method="inverted_cdf")
     lo, hi = (float(v) for v in values)
     if not lo < hi:
         pad = max(abs(lo), 1.0) * 1e-3
         lo, hi = lo - pad, hi + pad
     return lo, hi
+
+
+def degenerate_reason(sample: np.ndarray) -> str | None:
+    """Why a model's weight sample is degenerate (nearly all one value), or None.
+
+    Examples
+    --------
+    >>> degenerate_reason(np.zeros(1000))
+    '100.0% of its sampled weights are 0'
+    >>> degenerate_reason(np.linspace(-1, 1, 1000)) is None
+    True
+    """
+    sample = np.asarray(sample)
+    if sample.size == 0:
+        return "it has no finite weights"
+    flat = sample.reshape(-1)
+    # The only candidate is the median of a regular sub-sample: a value held by >= 99% of
+    # the sample holds > 50% of every sub-sample of stride <= 40, so it is that median.
+    # The sub-sample keeps the partition's copy small (the sample can be 4M values).
+    sub = flat[:: min(40, max(1, flat.size // 65536))]
+    candidate = np.partition(sub, sub.size // 2)[sub.size // 2]
+    fraction = float(np.count_nonzero(flat == candidate)) / flat.size
+    if fraction >= DEGENERATE_FRACTION:
+        return f"{fraction:.1%} of its sampled weights are {float(candidate):g}"
+    return None
+
+
+def split_degenerate(samples: Sequence[np.ndarray]) -> tuple[list[int], list[tuple[int, str]]]:
+    """Indices of the samples the pooled range uses, and ``(index, reason)`` of those it drops.
+
+    Degenerate samples (:func:`degenerate_reason`) are dropped, unless all are.
+
+    Examples
+    --------
+    >>> split_degenerate([np.linspace(-1, 1, 100), np.zeros(100)])
+    ([0], [(1, '100.0% of its sampled weights are 0')])
+    >>> split_degenerate([np.zeros(100)])
+    ([0], [])
+    """
+    reasons = [degenerate_reason(s) for s in samples]
+    kept = [i for i, r in enumerate(reasons) if r is None]
+    if not kept:
+        return list(range(len(samples))), []
+    return kept, [(i, r) for i, r in enumerate(reasons) if r is not None]
 
 
 def auto_value_range(
@@ -112,9 +195,9 @@ def auto_value_range(
 
     The paper's range [-5, 5] was chosen as roughly the 5th and 95th percentiles of its
     models' weights; most networks have far smaller weights, so the same rationale is
-    applied to the models at hand. Weights are pooled (each weight counts once); above
-    ``max_samples`` weights in total a regular stride subsample is used, so the cost stays
-    bounded for huge models.
+    applied to the models at hand. Every model weighs the same (see the module docstring):
+    each is subsampled to its share of ``max_samples`` and degenerate models (nearly all
+    one value) are left out, with a logged warning naming them.
 
     Examples
     --------
@@ -130,16 +213,19 @@ def auto_value_range(
     total = sum(ws.n for ws in opened)
     if total == 0:
         raise DescriptorError("value_range='auto': the models have no floating-point weights")
-    stride = max(1, -(-total // max_samples))
-    samples = [sample_weights(ws, stride) for ws in opened]
-    lo, hi = pooled_percentiles(samples, [stride] * len(samples), percentiles)
+    samples = [sample_weights(ws, model_stride(ws.n, len(opened), max_samples)) for ws in opened]
+    kept, dropped = split_degenerate(samples)
+    for i, reason in dropped:
+        log.warning(
+            "%s: left out of the pooled 'auto' range (degenerate: %s)", opened[i].name, reason
+        )
+    lo, hi = pooled_percentiles([samples[i] for i in kept], percentiles=percentiles)
     log.info(
-        "value_range='auto': [%.4g, %.4g], percentiles %s of %d weights of %d model(s)",
+        "value_range='auto': [%.4g, %.4g], percentiles %s of %d model(s), one weight each",
         lo,
         hi,
         percentiles,
-        total,
-        len(opened),
+        len(kept),
     )
     return lo, hi
 

@@ -1,8 +1,11 @@
 """Describe a list of work items: the library's two passes over the models.
 
-1. With ``value_range="auto"`` each worker reads a strided sample of each model's weights;
-   the pooled percentiles (:func:`~miwd_widget.descriptors.pooled_percentiles`, each weight
-   counts once) become the library's histogram range.
+1. With ``value_range="auto"`` each worker reads a strided sample of each model's weights
+   (an equal share of the sample budget per model); the pooled percentiles
+   (:func:`~miwd_widget.descriptors.pooled_percentiles`, one equal weight per model, so no
+   single huge file decides the range) become the library's histogram range. Degenerate
+   models (nearly all one value, e.g. all zeros) are left out of that range and recorded
+   in ``errors`` as a warning; they are still described.
 2. Each worker computes the descriptors of its models with that one range.
 
 Workers open the files themselves (readers return memory maps), so only paths and small
@@ -22,7 +25,13 @@ import pandas as pd
 
 from ..columns import ACCURACY_COLUMNS, ID, SOURCE
 from ..descriptors.config import DescriptorConfig
-from ..descriptors.value_range import AUTO_RANGE_SAMPLES, pooled_percentiles, sample_weights
+from ..descriptors.value_range import (
+    AUTO_RANGE_SAMPLES,
+    model_stride,
+    pooled_percentiles,
+    sample_weights,
+    split_degenerate,
+)
 from ..weights import WeightReadError, WeightSource, open_weights
 from .executor import Runner, error_text, run_batches
 from .sources import Item
@@ -52,7 +61,9 @@ def _open(spec: Any) -> WeightSource:
     return open_weights(spec)
 
 
-def _sample_batch(specs: list[Any], cap: int, threads: int | None = None) -> list[tuple]:
+def _sample_batch(
+    specs: list[Any], n_models: int, max_samples: int, threads: int | None = None
+) -> list[tuple]:
     """Pass 1: per model ("ok", n, stride, finite strided sample) or ("error", message)."""
     out: list[tuple] = []
     for spec in specs:
@@ -61,7 +72,7 @@ def _sample_batch(specs: list[Any], cap: int, threads: int | None = None) -> lis
             n = ws.n
             if n == 0:
                 raise ValueError("the model has no floating-point weights")
-            stride = max(1, -(-n // cap))
+            stride = model_stride(n, n_models, max_samples)
             out.append(("ok", n, stride, sample_weights(ws, stride)))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
             out.append(("error", error_text(exc)))
@@ -118,9 +129,9 @@ def build(
     if runner.progress is None:
         runner = replace(runner, progress=len(items) > 10)
     if config.is_auto:
-        cap = max(4096, AUTO_RANGE_SAMPLES // max(1, len(items)))
+        budget = {"n_models": len(items), "max_samples": AUTO_RANGE_SAMPLES}
         sampled = run_batches(
-            _sample_batch, [it.spec for it in items], {"cap": cap}, runner, "value range"
+            _sample_batch, [it.spec for it in items], budget, runner, "value range"
         )
         kept = []
         for item, res in zip(items, sampled, strict=True):
@@ -131,11 +142,25 @@ def build(
         items = [k[0] for k in kept]
         resolved = None
         if kept:
-            lo_hi = pooled_percentiles(
-                [r[3] for _, r in kept], [r[2] for _, r in kept], config.percentiles
-            )
+            samples = [r[3] for _, r in kept]
+            used, dropped = split_degenerate(samples)
+            for i, reason in dropped:
+                label = kept[i][0].label
+                errors.append(
+                    (
+                        label,
+                        f"{label}: warning: degenerate weights ({reason}); described, but left "
+                        "out of the pooled 'auto' value range",
+                    )
+                )
+            lo_hi = pooled_percentiles([samples[i] for i in used], percentiles=config.percentiles)
             resolved = config.with_range(lo_hi)
-            log.info("value_range='auto': [%.4g, %.4g] over %d models", *lo_hi, len(kept))
+            log.info(
+                "value_range='auto': [%.4g, %.4g] over %d models (%d degenerate left out)",
+                *lo_hi,
+                len(used),
+                len(dropped),
+            )
     else:
         resolved = config
     descriptors, rows = [], []

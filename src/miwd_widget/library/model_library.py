@@ -253,7 +253,7 @@ class ModelLibrary:
         >>> lib = ModelLibrary.from_files("models/*.safetensors")  # doctest: +SKIP
         """
         config = DescriptorConfig(S, B, value_range, percentiles, clip, nan_policy)
-        files = expand_paths(paths_or_glob)
+        files = expand_paths(paths_or_glob, missing="keep")  # bad paths: recorded errors
         if not files:
             raise FileNotFoundError(f"{paths_or_glob}: no model files found")
         table, base = read_table(metadata)
@@ -425,7 +425,7 @@ class ModelLibrary:
                 if (SOURCE in self.metadata.columns)
                 else set()
             )
-            found = expand_paths(paths_or_models)
+            found = expand_paths(paths_or_models, missing="keep")
             files = [f for f in found if os.path.normcase(os.path.abspath(f)) not in known]
             log.info(
                 "add: %d file(s), %d already in the library", len(found), len(found) - len(files)

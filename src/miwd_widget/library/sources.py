@@ -69,12 +69,25 @@ class Item:
         return self.source or self.id
 
 
-def expand_paths(paths_or_glob: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+def expand_paths(
+    paths_or_glob: str | os.PathLike | Iterable[str | os.PathLike], missing: str = "raise"
+) -> list[Path]:
     """Model files named by paths, directories (searched recursively) and glob patterns.
 
     Directories contribute files with a model suffix (``MODEL_SUFFIXES``), hidden ones left
     out; explicit paths and glob matches are taken whatever their suffix. Duplicates are
-    dropped, order is kept.
+    dropped, order is kept. Nothing is opened (only ``stat``).
+
+    Parameters
+    ----------
+    paths_or_glob
+        A path, directory or glob pattern, or a list of them.
+    missing
+        ``"raise"``: a path that does not exist (or is a dangling symlink) raises
+        :class:`FileNotFoundError`. ``"keep"`` (batch builds): such paths, and entries of a
+        directory with a model suffix that are not regular files (FIFOs, devices, dangling
+        symlinks), are kept, so that the build records each with its reason and goes on;
+        unless no path at all exists, which still raises.
 
     Raises
     ------
@@ -87,29 +100,51 @@ def expand_paths(paths_or_glob: str | os.PathLike | Iterable[str | os.PathLike])
     Traceback (most recent call last):
     ...
     FileNotFoundError: no/such/dir: no such file or directory
+    >>> [p.name for p in expand_paths(["no/such/file.npy", "/dev/null"], missing="keep")]
+    ['file.npy', 'null']
     """
+    if missing not in ("raise", "keep"):
+        raise ValueError(f"missing must be 'raise' or 'keep', got {missing!r}")
+    keep = missing == "keep"
     items = [paths_or_glob] if isinstance(paths_or_glob, (str, os.PathLike)) else paths_or_glob
     found: list[Path] = []
+    absent: list[str] = []
     for item in items:
         text = os.fspath(item)
-        if any(c in text for c in "*?[") and not os.path.exists(text):
+        if any(c in text for c in "*?[") and not os.path.lexists(text):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise FileNotFoundError(f"{text}: no file matches this pattern")
-            found += [Path(m) for m in matches if os.path.isfile(m)]
+            found += [
+                Path(m) for m in matches if os.path.isfile(m) or (keep and not os.path.isdir(m))
+            ]
         elif os.path.isdir(text):
             root = Path(text)
             found += sorted(
                 p
                 for p in root.rglob("*")
-                if p.is_file()
+                # is_file/is_dir only stat: a FIFO is never opened here.
+                if (p.is_file() or (keep and not p.is_dir()))
                 and p.suffix.lower() in MODEL_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(root).parts)
             )
         elif os.path.isfile(text):
             found.append(Path(text))
+        elif keep:
+            # Missing, dangling, FIFO, device: the reader says which, as a recorded error.
+            found.append(Path(text))
+            if not os.path.exists(text):
+                absent.append(text)
+        elif os.path.exists(text):
+            found.append(Path(text))  # a FIFO or device: the reader refuses it, clearly
+        elif os.path.islink(text):
+            raise FileNotFoundError(
+                f"{text}: dangling symlink (it points to {os.readlink(text)}, which does not exist)"
+            )
         else:
             raise FileNotFoundError(f"{text}: no such file or directory")
+    if keep and found and len(absent) == len(found):
+        raise FileNotFoundError(f"{absent[0]}: no such file or directory")
     seen: set[str] = set()
     unique = []
     for p in found:

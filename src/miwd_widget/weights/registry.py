@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .formats import keras, npy, nws, onnx, pytorch, safetensors, sharded
 from .formats._base import FileFormat, ReadResult
+from .guard import check_weight_count, regular_file
 from .objects import build_source
 from .source import WeightReadError, WeightSource
 
@@ -25,21 +26,46 @@ __all__ = [
     "SHARDED",
     "MODEL_SUFFIXES",
     "SUPPORTED",
+    "SHARD_FORMATS",
     "format_for",
     "read_path",
     "model_in_directory",
 ]
 
 
-def _read_file(path: Path) -> ReadResult:
-    """Read one file with the format its suffix names (shards of a sharded checkpoint)."""
-    return format_for(path).read(path)
+#: Formats a shard of a ``*.index.json`` may have, by suffix. A ``.bin`` shard is a PyTorch
+#: checkpoint (Hugging Face's ``pytorch_model-0000x-of-0000n.bin``), never NWS raw float64:
+#: raw bytes must not come back as weights because an index named them.
+SHARD_FORMATS: dict[str, FileFormat] = {
+    ".safetensors": safetensors.SAFETENSORS,
+    ".bin": pytorch.PYTORCH,
+    ".pt": pytorch.PYTORCH,
+    ".pth": pytorch.PYTORCH,
+    ".ckpt": pytorch.PYTORCH,
+    ".h5": keras.KERAS_H5,
+}
+
+
+def _read_shard(path: Path) -> ReadResult:
+    """Read one shard of a sharded checkpoint with the format its suffix names."""
+    fmt = SHARD_FORMATS.get(path.suffix.lower())
+    if fmt is None or path.name.lower().endswith(".index.json"):
+        raise WeightReadError(f"{path}: not a shard format (a shard is {', '.join(SHARD_FORMATS)})")
+    try:
+        return fmt.read(path)
+    except WeightReadError:
+        raise
+    except Exception as exc:  # library errors on corrupt files become one clear message
+        raise WeightReadError(
+            f"{path}: cannot read it as {fmt.description} "
+            f"(corrupt or truncated?): {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 SHARDED = FileFormat(
     "sharded",
     (".index.json",),
-    functools.partial(sharded.read, read_shard=_read_file),
+    functools.partial(sharded.read, read_shard=_read_shard),
     "a sharded checkpoint index (JSON with a weight_map)",
 )
 
@@ -96,22 +122,33 @@ def read_path(
     ``include_buffers`` is accepted for symmetry with in-memory modules: a saved state_dict
     holds whatever was saved, buffers included.
     """
-    if not path.exists():
-        raise WeightReadError(f"{path}: no such file or directory")
     label = name or str(path)
     target = model_in_directory(path) if path.is_dir() else path
+    # Stat before any open: a FIFO would block, /dev/zero would be read forever.
+    regular_file(target)
     fmt = format_for(target)
     log.debug("%s: read as %s", target, fmt.name)
     try:
         items, skipped, kind = fmt.read(target)
-    except (WeightReadError, MemoryError):
+        ws = build_source(label, items, order, skipped=skipped, path=str(target), format=kind)
+    except WeightReadError:
         raise
+    except MemoryError as exc:
+        raise WeightReadError(
+            f"{target}: not enough memory to read it as {fmt.description}"
+            f"{': ' + str(exc) if str(exc) else ''}"
+        ) from None
+    except RecursionError:
+        raise WeightReadError(
+            f"{target}: cannot read it as {fmt.description}: nested too deeply"
+        ) from None
     except Exception as exc:  # library errors on corrupt files become one clear message
         raise WeightReadError(
             f"{target}: cannot read it as {fmt.description} "
             f"(corrupt or truncated?): {type(exc).__name__}: {exc}"
         ) from exc
-    return build_source(label, items, order, skipped=skipped, path=str(target), format=kind)
+    check_weight_count(target, ws.n)
+    return ws
 
 
 def model_in_directory(directory: Path) -> Path:

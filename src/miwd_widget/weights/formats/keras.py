@@ -6,6 +6,13 @@ model's ``config.json`` when it is known (.keras archives), else the group creat
 the file tracked it, else natural order of the group names (Keras 3 names groups per class,
 e.g. ``dense_1``, so across classes that order may differ from the model's); the variables of
 one layer are in index order. Optimizer and metric state are skipped.
+
+Every dataset is checked before its values are read (:func:`_h5_array`): external raw
+storage and virtual datasets (which read other files, anywhere) are refused; so is a
+dataset whose values were never written (HDF5 returns fill values: a 10 KB file could
+declare 4 GiB) or that expands beyond the compression limit; a ``bfloat16`` tag must sit on
+2-byte data. A ``.keras`` archive's members are checked for zip bombs before they are
+decompressed. A legacy ``layer_names`` list that repeats a layer is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..guard import check_stored_size, check_weight_count, check_zip
 from ..source import Tensor, WeightReadError, natural_key, require
 from ._base import FileFormat, Items, ReadResult, Skipped
 
@@ -39,10 +47,50 @@ def _h5_attr_list(group: Any, name: str) -> list[str] | None:
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
 
+def _member(group: Any, name: str) -> Any:
+    """``group[name]``, refusing external links (they open other HDF5 files, anywhere)."""
+    h5py = require("h5py", "keras", "reading Keras weight files")
+    link = group.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise WeightReadError(
+            f"refused: {group.name.rstrip('/')}/{name} is an external link to "
+            f"{link.filename}:{link.path}; only data stored in the model file is read"
+        )
+    if link is None:
+        raise WeightReadError(f"{group.name.rstrip('/')}/{name} is missing")
+    return group[name]
+
+
+def _check_dataset(dataset: Any, bfloat16: bool) -> None:
+    """Refuse a dataset whose values are not in this file, not stored, or mis-tagged."""
+    label = f"dataset {dataset.name!r}"
+    if dataset.is_virtual:
+        raise WeightReadError(
+            f"refused: {label} is a virtual dataset (it maps other files' data; only values "
+            "stored in the model file are read)"
+        )
+    if dataset.external:
+        where = ", ".join(str(e[0]) for e in dataset.external[:3])
+        raise WeightReadError(
+            f"refused: {label} has external storage ({where}); only values stored in the "
+            "model file are read"
+        )
+    check_weight_count(label, int(dataset.size))
+    filtered = dataset.id.get_create_plist().get_nfilters() > 0
+    check_stored_size(label, int(dataset.nbytes), int(dataset.id.get_storage_size()), filtered)
+    if bfloat16 and dataset.dtype.itemsize != 2:
+        raise WeightReadError(
+            f"{label} is tagged bfloat16 but stores {dataset.dtype} ({dataset.dtype.itemsize} "
+            "bytes per value, bfloat16 has 2)"
+        )
+
+
 def _h5_array(dataset: Any) -> Any:
-    """A dataset's values (Keras 3 marks bfloat16 datasets with a dtype attribute)."""
+    """A dataset's values, once checked (Keras 3 marks bfloat16 with a dtype attribute)."""
+    bfloat16 = dataset.attrs.get("dtype") in ("bfloat16", b"bfloat16")
+    _check_dataset(dataset, bfloat16)
     data = dataset[()]
-    if dataset.attrs.get("dtype") in ("bfloat16", b"bfloat16"):
+    if bfloat16:
         bits = np.asarray(data).reshape(-1).view(np.uint16)
         return Tensor(dataset.name, bits, "bfloat16")
     return data
@@ -74,7 +122,7 @@ def _keras_layer_names(layer_configs: list[Any]) -> list[tuple[str, Any]]:
 def _ordered_children(group: Any, names_in_order: list[str] | None) -> list[str]:
     """Child group names: known layer order, else creation order if tracked, else natural."""
     h5py = require("h5py", "keras", "reading Keras weight files")
-    children = [k for k in group if isinstance(group[k], h5py.Group) and k != "vars"]
+    children = [k for k in group if isinstance(_member(group, k), h5py.Group) and k != "vars"]
     if names_in_order:
         rank = {n: i for i, n in enumerate(names_in_order)}
         known = sorted((c for c in children if c in rank), key=rank.__getitem__)
@@ -96,9 +144,9 @@ def _is_training_state(name: str) -> bool:
 def _keras3_walk(group: Any, path: str, config: Any, items: Items, skipped: Skipped) -> None:
     """Variables of one Keras 3 saveable: its own ``vars``, then its children's."""
     if "vars" in group:
-        vars_group = group["vars"]
+        vars_group = _member(group, "vars")
         for key in sorted(vars_group, key=natural_key):
-            items.append((f"{path}vars/{key}", _h5_array(vars_group[key])))
+            items.append((f"{path}vars/{key}", _h5_array(_member(vars_group, key))))
     sub_layers = None
     if isinstance(config, dict) and isinstance(config.get("config"), dict):
         sub_layers = config["config"].get("layers")
@@ -106,7 +154,7 @@ def _keras3_walk(group: Any, path: str, config: Any, items: Items, skipped: Skip
         if not path and _is_training_state(child):
             skipped.append((child, "optimizer/metric state, not model weights"))
             continue
-        child_group = group[child]
+        child_group = _member(group, child)
         if child in ("layers", "_layer_checkpoint_dependencies") and isinstance(sub_layers, list):
             # Keras 3 names a layer list's groups by class (see _keras_layer_names); the
             # config's list gives their order.
@@ -114,7 +162,11 @@ def _keras3_walk(group: Any, path: str, config: Any, items: Items, skipped: Skip
             cfgs = dict(named)
             for layer in _ordered_children(child_group, [n for n, _ in named]):
                 _keras3_walk(
-                    child_group[layer], f"{path}{child}/{layer}/", cfgs.get(layer), items, skipped
+                    _member(child_group, layer),
+                    f"{path}{child}/{layer}/",
+                    cfgs.get(layer),
+                    items,
+                    skipped,
                 )
         else:
             _keras3_walk(child_group, f"{path}{child}/", None, items, skipped)
@@ -123,15 +175,18 @@ def _keras3_walk(group: Any, path: str, config: Any, items: Items, skipped: Skip
 def _read_h5_file(h5: Any, config: Any) -> tuple[Items, Skipped]:
     items: Items = []
     skipped: Skipped = []
-    root = h5["model_weights"] if "model_weights" in h5 else h5
+    root = _member(h5, "model_weights") if "model_weights" in h5 else h5
     layer_names = _h5_attr_list(root, "layer_names")
     if layer_names is not None:  # legacy Keras (2.x) h5: names give the order
+        repeated = sorted({n for n in layer_names if layer_names.count(n) > 1})
+        if repeated:
+            raise WeightReadError(f"'layer_names' repeats layer(s) {repeated[:5]}")
         for layer in layer_names:
-            group = root[layer]
+            group = _member(root, layer)
             for weight in _h5_attr_list(group, "weight_names") or []:
                 # Keras weight names usually start with the layer name already.
                 label = weight if weight.startswith(f"{layer}/") else f"{layer}/{weight}"
-                items.append((label, _h5_array(group[weight])))
+                items.append((label, _h5_array(_member(group, weight))))
         skipped += [
             (k, "optimizer state, not model weights")
             for k in h5
@@ -166,11 +221,13 @@ def read_keras(path: Path) -> ReadResult:
         if "model.weights.h5" not in names:
             hint = " (npz weights need pickle: refused)" if "model.weights.npz" in names else ""
             raise WeightReadError(f"{path}: the archive holds no model.weights.h5{hint}")
+        # Both members are decompressed into memory: check them from the zip directory first.
+        check_zip(path, archive, [n for n in ("model.weights.h5", "config.json") if n in names])
         config = None
         if "config.json" in names:
             try:
                 config = json.loads(archive.read("config.json"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                 config = None  # the weights are still readable, in natural order
         # h5py needs a seekable file; the archive member is read into memory once.
         weights = io.BytesIO(archive.read("model.weights.h5"))

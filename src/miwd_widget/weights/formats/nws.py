@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..guard import regular_file
 from ..source import WeightReadError
 from . import pytorch
 from ._base import ZIP_MAGIC, FileFormat, ReadResult
@@ -39,7 +40,8 @@ def read_raw_float64(path: Path, what: str = "not a raw float64 weight file") ->
 
     ``what`` completes the error for a file whose size is not a whole number of float64s.
     """
-    size = Path(path).stat().st_size
+    # NWS layouts reach this without read_path (build opens "f64" specs directly): stat here.
+    size = regular_file(path).stat().st_size
     if size == 0:
         raise WeightReadError(f"{path}: empty file")
     if size % 8:

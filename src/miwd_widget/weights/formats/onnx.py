@@ -3,16 +3,23 @@
 Order: first use while walking the nodes in graph order; a Constant node's value at the
 Constant's position; subgraphs walked at their node's position (an If's then-branch before
 its else-branch; names prefixed ``<node>.<attribute>/``); initializers never used follow
-their graph's nodes. External data is read relative to the model file.
+their graph's nodes.
+
+External data is read relative to the model file, and only from inside its folder: each
+tensor's ``location`` is checked here (:func:`~miwd_widget.weights.guard.inside_folder`:
+relative, no ``..``, no symlink out, a regular file), and its ``offset``/``length`` must lie
+within that file, before the onnx library (which confines it too) reads it.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..guard import check_weight_count, inside_folder
 from ..source import Skip, WeightReadError, require
 from ._base import FileFormat, Items, ReadResult
 
@@ -46,6 +53,8 @@ def read(path: Path) -> ReadResult:
         if not isinstance(value, TensorProto):
             items.append((label, value))
         elif value.data_type in floats:
+            if value.data_location == TensorProto.EXTERNAL:
+                _check_external(path, label, value)
             try:
                 # Reads external data relative to the model file when the tensor has any.
                 items.append((label, numpy_helper.to_array(value, base_dir=base_dir)))
@@ -93,6 +102,27 @@ def read(path: Path) -> ReadResult:
 
     walk(model.graph, "", {})
     return items, [], "onnx"
+
+
+def _check_external(path: Path, label: str, tensor: Any) -> None:
+    """Refuse external data outside the model's folder or beyond the end of its file."""
+    info = {e.key: e.value for e in tensor.external_data}
+    what = f"external data of tensor {label!r}"
+    if "location" not in info:
+        raise WeightReadError(f"{path}: {what} has no location")
+    data_file = inside_folder(path, info["location"], what)
+    size = data_file.stat().st_size
+    try:
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else size - offset
+    except ValueError:
+        raise WeightReadError(f"{path}: {what}: offset/length are not integers") from None
+    if offset < 0 or length < 0 or offset + length > size:
+        raise WeightReadError(
+            f"{path}: {what}: bytes {offset:,}..{offset + length:,} of {info['location']!r} "
+            f"are beyond its end ({size:,} bytes)"
+        )
+    check_weight_count(f"{path}: tensor {label!r}", math.prod(max(0, d) for d in tensor.dims))
 
 
 ONNX = FileFormat("onnx", (".onnx",), read, "an ONNX model", "onnx")

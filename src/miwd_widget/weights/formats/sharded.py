@@ -3,7 +3,12 @@
 Order: ``metadata["order"]`` if present; else the ``weight_map`` order, unless that is plain
 sorted order (as transformers writes it, so it carries no layer order): then natural order.
 Shards are read by the format their suffix names, through the ``read_shard`` the registry
-passes in (so this module needs no registry: no import cycle).
+passes in (so this module needs no registry: no import cycle); a ``.bin`` shard is a
+PyTorch checkpoint, never raw float64.
+
+Confinement: every shard must be a relative path inside the index's folder (no ``..``, not
+absolute, no symlink leading out) and a regular file; otherwise the index is refused with
+an error naming the index and the entry (:func:`~miwd_widget.weights.guard.inside_folder`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..guard import inside_folder
 from ..source import WeightReadError, natural_key
 from ._base import Items, ReadResult, Skipped, apply_listed_order
 from .safetensors import safetensors_items
@@ -31,10 +37,17 @@ def read(path: Path, read_shard: Callable[[Path], ReadResult]) -> ReadResult:
         raise WeightReadError(f"{path}: index file has no 'weight_map' of tensor -> shard file")
     shards: dict[str, dict[str, Any]] = {}
     skipped: Skipped = []
-    for shard in dict.fromkeys(weight_map.values()):
-        shard_path = path.parent / str(shard)
-        if not shard_path.is_file():
-            raise WeightReadError(f"{path}: shard file {shard!r} listed in weight_map is missing")
+    bad = next(((k, v) for k, v in weight_map.items() if not isinstance(v, str) or not v), None)
+    if bad is not None:
+        raise WeightReadError(
+            f"{path}: weight_map entry {bad[0]!r} names no shard file (got {bad[1]!r})"
+        )
+    # Check every entry before reading any shard: a refused index reads nothing.
+    shard_paths = {
+        shard: inside_folder(path, shard, "shard file")
+        for shard in dict.fromkeys(weight_map.values())
+    }
+    for shard, shard_path in shard_paths.items():
         if shard_path.suffix.lower() == ".safetensors":
             shard_items, _ = safetensors_items(shard_path)
         else:
