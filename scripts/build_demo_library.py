@@ -44,8 +44,13 @@ def main() -> None:
     lib.errors["source"] = [
         os.path.relpath(s, zoo) if os.path.isabs(s) else s for s in lib.errors["source"]
     ]
+    settings = lib.attrs.get("zoo", {}).get("settings", {})
     lib.attrs["demo"] = {
         "zoo": zoo.name,
+        "zoo_seed": settings.get("seed"),
+        "zoo_settings": settings,
+        "command": f"miwd zoo train -n {settings.get('n')} -o {zoo.name} --seed "
+        f"{settings.get('seed')}; python scripts/build_demo_library.py {zoo.name}",
         "built_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "miwd_widget_version": __version__,
         "python": platform.python_version(),

@@ -75,11 +75,15 @@ def main() -> None:
             lib, representations=REPRESENTATIONS, folds=args.folds, n_jobs=args.jobs, groups=groups
         )
     result.to_csv(out / "probe.csv", index=False)
-    probe_chart(result).save(str(out / "probe.html"))
+    chart = probe_chart(result)
+    chart.save(str(out / "probe.html"))
+    chart.save(str(out / "probe.png"), scale_factor=1.5)  # needs vl-convert-python (dev extra)
     inv = invariance(lib, by=args.by)
     inv.to_csv(out / "invariance.csv", index=False)
     if args.figure4:
-        embedding_grid(lib, color="initialization").save(str(out / "figure4.html"))
+        grid = embedding_grid(lib, color="initialization")
+        grid.save(str(out / "figure4.html"))
+        grid.save(str(out / "figure4.png"), scale_factor=1.5)
     split = result["split"].iloc[0]
     print(f"{len(lib)} models, folds: {split}, {time.perf_counter() - t0:.0f} s\n")
     print("Accuracy: mean ± std over folds (median)\n")
