@@ -82,10 +82,10 @@ _WINDOW_QUANTILES = (0.05, 0.25, 0.75, 0.95)
 def pooled_weights(models: Sequence[Any], max_samples: int = AUTO_RANGE_SAMPLES) -> np.ndarray:
     """The finite weights of all ``models`` pooled (a regular stride subsample beyond a cap).
 
-    The same sample as the ``"auto"`` value range's
-    (:func:`~miwd_widget.descriptors.value_range.sample_weights`, one stride for all
-    models), so each weight counts once and a larger model weighs more; here all of its
-    quantiles are wanted, not two percentiles.
+    Sampled with :func:`~miwd_widget.descriptors.value_range.sample_weights` and one
+    stride for all models, so each weight counts once and a larger model weighs more (the
+    ``"auto"`` value range instead gives every model one vote); the variants want all of
+    its quantiles, not two percentiles.
 
     Examples
     --------
