@@ -1,0 +1,467 @@
+"""A small hostile corpus, built here: every file is refused with its name and the reason.
+
+References that leave the model's folder, special files, size bombs and mis-tagged data.
+Each test asserts the exact outcome; none can hang (special files are refused before any
+``open``, and the FIFO test would unblock a regressed reader after a few seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import onnx
+import pytest
+import safetensors.numpy
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from miwd_widget import describe, flatten_weights
+from miwd_widget.weights import WeightReadError, guard, open_weights
+
+
+def write_safetensors(path: Path, n: int = 4) -> np.ndarray:
+    values = np.arange(n, dtype=np.float32)
+    safetensors.numpy.save_file({"w": values}, path)
+    return values
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A real model file outside the model folder (what an escaping entry would read)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    write_safetensors(other / "x.safetensors")
+    np.arange(16, dtype="<f8").tofile(other / "secret.bin")
+    return other
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "model"
+    d.mkdir()
+    return d
+
+
+def write_index(folder: Path, weight_map: dict, name: str = "model.safetensors.index.json"):
+    path = folder / name
+    path.write_text(json.dumps({"weight_map": weight_map}))
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Sharded indexes: stay inside the folder, read each shard with the format its name says
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry, reason",
+    [
+        ("../other/x.safetensors", r"is outside the model's folder \(\.\. is not allowed\)"),
+        ("sub/../../other/x.safetensors", r"is outside the model's folder"),
+        ("ABSOLUTE", r"is an absolute path"),
+        ("link.safetensors", r"resolves to .*other.x\.safetensors, outside the model's folder"),
+        ("C:\\models\\x.safetensors", r"is an absolute path"),
+    ],
+)
+def test_index_entries_that_leave_the_folder_are_refused(model_dir, outside, entry, reason):
+    write_safetensors(model_dir / "inside.safetensors")
+    if entry == "ABSOLUTE":
+        entry = str(outside / "x.safetensors")
+    (model_dir / "link.safetensors").symlink_to(outside / "x.safetensors")
+    index = write_index(model_dir, {"w": "inside.safetensors", "v": entry})
+    for source in (index, model_dir):
+        with pytest.raises(WeightReadError) as err:
+            open_weights(source)
+        message = str(err.value)
+        assert message.startswith(f"{index}: refused: shard file {entry!r}")
+        assert err.match(reason)
+
+
+def test_bin_shard_of_an_index_is_read_as_pytorch_never_as_raw_float64(model_dir):
+    raw = model_dir / "pytorch_model-00001-of-00001.bin"
+    np.arange(16, dtype="<f8").tofile(raw)  # NWS-like raw float64: not a checkpoint
+    index = write_index(model_dir, {"w": raw.name}, "pytorch_model.bin.index.json")
+    with pytest.raises(WeightReadError, match=rf"{raw}: not a PyTorch checkpoint"):
+        open_weights(index)
+    # a real checkpoint shard is still read
+    torch.save({"w": torch.tensor([1.0, 2.0])}, raw)
+    assert flatten_weights(index).tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("shard", ["model.safetensors.index.json", "w.npy", "w.onnx"])
+def test_shards_of_other_formats_and_self_references_are_refused(model_dir, shard):
+    np.save(model_dir / "w.npy", np.ones(3))
+    (model_dir / "w.onnx").write_bytes(b"x")
+    index = write_index(model_dir, {"w": shard})
+    with pytest.raises(WeightReadError, match=r"not a shard format"):
+        open_weights(index)
+
+
+def test_index_entry_that_is_not_a_file_name(model_dir):
+    index = write_index(model_dir, {"w": 3})
+    with pytest.raises(WeightReadError, match=r"index\.json: weight_map entry 'w' names no shard"):
+        open_weights(index)
+
+
+def test_hugging_face_cache_snapshot_symlinks_into_its_blobs_are_read(tmp_path):
+    entry = tmp_path / "models--org--name"
+    blobs, snapshot = entry / "blobs", entry / "snapshots" / "abc123"
+    blobs.mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    values = write_safetensors(blobs / "f00d", 6)
+    (snapshot / "model-1.safetensors").symlink_to(Path("../../blobs/f00d"))
+    write_index(blobs, {"w": "model-1.safetensors"}, "beef")
+    (snapshot / "model.safetensors.index.json").symlink_to(Path("../../blobs/beef"))
+    np.testing.assert_array_equal(flatten_weights(snapshot), values)
+
+
+# --------------------------------------------------------------------------------------
+# Not a weight file: refused from os.stat, before anything opens it
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["model.onnx", "model.keras", "model.safetensors.index.json", "model.npy", "020.bin"]
+)
+def test_symlink_to_dev_zero_is_refused_before_reading(model_dir, name):
+    link = model_dir / name
+    link.symlink_to("/dev/zero")
+    expected = f"{link}: not a regular file: it is a character device (a symlink to /dev/zero)"
+    with pytest.raises(WeightReadError) as err:
+        open_weights(link)
+    assert str(err.value) == expected
+    with pytest.raises(WeightReadError, match="character device"):
+        describe(str(link))
+
+
+def test_fifo_is_refused_without_blocking(model_dir):
+    fifo = model_dir / "model.safetensors"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:
+        # Only if a regressed reader blocks in open(): a writer appears and leaves (EOF).
+        os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+
+    timer = threading.Timer(5.0, unblock)
+    timer.daemon = True
+    timer.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(WeightReadError) as err:
+            open_weights(fifo)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 4.0  # refused up front, not after the unblocking
+    assert str(err.value) == f"{fifo}: not a regular file: it is a FIFO (named pipe)"
+
+
+def test_dangling_symlink_and_missing_file(model_dir):
+    dangling = model_dir / "gone.safetensors"
+    dangling.symlink_to(model_dir / "nowhere.safetensors")
+    with pytest.raises(WeightReadError, match=r"gone\.safetensors: dangling symlink .*nowhere"):
+        open_weights(dangling)
+    with pytest.raises(WeightReadError, match=r"nope\.npy: no such file or directory"):
+        open_weights(model_dir / "nope.npy")
+
+
+# --------------------------------------------------------------------------------------
+# HDF5 / Keras: only values stored in the file itself
+# --------------------------------------------------------------------------------------
+
+
+def legacy_h5(path: Path, fill) -> None:
+    """A legacy Keras .h5 with one layer 'dense' whose weight 'dense/kernel' ``fill`` makes."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"dense"]
+        group = f.create_group("dense")
+        group.attrs["weight_names"] = [b"dense/kernel"]
+        fill(group)
+
+
+def test_hdf5_external_storage_is_refused(model_dir, outside):
+    path = model_dir / "ext.h5"
+    secret = outside / "secret.bin"
+    legacy_h5(
+        path,
+        lambda g: g.create_dataset("dense/kernel", (16,), "<f8", external=[(str(secret), 0, 128)]),
+    )
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert str(err.value) == (
+        f"{path}: refused: dataset '/dense/dense/kernel' has external storage ({secret}); "
+        "only values stored in the model file are read"
+    )
+
+
+def test_hdf5_virtual_dataset_is_refused(model_dir, outside):
+    source = outside / "source.h5"
+    with h5py.File(source, "w") as f:
+        f.create_dataset("data", data=np.arange(8.0))
+    path = model_dir / "virtual.h5"
+
+    def virtual(group):
+        layout = h5py.VirtualLayout(shape=(8,), dtype="<f8")
+        layout[:] = h5py.VirtualSource(str(source), "data", shape=(8,))
+        group.create_virtual_dataset("dense/kernel", layout)
+
+    legacy_h5(path, virtual)
+    with pytest.raises(
+        WeightReadError,
+        match=rf"{path}: refused: dataset '/dense/dense/kernel' is a virtual dataset",
+    ):
+        open_weights(path)
+
+
+def test_hdf5_external_link_is_refused(model_dir, outside):
+    source = outside / "source.h5"
+    with h5py.File(source, "w") as f:
+        f.create_dataset("data", data=np.arange(8.0))
+    path = model_dir / "link.h5"
+    legacy_h5(
+        path, lambda g: g.__setitem__("dense/kernel", h5py.ExternalLink(str(source), "/data"))
+    )
+    with pytest.raises(
+        WeightReadError,
+        match=rf"{path}: refused: /dense/dense/kernel is an external link to .*source\.h5:/data",
+    ):
+        open_weights(path)
+
+
+def test_unwritten_huge_hdf5_dataset_is_refused_not_materialized(model_dir):
+    path = model_dir / "bomb.h5"
+    legacy_h5(
+        path, lambda g: g.create_dataset("dense/kernel", (65536, 16384), "<f4", chunks=(256, 256))
+    )
+    assert path.stat().st_size < 20_000  # declares 4 GiB
+    start = time.monotonic()
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert time.monotonic() - start < 5
+    assert str(err.value) == (
+        f"{path}: dataset '/dense/dense/kernel': refused: declares 4,294,967,296 bytes but only "
+        "0 are stored in the file (never written; HDF5 would return fill values)"
+    )
+
+
+def test_partly_written_hdf5_dataset_is_refused(model_dir):
+    path = model_dir / "partial.h5"
+
+    def partial(group):
+        ds = group.create_dataset("dense/kernel", (1024, 1024), "<f4", chunks=(64, 64))
+        ds[:64, :64] = 1.0
+
+    legacy_h5(path, partial)
+    with pytest.raises(
+        WeightReadError,
+        match=r"partial\.h5: dataset .*declares 4,194,304 bytes but only 16,384 are stored .*partly unwritten",
+    ):
+        open_weights(path)
+
+
+def test_compressed_hdf5_dataset_within_the_limits_is_read(model_dir):
+    path = model_dir / "gzip.h5"
+    values = np.random.default_rng(0).normal(size=1000).astype(np.float32)
+    legacy_h5(path, lambda g: g.create_dataset("dense/kernel", data=values, compression="gzip"))
+    np.testing.assert_array_equal(flatten_weights(path), values)
+
+
+def test_bfloat16_tag_on_float32_data_and_repeated_layers_are_refused(model_dir):
+    path = model_dir / "tagged.h5"
+
+    def tagged(group):
+        ds = group.create_dataset("dense/kernel", data=np.ones(4, np.float32))
+        ds.attrs["dtype"] = "bfloat16"
+
+    legacy_h5(path, tagged)
+    with pytest.raises(
+        WeightReadError,
+        match=r"tagged\.h5: dataset '/dense/dense/kernel' is tagged bfloat16 but stores float32 \(4 bytes",
+    ):
+        open_weights(path)
+    repeated = model_dir / "repeated.h5"
+    legacy_h5(repeated, lambda g: g.create_dataset("dense/kernel", data=np.ones(4, np.float32)))
+    with h5py.File(repeated, "a") as f:
+        f.attrs["layer_names"] = [b"dense"] * 1000
+    with pytest.raises(
+        WeightReadError, match=r"repeated\.h5: 'layer_names' repeats layer\(s\) \['dense'\]"
+    ):
+        open_weights(repeated)
+
+
+# --------------------------------------------------------------------------------------
+# Zip bombs (.npz, .keras): refused from the zip directory, before decompression
+# --------------------------------------------------------------------------------------
+
+
+def write_zero_member(archive: zipfile.ZipFile, name: str, header: bytes, n_bytes: int) -> None:
+    """Stream ``n_bytes`` of zeros after ``header`` into a deflated member (never in memory)."""
+    chunk = bytes(1 << 20)
+    with archive.open(name, "w", force_zip64=True) as f:
+        f.write(header)
+        for _ in range(n_bytes // len(chunk)):
+            f.write(chunk)
+
+
+def npy_header(shape: tuple[int, ...], dtype: str = "<f4") -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": dtype, "fortran_order": False, "shape": shape}
+    )
+    return np.lib.format.MAGIC_PREFIX + b"\x01\x00" + buffer.getvalue()[8:]
+
+
+@pytest.fixture
+def small_limits():
+    """Limits scaled down so that a 4 MiB bomb trips them (the test writes little)."""
+    previous = guard.set_read_limits(ratio_exempt_bytes=1 << 20, max_member_bytes=64 << 20)
+    yield guard.LIMITS
+    guard.set_read_limits(**vars(previous))
+
+
+def test_npz_zip_bomb_is_refused_before_decompression(model_dir, small_limits):
+    path = model_dir / "bomb.npz"
+    n = 4 << 20
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        write_zero_member(archive, "w.npy", npy_header((n // 4,)), n)
+    assert path.stat().st_size < 20_000
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert err.match(
+        rf"^{path}: refused: member 'w\.npy' expands \d[\d,]* stored bytes to 4,194,\d\d\d \("
+    )
+    assert err.match(
+        r"more than the limit of 100x: ReadLimits.max_compression_ratio\) \(a zip bomb\?\)$"
+    )
+
+
+def test_npz_bomb_at_the_default_limits(model_dir):
+    path = model_dir / "bomb.npz"
+    n = 80 << 20  # beyond the 64 MiB that are exempt from the ratio test
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        write_zero_member(archive, "w.npy", npy_header((n // 4,)), n)
+    with pytest.raises(WeightReadError, match=r"bomb\.npz: refused: member 'w\.npy' expands"):
+        open_weights(path)
+
+
+def test_member_beyond_the_absolute_limit_is_refused(model_dir, small_limits):
+    path = model_dir / "big.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("w.npy", npy_header((1 << 24,)) + bytes(1))  # header says 64 MiB
+    guard.set_read_limits(max_member_bytes=100)
+    with pytest.raises(
+        WeightReadError,
+        match=r"big\.npz: refused: member 'w\.npy' declares \d+ uncompressed bytes, more than the limit of 100",
+    ):
+        open_weights(path)
+
+
+def test_npz_member_declaring_more_than_it_holds_and_corrupt_members(model_dir):
+    path = model_dir / "lying.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("w.npy", npy_header((1 << 30,)) + bytes(16))  # says 4 GiB, holds 16 B
+    with pytest.raises(
+        WeightReadError,
+        match=r"lying\.npz: member 'w' declares shape \(1073741824,\) of float32 \(4,294,967,296 bytes\) but holds 16 bytes",
+    ):
+        open_weights(path)
+    bad = model_dir / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("w.npy", b"not an array")
+    with pytest.raises(WeightReadError, match=r"bad\.npz: member 'w' is not an \.npy array"):
+        open_weights(bad)
+    objects = model_dir / "objects.npz"
+    np.savez(objects, w=np.ones(3), o=np.array([{"a": 1}], dtype=object))
+    ws = open_weights(objects)
+    assert ws.names == ["w"] and ws.skipped == [
+        ("o", "object array refused (loading it would need pickle)")
+    ]
+
+
+def test_keras_archive_bomb_is_refused_before_decompression(model_dir, small_limits):
+    path = model_dir / "bomb.keras"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", "{}")
+        write_zero_member(archive, "model.weights.h5", b"", 4 << 20)
+    with pytest.raises(
+        WeightReadError,
+        match=r"bomb\.keras: refused: member 'model\.weights\.h5' expands .* \(a zip bomb\?\)",
+    ):
+        open_weights(path)
+
+
+def test_max_weights_limit(model_dir):
+    path = model_dir / "w.npy"
+    np.save(path, np.ones(100, np.float32))
+    previous = guard.set_read_limits(max_weights=10)
+    try:
+        with pytest.raises(
+            WeightReadError, match=r"w\.npy: declares 100 weights, more than the limit of 10"
+        ):
+            open_weights(path)
+    finally:
+        guard.set_read_limits(**vars(previous))
+    assert open_weights(path).n == 100
+
+
+# --------------------------------------------------------------------------------------
+# ONNX external data: inside the model's folder, within its file
+# --------------------------------------------------------------------------------------
+
+
+def onnx_with_external(path: Path, location: str, offset: int = 0, length: int = 16) -> None:
+    weight = numpy_helper.from_array(np.zeros(4, np.float32), "w")
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    node = helper.make_node("Identity", ["w"], ["y"])
+    graph = helper.make_graph(
+        [node], "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [weight]
+    )
+    onnx.save_model(helper.make_model(graph), path)
+
+
+@pytest.mark.parametrize(
+    "location, reason",
+    [
+        ("../other/secret.bin", r"is outside the model's folder \(\.\. is not allowed\)"),
+        ("ABSOLUTE", r"is an absolute path"),
+        ("link.bin", r"resolves to .*secret\.bin, outside the model's folder"),
+        ("zero.bin", r"resolves to /dev/zero, outside the model's folder"),
+    ],
+)
+def test_onnx_external_data_must_stay_in_the_folder(model_dir, outside, location, reason):
+    if location == "ABSOLUTE":
+        location = str(outside / "secret.bin")
+    (model_dir / "link.bin").symlink_to(outside / "secret.bin")
+    (model_dir / "zero.bin").symlink_to("/dev/zero")
+    path = model_dir / "model.onnx"
+    onnx_with_external(path, location)
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert f"external data of tensor 'w' {location!r}" in str(err.value)
+    assert err.match(reason)
+
+
+def test_onnx_external_data_beyond_the_end_of_its_file(model_dir):
+    np.arange(4, dtype=np.float32).tofile(model_dir / "w.bin")
+    path = model_dir / "model.onnx"
+    onnx_with_external(path, "w.bin", offset=8, length=16)
+    with pytest.raises(
+        WeightReadError,
+        match=r"model\.onnx: external data of tensor 'w': bytes 8\.\.24 of 'w\.bin' are beyond its end \(16 bytes\)",
+    ):
+        open_weights(path)
+    onnx_with_external(path, "w.bin", offset=0, length=16)
+    assert flatten_weights(path).tolist() == [0.0, 1.0, 2.0, 3.0]
