@@ -58,6 +58,9 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   const { root, left, right, destroy: destroyRoot } = createRoot(host);
   const store = new SelectionStore(n);
   store.set(decodeIndices(model.get("selection")), "init");
+  // First of all: a view's selection goes to Python before any view redraws (the sync is
+  // the store's first listener; the views defer their redraws to animation frames).
+  cleanups.push(syncSelection(model, store));
   let columns: Map<string, Column> = decodeColumns(model.get("_columns"));
   let theme = readTheme(root);
   const coordinates = model.get("coordinates");
@@ -91,7 +94,6 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
 
   // --- traits -> views; selection both ways
   cleanups.push(
-    syncSelection(model, store),
     onTrait(model, "color", () => {
       const name = model.get("color") ?? "";
       scatter.setColor(name);

@@ -14,7 +14,7 @@ function rowPasses(column: Column, row: number, range: BrushRange): boolean {
     const v = column.values[row];
     return v >= range.lo && v <= range.hi; // NaN fails both comparisons: missing is out
   }
-  if (range.kind !== "categorical") return false;
+  if (range.kind !== "categorical" || column.kind !== "categorical") return false;
   return range.codes.has(column.codes[row]);
 }
 

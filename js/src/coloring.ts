@@ -18,7 +18,7 @@ const DEFAULT_POINT_COLOR = "#3a78b5";
 
 export function encodeColors(column: Column | undefined, n: number): ColorEncoding {
   const codes = new Float32Array(n);
-  if (!column) return { codes, palette: [DEFAULT_POINT_COLOR], legend: null };
+  if (!column || column.kind === "text") return { codes, palette: [DEFAULT_POINT_COLOR], legend: null };
   if (column.kind === "numeric") {
     const colors = sampleColormap("viridis").map(rgbToHex);
     const missing = COLORMAP_SIZE; // one extra palette entry, grey
@@ -52,10 +52,20 @@ export function encodeColors(column: Column | undefined, n: number): ColorEncodi
   };
 }
 
-/** Point size (CSS px) and opacity for n points: big and opaque when few, small when many. */
-export function pointStyleFor(n: number): { size: number; opacity: number } {
+/** Above this many points, the opacity follows the density of the points in view. */
+export const DENSITY_OPACITY_POINTS = 20000;
+
+/**
+ * Point size (CSS px) and opacity for n points: big and opaque when few, small when many;
+ * `byDensity` when there are so many that a fixed opacity would make one blob.
+ */
+export function pointStyleFor(n: number): { size: number; opacity: number; byDensity: boolean } {
   const ratio = 1000 / Math.max(n, 1);
   const size = n <= 1000 ? 6 : Math.max(1, 6 * ratio ** 0.3);
   const opacity = n <= 1000 ? 0.9 : Math.min(0.9, Math.max(0.15, 0.9 * ratio ** 0.2));
-  return { size: Math.round(size * 10) / 10, opacity: Math.round(opacity * 100) / 100 };
+  return {
+    size: Math.round(size * 10) / 10,
+    opacity: Math.round(opacity * 100) / 100,
+    byDensity: n > DENSITY_OPACITY_POINTS,
+  };
 }

@@ -1,5 +1,9 @@
-/** Table columns sent by Python: float32 numeric or dictionary-encoded categorical. */
-import { decodeArray, decodeFloat32, type EncodedArray, type TypedArray } from "./codec";
+/**
+ * Table columns sent by Python: float32 numeric, dictionary-encoded categorical, or text
+ * (one label per row, only shown in the tooltip). Many labels travel packed: one UTF-8
+ * buffer, NUL-separated (`PackedLabels`), never a long JSON list.
+ */
+import { decodeArray, decodeFloat32, type EncodedArray, type TypedArray, toBytes } from "./codec";
 
 interface NumericColumn {
   kind: "numeric";
@@ -17,16 +21,46 @@ interface CategoricalColumn {
   categories: string[];
 }
 
-export type Column = NumericColumn | CategoricalColumn;
+interface TextColumn {
+  kind: "text";
+  name: string;
+  /** One label per row. */
+  labels: string[];
+}
+
+export type Column = NumericColumn | CategoricalColumn | TextColumn;
+/** The columns a view can draw (axes, colors). */
+export type DrawnColumn = NumericColumn | CategoricalColumn;
+
+export function isDrawn(column: Column | undefined): column is DrawnColumn {
+  return column !== undefined && column.kind !== "text";
+}
+
+/** Python's `pack_labels`: `count` labels as NUL-separated UTF-8. */
+export interface PackedLabels {
+  text: EncodedArray;
+  count: number;
+}
 
 export interface EncodedColumn {
-  kind: "numeric" | "categorical";
+  kind: "numeric" | "categorical" | "text";
   values?: EncodedArray;
   codes?: EncodedArray;
   categories?: string[];
+  labels?: PackedLabels;
   min?: number;
   max?: number;
   log?: boolean;
+}
+
+export function unpackLabels(packed: PackedLabels): string[] {
+  if (!packed.count) return [];
+  const text = new TextDecoder().decode(toBytes(packed.text.buffer));
+  const labels = text.split("\0");
+  if (labels.length !== packed.count) {
+    throw new RangeError(`packed labels: expected ${packed.count}, got ${labels.length}`);
+  }
+  return labels;
 }
 
 function decodeColumn(name: string, encoded: EncodedColumn): Column {
@@ -40,11 +74,14 @@ function decodeColumn(name: string, encoded: EncodedColumn): Column {
       log: Boolean(encoded.log),
     };
   }
+  if (encoded.kind === "text") {
+    return { kind: "text", name, labels: encoded.labels ? unpackLabels(encoded.labels) : [] };
+  }
   return {
     kind: "categorical",
     name,
     codes: decodeArray(encoded.codes as EncodedArray).data,
-    categories: (encoded.categories ?? []).map(String),
+    categories: encoded.labels ? unpackLabels(encoded.labels) : (encoded.categories ?? []).map(String),
   };
 }
 
@@ -94,5 +131,6 @@ export function formatNumber(v: number): string {
 /** Text of row `i` of a column (always plain text; the views put it in textContent). */
 export function cellText(column: Column, i: number): string {
   if (column.kind === "numeric") return formatNumber(column.values[i]);
+  if (column.kind === "text") return column.labels[i] ?? "";
   return column.categories[column.codes[i]] ?? "";
 }

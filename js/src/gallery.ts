@@ -7,7 +7,7 @@ import { scalePow } from "d3-scale";
 import { type ColormapName, sampleColormap } from "./colormaps";
 import { formatNumber } from "./columns";
 import { el, listen } from "./dom";
-import type { DescriptorReply } from "./requests";
+import { type DescriptorReply, isSuperseded } from "./requests";
 import type { SelectionStore } from "./selection";
 
 interface GalleryOptions {
@@ -239,7 +239,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
         render(reply);
       })
       .catch((err: unknown) => {
-        if (destroyed || mine !== generation) return;
+        if (destroyed || mine !== generation || isSuperseded(err)) return;
         status.textContent = ` — ${err instanceof Error ? err.message : String(err)}`;
       });
   }

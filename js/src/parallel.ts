@@ -1,20 +1,25 @@
 /**
- * Parallel coordinates on a 2-D canvas (thousands of lines; SVG paths would not scale),
- * with axes and d3-brush brushes on an SVG overlay. Brushing narrows the selection.
+ * Parallel coordinates on a 2-D canvas with axes and d3-brush brushes on an SVG overlay.
+ * Brushing narrows the selection. Up to a few thousand lines are drawn one by one; beyond,
+ * the lines between neighbouring axes are drawn as binned density (density.ts), whose cost
+ * does not grow with the rows: the library as a faint layer, the selection on top. Redraws
+ * run once per animation frame, after the selection was sent to Python.
  */
 import { type BrushBehavior, brushY, type D3BrushEvent } from "d3-brush";
 import { type ScaleContinuousNumeric, scaleLinear, scaleLog, scalePoint } from "d3-scale";
 import { type Selection, select } from "d3-selection";
 import { type BrushRange, BrushSession, categoriesInExtent } from "./brush";
 import { encodeColors } from "./coloring";
-import { type Column, formatNumber } from "./columns";
+import { type Column, type DrawnColumn, formatNumber, isDrawn } from "./columns";
+import { type BinnedAxis, binCategorical, binNumeric, pairHistogram, strokeDensity } from "./density";
 import { el, type Theme } from "./dom";
+import { frameTask } from "./frame";
 import type { SelectionStore } from "./selection";
 
-/** Lines beyond this are sampled with a fixed stride (the canvas stays interactive). */
-const MAX_LINES = 20000;
-/** The faint whole-library layer needs fewer lines to show the same density. */
-const MAX_BACKGROUND_LINES = 8000;
+/** Selections up to this many rows are drawn line by line (colored); larger ones as density. */
+export const MAX_EXACT_LINES = 4000;
+/** The faint whole-library layer: line by line up to this many rows, else density. */
+export const MAX_EXACT_BACKGROUND = 8000;
 const MARGIN = { top: 30, right: 64, bottom: 16, left: 24 };
 const FONT_SIZE_PX = 11; // as in styles.css (.miwd-parallel-svg text)
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -45,24 +50,27 @@ interface AxisBase {
 }
 interface NumericAxis extends AxisBase {
   kind: "numeric";
-  column: Extract<Column, { kind: "numeric" }>;
+  column: Extract<DrawnColumn, { kind: "numeric" }>;
   scale: ScaleContinuousNumeric<number, number>;
 }
 interface CategoricalAxis extends AxisBase {
   kind: "categorical";
-  column: Extract<Column, { kind: "categorical" }>;
+  column: Extract<DrawnColumn, { kind: "categorical" }>;
   /** Pixel y of each category code. */
   positions: Float64Array;
 }
 type Axis = NumericAxis | CategoricalAxis;
 
-/** Row subset drawn: everything, or every k-th row when there are too many. */
-export function sampleRows(rows: Int32Array | null, n: number, max = MAX_LINES): Int32Array {
-  const count = rows ? rows.length : n;
-  const stride = Math.max(1, Math.ceil(count / max));
-  const out = new Int32Array(Math.ceil(count / stride));
-  for (let j = 0, k = 0; j < count; j += stride, k++) out[k] = rows ? rows[j] : j;
-  return out;
+/** Every row of one axis in density bins (positions 0 = bottom .. 1 = top of the axis). */
+export function binAxisRows(axis: Axis, height: number): BinnedAxis {
+  if (axis.kind === "numeric") {
+    const { values, min, max, log } = axis.column;
+    return binNumeric(values, min, max > min ? max : min + 1, log);
+  }
+  const bottom = height - MARGIN.bottom;
+  const span = bottom - MARGIN.top;
+  const units = Float64Array.from(axis.positions, (p) => (bottom - p) / span);
+  return binCategorical(axis.column.codes, units);
 }
 
 /**
@@ -75,13 +83,13 @@ export function layoutAxes(
   width: number,
   height: number,
 ): Axis[] {
-  const usable = names.filter((a) => columns.has(a));
+  const usable = names.filter((a) => isDrawn(columns.get(a)));
   const left = MARGIN.left;
   const right = width - MARGIN.right;
   const bottom = height - MARGIN.bottom;
   const step = usable.length > 1 ? (right - left) / (usable.length - 1) : 0;
   return usable.map((name, i): Axis => {
-    const column = columns.get(name) as Column;
+    const column = columns.get(name) as DrawnColumn;
     const x = usable.length > 1 ? left + i * step : (left + right) / 2;
     if (column.kind === "numeric") {
       const lo = column.min;
@@ -142,10 +150,15 @@ export function rangeOf(axis: Axis, extent: [number, number] | null): BrushRange
   return { kind: "categorical", codes: categoriesInExtent(axis.positions, y0, y1) };
 }
 
-/** One polyline per row through the axes, broken where a value is missing. */
-function strokeRows(ctx: CanvasRenderingContext2D, axes: readonly Axis[], rows: ArrayLike<number>): void {
-  for (let j = 0; j < rows.length; j++) {
-    const row = rows[j];
+/** One polyline per row of `rows` (null: rows 0..count-1), broken where a value is missing. */
+function strokeRows(
+  ctx: CanvasRenderingContext2D,
+  axes: readonly Axis[],
+  rows: ArrayLike<number> | null,
+  count = rows?.length ?? 0,
+): void {
+  for (let j = 0; j < count; j++) {
+    const row = rows ? rows[j] : j;
     ctx.beginPath();
     let pen = false;
     for (const axis of axes) {
@@ -275,13 +288,45 @@ export function createParallel(opts: ParallelOptions): ParallelView {
   // then, setters only record their values.
   let drawn = false;
 
+  // Density bins of every row per axis (only when some layer is drawn as density).
+  let binned: BinnedAxis[] = [];
+  let pairCounts: Uint32Array[] = [];
+  let encoding: ReturnType<typeof encodeColors> | null = null; // per color column, cached
+  const colors = () => {
+    encoding ??= encodeColors(opts.columns().get(colorName), n);
+    return encoding;
+  };
+  const unitToY = (unit: number) => height - MARGIN.bottom - unit * (height - MARGIN.bottom - MARGIN.top);
+
+  function strokeDensityOf(ctx: CanvasRenderingContext2D, rows: Int32Array | null, alphaScale: number) {
+    if (binned.length !== axes.length) binned = axes.map((axis) => binAxisRows(axis, height));
+    for (let a = 0; a + 1 < axes.length; a++) {
+      pairCounts[a] = pairHistogram(binned[a], binned[a + 1], rows, pairCounts[a]);
+      strokeDensity(
+        ctx,
+        binned[a],
+        binned[a + 1],
+        pairCounts[a],
+        {
+          x0: axes[a].x,
+          x1: axes[a + 1].x,
+          y: unitToY,
+        },
+        alphaScale,
+      );
+    }
+  }
+
   function drawBackground() {
     const ctx = sizeCanvas(background, width, height);
-    const rows = sampleRows(null, n, MAX_BACKGROUND_LINES);
     ctx.strokeStyle = theme.muted;
-    ctx.globalAlpha = Math.min(0.5, Math.max(0.008, 40 / rows.length));
     ctx.lineWidth = 1;
-    strokeRows(ctx, axes, rows);
+    if (n <= MAX_EXACT_BACKGROUND) {
+      ctx.globalAlpha = Math.min(0.5, Math.max(0.008, 40 / Math.max(n, 1)));
+      strokeRows(ctx, axes, null, n);
+    } else {
+      strokeDensityOf(ctx, null, 0.5);
+    }
   }
 
   function drawSelection() {
@@ -292,16 +337,19 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     const selection = store.get();
     note.textContent = "";
     if (selection.length === 0) return;
-    const rows = sampleRows(selection, n);
-    if (rows.length < selection.length) {
-      note.textContent = ` (drawing ${rows.length.toLocaleString()} of ${selection.length.toLocaleString()} selected)`;
+    if (selection.length > MAX_EXACT_LINES) {
+      note.textContent = ` (density of ${selection.length.toLocaleString()} selected)`;
+      ctx.strokeStyle = theme.accent;
+      ctx.lineWidth = 1.2;
+      strokeDensityOf(ctx, selection, 1);
+      return;
     }
-    const encoding = encodeColors(opts.columns().get(colorName), n);
-    ctx.globalAlpha = Math.min(0.7, Math.max(0.03, 8 / Math.sqrt(rows.length)));
+    const encoding = colors();
+    ctx.globalAlpha = Math.min(0.7, Math.max(0.03, 8 / Math.sqrt(selection.length)));
     ctx.lineWidth = 1.2;
     // Group by color to limit style changes.
     const byColor = new Map<number, number[]>();
-    for (const row of rows) {
+    for (const row of selection) {
       const code = encoding.codes[row];
       const list = byColor.get(code);
       if (list) list.push(row);
@@ -312,6 +360,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
       strokeRows(ctx, axes, list);
     }
   }
+  const selectionFrame = frameTask(drawSelection);
 
   function drawAxes() {
     svg.attr("width", width).attr("height", height);
@@ -363,12 +412,16 @@ export function createParallel(opts: ParallelOptions): ParallelView {
         if (brush) select(this).call(brush.move, null);
       });
     }
-    drawSelection();
+    selectionFrame.schedule(); // after the selection went to Python, once per frame
   });
 
   function redrawAll() {
     axes = layoutAxes(opts.columns(), axesNames, width, height);
+    binned = [];
+    pairCounts = [];
+    encoding = null;
     drawBackground();
+    selectionFrame.cancel();
     drawSelection();
     drawAxes();
   }
@@ -381,7 +434,8 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     },
     setColor(name) {
       colorName = name;
-      if (drawn) drawSelection();
+      encoding = null;
+      if (drawn) selectionFrame.schedule();
     },
     setTheme(next) {
       const previous = theme;
@@ -401,6 +455,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     },
     destroy() {
       unsubscribe();
+      selectionFrame.cancel();
       svg.selectAll("*").on(".brush", null);
       root.remove();
     },

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AtlasModel, DescriptorReplyContent } from "./model";
-import { createDescriptorChannel, decodeReply } from "./requests";
+import { createDescriptorChannel, decodeReply, isSuperseded } from "./requests";
 
 const S = 2;
 const B = 3;
@@ -96,5 +96,30 @@ describe("descriptor requests", () => {
     channel.destroy();
     expect(listeners.size).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a newer request supersedes a pending one: it rejects at once, its late reply is ignored", async () => {
+    vi.useFakeTimers();
+    const { model, sent, deliver } = fakeModel();
+    const channel = createDescriptorChannel(model, 1000);
+    const older = channel.request(Int32Array.from([0]));
+    const olderId = sent[0].content.id;
+    const newer = channel.request(Int32Array.from([0, 4]));
+    const newerId = sent[1].content.id;
+    const error = await older.catch((err: unknown) => err);
+    expect(isSuperseded(error)).toBe(true);
+    expect(vi.getTimerCount()).toBe(1); // only the newer request's timeout is left
+    let settled = false;
+    void newer.then(() => {
+      settled = true;
+    });
+    deliver(content(olderId, 1), replyBuffers(1)); // the stale reply arrives first: ignored
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    deliver(content(newerId, 2), replyBuffers(2));
+    const reply = await newer;
+    expect(reply.k).toBe(2);
+    expect(vi.getTimerCount()).toBe(0);
+    channel.destroy();
   });
 });

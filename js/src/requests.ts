@@ -24,6 +24,18 @@ export interface DescriptorReply {
 
 const REQUEST_TIMEOUT_MS = 20000;
 
+/** A request dropped because a newer one of the same view was sent (never shown). */
+export class SupersededError extends Error {
+  constructor(id: string) {
+    super(`descriptor request ${id} was superseded by a newer one`);
+    this.name = "SupersededError";
+  }
+}
+
+export function isSuperseded(err: unknown): err is SupersededError {
+  return err instanceof SupersededError;
+}
+
 export function decodeReply(content: DescriptorReplyContent, buffers: readonly MessageBuffer[]): DescriptorReply {
   const { S, B, k } = content;
   const f32 = (i: number, size: number) => {
@@ -63,6 +75,11 @@ interface Pending {
 }
 
 interface DescriptorChannel {
+  /**
+   * Ask for the descriptors of `indices`. A newer request supersedes the pending ones: they
+   * reject with a SupersededError at once, and their late replies are ignored, so the
+   * gallery never shows a stale selection.
+   */
   request(indices: Int32Array): Promise<DescriptorReply>;
   /** Stop listening; pending requests are dropped (never settled). */
   destroy(): void;
@@ -98,6 +115,11 @@ export function createDescriptorChannel(model: AtlasModel, timeoutMs = REQUEST_T
 
   return {
     request(indices) {
+      for (const [old, entry] of pending) {
+        clearTimeout(entry.timer);
+        entry.reject(new SupersededError(old));
+      }
+      pending.clear();
       return new Promise<DescriptorReply>((resolve, reject) => {
         counter += 1;
         const id = `${token}-${counter}`;

@@ -7,6 +7,7 @@ import createScatterplot, { createRenderer } from "regl-scatterplot";
 import { encodeColors, pointStyleFor } from "./coloring";
 import type { Column } from "./columns";
 import { el, listen, type Theme } from "./dom";
+import { frameTask } from "./frame";
 import { renderLegend } from "./legend";
 import { drawLocated, type Located } from "./located";
 import type { SelectionStore } from "./selection";
@@ -149,6 +150,14 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
     pointSizeSelected: 1,
     pointOutlineWidth: 1.5,
     opacity: style.opacity,
+    // Many points: the opacity follows the number of points in view (regl-scatterplot's
+    // density mode: zoomed out, a million points stay clusters instead of one blob; zoomed
+    // in, they become opaque), and the point size grows with the zoom (asinh scale).
+    // ("density" is a valid opacityBy at run time; the package's types omit it.)
+    ...(style.byDensity
+      ? ({ opacityBy: "density", opacityByDensityFill: 0.2 } as unknown as Partial<ScatterplotProperties>)
+      : {}),
+    pointScaleMode: "asinh",
     opacityInactiveScale: 0.5,
     ...themeProperties(theme),
     showReticle: false,
@@ -213,18 +222,30 @@ function paintOverlay(
   drawLocated(ctx, located, project, theme);
 }
 
-/** scatter -> store on select/deselect; store -> scatter (and the count) for other sources. */
+/**
+ * scatter -> store on select/deselect; store -> scatter (and the count) for other sources.
+ * The highlight of a selection made elsewhere is drawn in the next animation frame (after
+ * the selection went to Python), once for a burst of changes.
+ */
 function bindSelection(scatterplot: Scatterplot, store: SelectionStore, onChange: () => void): (() => void)[] {
   const selectSub = scatterplot.subscribe("select", ({ points }) => store.set(points, "scatter"));
   const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
+  let highlight: Int32Array | null = null; // to draw, null: the scatter shows the store
+  const frame = frameTask(() => {
+    onChange();
+    if (highlight === null) return;
+    const selection = highlight;
+    highlight = null;
+    if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
+    else scatterplot.select(Array.from(selection), { preventEvent: true });
+  });
   return [
     () => scatterplot.unsubscribe(selectSub),
     () => scatterplot.unsubscribe(deselectSub),
+    () => frame.cancel(),
     store.subscribe((selection, source) => {
-      onChange();
-      if (source === "scatter") return;
-      if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
-      else scatterplot.select(Array.from(selection), { preventEvent: true });
+      highlight = source === "scatter" ? null : selection;
+      frame.schedule();
     }),
   ];
 }

@@ -8,6 +8,27 @@ describe("selection state", () => {
     expect(sameIndices([1, 2], [1])).toBe(false);
   });
 
+  it("normalizes large lassos through a mask and sorted input by a copy, the same way", () => {
+    const n = 1000;
+    const lasso = [999, 0, 500, 0, 7, 1000, -3, 7.5, ...Array.from({ length: 200 }, (_, i) => 300 - i)];
+    const expected = [...new Set(lasso.filter((v) => Number.isInteger(v) && v >= 0 && v < n))].sort((a, b) => a - b);
+    expect(Array.from(normalizeSelection(lasso, n))).toEqual(expected); // > n/32: mask path
+    expect(Array.from(normalizeSelection(lasso.slice(0, 8), n))).toEqual([0, 7, 500, 999]); // sort path
+    const sorted = Int32Array.from(expected);
+    const copy = normalizeSelection(sorted, n);
+    expect(Array.from(copy)).toEqual(expected);
+    expect(copy).not.toBe(sorted); // a copy: the store owns its array
+  });
+
+  it("runs first listeners before the others, whatever the order of subscription", () => {
+    const store = new SelectionStore(3);
+    const order: string[] = [];
+    store.subscribe(() => order.push("view"));
+    store.subscribe(() => order.push("sync"), true);
+    store.set([0], "scatter");
+    expect(order).toEqual(["sync", "view"]);
+  });
+
   it("notifies with the source, and not at all when nothing changed", () => {
     const store = new SelectionStore(10);
     const calls: [number[], SelectionSource][] = [];

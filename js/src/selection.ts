@@ -7,14 +7,46 @@
 export type SelectionSource = "model" | "scatter" | "parallel" | "toolbar" | "init";
 type SelectionListener = (selection: Int32Array, source: SelectionSource) => void;
 
-/** Sorted, unique positions within [0, n); anything else is dropped. */
+/** Above this share of n, normalizing goes through a membership mask (O(n)) instead of a sort. */
+const MASK_SHARE = 1 / 32;
+
+/**
+ * Sorted, unique positions within [0, n); anything else is dropped. Already-normalized
+ * input (a brush result, an echo of the model) is only copied; large unsorted input (a
+ * lasso of a million points) goes through a mask instead of a sort.
+ */
 export function normalizeSelection(indices: ArrayLike<number>, n: number): Int32Array {
-  const out: number[] = [];
-  for (let i = 0; i < indices.length; i++) {
+  const count = indices.length;
+  let normalized = true;
+  for (let i = 0; i < count; i++) {
     const v = indices[i];
-    if (Number.isInteger(v) && v >= 0 && v < n) out.push(v);
+    if (!(Number.isInteger(v) && v >= 0 && v < n && (i === 0 || v > indices[i - 1]))) {
+      normalized = false;
+      break;
+    }
   }
-  const sorted = Int32Array.from(out).sort();
+  if (normalized) return Int32Array.from(indices);
+  if (count > n * MASK_SHARE) {
+    const mask = new Uint8Array(n);
+    let unique = 0;
+    for (let i = 0; i < count; i++) {
+      const v = indices[i];
+      if (Number.isInteger(v) && v >= 0 && v < n && mask[v] === 0) {
+        mask[v] = 1;
+        unique++;
+      }
+    }
+    const out = new Int32Array(unique);
+    for (let row = 0, k = 0; k < unique; row++) if (mask[row]) out[k++] = row;
+    return out;
+  }
+  const kept = new Int32Array(count);
+  let length = 0;
+  for (let i = 0; i < count; i++) {
+    const v = indices[i];
+    if (Number.isInteger(v) && v >= 0 && v < n) kept[length++] = v;
+  }
+  const sorted = kept.subarray(0, length).sort();
   let write = 0;
   for (let read = 0; read < sorted.length; read++) {
     if (read === 0 || sorted[read] !== sorted[read - 1]) sorted[write++] = sorted[read];
@@ -47,6 +79,7 @@ export class SelectionStore {
   private current: Int32Array = new Int32Array(0);
   private mask: Uint8Array | null = null;
   private listeners = new Set<SelectionListener>();
+  private firstListeners = new Set<SelectionListener>();
   /** Hovered row (gallery or scatter), null when none. Index 0 is a valid row. */
   readonly hover = new Emitter<number | null>();
 
@@ -77,17 +110,24 @@ export class SelectionStore {
     if (sameIndices(next, this.current)) return false;
     this.current = next;
     this.mask = null;
-    for (const listener of [...this.listeners]) listener(next, source);
+    for (const listener of [...this.firstListeners, ...this.listeners]) listener(next, source);
     return true;
   }
 
-  subscribe(listener: SelectionListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /**
+   * Listen for selection changes. `first` listeners run before all others, whenever they
+   * subscribed: the sync to Python is one, so the kernel gets a selection before any view
+   * spends time on it.
+   */
+  subscribe(listener: SelectionListener, first = false): () => void {
+    const set = first ? this.firstListeners : this.listeners;
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   destroy(): void {
     this.listeners.clear();
+    this.firstListeners.clear();
     this.hover.clear();
   }
 }

@@ -27,20 +27,27 @@ afterEach(() => {
 });
 
 describe("selection sync", () => {
-  it("saves view selections to the model once per batch, including row 0", () => {
+  it("saves a view's selection at once, before other listeners, and throttles drags", () => {
     vi.useFakeTimers();
     const model = new LocalModel(state(), null);
     const save = vi.spyOn(model, "save_changes");
     const store = new SelectionStore(10);
+    const seen: number[] = [];
+    store.subscribe(() => seen.push(save.mock.calls.length)); // a view, subscribed earlier
     const stop = syncSelection(model, store, 30);
-    store.set([5, 0], "scatter");
-    store.set([0, 5, 7], "parallel"); // a drag: one save for both
-    expect(save).not.toHaveBeenCalled();
-    vi.advanceTimersByTime(30);
+    store.set([5, 0], "scatter"); // a lasso: saved synchronously, including row 0
     expect(save).toHaveBeenCalledTimes(1);
-    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([0, 5, 7]);
-    store.set([], "toolbar"); // Clear
+    expect(seen).toEqual([1]); // the view ran after the save
+    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([0, 5]);
+    store.set([0, 5, 7], "parallel"); // a drag within the interval: one trailing save
+    store.set([0, 5, 7, 8], "parallel");
+    expect(save).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(30);
+    expect(save).toHaveBeenCalledTimes(2);
+    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([0, 5, 7, 8]);
+    vi.advanceTimersByTime(30);
+    store.set([], "toolbar"); // Clear, after the interval: at once
+    expect(save).toHaveBeenCalledTimes(3);
     expect(Array.from(decodeIndices(model.get("selection")))).toEqual([]);
     stop();
   });
@@ -67,13 +74,15 @@ describe("selection sync", () => {
     const stop = syncSelection(model, store);
     const offColor = onTrait(model, "color", () => {});
     expect(model.listenerCount).toBe(3);
-    store.set([1], "scatter");
+    store.set([1], "scatter"); // saved at once
+    store.set([3], "scatter"); // within the interval: a pending trailing save
+    expect(vi.getTimerCount()).toBe(1);
     stop();
     offColor();
     expect(model.listenerCount).toBe(1); // the other view's listener survives
     expect(vi.getTimerCount()).toBe(0);
     store.set([2], "scatter");
     vi.advanceTimersByTime(100);
-    expect(model.get("selection")).toEqual([]);
+    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([1]);
   });
 });

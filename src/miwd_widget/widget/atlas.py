@@ -37,7 +37,7 @@ from .._positions import PositionError
 from .._positions import as_positions as _as_positions
 from ..columns import ACCURACY_COLUMNS, hyperparameter_columns
 from ..library import ModelLibrary
-from .codec import array_from_json, array_to_json, encode_column, state_to_base64
+from .codec import array_from_json, array_to_json, encode_column, encode_text, state_to_base64
 from .standalone import page
 
 __all__ = ["Atlas"]
@@ -78,8 +78,9 @@ def _selection_to_json(value: list[int], widget: Any) -> dict[str, Any]:
     return array_to_json(np.asarray(value, dtype=np.int64).astype(np.int32))
 
 
-def _selection_from_json(value: Any, widget: Any) -> list[int]:
-    return [int(i) for i in array_from_json(value, "selection").reshape(-1)]
+def _selection_from_json(value: Any, widget: Any) -> np.ndarray:
+    # An int32 array, no per-row Python: the validator turns it into the trait's list.
+    return array_from_json(value, "selection").reshape(-1)
 
 
 def _ndarray_to_json(value: np.ndarray | None, widget: Any) -> dict[str, Any] | None:
@@ -160,12 +161,15 @@ class Atlas(anywidget.AnyWidget):
         axes_names = self._resolve_axes(axes, meta)
         tooltip_names = self._resolve_tooltip(tooltip, meta, axes_names, color_name)
         needed = dict.fromkeys([*axes_names, *([color_name] if color_name else []), *tooltip_names])
+        # Columns drawn (axes, color) are encoded as values or categories; text columns only
+        # in the tooltip (ids, paths: one label per row) as packed UTF-8, no factorizing.
+        shown = {*axes_names, *([color_name] if color_name else [])}
         n, s, b = library.descriptors.shape
         vr = library.value_range
         super().__init__(
             n=n,
             coordinates=np.ascontiguousarray(library.embedding, dtype=np.float32),
-            _columns={name: encode_column(meta[name]) for name in needed},
+            _columns={name: self._encode_needed(meta[name], name in shown) for name in needed},
             color=color_name,
             axes=axes_names,
             tooltip_columns=tooltip_names,
@@ -178,6 +182,13 @@ class Atlas(anywidget.AnyWidget):
         self.on_msg(self._on_custom_msg)
 
     # ------------------------------------------------------------------ configuration
+    @staticmethod
+    def _encode_needed(series: pd.Series, drawn: bool) -> dict[str, Any]:
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        if drawn or numeric or isinstance(series.dtype, pd.CategoricalDtype):
+            return encode_column(series)
+        return encode_text(series)
+
     @staticmethod
     def _resolve_color(color: str | None, meta: pd.DataFrame) -> str:
         if color is None or color == "":
@@ -287,7 +298,7 @@ class Atlas(anywidget.AnyWidget):
         --------
         >>> atlas.selected["optimizer"].value_counts()  # doctest: +SKIP
         """
-        return self._library.metadata.iloc[list(self.selection)]
+        return self._library.metadata.iloc[np.asarray(self.selection, dtype=np.int64)]
 
     def summary(self) -> Any:
         """``library.summarize`` of the current selection (mean/std descriptors, traits).
@@ -380,7 +391,7 @@ class Atlas(anywidget.AnyWidget):
         positions = _as_positions(indices, self.n, "indices")
         everything = positions.size == 0
         mean, std = _mean_std(self._library.descriptors, None if everything else positions)
-        shown = (np.arange(self.n) if everything else positions)[: self.gallery_size]
+        shown = _spread_sample(np.arange(self.n) if everything else positions, self.gallery_size)
         gallery = np.ascontiguousarray(self._library.descriptors[shown], dtype=np.float32)
         content = {
             "type": "descriptors",
@@ -450,21 +461,66 @@ class Atlas(anywidget.AnyWidget):
         pathlib.Path(path).write_text(text, encoding="utf-8")
 
 
-def _mean_std(
-    descriptors: np.ndarray, positions: np.ndarray | None, chunk: int = 4096
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and (population) standard deviation over rows, in float64, chunk by chunk.
+def _spread_sample(positions: np.ndarray, k: int) -> np.ndarray:
+    """``k`` of ``positions`` spread evenly over all of them (first and last included).
 
-    Two passes over row chunks instead of one fancy-indexed copy: a 500,000-model selection
-    of 32x32 descriptors would otherwise copy 2 GB.
+    The gallery shows a sample of the whole selection, not its first rows (those would be
+    the models that happen to come first in the library, e.g. one dataset's).
+
+    Examples
+    --------
+    >>> _spread_sample(np.arange(100), 5).tolist()
+    [0, 25, 50, 74, 99]
+    >>> _spread_sample(np.arange(3), 5).tolist()
+    [0, 1, 2]
     """
-    rows = np.arange(len(descriptors)) if positions is None else positions
-    total = np.zeros(descriptors.shape[1:], dtype=np.float64)
-    for start in range(0, rows.size, chunk):
-        total += descriptors[rows[start : start + chunk]].sum(axis=0, dtype=np.float64)
-    mean = total / rows.size
-    squares = np.zeros_like(total)
-    for start in range(0, rows.size, chunk):
-        deviation = descriptors[rows[start : start + chunk]].astype(np.float64) - mean
-        squares += (deviation * deviation).sum(axis=0)
-    return mean.astype(np.float32), np.sqrt(squares / rows.size).astype(np.float32)
+    if k <= 0 or positions.size == 0:
+        return positions[:0]
+    if positions.size <= k:
+        return positions
+    picks = np.linspace(0, positions.size - 1, k).round().astype(np.int64)
+    return positions[np.unique(picks)]
+
+
+def _mean_std(
+    descriptors: np.ndarray, positions: np.ndarray | None, chunk_bytes: int = 1 << 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) standard deviation over rows, vectorized, in one pass.
+
+    Rows are gathered chunk by chunk into one reused float32 buffer (a 500,000-model
+    selection of 32x32 descriptors would otherwise be a 2 GB fancy-indexed copy); each chunk
+    adds its sums of ``x - shift`` and ``(x - shift)**2`` to float64 accumulators. The shift
+    (the mean of the first rows) keeps ``E[d^2] - E[d]^2`` free of cancellation. A chunk is
+    about ``chunk_bytes`` (stays in cache between the gather and the two sums). The work is
+    memory-bound: 500,000 selected 32x32 descriptors are 2 GB to read.
+    """
+    flat = descriptors.reshape(len(descriptors), -1)
+    chunk = int(np.clip(chunk_bytes // max(4 * flat.shape[1], 1), 1, 16384))
+    if flat.dtype != np.float32:
+        flat = flat.astype(np.float32)
+    count = len(flat) if positions is None else positions.size
+    shape = descriptors.shape[1:]
+    if count == 0:
+        nan = np.full(shape, np.nan, dtype=np.float32)
+        return nan, nan.copy()
+    head = flat[:chunk] if positions is None else flat[positions[:256]]
+    shift = head[:256].mean(axis=0, dtype=np.float64).astype(np.float32)
+    total = np.zeros(flat.shape[1], dtype=np.float64)
+    squares = np.zeros(flat.shape[1], dtype=np.float64)
+    buffer = np.empty((min(chunk, count), flat.shape[1]), dtype=np.float32)
+    for start in range(0, count, chunk):
+        stop = min(start + chunk, count)
+        block = buffer[: stop - start]
+        if positions is None:
+            np.subtract(flat[start:stop], shift, out=block)
+        else:
+            np.take(flat, positions[start:stop], axis=0, out=block)
+            block -= shift
+        total += block.sum(axis=0, dtype=np.float64)
+        block *= block
+        squares += block.sum(axis=0, dtype=np.float64)
+    mean = total / count
+    variance = np.maximum(squares / count - mean * mean, 0.0)
+    return (mean + shift).reshape(shape).astype(np.float32), np.sqrt(variance).reshape(
+        shape
+    ).astype(np.float32)

@@ -18,6 +18,9 @@ __all__ = [
     "array_to_json",
     "array_from_json",
     "encode_column",
+    "encode_text",
+    "pack_labels",
+    "unpack_labels",
     "decode_column",
     "state_to_base64",
     "MISSING_LABEL",
@@ -27,7 +30,11 @@ __all__ = [
 # purpose: WebGL and Int32 selection indices are all we need).
 _SUPPORTED = {"uint8", "uint16", "uint32", "int8", "int16", "int32", "float32"}
 MISSING_LABEL = "(missing)"
-LOG_DECADES = 1.5  # a positive numeric column spanning more than this many decades gets a log axis
+LOG_DECADES = 1.5
+# More category labels than this travel packed (one UTF-8 buffer), not as a JSON list.
+MAX_JSON_LABELS = (
+    1000  # a positive numeric column spanning more than this many decades gets a log axis
+)
 
 
 def array_to_json(array: Any, dtype: str | None = None) -> dict[str, Any]:
@@ -129,17 +136,68 @@ def encode_column(series: pd.Series) -> dict[str, Any]:
         codes, uniques = pd.factorize(series, sort=True)  # vectorized; NaN -> -1
     except TypeError:  # mixed types that do not sort: order by their text
         codes, uniques = pd.factorize(series.map(lambda v: v if pd.isna(v) else str(v)), sort=True)
-    labels = [_category_label(u) for u in uniques]
+    if len(uniques) > MAX_JSON_LABELS and pd.api.types.is_string_dtype(uniques.dtype):
+        labels = uniques.astype(str).tolist()  # strings already: no per-label Python
+    else:
+        labels = [_category_label(u) for u in uniques]
     missing = codes < 0
     if missing.any():
         codes = codes.copy()
         codes[missing] = len(labels)
         labels.append(MISSING_LABEL)
-    return {
+    encoded: dict[str, Any] = {
         "kind": "categorical",
         "codes": array_to_json(codes.astype(_codes_dtype(len(labels)))),
-        "categories": labels,
     }
+    if len(labels) > MAX_JSON_LABELS:
+        encoded["labels"] = pack_labels(labels)
+    else:
+        encoded["categories"] = labels
+    return encoded
+
+
+def pack_labels(labels: list[str]) -> dict[str, Any]:
+    """Many strings as one binary buffer: UTF-8, separated by NUL (a NUL inside becomes U+FFFD).
+
+    Examples
+    --------
+    >>> unpack_labels(pack_labels(["a", "b\x00c", ""]))
+    ['a', 'b\ufffdc', '']
+    """
+    text = "\0".join(labels)
+    if text.count("\0") != max(len(labels) - 1, 0):
+        text = "\0".join(label.replace("\0", "\ufffd") for label in labels)
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return {"text": array_to_json(data), "count": len(labels)}
+
+
+def unpack_labels(packed: dict[str, Any]) -> list[str]:
+    """Invert :func:`pack_labels`."""
+    if packed["count"] == 0:
+        return []
+    return bytes(array_from_json(packed["text"])).decode("utf-8").split("\0")
+
+
+def encode_text(series: pd.Series) -> dict[str, Any]:
+    """A text column as one label per row (no factorizing): ``{"kind": "text", "labels"}``.
+
+    For columns only shown in the tooltip (ids, paths): a million unique ids are packed in
+    one buffer instead of sorted categories plus a JSON list. Missing values are
+    ``"(missing)"``; non-strings are shown as text.
+
+    Examples
+    --------
+    >>> decode_column(encode_text(pd.Series(["m1", None, "m0"]))).tolist()
+    ['m1', '(missing)', 'm0']
+    """
+    filled = series.where(series.notna(), MISSING_LABEL)
+    if pd.api.types.is_string_dtype(filled.dtype) and not pd.api.types.is_object_dtype(
+        filled.dtype
+    ):
+        labels = filled.tolist()
+    else:
+        labels = [v if isinstance(v, str) else _category_label(v) for v in filled.tolist()]
+    return {"kind": "text", "labels": pack_labels(labels)}
 
 
 def decode_column(encoded: dict[str, Any]) -> np.ndarray:
@@ -152,8 +210,11 @@ def decode_column(encoded: dict[str, Any]) -> np.ndarray:
     """
     if encoded["kind"] == "numeric":
         return array_from_json(encoded["values"])
+    if encoded["kind"] == "text":
+        return np.asarray(unpack_labels(encoded["labels"]), dtype=object)
     codes = array_from_json(encoded["codes"])
-    return np.asarray(encoded["categories"], dtype=object)[codes]
+    labels = encoded["categories"] if "categories" in encoded else unpack_labels(encoded["labels"])
+    return np.asarray(labels, dtype=object)[codes]
 
 
 def state_to_base64(value: Any) -> Any:
