@@ -9,17 +9,12 @@ selection and the other view.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
-from lab_harness import HarnessError, LabNotebook, artifacts_on_error
-from test_atlas_browser import (
-    COUNT,
-    LASSO_TOGGLE,
-    ROOT,
-    points_in_polygon,
-    screen_positions,
-    wait_first_paint,
-)
+from lab_harness import LabNotebook, artifacts_on_error
+from test_atlas_browser import COUNT, LASSO_TOGGLE, ROOT, points_in_polygon, screen_positions
 
 pytestmark = pytest.mark.e2e
 
@@ -50,26 +45,61 @@ atlas = Atlas(lib)
 SCATTER = f"{ROOT} canvas.miwd-scatter-canvas"
 
 
+def wait_painted(nb: LabNotebook, timeout: float = 120.0) -> None:
+    """Until the first view's scatter canvas holds drawn points."""
+    nb.page.wait_for_function(
+        """(sel) => {
+          const c = document.querySelector(sel);
+          if (!c || !c.width || !c.height) return false;
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let k = 0;
+          for (let i = 0; i < d.length; i += 4 * 7) {
+            if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 40) k++;
+          }
+          return k > 20;
+        }""",
+        arg=SCATTER,
+        timeout=timeout * 1000,
+        polling=200,
+    )
+
+
 @pytest.fixture(scope="module")
 def big(open_notebook):
     nb = open_notebook("scale.ipynb", [LIBRARY_CELL, "atlas", "atlas"], run=False)
     with artifacts_on_error(nb, "scale-notebook-setup"):
         nb.run_all(timeout=300)
-        wait_first_paint(nb, timeout=120)
         nb.page.wait_for_function(
             "(sel) => document.querySelectorAll(sel).length === 2", arg=ROOT, timeout=120_000
         )
-    embedding = np.asarray(nb.kernel_value("lib.embedding.tolist()"), dtype=np.float32)
+        nb.page.locator(SCATTER).first.wait_for(state="visible", timeout=120_000)
+        wait_painted(nb)
+    # The same library rebuilt here (a 100,000-row JSON dump would hit the IOPub rate limit),
+    # checked against the kernel's.
+    local: dict = {}
+    exec(LIBRARY_CELL.replace("atlas = Atlas(lib)", ""), local)  # noqa: S102 - our own code
+    embedding = local["embedding"]
+    checksum = nb.kernel_value("[float(lib.embedding.astype('float64').sum()), len(lib)]")
+    assert checksum == [float(embedding.astype("float64").sum()), N]
+    global METADATA
+    METADATA = local["metadata"]
     yield nb, embedding
     nb.close()
+
+
+METADATA = None
 
 
 def kernel_selection(nb: LabNotebook) -> list[int]:
     return nb.kernel_value("np.asarray(atlas.selection).tolist()", timeout=120)
 
 
-def wait_for(nb: LabNotebook, predicate, timeout: float = 60.0) -> list[int]:
-    return nb.wait_kernel_value("np.asarray(atlas.selection).tolist()", predicate, timeout)
+def wait_for(nb: LabNotebook, size_predicate, timeout: float = 60.0) -> list[int]:
+    """Poll the selection's size (cheap) until it satisfies the predicate, let trailing
+    saves land, then fetch the selection once."""
+    nb.wait_kernel_value("len(atlas.selection)", size_predicate, timeout, interval=0.3)
+    time.sleep(1.0)
+    return kernel_selection(nb)
 
 
 def first_view(nb: LabNotebook):
@@ -79,7 +109,7 @@ def first_view(nb: LabNotebook):
 def clear_from_python(nb: LabNotebook) -> None:
     nb.page.mouse.move(1, 1)
     nb.run_python("atlas.select([])")
-    assert wait_for(nb, lambda v: v == []) == []
+    assert wait_for(nb, lambda size: size == 0) == []
 
 
 def test_mouse_lasso_selects_exactly_the_points_inside_the_polygon(big):
@@ -118,7 +148,7 @@ def test_mouse_lasso_selects_exactly_the_points_inside_the_polygon(big):
     mouse.up()
     first_view(nb).locator(LASSO_TOGGLE).click()  # back to pan/zoom
 
-    selection = np.asarray(wait_for(nb, lambda v: len(v) > 0), dtype=np.int64)
+    selection = np.asarray(wait_for(nb, lambda size: size > 0), dtype=np.int64)
     # The polygon in data space, and the points inside it computed from the coordinates.
     lo, hi = embedding.min(0).astype(np.float64), embedding.max(0).astype(np.float64)
     half = float((hi - lo).max()) / 2
@@ -163,21 +193,15 @@ def test_brush_selects_exactly_the_rows_in_range(big):
     y0 = float(rect.get_attribute("y"))
     y1 = y0 + float(rect.get_attribute("height"))
     top, bottom = float(axis_line.get_attribute("y1")), float(axis_line.get_attribute("y2"))
-    values = np.asarray(
-        nb.kernel_value(f"lib.metadata[{axis_name!r}].astype('float32').tolist()"), np.float32
-    )
+    values = METADATA[axis_name].to_numpy(np.float32)
     vmin, vmax = float(values.min()), float(values.max())
     lo, hi = sorted(vmin + (y - bottom) / (top - bottom) * (vmax - vmin) for y in (y0, y1))
     expected = set(np.flatnonzero((values >= lo) & (values <= hi)).tolist())
     edge = np.isclose(values, lo, atol=1e-5) | np.isclose(values, hi, atol=1e-5)
 
-    def matches(selection: list[int]) -> bool:
-        return len(selection) > 0 and all(edge[i] for i in set(selection) ^ expected)
-
-    try:
-        selection = wait_for(nb, matches)
-    except HarnessError:
-        diff = sorted(set(kernel_selection(nb)) ^ expected)
+    selection = wait_for(nb, lambda size: size > 0)
+    diff = sorted(i for i in set(selection) ^ expected if not edge[i])
+    if diff:
         pytest.fail(f"brush [{lo:.4f}, {hi:.4f}]: {len(diff)} rows differ: {diff[:10]}")
     assert 10_000 < len(selection) < 60_000
 
@@ -192,14 +216,14 @@ def test_clear_after_python_select_syncs_kernel_and_the_other_view(big):
             timeout=30_000
         )
     views.nth(0).locator(".miwd-clear-selection").click()
-    assert wait_for(nb, lambda v: v == []) == []
+    assert wait_for(nb, lambda size: size == 0) == []
     for i in range(2):
         views.nth(i).locator(COUNT).filter(has_text=f"{N:,} models").wait_for(timeout=30_000)
     # And the other way round: Clear in the second view after a new Python selection.
     nb.run_python("atlas.select([0, 5])")
     views.nth(0).locator(COUNT).filter(has_text="2 of").wait_for(timeout=30_000)
     views.nth(1).locator(".miwd-clear-selection").click()
-    assert wait_for(nb, lambda v: v == []) == []
+    assert wait_for(nb, lambda size: size == 0) == []
     views.nth(0).locator(COUNT).filter(has_text=f"{N:,} models").wait_for(timeout=30_000)
     errors = [m for m in nb.console if m.startswith(("[error]", "[pageerror]"))]
     assert not errors, "\n".join(errors)
