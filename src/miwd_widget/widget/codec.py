@@ -161,8 +161,10 @@ def pack_labels(labels: list[str]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> unpack_labels(pack_labels(["a", "b\x00c", ""]))
-    ['a', 'b\ufffdc', '']
+    >>> unpack_labels(pack_labels(["a", "b c", ""]))
+    ['a', 'b c', '']
+    >>> unpack_labels(pack_labels(["a" + chr(0) + "b"])) == ["a\ufffdb"]
+    True
     """
     text = "\0".join(labels)
     if text.count("\0") != max(len(labels) - 1, 0):
