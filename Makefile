@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.miwd-installed
 
-.PHONY: setup demo test test-py test-js lint format bench clean js chromium
+.PHONY: setup demo test test-py test-js lint format bench clean js chromium results
 
 # A local virtual environment with every extra. torch is pinned to the CPU build first, so
 # the extras' torch range is already satisfied and pip never fetches a multi-GB CUDA build.
@@ -50,6 +50,16 @@ format: js/node_modules/.package-lock.json
 	$(VENV)/bin/ruff format src tests benchmarks scripts
 	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
 	cd js && npm run format
+
+# The full study of docs/results.md: main and development zoos (resumable), the variant chosen
+# on the development zoo, then every table and figure on the main zoo (about 2 h on 2 cores).
+ZOOS ?= zoos
+results: setup
+	$(VENV)/bin/miwd zoo train -n 2000 -o $(ZOOS)/main --seed 0
+	$(VENV)/bin/miwd zoo train -n 400 -o $(ZOOS)/dev --seed 1
+	$(PY) scripts/select_variant.py $(ZOOS)/dev $(ZOOS)/main --out docs/results/variants
+	$(PY) scripts/reproduce_results.py $(ZOOS)/main --out docs/results --figure4 --by dataset \
+	  optimizer activation initialization filter_size depth_conv depth_fc width_conv width_fc
 
 bench: setup
 	$(PY) benchmarks/bench_descriptors.py
