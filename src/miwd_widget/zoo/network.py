@@ -179,10 +179,11 @@ class GroupNet:
             kind = "conv" if "conv.weight" in own else "fc"
             weight = shapes[f"{prefix}.0.{kind}.weight"]
             self.layers.append((kind, own, weight))
-        n_conv = sum(1 for k, _, _ in self.layers if k == "conv")
-        channels = [w[0] for k, _, w in self.layers if k == "conv"]
+        # batch-norm running mean and variance of every conv layer, per model and channel
         self.running = [
-            (torch.zeros(self.G * c), torch.ones(self.G * c)) for c in channels[:n_conv]
+            (torch.zeros(self.G * w[0]), torch.ones(self.G * w[0]))
+            for kind, _, w in self.layers
+            if kind == "conv"
         ]
 
     def _act(self, h: Any, dim: int) -> Any:

@@ -9,6 +9,7 @@ stacked (grouped) convolution may sum in another order than a lone one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -181,8 +182,6 @@ def train_zoo(
     zoo_json = out / "zoo.json"
     previous: dict[str, Any] = {}
     if zoo_json.exists():
-        import json
-
         previous = json.loads(zoo_json.read_text())
         old = previous.get("settings", {})
         differ = [k for k in settings if old.get(k) != settings[k]]
@@ -276,8 +275,6 @@ def retrain_model(zoo_dir: str | os.PathLike, model_id: str) -> dict[str, np.nda
     >>> sorted(retrain_model(d, "m00000"))[0]
     'l00.0.conv.weight'
     """
-    import json
-
     zoo = Path(zoo_dir)
     s = json.loads((zoo / "zoo.json").read_text())["settings"]
     meta = read_table(zoo / "metadata.csv", METADATA_COLUMNS)

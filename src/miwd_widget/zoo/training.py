@@ -224,9 +224,6 @@ def _train(torch: Any, rows: list[dict], settings: TrainSettings, keep: bool) ->
     val_x, val_y = tasks.val_x[tasks.index], tasks.val_y[tasks.index]
     test_x, test_y = tasks.test_x[tasks.index], tasks.test_y[tasks.index]
 
-    def copy_running() -> list:
-        return [(m.clone(), v.clone()) for m, v in net.running]
-
     state = _Progress(
         active=torch.ones(G, dtype=torch.bool),
         diverged=torch.zeros(G, dtype=torch.bool),
@@ -237,14 +234,13 @@ def _train(torch: Any, rows: list[dict], settings: TrainSettings, keep: bool) ->
         best_train=torch.full((G,), float("nan"), dtype=torch.float64),
     )
     best = flat.detach().clone()
-    best_running = copy_running()
+    best_running = [(m.clone(), v.clone()) for m, v in net.running]
     snaps: list[tuple] = []
 
     def evaluate(epoch: int, train_acc: Any) -> Any:
-        with torch.no_grad():
-            running = copy_running()
-            val = _accuracy(torch, net, flat.detach(), running, val_x, val_y)
-            test = _accuracy(torch, net, flat.detach(), running, test_x, test_y)
+        # evaluation mode only reads the running statistics: no copy needed
+        val = _accuracy(torch, net, flat.detach(), net.running, val_x, val_y)
+        test = _accuracy(torch, net, flat.detach(), net.running, test_x, test_y)
         if keep:
             snaps.append(
                 (
