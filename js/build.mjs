@@ -3,10 +3,16 @@
 // MIWD_DEBUG=1 keeps the bundle unminified (readable stack traces).
 //
 // Third-party licence notices: esbuild keeps /*! ... */ and @license comments at the end
-// of the file (those of the code regl-scatterplot inlines: kdbush, gl-matrix), but the d3
+// of the file (those of the code regl-scatterplot inlines: kdbush, simplify-js), but the d3
 // modules, regl and regl-scatterplot themselves carry none, so the licence text of every
 // npm package that ends up in the bundle is appended to widget.js as one more comment
-// (identical texts merged). The notices travel with the code, also into save_html pages.
+// (identical texts merged). regl-scatterplot ships prebuilt code that inlines its own
+// dependencies (gl-matrix, earcut, regl-line, dom-2d-camera, ...) without their notices, so
+// a dependency of a bundled package that the bundle never imports as a module is taken to be
+// inlined in it and gets its notice too. The notices travel with the code, also into
+// save_html pages, and the same text is written to THIRD_PARTY_NOTICES.txt next to widget.js
+// (shipped in the wheel). tests/test_wheel.py checks both.
+import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as esbuild from "esbuild";
@@ -27,22 +33,59 @@ async function licenceOf(root) {
   const pkg = JSON.parse(await readFile(path.join(root, "package.json"), "utf8"));
   const file = (await readdir(root)).find((name) => /^(licen[cs]e|copying)/i.test(name));
   const text = file ? (await readFile(path.join(root, file), "utf8")).trim() : `License: ${pkg.license ?? "unknown"}`;
-  return { id: `${pkg.name}@${pkg.version}`, text };
+  return { id: `${pkg.name}@${pkg.version}`, text, dependencies: Object.keys(pkg.dependencies ?? {}) };
 }
 
-/** One comment: for each distinct licence text, the packages it covers, then the text. */
-async function licenceComment(inputs) {
-  const roots = [...new Set(Object.keys(inputs).map(packageRoot).filter(Boolean))].sort();
+/** The folder of package `name` as Node resolves it from the package folder `from`, or null. */
+function resolvePackage(from, name) {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "node_modules", name);
+    if (existsSync(path.join(candidate, "package.json"))) return candidate;
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * The licences of the bundled packages, and of their dependencies that the bundle never
+ * imports as modules (inlined in a package's prebuilt code), each once.
+ */
+async function licences(bundled, imported) {
+  const seen = new Set(bundled.map((root) => path.resolve(root)));
+  const found = await Promise.all(bundled.map(licenceOf));
+  const pending = found.map((licence, i) => ({ licence, root: bundled[i], via: null }));
+  const result = [];
+  while (pending.length) {
+    const { licence, root, via } = pending.shift();
+    result.push(via ? { ...licence, id: `${licence.id} (inlined in the prebuilt code of ${via})` } : licence);
+    for (const name of licence.dependencies) {
+      if (imported.has(name)) continue;
+      const dep = resolvePackage(root, name);
+      if (!dep || seen.has(dep)) continue;
+      seen.add(dep);
+      pending.push({ licence: await licenceOf(dep), root: dep, via: via ?? licence.id });
+    }
+  }
+  return result;
+}
+
+/** Plain text: for each distinct licence text, the packages it covers, then the text. */
+async function noticeText(metafile, inputs) {
+  const bundled = [...new Set(Object.keys(inputs).map(packageRoot).filter(Boolean))].sort();
+  const imported = new Set(
+    Object.keys(metafile.inputs)
+      .map(packageRoot)
+      .filter(Boolean)
+      .map((root) => root.slice(root.lastIndexOf("node_modules/") + "node_modules/".length)),
+  );
   const byText = new Map();
-  for (const { id, text } of await Promise.all(roots.map(licenceOf))) {
+  for (const { id, text } of await licences(bundled, imported)) {
     byText.set(text, [...(byText.get(text) ?? []), id]);
   }
   const sections = [...byText].map(([text, ids]) => `${ids.join(", ")}\n\n${text}`);
-  const body = `Third-party software bundled in this file:\n\n${sections.join(`\n\n${"-".repeat(72)}\n\n`)}`;
-  return `\n/*!\n${body.replaceAll("*/", "* /")}\n*/\n`;
+  return `Third-party software bundled in this file:\n\n${sections.join(`\n\n${"-".repeat(72)}\n\n`)}`;
 }
 
-/** Write the outputs, widget.js with the licence comment appended. */
+/** Write the outputs, widget.js with the licence comment appended, and the notices file. */
 const writeWithLicences = {
   name: "licences",
   setup(build) {
@@ -53,8 +96,20 @@ const writeWithLicences = {
         let contents = file.contents;
         if (file.path.endsWith(".js")) {
           const output = Object.entries(result.metafile.outputs).find(([name]) => path.resolve(name) === file.path);
-          const notice = await licenceComment(output ? output[1].inputs : {});
-          contents = Buffer.concat([Buffer.from(file.contents), Buffer.from(notice)]);
+          const body = await noticeText(result.metafile, output ? output[1].inputs : {});
+          contents = Buffer.concat([
+            Buffer.from(file.contents),
+            Buffer.from(`\n/*!\n${body.replaceAll("*/", "* /")}\n*/\n`),
+          ]);
+          // esbuild's end-of-file legal comments (code inlined without a package of its own) too
+          const code = file.text;
+          const legal = code.indexOf("/*! Bundled license information:");
+          const inlined = legal < 0 ? "" : `\n\n${"-".repeat(72)}\n\n${code.slice(legal).trim()}\n`;
+          const name = path.basename(file.path);
+          await writeFile(
+            path.join(path.dirname(file.path), "THIRD_PARTY_NOTICES.txt"),
+            `${body.replace("in this file", `in ${name}`)}${inlined}\n`,
+          );
         }
         await writeFile(file.path, contents);
       }
