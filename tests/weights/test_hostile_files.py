@@ -465,3 +465,70 @@ def test_onnx_external_data_beyond_the_end_of_its_file(model_dir):
         open_weights(path)
     onnx_with_external(path, "w.bin", offset=0, length=16)
     assert flatten_weights(path).tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+# --------------------------------------------------------------------------------------
+# safetensors headers: as strict as the safetensors library
+# --------------------------------------------------------------------------------------
+
+
+def raw_safetensors(path: Path, header: dict | bytes, data: bytes) -> Path:
+    text = header if isinstance(header, bytes) else json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+    return path
+
+
+def f32(shape: list, begin: int, end: int, dtype: str = "F32") -> dict:
+    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
+
+
+@pytest.mark.parametrize(
+    "header, data, reason",
+    [
+        (
+            {"a": f32([2], 0, 8), "b": f32([2], 4, 12)},
+            bytes(12),
+            r"tensor 'b' at bytes \[4, 12\] overlaps the previous tensor",
+        ),
+        ({"a": f32([2], 8, 16)}, bytes(16), r"tensor 'a' at bytes \[8, 16\] leaves a gap"),
+        ({"a": f32([0], 8, 4)}, bytes(8), r"tensor 'a' has data_offsets \[8, 4\] that do not fit"),
+        ({"a": f32([-1, 2], 0, 8)}, bytes(8), r"tensor 'a' has shape \[-1, 2\]: not a list of"),
+        ({"a": f32([2.0], 0, 8)}, bytes(8), r"tensor 'a' has shape \[2\.0\]: not a list of"),
+        ({"a": f32([True], 0, 4)}, bytes(4), r"tensor 'a' has shape \[True\]"),
+        ({"a": f32([2], 0, 8, "F33")}, bytes(8), r"tensor 'a' has unknown dtype 'F33'"),
+        ({"a": f32([2], 0, 8)}, bytes(9), r"1 bytes after the last tensor"),
+        ({"a": f32([3], 0, 2, "F4")}, bytes(2), r"tensor 'a': shape \[3\] of F4 does not fill"),
+        (b'{"a\xff": 1}', b"", r"not UTF-8"),
+        (b'{"__metadata__": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", b"", r"nested too"),
+        ({"__metadata__": {"order": 1}}, b"", r"__metadata__ must map names to strings"),
+        ({"a": {"dtype": "F32", "shape": [1]}}, bytes(4), r"tensor 'a' is not a \{dtype"),
+    ],
+)
+def test_safetensors_headers_the_library_rejects_are_refused(model_dir, header, data, reason):
+    from safetensors import SafetensorError, safe_open
+
+    path = raw_safetensors(model_dir / "bad.safetensors", header, data)
+    with pytest.raises(SafetensorError):  # the library's own verdict on the same file
+        with safe_open(str(path), "np"):
+            pass
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert err.match(reason)
+
+
+def test_safetensors_other_known_dtypes_are_skipped_with_the_reason(model_dir):
+    header = {
+        "w": f32([2], 0, 8),
+        "q": f32([4], 8, 10, "F4"),
+        "step": f32([1], 10, 18, "I64"),
+    }
+    path = raw_safetensors(
+        model_dir / "ok.safetensors", header, np.ones(2, np.float32).tobytes() + bytes(10)
+    )
+    ws = open_weights(path)
+    assert flatten_weights(path).tolist() == [1.0, 1.0]
+    assert ws.skipped == [
+        ("q", "float4 tensor is not supported"),
+        ("step", "int64 tensor is not a weight"),
+    ]

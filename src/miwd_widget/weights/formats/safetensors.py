@@ -27,25 +27,99 @@ SAFETENSORS_FLOATS = {
     "F32": ("<f4", "float32"),
     "F64": ("<f8", "float64"),
 }
-#: safetensors dtype -> (bytes per value, name used in reports)
+#: Every other dtype the safetensors library knows: dtype -> (bits per value, report name).
+#: They are not read as weights, but a dtype outside this list and SAFETENSORS_FLOATS
+#: makes the file invalid, as it does for the library.
 SAFETENSORS_OTHERS = {
-    "BOOL": (1, "bool"),
-    "U8": (1, "uint8"),
-    "I8": (1, "int8"),
-    "U16": (2, "uint16"),
-    "I16": (2, "int16"),
-    "U32": (4, "uint32"),
-    "I32": (4, "int32"),
-    "U64": (8, "uint64"),
-    "I64": (8, "int64"),
-    "F8_E4M3": (1, "float8_e4m3"),
-    "F8_E5M2": (1, "float8_e5m2"),
+    "BOOL": (8, "bool"),
+    "U8": (8, "uint8"),
+    "I8": (8, "int8"),
+    "U16": (16, "uint16"),
+    "I16": (16, "int16"),
+    "U32": (32, "uint32"),
+    "I32": (32, "int32"),
+    "U64": (64, "uint64"),
+    "I64": (64, "int64"),
+    "C64": (64, "complex64"),
+    "F8_E4M3": (8, "float8_e4m3"),
+    "F8_E5M2": (8, "float8_e5m2"),
+    "F8_E8M0": (8, "float8_e8m0"),
+    "F8_E4M3FNUZ": (8, "float8_e4m3fnuz"),
+    "F8_E5M2FNUZ": (8, "float8_e5m2fnuz"),
+    "F6_E2M3": (6, "float6_e2m3"),
+    "F6_E3M2": (6, "float6_e3m2"),
+    "F4": (4, "float4"),
 }
 MAX_HEADER_BYTES = 100_000_000  # the format's own limit
 
 
+def _is_index(value: Any) -> bool:
+    """A JSON non-negative integer (bool is an int subclass in Python, not in JSON)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _entry(path: Path, key: str, info: Any) -> tuple[str, list[int], int, int, int]:
+    """``(dtype, shape, begin, end, bytes)`` of one header entry, validated as the library does."""
+    where = f"{path}: corrupt safetensors header: tensor {key!r}"
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+        raise WeightReadError(f"{where} is not a {{dtype, shape, data_offsets}} object")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if dtype in SAFETENSORS_FLOATS:
+        bits = 8 * np.dtype(SAFETENSORS_FLOATS[dtype][0]).itemsize
+    elif dtype in SAFETENSORS_OTHERS:
+        bits = SAFETENSORS_OTHERS[dtype][0]
+    else:
+        raise WeightReadError(f"{where} has unknown dtype {dtype!r}")
+    if not isinstance(shape, list) or not all(_is_index(d) for d in shape):
+        raise WeightReadError(f"{where} has shape {shape!r}: not a list of integers >= 0")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_index, offsets))):
+        raise WeightReadError(
+            f"{where} has data_offsets {offsets!r}: not two integers >= 0 [begin, end]"
+        )
+    begin, end = offsets
+    total_bits = math.prod(shape) * bits
+    if total_bits % 8:
+        raise WeightReadError(f"{where}: shape {shape} of {dtype} does not fill whole bytes")
+    nbytes = total_bits // 8
+    if end < begin or end - begin != nbytes:
+        raise WeightReadError(
+            f"{where} has data_offsets [{begin}, {end}] that do not fit shape {shape} of "
+            f"{dtype} ({nbytes:,} bytes)"
+        )
+    return dtype, shape, begin, end, nbytes
+
+
+def _header(path: Path, raw: bytes) -> dict[str, Any]:
+    """The JSON header, parsed as strictly as the safetensors library parses it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WeightReadError(f"{path}: corrupt safetensors header: not UTF-8 ({exc})") from None
+    try:
+        header = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise WeightReadError(f"{path}: corrupt safetensors header: {exc}") from None
+    except RecursionError:
+        raise WeightReadError(f"{path}: corrupt safetensors header: nested too deeply") from None
+    if not isinstance(header, dict):
+        raise WeightReadError(f"{path}: corrupt safetensors header (not a JSON object)")
+    return header
+
+
+def _no_constant(name: str) -> None:
+    """JSON has no NaN/Infinity (Python's json accepts them, serde does not)."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
-    """Memory-mapped items of one safetensors file (file key order) and its metadata."""
+    """Memory-mapped items of one safetensors file (file key order) and its metadata.
+
+    The header is checked as the safetensors library checks it, before any tensor is
+    mapped: UTF-8 JSON; every entry a known dtype, a shape of integers >= 0 and
+    ``data_offsets`` holding exactly that many bytes; the tensors' byte ranges contiguous
+    from 0, without gaps or overlaps, ending exactly at the end of the file. Errors name
+    the file and the tensor.
+    """
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
@@ -57,44 +131,44 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
                 f"{path}: not a safetensors file or truncated (header length {n_header:,} "
                 f"bytes, file size {size:,})"
             )
-        try:
-            header = json.loads(f.read(n_header))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise WeightReadError(f"{path}: corrupt safetensors header: {exc}") from None
-    if not isinstance(header, dict):
-        raise WeightReadError(f"{path}: corrupt safetensors header (not a JSON object)")
+        header = _header(path, f.read(n_header))
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise WeightReadError(
+            f"{path}: corrupt safetensors header: __metadata__ must map names to strings"
+        )
+    entries = {key: _entry(path, key, info) for key, info in header.items()}
     start = 8 + n_header
+    # Byte ranges must tile the data section exactly (the library's own rule).
+    position = 0
+    for key, (_, _, begin, end, _) in sorted(entries.items(), key=lambda kv: kv[1][2:4]):
+        if begin != position:
+            what = "overlaps the previous tensor" if begin < position else "leaves a gap"
+            raise WeightReadError(
+                f"{path}: corrupt safetensors header: tensor {key!r} at bytes [{begin}, {end}] "
+                f"{what} (expected it to start at {position})"
+            )
+        position = end
+    if start + position > size:
+        raise WeightReadError(
+            f"{path}: truncated: the tensors need bytes up to {start + position:,} but the "
+            f"file has {size:,}"
+        )
+    if start + position < size:
+        raise WeightReadError(
+            f"{path}: corrupt safetensors file: {size - start - position:,} bytes after the "
+            f"last tensor (the header covers {start + position:,} of {size:,})"
+        )
     buffer = np.memmap(path, dtype=np.uint8, mode="r") if size > start else None
     items: Items = []
-    for key, info in header.items():
-        try:
-            dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
-            count = math.prod(int(s) for s in shape)
-        except (KeyError, TypeError, ValueError):
-            raise WeightReadError(f"{path}: corrupt safetensors header entry {key!r}") from None
-        if dtype in SAFETENSORS_FLOATS:
-            stored, kind = SAFETENSORS_FLOATS[dtype]
-            itemsize = np.dtype(stored).itemsize
-        elif dtype in SAFETENSORS_OTHERS:
-            itemsize, kind = SAFETENSORS_OTHERS[dtype]
-        else:
-            items.append((key, Skip(f"unsupported safetensors dtype {dtype}")))
-            continue
-        if not 0 <= begin <= end or end - begin != count * itemsize:
-            raise WeightReadError(
-                f"{path}: corrupt safetensors header: tensor {key!r} has data_offsets "
-                f"[{begin}, {end}] that do not fit shape {shape} of {dtype}"
-            )
-        if start + end > size:
-            raise WeightReadError(
-                f"{path}: truncated: tensor {key!r} needs bytes up to {start + end:,} but the "
-                f"file has {size:,}"
-            )
+    for key, (dtype, _, begin, end, nbytes) in entries.items():
         if dtype not in SAFETENSORS_FLOATS:
-            why = "not supported" if kind.startswith("float8") else "not a weight"
+            kind = SAFETENSORS_OTHERS[dtype][1]
+            why = "not supported" if kind.startswith(("float", "complex")) else "not a weight"
             items.append((key, Skip(f"{kind} tensor is {why}")))
-        elif count == 0:
+            continue
+        stored, kind = SAFETENSORS_FLOATS[dtype]
+        if nbytes == 0:
             items.append((key, np.empty(0, np.dtype(stored))))
         else:
             data = buffer[start + begin : start + end].view(np.dtype(stored))
