@@ -32,6 +32,7 @@ from .sources import (
     file_items,
     model_items,
     nws_items,
+    nws_snapshots,
     read_table,
     zoo_items,
 )
@@ -349,6 +350,7 @@ class ModelLibrary:
         csv_path: str | os.PathLike,
         snapshot: int = 20,
         root: str | os.PathLike | None = None,
+        snapshots: str | Sequence[int] | None = None,
         **kwargs: Any,
     ) -> ModelLibrary:
         """Build a library from the NWS dataset's own layout (Eilertsen et al., ECAI 2020).
@@ -370,16 +372,28 @@ class ModelLibrary:
             Which of the 20 snapshots to describe (default 20: the converged model).
         root
             Folder the CSV's paths are relative to (default: the CSV's folder).
+        snapshots
+            ``"all"`` (or a list of snapshot numbers 1..20): one row per net and snapshot
+            instead (training paths), id ``"<net>@s<k>"``, with ``model`` (the net),
+            ``epoch`` (the exported epoch it was taken at, 0 = initialization: its row of
+            error.bin), ``step`` and ``snapshot``. ``snapshot`` is then ignored.
         **kwargs
             As in :meth:`from_files`.
+
+        A CSV row with a bad value (no path, an empty or non-integer ``weightn_conv`` or
+        ``weightn_fc``) is recorded in ``library.errors``, naming the CSV and the row, and
+        the other rows are built.
 
         Examples
         --------
         >>> lib = ModelLibrary.from_nws("nws/nws_main_test.csv")  # doctest: +SKIP
+        >>> paths = ModelLibrary.from_nws("nws/nws_main_test.csv", snapshots="all")  # doctest: +SKIP
         """
         config, runner = _build_options(kwargs)
-        items, errors = nws_items(csv_path, snapshot, root)
+        items, errors = nws_items(csv_path, snapshot, root, snapshots=snapshots)
         attrs = {"nws": {"csv": str(csv_path), "snapshot": snapshot}}
+        if snapshots is not None:
+            attrs["nws"]["snapshots"] = nws_snapshots(snapshot, snapshots)
         return cls._from_items(items, config, runner, errors=errors, attrs=attrs)
 
     # ----------------------------------------------------------------------------------

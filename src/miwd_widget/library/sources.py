@@ -30,6 +30,7 @@ __all__ = [
     "model_items",
     "zoo_items",
     "nws_items",
+    "nws_snapshots",
     "MODEL_SUFFIXES",
     "NWS_CODES",
 ]
@@ -321,17 +322,77 @@ def zoo_items(
     return items, errors, config
 
 
+def nws_snapshots(snapshot: int, snapshots: Any = None) -> list[int] | None:
+    """The NWS snapshots to describe: None (one per net, ``snapshot``) or a list of 1..20.
+
+    Examples
+    --------
+    >>> nws_snapshots(20), nws_snapshots(20, "all")[:3], nws_snapshots(20, [5, 1])
+    (None, [1, 2, 3], [5, 1])
+    """
+    if isinstance(snapshot, bool) or not isinstance(snapshot, (int, np.integer)):
+        raise ValueError(f"snapshot must be an integer 1..20, got {snapshot!r}")
+    if not 1 <= int(snapshot) <= 20:
+        raise ValueError(f"snapshot must be 1..20, got {snapshot}")
+    if snapshots is None:
+        return None
+    if isinstance(snapshots, str):
+        if snapshots != "all":
+            raise ValueError(f"snapshots must be 'all' or a list of 1..20, got {snapshots!r}")
+        return list(range(1, 21))
+    chosen = [snapshots] if isinstance(snapshots, (int, np.integer)) else list(snapshots)
+    bad = [
+        k
+        for k in chosen
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 20
+    ]
+    if bad or not chosen:
+        raise ValueError(f"snapshots must be 'all' or a list of 1..20, got {snapshots!r}")
+    return [int(k) for k in dict.fromkeys(chosen)]
+
+
+def _csv_count(row: dict[str, Any], column: str) -> int | None:
+    """A weight count of an NWS CSV row (None if the CSV has no such column), else ValueError."""
+    if column not in row:
+        return None
+    value = row[column]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number) or number < 0 or number != int(number):
+        empty = value is None or (isinstance(value, float) and np.isnan(value))
+        raise ValueError(f"{column} is {'empty' if empty else repr(value)}, not a weight count")
+    return int(number)
+
+
 def nws_items(
-    csv_path: str | os.PathLike, snapshot: int = 20, root: str | os.PathLike | None = None
+    csv_path: str | os.PathLike,
+    snapshot: int = 20,
+    root: str | os.PathLike | None = None,
+    snapshots: Any = None,
 ) -> tuple[list[Item], list[tuple[str, str]]]:
-    """Items of the NWS dataset's own layout (see ``ModelLibrary.from_nws``) and failures."""
+    """Items of the NWS dataset's own layout (see ``ModelLibrary.from_nws``) and failures.
+
+    With ``snapshots`` (``"all"`` or a list of 1..20) each net gives one item per snapshot,
+    id ``"<net>@s<k>"``, with ``model`` (the net), ``epoch`` (the exported epoch the snapshot
+    was taken at, 0 = initialization: its row of error.bin) and ``step`` columns. A CSV row
+    with a bad value (no path, an empty or non-integer ``weightn_conv``/``weightn_fc``) is
+    recorded as a failure naming the CSV and the row, and the others are read.
+
+    Examples
+    --------
+    >>> nws_items("no/such.csv")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no/such.csv: NWS CSV not found
+    """
     from .executor import error_text
 
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"{csv_path}: NWS CSV not found")
-    if not 1 <= int(snapshot) <= 20:
-        raise ValueError(f"snapshot must be 1..20, got {snapshot}")
+    chosen = nws_snapshots(snapshot, snapshots)
     table = pd.read_csv(csv_path)
     if "path" not in table.columns:
         raise ValueError(f"{csv_path}: no 'path' column (not an NWS CSV)")
@@ -341,39 +402,66 @@ def nws_items(
         if column in table.columns and pd.api.types.is_numeric_dtype(table[column]):
             table[column] = table[column].map(codes).astype(object)
     items, errors = [], []
-    for row in table.to_dict(orient="records"):
-        folder = Path(str(row["path"]))
-        folder = folder if folder.is_absolute() else base / folder
-        weights = os.path.abspath(folder / "weights" / f"{int(snapshot):03d}.bin")
+    for i, row in enumerate(table.to_dict(orient="records")):
+        # Row i of the table is line i + 2 of the file (line 1 is the header).
+        where = f"{csv_path}: row {i} (line {i + 2})"
         try:
-            row.update(_nws_accuracy(folder / "error.bin", int(snapshot)))
-        except (OSError, ValueError) as exc:
-            errors.append((weights, error_text(exc)))
+            text = row["path"]
+            if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text):
+                raise ValueError("its path is empty")
+            conv, fc = _csv_count(row, "weightn_conv"), _csv_count(row, "weightn_fc")
+        except ValueError as exc:
+            errors.append((f"{csv_path}:{i + 2}", f"{where}: {exc}"))
             continue
-        if not os.path.isfile(weights):
-            errors.append((weights, f"{weights}: snapshot file not found"))
-            continue
-        expected = None
-        if "weightn_conv" in row and "weightn_fc" in row:
-            expected = int(row["weightn_conv"]) + int(row["weightn_fc"])
-        model_id = str(row.get("id", folder.name))
+        folder = Path(str(text))
+        folder = folder if folder.is_absolute() else base / folder
+        expected = None if conv is None or fc is None else conv + fc
+        net = str(row.get("id", folder.name))
         row.pop("id", None)
-        row["snapshot"] = int(snapshot)
-        items.append(Item(("f64", weights, expected), model_id, weights, row))
+        wanted = [int(snapshot)] if chosen is None else chosen
+        try:
+            err = _nws_errors(folder / "error.bin")
+        except (OSError, ValueError) as exc:
+            for k in wanted:
+                weights = os.path.abspath(folder / "weights" / f"{k:03d}.bin")
+                errors.append((weights, f"{error_text(exc)} ({where})"))
+            continue
+        for k in wanted:
+            weights = os.path.abspath(folder / "weights" / f"{k:03d}.bin")
+            if not os.path.isfile(weights):
+                errors.append((weights, f"{weights}: snapshot file not found ({where})"))
+                continue
+            epoch = _nws_snapshot_row(err.shape[0], k)
+            meta = {
+                **row,
+                "train_accuracy": float(1.0 - err[epoch, 1] / 100.0),
+                "test_accuracy": float(1.0 - err[epoch, 3] / 100.0),
+                "snapshot": k,
+            }
+            model_id = net
+            if chosen is not None:
+                meta.update({MODEL: net, EPOCH: epoch, "step": float(err[epoch, 0])})
+                model_id = f"{net}@s{k:02d}"
+            items.append(Item(("f64", weights, expected), model_id, weights, meta))
     return items, errors
 
 
-def _nws_accuracy(error_bin: Path, snapshot: int) -> dict[str, float]:
-    """Train and test accuracy (0..1) of NWS snapshot ``snapshot`` from its error.bin."""
+def _nws_snapshot_row(exports: int, snapshot: int) -> int:
+    """The error.bin row (exported epoch, 0 = initialization) of NWS snapshot ``snapshot``.
+
+    Examples
+    --------
+    >>> _nws_snapshot_row(7, 20), _nws_snapshot_row(7, 10), _nws_snapshot_row(7, 1)
+    (6, 3, 0)
+    """
+    return int(np.round(np.linspace(0, exports - 1, 20))[snapshot - 1])
+
+
+def _nws_errors(error_bin: Path) -> np.ndarray:
+    """The (exports, 5) float64 rows of an NWS error.bin: step, train, val, test, smoothed val %."""
     if not error_bin.is_file():
         raise FileNotFoundError(f"{error_bin}: error.bin not found")
     err = np.fromfile(error_bin, dtype="<f8")
     if err.size == 0 or err.size % 5:
         raise ValueError(f"{error_bin}: {err.size} float64 values is not rows of 5")
-    err = err.reshape(-1, 5)
-    exports = err.shape[0]
-    row = int(np.round(np.linspace(0, exports - 1, 20))[snapshot - 1])
-    return {
-        "train_accuracy": float(1.0 - err[row, 1] / 100.0),
-        "test_accuracy": float(1.0 - err[row, 3] / 100.0),
-    }
+    return err.reshape(-1, 5)
