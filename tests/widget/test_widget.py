@@ -134,7 +134,9 @@ def test_every_synced_array_travels_as_binary_and_decodes_back(atlas, library):
     for name, enc in columns.items():
         values = decode_column(enc)
         if enc["kind"] == "numeric":
-            assert array_from_json(enc["values"]).dtype == np.float32
+            # Integers exactly (int32 here), floats as float32.
+            expected_dtype = np.int32 if enc["integer"] else np.float32
+            assert array_from_json(enc["values"]).dtype == expected_dtype
             np.testing.assert_allclose(values, meta[name].to_numpy(np.float32), rtol=0)
         elif enc["kind"] == "text":  # tooltip only (the ids): one label per row
             assert values.tolist() == meta[name].astype(str).tolist()

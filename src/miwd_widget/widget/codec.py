@@ -2,8 +2,18 @@
 
 An ndarray travels as ``{"buffer": memoryview, "dtype": str, "shape": [..]}``: ipywidgets
 lifts every memoryview out of the JSON state into a binary frame, so numbers never become
-JSON lists. A table column travels as either a float32 numeric array or dictionary-encoded
-categorical codes (uint8/uint16/uint32) plus the list of category labels.
+JSON lists. A table column travels as one of (see :func:`encode_column`):
+
+- ``numeric``: floats as float32; integers exactly, as int32 where they fit, else float64
+  (exact up to 2**53), else int64/uint64 (the browser keeps them as BigInt64Array for text);
+  missing values are NaN, or a uint8 ``missing`` mask for int32/int64 values;
+- ``datetime``: epoch milliseconds (UTC) as float64, NaT as NaN, plus the time zone;
+- ``categorical``: dictionary codes (uint8/uint16/uint32) plus the sorted category labels
+  (strings, booleans, categories); a missing value has its own label, at index ``missing``;
+- ``text`` (tooltip-only columns): one label per row, packed.
+
+The {buffer, dtype, shape} codec was kept over Arrow IPC: these few dtypes need no Arrow
+decoder in the front-end bundle, and the columns stay zero-copy typed-array views.
 """
 
 from __future__ import annotations
@@ -26,15 +36,51 @@ __all__ = [
     "MISSING_LABEL",
 ]
 
-# Dtypes the front end can view without conversion (JS typed arrays; no int64/float64 on
-# purpose: WebGL and Int32 selection indices are all we need).
-_SUPPORTED = {"uint8", "uint16", "uint32", "int8", "int16", "int32", "float32"}
+# Dtypes the front end views as JS typed arrays (int64/uint64 as BigInt64Array/BigUint64Array).
+_SUPPORTED = {
+    "uint8",
+    "uint16",
+    "uint32",
+    "int8",
+    "int16",
+    "int32",
+    "float32",
+    "float64",
+    "int64",
+    "uint64",
+}
 MISSING_LABEL = "(missing)"
-LOG_DECADES = 1.5
-# More category labels than this travel packed (one UTF-8 buffer), not as a JSON list.
-MAX_JSON_LABELS = (
-    1000  # a positive numeric column spanning more than this many decades gets a log axis
+# A positive numeric column spanning at least this many decades gets a log axis.
+LOG_DECADES = 2.0
+# Hyper-parameters usually sampled log-uniformly: positive columns of these names get a log
+# axis even when they span fewer decades (a learning rate in [2e-4, 5e-3] spans 1.4).
+LOG_SCALE_NAMES = frozenset(
+    {
+        "lr",
+        "learning_rate",
+        "learningrate",
+        "base_lr",
+        "max_lr",
+        "min_lr",
+        "weight_decay",
+        "wd",
+        "l1reg",
+        "l2reg",
+        "l1_reg",
+        "l2_reg",
+        "l2",
+        "l2_penalty",
+        "init_std",
+        "eps",
+        "epsilon",
+        "adam_eps",
+    }
 )
+# More category labels than this travel packed (one UTF-8 buffer), not as a JSON list.
+MAX_JSON_LABELS = 1000
+_INT32 = np.iinfo(np.int32)
+_EXACT_DOUBLE = 2**53  # every integer up to this magnitude is exact as a float64 (JS number)
+_EXACT_FLOAT = 2**24  # ... and as a float32
 
 
 def array_to_json(array: Any, dtype: str | None = None) -> dict[str, Any]:
@@ -103,13 +149,91 @@ def _category_label(value: Any) -> str:
     return str(value)
 
 
-def encode_column(series: pd.Series) -> dict[str, Any]:
+def _wants_log(series: pd.Series, lo: float, hi: float, log: bool | None) -> bool:
+    """The log-axis rule: positive values, and (asked for, or a known name, or 2+ decades)."""
+    name = str(series.name) if series.name is not None else "column"
+    if log is not None:
+        if log and not lo > 0:
+            raise ValueError(f"column {name!r}: a log scale needs positive values (min {lo})")
+        return bool(log)
+    if not lo > 0:
+        return False
+    listed = series.attrs.get("log_columns")  # e.g. metadata.attrs["log_columns"] = ["lr"]
+    if isinstance(listed, str):
+        listed = [listed]
+    if listed is not None and series.name in listed:
+        return True
+    # The last part of dotted/slashed names: "optimizer.lr" and "train/lr" are learning rates.
+    short = name.lower().replace("/", ".").replace(":", ".").rsplit(".", 1)[-1]
+    return short in LOG_SCALE_NAMES or bool(np.log10(hi / lo) >= LOG_DECADES)
+
+
+def _range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 0.0
+    return float(finite.min()), float(finite.max())
+
+
+def _encode_datetime(series: pd.Series) -> dict[str, Any]:
+    tz = getattr(series.dt, "tz", None)
+    utc = series.dt.tz_convert(None) if tz is not None else series  # naive UTC wall times
+    raw = utc.to_numpy(dtype="datetime64[ms]")  # sub-millisecond precision is dropped
+    ms = raw.astype(np.int64).astype(np.float64)
+    ms[np.isnat(raw)] = np.nan
+    lo, hi = _range(ms)
+    return {
+        "kind": "datetime",
+        "values": array_to_json(ms),
+        "min": lo,
+        "max": hi,
+        "log": False,
+        # Shown in this zone (IANA name); naive times are shown as they are (as UTC).
+        "tz": None if tz is None else str(tz),
+    }
+
+
+def _encode_integers(series: pd.Series, log: bool | None) -> dict[str, Any]:
+    missing = series.isna().to_numpy(dtype=bool)
+    unsigned = pd.api.types.is_unsigned_integer_dtype(series)
+    exact = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+    present = exact[~missing]
+    lo_int = int(present.min()) if present.size else 0
+    hi_int = int(present.max()) if present.size else 0
+    encoded: dict[str, Any] = {"kind": "numeric", "integer": True, "min": float(lo_int)}
+    encoded["max"] = float(hi_int)
+    encoded["log"] = _wants_log(series, float(lo_int) if present.size else 0.0, float(hi_int), log)
+    if _INT32.min <= lo_int and hi_int <= _INT32.max:
+        values: np.ndarray = exact.astype(np.int32)
+    elif -_EXACT_DOUBLE <= lo_int and hi_int <= _EXACT_DOUBLE:
+        values = exact.astype(np.float64)  # exact: missing values can be NaN, no mask
+        values[missing] = np.nan
+        missing = np.zeros(0, dtype=bool)
+    elif unsigned and hi_int > np.iinfo(np.int64).max:
+        values = exact
+    else:
+        values = exact.astype(np.int64)
+    encoded["values"] = array_to_json(values)
+    if missing.any():
+        encoded["missing"] = array_to_json(missing.astype(np.uint8))
+    return encoded
+
+
+def encode_column(series: pd.Series, log: bool | None = None) -> dict[str, Any]:
     """Encode one metadata column for the browser.
 
-    Numeric columns become float32 (NaN = missing) with their range and a ``log`` flag for
-    positive columns spanning more than 1.5 decades (learning rates). Everything else
-    (strings, booleans, categories) is dictionary-encoded: small integer codes plus the
-    category labels, sorted; missing values get the label ``"(missing)"``.
+    Numeric columns travel with their range and a ``log`` flag: floats as float32 (NaN =
+    missing), integers exactly (int32 where they fit, else float64 up to 2**53, else
+    int64/uint64; see the module docstring). Datetimes travel as epoch milliseconds
+    (``kind="datetime"``). Everything else (strings, booleans, categories) is
+    dictionary-encoded: small integer codes plus the category labels, sorted; missing values
+    get the label ``"(missing)"``, whose index is ``missing``.
+
+    A positive column gets a log axis when ``log=True``, when its name is in
+    ``series.attrs["log_columns"]`` (pandas copies a DataFrame's attrs to its columns), when
+    its name is a hyper-parameter usually sampled log-uniformly (:data:`LOG_SCALE_NAMES`:
+    ``lr``, ``weight_decay``, ...) or when it spans at least :data:`LOG_DECADES` decades.
+    ``log=False`` forces a linear axis.
 
     Examples
     --------
@@ -118,20 +242,30 @@ def encode_column(series: pd.Series) -> dict[str, Any]:
     ('categorical', ['adam', 'sgd'], [1, 0, 1])
     >>> encode_column(pd.Series([1e-4, 1e-2, 1e-1]))["log"]
     True
+    >>> encode_column(pd.Series([2e-4, 5e-3], name="lr"))["log"]  # 1.4 decades, but a rate
+    True
+    >>> array_from_json(encode_column(pd.Series([123456789]))["values"]).tolist()
+    [123456789]
     """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return _encode_datetime(series)
+    if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return _encode_integers(series, log)
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        lo, hi = _range(values)
+        encoded = {"kind": "numeric", "min": lo, "max": hi, "log": _wants_log(series, lo, hi, log)}
         finite = values[np.isfinite(values)]
-        lo = float(finite.min()) if finite.size else 0.0
-        hi = float(finite.max()) if finite.size else 0.0
-        log = bool(finite.size and lo > 0 and np.log10(hi / lo) > LOG_DECADES)
-        return {
-            "kind": "numeric",
-            "values": array_to_json(values.astype(np.float32)),
-            "min": lo,
-            "max": hi,
-            "log": log,
-        }
+        # Integers stored as floats (pandas' NaN promotion of an integer column) beyond
+        # float32's exact range keep every digit as float64; other floats go as float32.
+        big = finite.size and max(abs(lo), abs(hi)) > _EXACT_FLOAT
+        if big and np.array_equal(finite, np.round(finite)):
+            encoded["values"] = array_to_json(values)
+            encoded["integer"] = True
+        else:
+            encoded["values"] = array_to_json(values.astype(np.float32))
+            encoded["integer"] = False
+        return encoded
     try:
         codes, uniques = pd.factorize(series, sort=True)  # vectorized; NaN -> -1
     except TypeError:  # mixed types that do not sort: order by their text
@@ -141,14 +275,14 @@ def encode_column(series: pd.Series) -> dict[str, Any]:
     else:
         labels = [_category_label(u) for u in uniques]
     missing = codes < 0
+    encoded: dict[str, Any] = {"kind": "categorical"}
     if missing.any():
         codes = codes.copy()
         codes[missing] = len(labels)
+        # The index says which code is missing: a real "(missing)" string is not.
+        encoded["missing"] = len(labels)
         labels.append(MISSING_LABEL)
-    encoded: dict[str, Any] = {
-        "kind": "categorical",
-        "codes": array_to_json(codes.astype(_codes_dtype(len(labels)))),
-    }
+    encoded["codes"] = array_to_json(codes.astype(_codes_dtype(len(labels))))
     if len(labels) > MAX_JSON_LABELS:
         encoded["labels"] = pack_labels(labels)
     else:
@@ -203,16 +337,40 @@ def encode_text(series: pd.Series) -> dict[str, Any]:
 
 
 def decode_column(encoded: dict[str, Any]) -> np.ndarray:
-    """Invert :func:`encode_column`: float32 values or an object array of labels.
+    """Invert :func:`encode_column` / :func:`encode_text`.
+
+    Numeric columns give their values (float32, or integers exactly: an integer array, or
+    float64 with NaN for missing values up to 2**53, else an object array of ints and
+    None); datetimes give ``datetime64[ms]`` in UTC with NaT; the others an object array
+    of labels.
 
     Examples
     --------
     >>> decode_column(encode_column(pd.Series(["b", None, "a"]))).tolist()
     ['b', '(missing)', 'a']
+    >>> decode_column(encode_column(pd.Series([2**60 + 1, None], dtype="Int64"))).tolist()
+    [1152921504606846977, None]
     """
-    if encoded["kind"] == "numeric":
-        return array_from_json(encoded["values"])
-    if encoded["kind"] == "text":
+    kind = encoded["kind"]
+    if kind == "datetime":
+        ms = array_from_json(encoded["values"])
+        out = np.full(ms.shape, np.datetime64("NaT"), dtype="datetime64[ms]")
+        present = np.isfinite(ms)
+        out[present] = ms[present].astype(np.int64).astype("datetime64[ms]")
+        return out
+    if kind == "numeric":
+        values = array_from_json(encoded["values"])
+        if "missing" not in encoded:
+            return values
+        missing = array_from_json(encoded["missing"]).astype(bool)
+        if values.dtype.kind in "iu" and values.dtype.itemsize <= 4:
+            out = values.astype(np.float64)
+            out[missing] = np.nan
+            return out
+        return np.array(
+            [None if m else int(v) for v, m in zip(values, missing, strict=True)], dtype=object
+        )
+    if kind == "text":
         return np.asarray(unpack_labels(encoded["labels"]), dtype=object)
     codes = array_from_json(encoded["codes"])
     labels = encoded["categories"] if "categories" in encoded else unpack_labels(encoded["labels"])
