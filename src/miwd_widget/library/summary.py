@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import IDENTIFIER_COLUMNS
+from .compare import _counts, _factorized, column_kind
 
 __all__ = ["SelectionSummary", "summarize", "characteristic"]
 
@@ -49,7 +50,11 @@ def summarize(
 
 
 def characteristic(metadata: pd.DataFrame, idx: np.ndarray, quantiles: int) -> pd.DataFrame:
-    """Values over-represented in rows ``idx``: lift = share_selection / share_library > 1."""
+    """Values over-represented in rows ``idx``: lift = share_selection / share_library > 1.
+
+    Columns and values are those of :func:`.compare.compare` (same :func:`.compare.column_kind`,
+    same counting), except that continuous numbers are binned into library quantiles here.
+    """
     columns = ["column", "value", "share_selection", "share_library", "lift"]
     rows: list[tuple] = []
     n_lib, n_sel = len(metadata), len(idx)
@@ -58,18 +63,19 @@ def characteristic(metadata: pd.DataFrame, idx: np.ndarray, quantiles: int) -> p
     for name in metadata.columns:
         if name in IDENTIFIER_COLUMNS:
             continue
-        try:
-            values = comparable_values(metadata[name], n_lib, quantiles)
-            if values is None:
-                continue
-            lib_share = values.value_counts(dropna=True) / n_lib
-            sel_share = values.iloc[idx].value_counts(dropna=True) / n_sel
-        except TypeError:  # unhashable cells (lists, dicts): not a hyper-parameter
+        values = comparable_values(metadata[name], n_lib, quantiles)
+        if values is None:
             continue
-        for value, share in sel_share.items():
-            lift = share / lib_share[value]
+        codes, uniques, lib_counts = _factorized(values)
+        sel_counts = _counts(codes, idx, len(uniques))
+        # most frequent in the selection first, as ties in (lift, share) are left in this order
+        for i in np.argsort(-sel_counts, kind="stable"):
+            if sel_counts[i] == 0:
+                break
+            share, lib_share = sel_counts[i] / n_sel, lib_counts[i] / n_lib
+            lift = share / lib_share
             if lift > 1 + 1e-12:
-                rows.append((name, value, float(share), float(lib_share[value]), float(lift)))
+                rows.append((name, uniques[i], float(share), float(lib_share), float(lift)))
     out = pd.DataFrame(rows, columns=columns)
     if len(out):
         out["value"] = out["value"].astype(object)
@@ -81,18 +87,14 @@ def characteristic(metadata: pd.DataFrame, idx: np.ndarray, quantiles: int) -> p
 
 def comparable_values(col: pd.Series, n_lib: int, quantiles: int) -> pd.Series | None:
     """A column as values to count (continuous numbers as quantile-bin labels), or None."""
-    numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
-    if numeric and col.nunique() > 12:
+    kind = column_kind(col, n_lib)
+    if kind is None:
+        return None
+    if kind == "numeric":
         try:
             binned = pd.qcut(col, q=quantiles, duplicates="drop")
         except ValueError:
             return None
         labels = {iv: f"({iv.left:.3g}, {iv.right:.3g}]" for iv in binned.cat.categories}
-        values = binned.map(labels).astype(object)
-    else:
-        values = col.astype(object)
-        categorical = isinstance(col.dtype, pd.CategoricalDtype)
-        if not (numeric or categorical or pd.api.types.is_bool_dtype(col)):
-            if values.nunique() > max(12, 0.5 * n_lib):
-                return None  # free text or names, not a hyper-parameter
-    return values.where(col.notna())
+        return binned.map(labels).astype(object).where(col.notna())
+    return col.astype(object).where(col.notna())
