@@ -532,3 +532,49 @@ def test_safetensors_other_known_dtypes_are_skipped_with_the_reason(model_dir):
         ("q", "float4 tensor is not supported"),
         ("step", "int64 tensor is not a weight"),
     ]
+
+
+# --------------------------------------------------------------------------------------
+# torch zip checkpoints: storages checked against their records before mmap
+# --------------------------------------------------------------------------------------
+
+
+def rewrite_zip(source: Path, target: Path, change) -> None:
+    """Copy a zip member by member, ``change(name, data)`` deciding each member's bytes."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            new.writestr(info.filename, change(info.filename, old.read(info)))
+
+
+@pytest.mark.parametrize("cut", [8, 20])
+def test_torch_storage_record_of_the_wrong_size_is_refused(model_dir, cut):
+    good = model_dir / "good.pt"
+    torch.save({"w": torch.arange(4.0), "v": torch.ones(3)}, good)
+    bad = model_dir / "bad.pt"
+    rewrite_zip(good, bad, lambda n, d: (d + bytes(64))[:cut] if n.endswith("data/0") else d)
+    # torch's own mmap path reads past the short record instead of failing
+    if cut < 16:
+        assert torch.load(bad, weights_only=True, mmap=True)["w"].shape == (4,)
+    with pytest.raises(WeightReadError) as err:
+        open_weights(bad)
+    assert str(err.value) == (
+        f"{bad}: corrupt checkpoint: storage '0' declares 4 x FloatStorage (16 bytes) but its "
+        f"record 'good/data/0' holds {cut} bytes"
+    )
+    assert flatten_weights(good).tolist() == [0.0, 1.0, 2.0, 3.0, 1.0, 1.0, 1.0]
+
+
+def test_torch_checkpoint_without_its_storage_record_or_data_pkl(model_dir):
+    good = model_dir / "good.pt"
+    torch.save({"w": torch.ones(2)}, good)
+    missing = model_dir / "missing.pt"
+    with zipfile.ZipFile(good) as old, zipfile.ZipFile(missing, "w") as new:
+        for info in old.infolist():
+            if not info.filename.endswith("data/0"):
+                new.writestr(info.filename, old.read(info))
+    with pytest.raises(WeightReadError, match=r"storage record 'good/data/0' missing"):
+        open_weights(missing)
+    garbled = model_dir / "garbled.pt"
+    rewrite_zip(good, garbled, lambda n, d: b"\x80\x02garbage" if n.endswith("data.pkl") else d)
+    with pytest.raises(WeightReadError, match=r"garbled\.pt: corrupt checkpoint: .*data\.pkl"):
+        open_weights(garbled)

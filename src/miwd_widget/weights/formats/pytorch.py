@@ -3,21 +3,31 @@
 
 Order: the state_dict's own order (checkpoint wrappers such as ``{"state_dict": ...}``
 unwrapped). Zip checkpoints are memory-mapped by ``torch.load(mmap=True)``.
+
+Before a zip checkpoint is memory-mapped, every storage ``data.pkl`` declares is checked
+against its record in the zip (:func:`check_storages`): torch's ``mmap=True`` path trusts
+the declared size and would read past a short record into the next members, where
+``mmap=False`` refuses the file. ``data.pkl`` is parsed for that by a stub unpickler that
+imports and calls nothing.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 import pickletools
 import re
 import warnings
+import zipfile
 from pathlib import Path
+from typing import Any
 
+from ..guard import check_zip
 from ..objects import object_items
 from ..source import WeightReadError, require
 from ._base import ZIP_MAGIC, FileFormat, ReadResult
 
-__all__ = ["PYTORCH", "read", "looks_like_pickle"]
+__all__ = ["PYTORCH", "read", "looks_like_pickle", "check_storages"]
 
 
 def read(path: Path) -> ReadResult:
@@ -29,6 +39,8 @@ def read(path: Path) -> ReadResult:
         raise WeightReadError(
             f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle stream)"
         )
+    if is_zip:
+        check_storages(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols it dislikes
@@ -55,6 +67,111 @@ def read(path: Path) -> ReadResult:
         ) from None
     items, skipped = object_items(obj, include_buffers=True)
     return items, skipped, "torch"
+
+
+class _Stub:
+    """Stands in for every global and persistent object while ``data.pkl`` is parsed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Stub:
+        return _Stub()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+class _StorageLister(pickle.Unpickler):
+    """Collects the persistent ids (storage records) of a torch ``data.pkl``; runs nothing."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self.storages: list[tuple[Any, ...]] = []
+
+    def find_class(self, module: str, name: str) -> type:
+        # Never imports: a class named like the global, carrying its name for the size table.
+        return type(name, (_Stub,), {"where": (module, name)})
+
+    def persistent_load(self, pid: Any) -> _Stub:
+        self.storages.append(tuple(pid) if isinstance(pid, (tuple, list)) else (pid,))
+        return _Stub()
+
+
+def _element_size(storage_type: Any) -> int | None:
+    """Bytes per element of a torch storage class named in ``data.pkl`` (None: unknown)."""
+    import torch
+
+    module, name = getattr(storage_type, "where", ("", ""))
+    if module != "torch" or not name.endswith("Storage"):
+        return None
+    if name == "UntypedStorage":
+        return 1
+    cls = getattr(torch, name, None)
+    dtype = getattr(cls, "dtype", None)
+    if not isinstance(dtype, torch.dtype):
+        return None
+    return torch._utils._element_size(dtype)
+
+
+def check_storages(path: Path) -> None:
+    """Refuse a zip checkpoint whose storage records are not the size ``data.pkl`` declares.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     torch.save({"w": torch.ones(3)}, f"{d}/m.pt")
+    ...     check_storages(Path(f"{d}/m.pt"))
+    """
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        if not infos:
+            raise WeightReadError(f"{path}: not a PyTorch checkpoint (an empty zip archive)")
+        # torch names every record <archive>/...; the archive name is the first one's folder.
+        prefix = infos[0].filename.split("/", 1)[0] + "/"
+        pkl = prefix + "data.pkl"
+        records = {i.filename: i for i in infos}
+        if pkl not in records:
+            raise WeightReadError(f"{path}: not a PyTorch checkpoint (no {pkl} in the archive)")
+        check_zip(path, archive, [pkl])
+        lister = _StorageLister(archive.read(pkl))
+        try:
+            lister.load()
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a corrupt data.pkl
+            raise WeightReadError(
+                f"{path}: corrupt checkpoint: {pkl} does not parse ({type(exc).__name__}: {exc})"
+            ) from None
+    for pid in lister.storages:
+        if len(pid) < 5 or pid[0] not in ("storage", b"storage"):
+            raise WeightReadError(f"{path}: corrupt checkpoint: unexpected persistent id {pid!r}")
+        storage_type, key, _, numel = pid[1:5]
+        size = _element_size(storage_type)
+        name = getattr(storage_type, "where", ("?", repr(storage_type)))[1]
+        if size is None or not isinstance(numel, int) or numel < 0:
+            raise WeightReadError(
+                f"{path}: corrupt checkpoint: storage {key!r} has type {name} and {numel!r} "
+                "elements"
+            )
+        record = f"{prefix}data/{key}"
+        info = records.get(record)
+        if info is None:
+            raise WeightReadError(f"{path}: corrupt checkpoint: storage record {record!r} missing")
+        need = numel * size
+        if info.file_size != need:
+            raise WeightReadError(
+                f"{path}: corrupt checkpoint: storage {key!r} declares {numel:,} x {name} "
+                f"({need:,} bytes) but its record {record!r} holds {info.file_size:,} bytes"
+            )
 
 
 def looks_like_pickle(path: Path) -> bool:

@@ -148,16 +148,16 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
                 f"{path}: corrupt safetensors header: tensor {key!r} at bytes [{begin}, {end}] "
                 f"{what} (expected it to start at {position})"
             )
+        if start + end > size:
+            raise WeightReadError(
+                f"{path}: truncated: tensor {key!r} needs bytes up to {start + end:,} but the "
+                f"file has {size:,}"
+            )
         position = end
-    if start + position > size:
-        raise WeightReadError(
-            f"{path}: truncated: the tensors need bytes up to {start + position:,} but the "
-            f"file has {size:,}"
-        )
     if start + position < size:
         raise WeightReadError(
             f"{path}: corrupt safetensors file: {size - start - position:,} bytes after the "
-            f"last tensor (the header covers {start + position:,} of {size:,})"
+            f"last tensor (the header covers {start + position:,} of {size:,} bytes)"
         )
     buffer = np.memmap(path, dtype=np.uint8, mode="r") if size > start else None
     items: Items = []
