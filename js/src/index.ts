@@ -9,7 +9,7 @@ import { LocalModel, type StandalonePayload } from "./standalone";
 
 /** Render the atlas of a saved page into `host`; returns the cleanup. */
 export function renderStandalone(host: HTMLElement, payload: StandalonePayload): () => void {
-  return render({ model: new LocalModel(payload.state, payload.descriptors), el: host });
+  return render({ model: new LocalModel(payload.state, payload.descriptors, payload.library ?? null), el: host });
 }
 
 /** Log the full stack of a failed render (Jupyter only shows the message), then rethrow. */
