@@ -30,6 +30,7 @@ __all__ = [
     "compare",
     "cluster_accuracy",
     "as_clusters",
+    "named_clusters",
     "accuracy_column",
     "column_kind",
     "COMPARE_COLUMNS",
@@ -126,6 +127,27 @@ def as_clusters(clusters: Any, n: int, name: str = "clusters") -> dict[Hashable,
         label: np.sort(order[bounds[i] : bounds[i + 1]]).astype(np.int64)
         for i, label in enumerate(uniques)
     }
+
+
+def named_clusters(clusters: Any, n: int) -> dict[str, np.ndarray]:
+    """:func:`as_clusters` with string names (a library's clusters, saved as JSON keys).
+
+    Examples
+    --------
+    >>> named_clusters({1: [0], "2": [1]}, 2)
+    {'1': array([0]), '2': array([1])}
+    >>> named_clusters(None, 3)
+    {}
+    """
+    if clusters is None:
+        return {}
+    out: dict[str, np.ndarray] = {}
+    for key, rows in as_clusters(clusters, n).items():
+        name = str(key)
+        if name in out:
+            raise ValueError(f"clusters: two clusters are named {name!r}")
+        out[name] = rows
+    return out
 
 
 def column_kind(col: pd.Series, n: int | None = None) -> Literal["category", "numeric"] | None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..descriptors.compute import DescriptorArray
 from . import storage
 from .build import accuracy_norm, build, errors_frame
+from .compare import named_clusters
 from .executor import Runner
 from .sources import (
     Item,
@@ -87,6 +88,8 @@ class ModelLibrary:
     attrs
         Library-level information saved with the library (e.g. the zoo's config under
         ``"zoo"``, the projection parameters under ``"projection"``).
+    clusters
+        Named clusters, saved with the library: see :attr:`clusters`.
 
     Examples
     --------
@@ -103,6 +106,7 @@ class ModelLibrary:
         value_range: tuple[float, float] | None = None,
         errors: pd.DataFrame | None = None,
         attrs: dict[str, Any] | None = None,
+        clusters: Any = None,
     ) -> None:
         d = np.asarray(descriptors, dtype=np.float32)
         if d.ndim != 3:
@@ -126,6 +130,8 @@ class ModelLibrary:
         self.attrs: dict[str, Any] = dict(attrs or {})
         self._projector: Any = None  # the fitted (PCA, UMAP) pipeline, not saved
         self._neighbors: Any = None  # NearestNeighbors over the vectorized descriptors
+        self._descriptor_index: Any = None  # neighbors.DescriptorIndex, built on first use
+        self.clusters = clusters
 
     def __len__(self) -> int:
         return self.descriptors.shape[0]
@@ -145,6 +151,29 @@ class ModelLibrary:
     def B(self) -> int:  # noqa: N802 - the paper's symbol
         """Number of histogram bins (descriptor columns)."""
         return int(self.descriptors.shape[2])
+
+    @property
+    def clusters(self) -> dict[str, np.ndarray]:
+        """Named clusters: ``{name: sorted int64 row positions}`` (default ``{}``).
+
+        Saved by :meth:`save` and restored by :meth:`load`; kept by :meth:`add` (new models
+        are appended, so positions stay valid). Assigning validates: a mapping
+        ``{name: positions or boolean mask}`` or one label per row (see
+        :func:`miwd_widget.library.compare.as_clusters`); names become strings. Entries set
+        directly in the dict are validated when saved.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary(np.zeros((4, 2, 2)))
+        >>> lib.clusters = {"A": [3, 1, 1]}
+        >>> lib.clusters["A"].tolist()
+        [1, 3]
+        """
+        return self._clusters
+
+    @clusters.setter
+    def clusters(self, value: Any) -> None:
+        self._clusters = named_clusters(value, len(self))
 
     @property
     def config(self) -> DescriptorConfig:
@@ -396,6 +425,114 @@ class ModelLibrary:
             attrs["nws"]["snapshots"] = nws_snapshots(snapshot, snapshots)
         return cls._from_items(items, config, runner, errors=errors, attrs=attrs)
 
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        descriptors: Any,
+        value_range: tuple[float, float] | None = None,
+        *,
+        embedding: np.ndarray | None = None,
+        attrs: dict[str, Any] | None = None,
+        clusters: Any = None,
+    ) -> ModelLibrary:
+        """A library from a table and descriptors computed elsewhere.
+
+        Parameters
+        ----------
+        df
+            One row per model, in the descriptors' order. Without an ``id`` column, ids are
+            made from the index when it is not the default 0..n-1 range, else ``"0"``,
+            ``"1"``, ... . Ids must be unique. An ``accuracy_norm`` column is derived, as in
+            the other constructors, when missing and a test-accuracy column is there.
+        descriptors
+            (n, S, B) array of finite numbers (e.g. from :func:`miwd_widget.describe`), or the
+            name of a ``df`` column whose cells are (S, B) arrays (the column is dropped).
+        value_range
+            The histogram range the descriptors were computed with (needed to describe new
+            models on the same grid; ``None`` if unknown).
+        embedding, attrs, clusters
+            As in :class:`ModelLibrary`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the argument: ``df`` not a DataFrame or with duplicate ids, descriptors
+            of the wrong shape or length, not finite, a bad ``value_range``.
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"optimizer": ["adam", "sgd"]}, index=["m0", "m1"])
+        >>> lib = ModelLibrary.from_dataframe(df, np.full((2, 4, 8), 1 / 8), value_range=(-1, 1))
+        >>> lib, lib.metadata["id"].tolist()
+        (ModelLibrary(2 models, descriptors 4x8, not projected), ['m0', 'm1'])
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"df: expected a pandas DataFrame, got {type(df).__name__}")
+        meta = df.copy()
+        if isinstance(descriptors, str):
+            if descriptors not in meta.columns:
+                raise ValueError(f"descriptors: {descriptors!r} is not a column of df")
+            try:
+                d = np.stack([np.asarray(c, dtype=np.float64) for c in meta[descriptors]])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"descriptors: the cells of column {descriptors!r} are not arrays of one "
+                    f"shape ({exc})"
+                ) from None
+            meta = meta.drop(columns=[descriptors])
+        else:
+            try:
+                d = np.asarray(descriptors, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"descriptors: not an array of numbers ({exc})") from None
+        if d.ndim != 3:
+            raise ValueError(f"descriptors: expected an (n, S, B) array, got shape {d.shape}")
+        if len(d) != len(meta):
+            raise ValueError(f"descriptors: {len(d)} descriptors for the {len(meta)} rows of df")
+        bad = np.flatnonzero(~np.isfinite(d).all(axis=(1, 2)))
+        if bad.size:
+            raise ValueError(f"descriptors: NaN or Inf values in rows {bad[:10].tolist()}")
+        if value_range is not None:
+            try:
+                lo, hi = (float(v) for v in value_range)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"value_range: expected (lo, hi) numbers, got {value_range!r}"
+                ) from None
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise ValueError(f"value_range: need finite lo < hi, got {value_range!r}")
+            value_range = (lo, hi)
+        if ID not in meta.columns:
+            default_index = isinstance(meta.index, pd.RangeIndex) and meta.index.equals(
+                pd.RangeIndex(len(meta))
+            )
+            ids = (
+                [str(i) for i in range(len(meta))]
+                if default_index
+                else [str(i) for i in meta.index]
+            )
+            meta.insert(0, ID, ids)
+        ids = meta[ID]
+        if ids.isna().any() or ids.astype(str).duplicated().any():
+            dup = ids[ids.astype(str).duplicated(keep=False) | ids.isna()].astype(str)
+            raise ValueError(
+                f"df: ids must be unique and present; repeated or missing: {sorted(set(dup))[:10]}"
+            )
+        meta = meta.reset_index(drop=True)
+        if "accuracy_norm" not in meta.columns:
+            norm = accuracy_norm(meta)
+            if norm.notna().any():
+                meta["accuracy_norm"] = norm
+        return cls(
+            d.astype(np.float32),
+            meta,
+            embedding=embedding,
+            value_range=value_range,
+            attrs=attrs,
+            clusters=clusters,
+        )
+
     # ----------------------------------------------------------------------------------
     # Adding, describing new models
     # ----------------------------------------------------------------------------------
@@ -482,6 +619,7 @@ class ModelLibrary:
         self.embedding = None
         self._projector = None
         self._neighbors = None
+        self._descriptor_index = None
         return self
 
     def describe(self, models: Any) -> DescriptorArray:
@@ -725,3 +863,112 @@ class ModelLibrary:
         """
         idx = as_positions(indices, len(self))
         return summarize(self.descriptors, self.metadata, idx, quantiles)
+
+    # ----------------------------------------------------------------------------------
+    # Clusters and neighbours
+    # ----------------------------------------------------------------------------------
+
+    def compare(
+        self, clusters: Any = None, columns: Sequence[str] | None = None, accuracy: Any = None
+    ) -> pd.DataFrame:
+        """What characterizes each cluster (the paper's Figure 5), as a tidy table.
+
+        See :func:`miwd_widget.library.compare.compare`: per cluster and hyper-parameter
+        value, its count and share in the cluster and in the library, the lift, a one-sided
+        Fisher test of over-representation (Mann-Whitney for numeric columns) with raw and
+        Benjamini-Hochberg adjusted p-values. The accuracy distribution per cluster is
+        :meth:`cluster_accuracy`; :func:`miwd_widget.evaluate.charts.compare_chart` draws both.
+
+        Parameters
+        ----------
+        clusters
+            ``{name: row positions}`` or one label per row; default :attr:`clusters`.
+        columns
+            Columns to compare (default: the hyper-parameter columns).
+        accuracy
+            Accuracy column also compared (default ``accuracy_norm`` / ``test_accuracy``);
+            ``False`` for none.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary(np.zeros((4, 2, 2)), pd.DataFrame({"opt": list("aabb")}))
+        >>> lib.compare({"A": [0, 1]})[["cluster", "value", "lift"]].values.tolist()
+        [['A', 'a', 2.0], ['A', 'b', 0.0]]
+        """
+        from .compare import compare
+
+        return compare(
+            self.metadata, self.clusters if clusters is None else clusters, columns, accuracy
+        )
+
+    def cluster_accuracy(self, clusters: Any = None, accuracy: str | None = None) -> pd.DataFrame:
+        """Each cluster's accuracy distribution (count, mean, std, quartiles); see
+        :func:`miwd_widget.library.compare.cluster_accuracy`. Default clusters: :attr:`clusters`.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary(np.zeros((3, 2, 2)), pd.DataFrame({"test_accuracy": [0.2, 0.4, 0.9]}))
+        >>> lib.cluster_accuracy({"A": [0, 1]})["mean"].round(3).tolist()
+        [0.3]
+        """
+        from .compare import cluster_accuracy
+
+        return cluster_accuracy(
+            self.metadata, self.clusters if clusters is None else clusters, accuracy
+        )
+
+    def descriptor_index(self) -> Any:
+        """The kNN index over the flattened descriptors, built on first use and kept until
+        :meth:`add` (or a new ``descriptors`` array); see
+        :class:`miwd_widget.library.neighbors.DescriptorIndex` (exact up to 20,000 models,
+        pynndescent above)."""
+        from .neighbors import DescriptorIndex
+
+        index = self._descriptor_index
+        if index is None or index.source is not self.descriptors:
+            index = self._descriptor_index = DescriptorIndex(self.descriptors)
+        return index
+
+    def neighbor_positions(self, row: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Row positions (int64) and distances (float32) of the ``k`` models nearest to
+        ``row`` in descriptor space, nearest first, ``row`` itself excluded.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary(np.arange(4.0).reshape(4, 1, 1))
+        >>> rows, distances = lib.neighbor_positions(0, k=2)
+        >>> rows.tolist(), distances.tolist()
+        ([1, 2], [1.0, 2.0])
+        """
+        return self.descriptor_index().neighbors(row, k)
+
+    def neighbors(self, row: int, k: int = 10) -> pd.DataFrame:
+        """The ``k`` models nearest to ``row`` by descriptor distance (not atlas distance).
+
+        Euclidean distance between flattened (S*B) descriptors: exact (scikit-learn) up to
+        20,000 models, pynndescent's approximate graph above. The index is built on the first
+        call and kept on the library (rebuilt after :meth:`add`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The neighbours' metadata rows (index: their row positions), nearest first, with
+            ``rank`` (1 = nearest) and ``distance`` first (replacing metadata columns of
+            those names).
+
+        Raises
+        ------
+        IndexError
+            ``row`` is not a row position.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary(np.arange(4.0).reshape(4, 1, 1))
+        >>> lib.neighbors(3, k=2)[["rank", "distance", "id"]].values.tolist()
+        [[1, 1.0, '2'], [2, 2.0, '1']]
+        """
+        rows, distances = self.neighbor_positions(row, k)
+        out = self.metadata.iloc[rows].drop(columns=["rank", "distance"], errors="ignore")
+        out.insert(0, "distance", distances)
+        out.insert(0, "rank", np.arange(1, len(rows) + 1))
+        return out

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .build import errors_frame
+from .compare import named_clusters
 
 if TYPE_CHECKING:
     from .model_library import ModelLibrary
@@ -32,9 +33,9 @@ def save(library: ModelLibrary, path: str | os.PathLike) -> Path:
     float32 per row (the descriptor in row-major order); ``__miwd_atlas_x__`` and
     ``__miwd_atlas_y__`` (float32) when projected. The Parquet schema metadata key
     ``miwd`` holds JSON with the format version, S, B, value_range, the errors table,
-    ``attrs`` (projection parameters, zoo config). The file is written next to its
-    destination and moved into place with ``os.replace``: a crash mid-write leaves any
-    previous file intact.
+    ``attrs`` (projection parameters, zoo config) and ``clusters`` ({name: [row positions]}).
+    The file is written next to its destination and moved into place with ``os.replace``: a
+    crash mid-write leaves any previous file intact.
 
     Returns
     -------
@@ -71,6 +72,11 @@ def save(library: ModelLibrary, path: str | os.PathLike) -> Path:
         "value_range": None if library.value_range is None else list(library.value_range),
         "errors": library.errors[["source", "error"]].astype(str).values.tolist(),
         "attrs": library.attrs,
+        # named clusters as {name: [positions]}: validated (and names made strings) on the way
+        "clusters": {
+            name: rows.tolist()
+            for name, rows in named_clusters(library.clusters, len(library)).items()
+        },
     }
     schema_meta = dict(table.schema.metadata or {})
     schema_meta[SCHEMA_KEY] = json.dumps(info, default=_json_default).encode()
@@ -136,7 +142,18 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         value_range=None if value_range is None else tuple(value_range),
         errors=errors_frame(tuple(e) for e in info.get("errors", [])),
         attrs=info.get("attrs") or {},
+        clusters=_loaded_clusters(info.get("clusters"), len(table), path),
     )
+
+
+def _loaded_clusters(raw: Any, n: int, path: Path) -> dict[str, np.ndarray]:
+    """The saved clusters (files written before clusters were saved have none)."""
+    if not raw:
+        return {}
+    try:
+        return named_clusters(raw, n)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"{path}: the saved clusters are not valid ({exc})") from None
 
 
 def _json_default(value: Any) -> Any:
