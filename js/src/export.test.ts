@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { type Column, encodeCategories } from "./columns";
+import { csvNumber, csvText, selectionCsv } from "./export";
+
+/** A minimal RFC 4180 reader (quoted fields, doubled quotes, CRLF), to read the CSV back. */
+function parseCsv(text: string): { fields: string[]; quoted: boolean[] }[] {
+  const rows: { fields: string[]; quoted: boolean[] }[] = [];
+  let fields: string[] = [];
+  let quoted: boolean[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let value = "";
+    let isQuoted = false;
+    if (text[i] === '"') {
+      isQuoted = true;
+      i++;
+      while (i < text.length) {
+        if (text[i] === '"' && text[i + 1] === '"') {
+          value += '"';
+          i += 2;
+        } else if (text[i] === '"') {
+          i++;
+          break;
+        } else value += text[i++];
+      }
+    } else {
+      while (i < text.length && text[i] !== "," && text[i] !== "\r") value += text[i++];
+    }
+    fields.push(value);
+    quoted.push(isQuoted);
+    if (text[i] === ",") i++;
+    else if (text.startsWith("\r\n", i)) {
+      i += 2;
+      rows.push({ fields, quoted });
+      fields = [];
+      quoted = [];
+    }
+  }
+  return rows;
+}
+
+function columns(): Map<string, Column> {
+  const optimizer = { ...encodeCategories(["adam", "sgd", null, "adam"]), name: "optimizer" };
+  const lr = Float32Array.from([0.1, 0.001, Number.NaN, 3e-5]);
+  return new Map<string, Column>([
+    ["lr", { kind: "numeric", name: "lr", values: lr, min: 3e-5, max: 0.1, log: true }],
+    ["optimizer", optimizer],
+    // Hostile ids: quotes, commas, a line break, a formula-like and an HTML one.
+    ["id", { kind: "text", name: "id", labels: ['a"b', "c,d", "e\r\nf", '=1+1<img src=x onerror="x">'] }],
+  ]);
+}
+
+describe("CSV fields", () => {
+  it("quotes text and doubles inner quotes", () => {
+    expect(csvText('say "hi", bye')).toBe('"say ""hi"", bye"');
+    expect(csvText("")).toBe('""');
+  });
+
+  it("writes numbers exactly and briefly, missing as empty", () => {
+    expect(csvNumber(Math.fround(0.1))).toBe("0.1");
+    expect(csvNumber(Math.fround(3e-5))).toBe("0.00003");
+    expect(csvNumber(123456789)).toBe("123456789");
+    expect(csvNumber(-2)).toBe("-2");
+    expect(csvNumber(0.1)).toBe("0.1"); // a float64 keeps JS's shortest form
+    expect(csvNumber(Number.NaN)).toBe("");
+    for (const v of [Math.fround(1 / 3), Math.fround(Math.PI * 1e7), Math.fround(-2.5e-12)]) {
+      expect(Math.fround(Number(csvNumber(v)))).toBe(v);
+    }
+  });
+});
+
+describe("selectionCsv", () => {
+  it("writes the selected rows, id first, text quoted and numbers not", () => {
+    const text = selectionCsv(Int32Array.from([0, 2, 3]), columns());
+    const rows = parseCsv(text);
+    expect(rows.map((r) => r.fields)).toEqual([
+      ["id", "lr", "optimizer"],
+      ['a"b', "0.1", "adam"],
+      ["e\r\nf", "", "(missing)"],
+      ['=1+1<img src=x onerror="x">', "0.00003", "adam"],
+    ]);
+    expect(rows[1].quoted).toEqual([true, false, true]);
+    expect(text.endsWith("\r\n")).toBe(true);
+  });
+
+  it("starts with the row position when the view has no id, and has only a header for no rows", () => {
+    const cols = columns();
+    cols.delete("id");
+    const rows = parseCsv(selectionCsv([1, 3], cols)).map((r) => r.fields);
+    expect(rows).toEqual([
+      ["row", "lr", "optimizer"],
+      ["1", "0.001", "sgd"],
+      ["3", "0.00003", "adam"],
+    ]);
+    expect(selectionCsv([], columns())).toBe('"id","lr","optimizer"\r\n');
+  });
+});
