@@ -578,3 +578,57 @@ def test_torch_checkpoint_without_its_storage_record_or_data_pkl(model_dir):
     rewrite_zip(good, garbled, lambda n, d: b"\x80\x02garbage" if n.endswith("data.pkl") else d)
     with pytest.raises(WeightReadError, match=r"garbled\.pt: corrupt checkpoint: .*data\.pkl"):
         open_weights(garbled)
+
+
+# --------------------------------------------------------------------------------------
+# ONNX tensors: possible dims, values stored once and in the declared amount
+# --------------------------------------------------------------------------------------
+
+
+def onnx_with(path: Path, weight) -> Path:
+    node = helper.make_node("Identity", [weight.name], ["y"])
+    graph = helper.make_graph(
+        [node], "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight]
+    )
+    onnx.save_model(helper.make_model(graph), path)
+    return path
+
+
+def test_onnx_negative_dims_values_stored_twice_or_short_are_refused(model_dir):
+    negative = numpy_helper.from_array(np.ones((2, 16), np.float32), "w")
+    negative.dims[0] = -1
+    path = onnx_with(model_dir / "negative.onnx", negative)
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert str(err.value) == f"{path}: tensor 'w' has dims [-1, 16]: a dimension is negative"
+
+    twice = numpy_helper.from_array(np.ones(4, np.float32), "w")
+    twice.float_data.extend([1.0, 2.0, 3.0, 4.0])
+    path = onnx_with(model_dir / "twice.onnx", twice)
+    with pytest.raises(
+        WeightReadError,
+        match=r"twice\.onnx: tensor 'w' stores its values twice \(float_data and raw_data\)",
+    ):
+        open_weights(path)
+
+    short = helper.make_tensor("w", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    del short.float_data[2]
+    path = onnx_with(model_dir / "short.onnx", short)
+    with pytest.raises(
+        WeightReadError, match=r"short\.onnx: tensor 'w' has dims \[3\] \(3 values\) but stores 2"
+    ):
+        open_weights(path)
+
+    raw = numpy_helper.from_array(np.ones(4, np.float32), "w")
+    raw.raw_data = raw.raw_data[:12]
+    path = onnx_with(model_dir / "raw.onnx", raw)
+    with pytest.raises(WeightReadError, match=r"\(16 bytes\) but stores 12 bytes"):
+        open_weights(path)
+
+
+def test_onnx_typed_and_half_precision_values_are_read(model_dir):
+    typed = helper.make_tensor("w", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    assert flatten_weights(onnx_with(model_dir / "typed.onnx", typed)).tolist() == [1, 2, 3]
+    half = helper.make_tensor("w", TensorProto.FLOAT16, [2], [1.5, -2.0])  # in int32_data
+    assert len(half.int32_data) == 2
+    assert flatten_weights(onnx_with(model_dir / "half.onnx", half)).tolist() == [1.5, -2.0]

@@ -9,6 +9,11 @@ External data is read relative to the model file, and only from inside its folde
 tensor's ``location`` is checked here (:func:`~miwd_widget.weights.guard.inside_folder`:
 relative, no ``..``, no symlink out, a regular file), and its ``offset``/``length`` must lie
 within that file, before the onnx library (which confines it too) reads it.
+
+Every float tensor is checked before its values are read (:func:`_check_tensor`): no
+negative dimension, its values stored in exactly one place (``raw_data``, one typed field
+such as ``float_data``, or external data), and that place holding exactly the values its
+dims declare.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ def read(path: Path) -> ReadResult:
         if not isinstance(value, TensorProto):
             items.append((label, value))
         elif value.data_type in floats:
+            _check_tensor(path, label, value)
             if value.data_location == TensorProto.EXTERNAL:
                 _check_external(path, label, value)
             try:
@@ -104,6 +110,44 @@ def read(path: Path) -> ReadResult:
     return items, [], "onnx"
 
 
+#: TensorProto fields that hold values typed (the alternative to raw_data).
+_TYPED_FIELDS = ("float_data", "double_data", "int32_data", "int64_data", "uint64_data")
+
+
+def _check_tensor(path: Path, label: str, tensor: Any) -> None:
+    """Refuse a tensor with impossible dims or values stored twice or in the wrong amount."""
+    from onnx import TensorProto, helper
+
+    where = f"{path}: tensor {label!r}"
+    dims = list(tensor.dims)
+    if any(d < 0 for d in dims):
+        raise WeightReadError(f"{where} has dims {dims}: a dimension is negative")
+    count = math.prod(dims)
+    check_weight_count(where, count)
+    typed = [f for f in _TYPED_FIELDS if len(getattr(tensor, f))]
+    places = typed + (["raw_data"] if tensor.HasField("raw_data") else [])
+    if tensor.data_location == TensorProto.EXTERNAL:
+        places.append("external data")
+    if len(places) > 1:
+        raise WeightReadError(
+            f"{where} stores its values twice ({' and '.join(places)}): which one is meant?"
+        )
+    if tensor.data_location == TensorProto.EXTERNAL:
+        return
+    if places == ["raw_data"]:
+        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        have, need = len(tensor.raw_data), count * itemsize
+        unit = "bytes"
+    else:
+        # float16/bfloat16/float8 values travel one per int32 entry
+        have = len(getattr(tensor, typed[0])) if typed else 0
+        need, unit = count, "values"
+    if have != need:
+        raise WeightReadError(
+            f"{where} has dims {dims} ({need:,} {unit}) but stores {have:,} {unit}"
+        )
+
+
 def _check_external(path: Path, label: str, tensor: Any) -> None:
     """Refuse external data outside the model's folder or beyond the end of its file."""
     info = {e.key: e.value for e in tensor.external_data}
@@ -122,7 +166,6 @@ def _check_external(path: Path, label: str, tensor: Any) -> None:
             f"{path}: {what}: bytes {offset:,}..{offset + length:,} of {info['location']!r} "
             f"are beyond its end ({size:,} bytes)"
         )
-    check_weight_count(f"{path}: tensor {label!r}", math.prod(max(0, d) for d in tensor.dims))
 
 
 ONNX = FileFormat("onnx", (".onnx",), read, "an ONNX model", "onnx")
