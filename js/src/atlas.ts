@@ -6,6 +6,7 @@ import "./styles.css";
 import { decodeFloat32, decodeIndices } from "./codec";
 import { type Column, decodeColumns } from "./columns";
 import { el, listen, readTheme, type Theme } from "./dom";
+import { createExportBar } from "./export";
 import { createGallery } from "./gallery";
 import { observeLayout } from "./layout";
 import { decodeLocated } from "./located";
@@ -108,6 +109,14 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     onTrait(model, "_located", () => scatter.setLocated(decodeLocated(model.get("_located")))),
   );
   scatter.setLocated(decodeLocated(model.get("_located")));
+  // Download selection (CSV) and PNG of the scatter (its canvases: points, then markers).
+  const exportBar = createExportBar({
+    parent: left,
+    store,
+    columns: () => columns,
+    canvases: () => [...left.querySelectorAll<HTMLCanvasElement>(".miwd-stage canvas")],
+    background: () => theme.background,
+  });
 
   // --- layout (fit the cell width) and theme
   const layout = observeLayout(root, host, (sizes) => {
@@ -136,6 +145,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     gallery.destroy();
     parallel.destroy();
     scatter.destroy();
+    exportBar.destroy();
     store.destroy();
     destroyRoot();
     root.remove();
