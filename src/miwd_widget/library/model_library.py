@@ -533,6 +533,56 @@ class ModelLibrary:
             clusters=clusters,
         )
 
+    @classmethod
+    def from_cnn_zoo(
+        cls,
+        folder: str | os.PathLike,
+        S: int = 32,
+        B: int = 32,
+        value_range: tuple[float, float] | str = DEFAULT_VALUE_RANGE,
+        *,
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+        clip: bool = False,
+        nan_policy: str = "raise",
+        chunk_rows: int = 4096,
+        threads: int | None = None,
+        progress: bool | None = None,
+    ) -> ModelLibrary:
+        """Build a library from the Small CNN Zoo (Unterthiner et al. 2020), one row per
+        checkpoint; see :mod:`miwd_widget.library.cnn_zoo` for the layout and its reading.
+
+        Parameters
+        ----------
+        folder
+            The zoo's root (every subfolder holding ``weights.npy``, ``metrics.csv.gz`` and
+            ``layout.csv``: mnist, fashion_mnist, cifar10, svhn_cropped) or one dataset folder.
+        S, B, value_range, percentiles, clip, nan_policy
+            As in :meth:`from_files`; ``"auto"`` pools one vote per checkpoint.
+        chunk_rows
+            Rows of the memory-mapped matrix described at a time.
+        threads
+            Threads of the histogram kernel (default: numba's thread count).
+        progress
+            Show a progress bar (default: for more than 10 rows).
+
+        Returns
+        -------
+        ModelLibrary
+            Columns ``id`` (``"<dataset>/<row>"``), ``source`` (the ``weights.npy``),
+            ``dataset``, ``model`` (the run, from ``modeldir``), ``epoch``, ``step``, the
+            metrics' columns without their ``config.`` prefix (``learning_rate``,
+            ``optimizer``, ..., ``test_accuracy``), ``n_params``, ``accuracy_norm``. Rows with
+            NaN/Inf weights (``nan_policy="raise"``) are in ``library.errors``.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.from_cnn_zoo("small-cnn-zoo/cifar10")  # doctest: +SKIP
+        """
+        from .cnn_zoo import build_cnn_zoo
+
+        config = DescriptorConfig(S, B, value_range, percentiles, clip, nan_policy)
+        return cls(**build_cnn_zoo(folder, config, chunk_rows, threads, progress))
+
     # ----------------------------------------------------------------------------------
     # Adding, describing new models
     # ----------------------------------------------------------------------------------

@@ -1,0 +1,712 @@
+"""The Small CNN Zoo (Unterthiner et al. 2020, "Predicting Neural Network Accuracy from Weights").
+
+Layout, as the authors publish it: one folder per dataset (``mnist``, ``fashion_mnist``,
+``cifar10``, ``svhn_cropped``) holding
+
+- ``weights.npy``: float32, one row per checkpoint, 4,970 columns (every parameter of one
+  fixed CNN: three 3x3 conv layers of 16 units, global average pooling, a 10-way dense
+  layer). Memory-mapped here (``np.load(mmap_mode="r")``), never loaded whole.
+- ``metrics.csv.gz``: one row per checkpoint, aligned with the matrix: ``config.*``
+  hyper-parameters, ``modeldir`` (the run), ``step``, ``test_accuracy``, ``test_loss``,
+  ``train_accuracy``, ``train_loss``.
+- ``layout.csv``: which matrix columns hold which tensor.
+
+What the library records per checkpoint: ``id`` (``"<dataset>/<row>"``, the row of the
+dataset's matrix), ``source`` (its ``weights.npy``), ``dataset``, ``model`` (the run: its
+``modeldir``), ``epoch`` and ``step``, the metrics' other columns with the ``config.``
+prefix dropped, ``n_params`` and ``accuracy_norm``.
+
+**Epochs.** Each run checkpoints at epochs 0 (initialization), 1, 2, 3, 20, 40, 60, 80 and
+86, and ``step`` counts optimizer steps, a whole number of steps per epoch (the training
+batches drop their remainder). So a run's steps per epoch is its smallest positive
+``step`` (the epoch-1 checkpoint, which every run has: epochs 0 to 3 are always
+checkpointed) and ``epoch = step // steps_per_epoch``; a full run gives exactly
+0, 1, 2, 3, 20, 40, 60, 80, 86. (``config.epochs_between_checkpoints`` is the spacing of the
+later checkpoints, 20, not a divisor of the steps.) A run whose only checkpoint is step 0
+gets epoch 0.
+
+**Weight order (theta).** The network's layers in order, each layer's kernel before its
+bias, as Keras lists a layer's weights and as the project's Keras reader reads them. The
+published matrix stores each layer's bias first (columns 0-15 are the first conv layer's
+biases, 16-159 its kernel, per the authors' notebook), so ``layout.csv`` is read to map
+columns to tensors and the columns are reordered within each layer. ``layout.csv`` may
+have one row per matrix column (a column naming its tensor, e.g.
+``sequential/conv2d/kernel:0``, optionally a ``layer`` column and a column index) or one
+row per tensor (its name and ``start``/``end`` columns, or a ``size``). A tensor's layer is
+its name without the last component (``kernel``, ``bias``); layers keep the order in which
+the matrix first uses them.
+
+Descriptors are computed chunk by chunk straight from the memory map with the project's
+histogram kernel (one compiled loop over the rows of a chunk, no Python object per row):
+:func:`cnn_zoo_chunks` yields the chunks (for the chunked, resumable library writer) and
+:func:`describe_rows` describes one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._progress import progress as progress_bar
+from ..columns import EPOCH, ID, MODEL, SOURCE
+from ..descriptors.config import DescriptorConfig
+
+__all__ = [
+    "CNN_ZOO_DATASETS",
+    "CNN_ZOO_EPOCHS",
+    "CnnZooDataset",
+    "CnnZooChunk",
+    "cnn_zoo_datasets",
+    "cnn_zoo_chunks",
+    "cnn_zoo_value_range",
+    "describe_rows",
+    "build_cnn_zoo",
+    "read_layout",
+]
+
+log = logging.getLogger(__name__)
+
+#: The published datasets, in the order the authors list them.
+CNN_ZOO_DATASETS = ("mnist", "fashion_mnist", "cifar10", "svhn_cropped")
+#: The epochs every run was checkpointed at (README of dnn_predict_accuracy).
+CNN_ZOO_EPOCHS = (0, 1, 2, 3, 20, 40, 60, 80, 86)
+
+WEIGHTS = "weights.npy"
+METRICS = "metrics.csv.gz"
+LAYOUT = "layout.csv"
+
+#: Rows described per chunk: 4,096 x 4,970 float32 is 81 MB read at a time.
+DEFAULT_CHUNK_ROWS = 4096
+#: Most sampled weight values the ``"auto"`` range pools (64 MB of float32).
+RANGE_BUDGET = 1 << 24
+
+_NAME_COLUMNS = ("varname", "var_name", "variable", "name", "tensor", "weight", "param")
+_START_COLUMNS = ("start", "start_idx", "start_index", "begin", "offset", "first")
+_END_COLUMNS = ("end", "end_idx", "end_index", "stop")
+_SIZE_COLUMNS = ("size", "length", "count", "n", "numel", "num_params")
+_INDEX_COLUMNS = ("column", "col", "index", "idx", "position", "unnamed: 0")
+
+
+# --------------------------------------------------------------------------------------
+# layout.csv
+# --------------------------------------------------------------------------------------
+
+
+def _pick(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
+    return next((columns[n] for n in names if n in columns), None)
+
+
+def _layer_and_kind(name: str) -> tuple[str, str]:
+    """``"sequential/conv2d_1/kernel:0"`` -> ``("sequential/conv2d_1", "kernel")``."""
+    text = name.split(":")[0].strip().strip("/")
+    layer, _, kind = text.rpartition("/")
+    return (layer or text), kind.lower()
+
+
+def read_layout(path: str | os.PathLike, n_columns: int) -> tuple[list[str], np.ndarray]:
+    """Tensor names in theta order and the matrix columns that make theta, in that order.
+
+    Parameters
+    ----------
+    path
+        The ``layout.csv`` (see the module docstring for the forms it may take).
+    n_columns
+        Columns of the weight matrix; the layout must cover each exactly once.
+
+    Returns
+    -------
+    (names, order)
+        ``names``: tensors in theta order; ``order``: int64 column indices, so that
+        ``theta = row[order]`` (layers in order, each layer's kernel before its bias).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "layout.csv"
+    >>> _ = f.write_text("varname,start,end\\nc/bias,0,2\\nc/kernel,2,5\\nd/bias,5,6\\nd/kernel,6,8\\n")
+    >>> names, order = read_layout(f, 8)
+    >>> names, order.tolist()
+    (['c/kernel', 'c/bias', 'd/kernel', 'd/bias'], [2, 3, 4, 0, 1, 6, 7, 5])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (the Small CNN Zoo's {LAYOUT})")
+    table = pd.read_csv(path)
+    columns = {str(c).strip().lower(): c for c in table.columns}
+    name_col = _pick(columns, _NAME_COLUMNS)
+    layer_col = columns.get("layer")
+    if name_col is None and layer_col is not None:
+        name_col, layer_col = layer_col, None
+    if name_col is None:
+        raise ValueError(
+            f"{path}: no column naming the tensors (looked for {', '.join(_NAME_COLUMNS)} or "
+            f"layer; it has {', '.join(map(str, table.columns))})"
+        )
+    names = table[name_col].astype(str).to_numpy()
+    start_col, end_col = _pick(columns, _START_COLUMNS), _pick(columns, _END_COLUMNS)
+    size_col = _pick(columns, _SIZE_COLUMNS)
+    # Per tensor: (name, layer, columns of the matrix in stored order)
+    tensors: dict[str, tuple[str, list[np.ndarray]]] = {}
+    try:
+        if len(table) == n_columns and start_col is None and size_col is None:
+            # One row per matrix column, in column order unless an index column says.
+            index_col = _pick(columns, _INDEX_COLUMNS)
+            cols = (
+                table[index_col].to_numpy(dtype=np.int64)
+                if index_col is not None
+                else np.arange(n_columns, dtype=np.int64)
+            )
+            for name, col in zip(names, cols, strict=True):
+                tensors.setdefault(name, ("", []))[1].append(np.array([col]))
+        else:
+            if start_col is not None and end_col is not None:
+                bounds = zip(
+                    table[start_col].to_numpy(dtype=np.int64),
+                    table[end_col].to_numpy(dtype=np.int64),
+                    strict=True,
+                )
+            elif start_col is not None and size_col is not None:
+                first = table[start_col].to_numpy(dtype=np.int64)
+                bounds = zip(first, first + table[size_col].to_numpy(dtype=np.int64), strict=True)
+            elif size_col is not None:
+                stops = np.cumsum(table[size_col].to_numpy(dtype=np.int64))
+                bounds = zip(stops - table[size_col].to_numpy(dtype=np.int64), stops, strict=True)
+            else:
+                raise ValueError(
+                    f"{path}: {len(table)} rows for {n_columns} matrix columns, and no start/end "
+                    "or size columns to say which columns each tensor holds"
+                )
+            for name, (a, b) in zip(names, bounds, strict=True):
+                if not 0 <= a <= b:
+                    raise ValueError(f"{path}: tensor {name!r} has columns {a}..{b}")
+                tensors.setdefault(name, ("", []))[1].append(np.arange(a, b, dtype=np.int64))
+    except (TypeError, ValueError) as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: cannot read the column ranges: {exc}") from None
+    if layer_col is not None:
+        layer_of = dict(zip(names, table[layer_col].astype(str), strict=True))
+    else:
+        layer_of = {name: _layer_and_kind(name)[0] for name in tensors}
+    cols_of = {name: np.concatenate(parts) for name, (_, parts) in tensors.items()}
+    if len(table) == n_columns and start_col is None and size_col is None:
+        cols_of = {name: np.sort(c) for name, c in cols_of.items()}  # a tensor's stored order
+    used = np.concatenate(list(cols_of.values())) if cols_of else np.empty(0, np.int64)
+    if used.size != n_columns or not np.array_equal(np.sort(used), np.arange(n_columns)):
+        missing = np.setdiff1d(np.arange(n_columns), used)
+        twice = used.size - np.unique(used).size
+        raise ValueError(
+            f"{path}: does not map each of the {n_columns} matrix columns to one tensor "
+            f"({missing.size} columns unmapped, {twice} mapped twice, "
+            f"{int((used >= n_columns).sum() + (used < 0).sum())} out of range)"
+        )
+    # Layers in the order the matrix first uses them; in a layer: kernel, bias, the rest.
+    first_col = {name: int(c.min()) for name, c in cols_of.items()}
+    layer_first: dict[str, int] = {}
+    for name, col in first_col.items():
+        layer = layer_of[name]
+        layer_first[layer] = min(layer_first.get(layer, col), col)
+    kind_rank = {"kernel": 0, "weight": 0, "weights": 0, "bias": 1, "biases": 1}
+    ordered = sorted(
+        cols_of,
+        key=lambda n: (
+            layer_first[layer_of[n]],
+            kind_rank.get(_layer_and_kind(n)[1], 2),
+            first_col[n],
+        ),
+    )
+    order = np.concatenate([cols_of[n] for n in ordered]).astype(np.int64)
+    return ordered, order
+
+
+# --------------------------------------------------------------------------------------
+# metrics.csv.gz
+# --------------------------------------------------------------------------------------
+
+
+def _epochs(dataset: pd.Series, model: pd.Series, step: pd.Series) -> np.ndarray:
+    """``step // steps_per_epoch`` per checkpoint, steps per epoch = the run's smallest
+    positive step (see the module docstring); 0 for runs with only step 0."""
+    positive = step.where(step > 0)
+    per_epoch = positive.groupby([dataset, model], sort=False).transform("min")
+    epoch = (step // per_epoch).fillna(0)
+    return epoch.to_numpy(dtype=np.int64)
+
+
+def read_metrics(path: Path, dataset: str, n_rows: int, source: str) -> pd.DataFrame:
+    """The cleaned metadata of one dataset's checkpoints (one row per matrix row)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (the Small CNN Zoo's {METRICS})")
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:  # gzip or CSV errors: name the file
+        raise ValueError(f"{path}: cannot read it as a gzipped CSV: {exc}") from None
+    if len(table) != n_rows:
+        raise ValueError(
+            f"{path}: {len(table):,} rows, but {source} has {n_rows:,}; the metrics must be "
+            "aligned with the weight matrix, one row per checkpoint"
+        )
+    unnamed = [c for c in table.columns if str(c).startswith("Unnamed:")]
+    if unnamed:
+        # A saved DataFrame index: the checkpoint paths (kept), or plain row numbers (dropped).
+        first = table[unnamed[0]]
+        if not pd.api.types.is_numeric_dtype(first):
+            table = table.rename(columns={unnamed[0]: "checkpoint"})
+            unnamed = unnamed[1:]
+        table = table.drop(columns=unnamed)
+    table = table.rename(columns=lambda c: c[len("config.") :] if c.startswith("config.") else c)
+    missing = [c for c in ("modeldir", "step") if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing} (it has {', '.join(table.columns)})")
+    if table.columns.duplicated().any():
+        dup = table.columns[table.columns.duplicated()].tolist()
+        raise ValueError(f"{path}: columns {dup} appear both with and without 'config.'")
+    step = pd.to_numeric(table.pop("step"), errors="coerce")
+    if step.isna().any() or (step < 0).any():
+        bad = int(np.flatnonzero(step.isna().to_numpy() | (step < 0).to_numpy())[0])
+        raise ValueError(f"{path}: row {bad}: step is not a non-negative number")
+    step = step.astype(np.int64)
+    model = table.pop("modeldir").astype(str).str.rstrip("/")
+    if "dataset" in table.columns:
+        names = table.pop("dataset").astype(str)
+    else:
+        names = pd.Series(dataset, index=table.index)
+    front = pd.DataFrame(
+        {
+            ID: dataset + "/" + pd.Series(np.arange(n_rows), dtype=np.int64).astype(str),
+            SOURCE: source,
+            "dataset": names,
+            MODEL: model,
+            EPOCH: _epochs(names, model, step),
+            "step": step,
+        }
+    )
+    return pd.concat([front, table.reset_index(drop=True)], axis=1)
+
+
+# --------------------------------------------------------------------------------------
+# Datasets and chunks
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class CnnZooDataset:
+    """One dataset folder of the Small CNN Zoo, opened (the matrix memory-mapped)."""
+
+    name: str
+    folder: Path
+    weights: np.ndarray  # (rows, columns) memory map, as stored
+    order: np.ndarray | None  # theta = row[order]; None: the stored order already is theta
+    tensors: list[str]
+    metadata: pd.DataFrame
+
+    @property
+    def source(self) -> str:
+        """Absolute path of the weight matrix."""
+        return os.path.abspath(self.folder / WEIGHTS)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def n_weights(self) -> int:
+        return int(self.weights.shape[1])
+
+    def theta(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as a (rows, N) array in theta order (float32 or float64)."""
+        return self._ordered(self.weights[start:stop])
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """The rows ``index`` (sorted row numbers) in theta order."""
+        return self._ordered(self.weights[index])
+
+    def _ordered(self, block: np.ndarray) -> np.ndarray:
+        # One gather per block (a copy of the block's rows, never of the matrix).
+        block = np.asarray(block) if self.order is None else np.take(block, self.order, axis=1)
+        return np.ascontiguousarray(_kernel_dtype(block))
+
+
+def _kernel_dtype(block: np.ndarray) -> np.ndarray:
+    if block.dtype in (np.float32, np.float64):
+        return block
+    return block.astype(np.float32)
+
+
+@dataclass
+class CnnZooChunk:
+    """Rows ``start:stop`` of one dataset's matrix: their metadata, and theta on demand.
+
+    ``key`` names the chunk stably (dataset and rows), so a resumable writer can tell
+    which chunks it has finished without reading their weights again.
+    """
+
+    dataset: CnnZooDataset = field(repr=False)
+    start: int
+    stop: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset.name}:{self.start}-{self.stop}"
+
+    @property
+    def source(self) -> str:
+        return self.dataset.source
+
+    @property
+    def metadata(self) -> pd.DataFrame:
+        """One row per checkpoint of the chunk (index reset)."""
+        return self.dataset.metadata.iloc[self.start : self.stop].reset_index(drop=True)
+
+    def theta(self) -> np.ndarray:
+        """The chunk's weights, (rows, N) in theta order, read from the memory map now."""
+        return self.dataset.theta(self.start, self.stop)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def _dataset_folders(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{folder}: no such folder (a Small CNN Zoo or one of its datasets)"
+        )
+    if (folder / WEIGHTS).exists():
+        return [folder]
+    found = sorted(p.parent for p in folder.glob(f"*/{WEIGHTS}"))
+    if not found:
+        raise FileNotFoundError(
+            f"{folder}: not a Small CNN Zoo folder: neither it nor its subfolders hold {WEIGHTS}"
+        )
+    known = {name: i for i, name in enumerate(CNN_ZOO_DATASETS)}
+    return sorted(found, key=lambda p: (known.get(p.name, len(known)), p.name))
+
+
+def open_dataset(folder: Path) -> CnnZooDataset:
+    """Open one dataset folder: memory-map its matrix, read its layout and metrics."""
+    weights_path = folder / WEIGHTS
+    from ..weights.guard import regular_file
+
+    regular_file(weights_path)  # a FIFO or device is refused before np.load opens it
+    try:
+        weights = np.load(weights_path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # truncated header, pickled object array...
+        raise ValueError(f"{weights_path}: cannot memory-map it as a .npy matrix: {exc}") from None
+    if weights.ndim != 2 or not np.issubdtype(weights.dtype, np.floating):
+        raise ValueError(
+            f"{weights_path}: expected a 2-D float matrix (checkpoints x weights), got "
+            f"{weights.dtype} of shape {weights.shape}"
+        )
+    names, order = read_layout(folder / LAYOUT, weights.shape[1])
+    identity = np.array_equal(order, np.arange(weights.shape[1]))
+    source = os.path.abspath(weights_path)
+    metadata = read_metrics(folder / METRICS, folder.name, weights.shape[0], source)
+    return CnnZooDataset(folder.name, folder, weights, None if identity else order, names, metadata)
+
+
+def cnn_zoo_datasets(folder: str | os.PathLike) -> list[CnnZooDataset]:
+    """The datasets of a Small CNN Zoo root (every subfolder with a ``weights.npy``), or the
+    one dataset a dataset folder is.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing folder or file, metrics not aligned with the matrix, a layout that does
+        not cover the matrix: the message names the file.
+
+    Examples
+    --------
+    >>> cnn_zoo_datasets("no/such/zoo")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no/such/zoo: no such folder (a Small CNN Zoo or one of its datasets)
+    """
+    return [open_dataset(p) for p in _dataset_folders(Path(folder))]
+
+
+def cnn_zoo_chunks(
+    folder: str | os.PathLike | list[CnnZooDataset], chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> Iterator[CnnZooChunk]:
+    """The checkpoints of a Small CNN Zoo (root or one dataset) as chunks of rows.
+
+    Chunks follow the datasets' order and never span two datasets; each holds at most
+    ``chunk_rows`` rows. Nothing is read from the matrices until a chunk's
+    :meth:`CnnZooChunk.theta` is called.
+
+    Examples
+    --------
+    >>> chunks = cnn_zoo_chunks("zoos/small-cnn-zoo", chunk_rows=8192)  # doctest: +SKIP
+    >>> d, bad = describe_rows(next(chunks).theta(), config)  # doctest: +SKIP
+    """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)):
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    datasets = folder if isinstance(folder, list) else cnn_zoo_datasets(folder)
+    for ds in datasets:
+        for start in range(0, ds.n_rows, int(chunk_rows)):
+            yield CnnZooChunk(ds, start, min(start + int(chunk_rows), ds.n_rows))
+
+
+# --------------------------------------------------------------------------------------
+# Descriptors of many rows
+# --------------------------------------------------------------------------------------
+
+_rows_kernel: Any = None
+
+
+def _compiled_rows_kernel() -> Any:
+    """The compiled loop over the rows of a block (numba loads here, on first use)."""
+    global _rows_kernel
+    if _rows_kernel is None:
+        from numba import njit
+
+        # The project's kernel, called per row inside one compiled loop: the same counts as
+        # describing each row as its own model, without a Python call per row.
+        from ..descriptors.kernel import _accumulate
+
+        @njit(cache=False, nogil=True)
+        def rows_kernel(block, n_windows, nbins, lo, hi, clip, counts, bad):
+            n = block.shape[1]
+            for r in range(block.shape[0]):
+                _accumulate(block[r], 0, n, n_windows, nbins, lo, hi, clip, counts[r], bad[r])
+
+        _rows_kernel = rows_kernel
+    return _rows_kernel
+
+
+def describe_rows(
+    theta: np.ndarray, config: DescriptorConfig, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """MI-WD descriptors of every row of a (rows, N) block, each row one model's theta.
+
+    Equal to describing each row on its own (:func:`miwd_widget.describe` with the same
+    resolved config), but in one compiled loop over the rows, split over ``threads``
+    threads (default: numba's thread count).
+
+    Parameters
+    ----------
+    theta
+        (rows, N) float32 or float64, C-contiguous rows (a chunk's ``theta()``).
+    config
+        A config with a resolved (fixed) value range.
+    threads
+        Threads to split the rows over.
+
+    Returns
+    -------
+    (descriptors, nonfinite)
+        (rows, S, B) float32, and (rows,) int64 counts of NaN/Inf weights per row (left
+        out of the histograms; the caller applies its ``nan_policy``).
+
+    Examples
+    --------
+    >>> cfg = DescriptorConfig(S=2, B=2, value_range=(-1, 1))
+    >>> d, bad = describe_rows(np.array([[-0.5, -0.5, 0.5, 0.5], [0.5, 0.5, -0.5, np.nan]]), cfg)
+    >>> d.tolist(), bad.tolist()
+    ([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]], [0, 1])
+    """
+    import numba
+
+    from ..descriptors.kernel import check_describable
+    from ..weights import open_weights
+
+    block = np.ascontiguousarray(_kernel_dtype(np.asarray(theta)))
+    if block.ndim != 2:
+        raise ValueError(f"theta must be a (rows, N) block, got shape {block.shape}")
+    S, B = config.S, config.B
+    lo, hi = config.range
+    n_rows, n = block.shape
+    if n_rows:
+        check_describable(open_weights(block[0], name="a row"), S)
+    counts = np.zeros((n_rows, S, B), dtype=np.int64)
+    bad = np.zeros((n_rows, S), dtype=np.int64)
+    kernel = _compiled_rows_kernel()
+    nthreads = max(1, int(threads) if threads is not None else numba.get_num_threads())
+    nthreads = min(nthreads, max(1, n_rows))
+    if nthreads == 1:
+        kernel(block, S, B, lo, hi, config.clip, counts, bad)
+    else:
+        bounds = [(n_rows * t) // nthreads for t in range(nthreads + 1)]
+        with ThreadPoolExecutor(max_workers=nthreads, thread_name_prefix="miwd-rows") as pool:
+            futures = [
+                pool.submit(kernel, block[a:b], S, B, lo, hi, config.clip, counts[a:b], bad[a:b])
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                if b > a
+            ]
+            for f in futures:
+                f.result()
+    totals = counts.sum(axis=2, keepdims=True)
+    # As describe_source: float64 division, then float32; an empty window stays zeros.
+    descriptors = (counts / np.maximum(totals, 1)).astype(np.float32)
+    return descriptors, bad.sum(axis=1)
+
+
+def _nonfinite_text(source: str, row: int, values: np.ndarray) -> str:
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    first = int(np.flatnonzero(~np.isfinite(values))[0])
+    return (
+        f"{source}: row {row}: theta holds {nan} NaN and {inf} Inf values (first at "
+        f"theta[{first}]); pass nan_policy='omit' to leave them out of the histograms"
+    )
+
+
+def cnn_zoo_value_range(
+    datasets: list[CnnZooDataset],
+    percentiles: tuple[float, float],
+    budget: int = RANGE_BUDGET,
+) -> tuple[tuple[float, float], list[tuple[str, str]]]:
+    """The ``"auto"`` range of a Small CNN Zoo: pooled percentiles, one vote per checkpoint.
+
+    Each checkpoint is a model of the library: it is sampled as a library build samples a
+    model (:func:`~miwd_widget.descriptors.value_range.model_stride` among all rows, every
+    stride-th weight of theta); degenerate rows are left out and reported. When all rows'
+    samples exceed ``budget`` values, a regular stride of rows is sampled instead (all rows
+    have the same size, so each still weighs the same). Up to that size the result equals a
+    library build of the same rows as in-memory models.
+
+    Returns
+    -------
+    ((lo, hi), warnings)
+        The range, and ``(label, message)`` of degenerate rows left out.
+    """
+    from ..descriptors.value_range import (
+        AUTO_RANGE_SAMPLES,
+        model_stride,
+        pooled_percentiles,
+        split_degenerate,
+    )
+
+    total = sum(ds.n_rows for ds in datasets)
+    if total == 0:
+        raise ValueError("the Small CNN Zoo has no checkpoints (its matrices have no rows)")
+    n_weights = datasets[0].n_weights
+    stride = model_stride(n_weights, total, AUTO_RANGE_SAMPLES)
+    per_row = len(range(0, n_weights, stride))
+    row_step = max(1, math.ceil(total * per_row / budget))
+    samples: list[np.ndarray] = []
+    labels: list[str] = []
+    offset = 0  # rows of the datasets before this one, so the row stride runs across them
+    for ds in datasets:
+        if ds.n_weights != n_weights:
+            raise ValueError(
+                f"{ds.source}: {ds.n_weights} weights per row, {datasets[0].source} has {n_weights}"
+            )
+        picked = np.arange((-offset) % row_step, ds.n_rows, row_step)
+        offset += ds.n_rows
+        for a in range(0, picked.size, DEFAULT_CHUNK_ROWS):
+            index = picked[a : a + DEFAULT_CHUNK_ROWS]
+            block = ds.rows(index)[:, ::stride]
+            samples.append(block)
+            labels += [f"{ds.source}: row {int(r)}" for r in index]
+    sample = np.concatenate(samples) if len(samples) > 1 else samples[0]
+    finite = np.isfinite(sample)
+    rows_ok = finite.all(axis=1)
+    per_model = [sample[i] if rows_ok[i] else sample[i][finite[i]] for i in range(len(sample))]
+    used, dropped = split_degenerate(per_model)
+    warnings = [
+        (
+            labels[i],
+            f"{labels[i]}: warning: degenerate weights ({reason}); described, but left out "
+            "of the pooled 'auto' value range",
+        )
+        for i, reason in dropped
+    ]
+    if rows_ok[used].all():
+        pooled = [sample[used].reshape(-1)]  # equal sizes: one array, same percentiles
+    else:
+        pooled = [per_model[i] for i in used]
+    lo_hi = pooled_percentiles(pooled, percentiles=percentiles)
+    log.info(
+        "Small CNN Zoo value_range='auto': [%.4g, %.4g] over %d of %d rows",
+        *lo_hi,
+        len(used),
+        total,
+    )
+    return lo_hi, warnings
+
+
+def build_cnn_zoo(
+    folder: str | os.PathLike,
+    config: DescriptorConfig,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Describe every checkpoint of a Small CNN Zoo; the arguments of a ``ModelLibrary``.
+
+    Rows that cannot be described (NaN/Inf weights with ``nan_policy="raise"``) are
+    recorded in ``errors`` (naming the matrix and the row) and left out. The descriptors are
+    written into one preallocated (rows, S, B) array, chunk by chunk.
+    """
+    from .build import accuracy_norm, errors_frame
+
+    datasets = cnn_zoo_datasets(folder)
+    errors: list[tuple[str, str]] = []
+    if config.is_auto:
+        lo_hi, warnings = cnn_zoo_value_range(datasets, config.percentiles)
+        errors += warnings
+        resolved = config.with_range(lo_hi)
+    else:
+        resolved = config
+    total = sum(ds.n_rows for ds in datasets)
+    out = np.empty((total, config.S, config.B), dtype=np.float32)
+    keep = np.ones(total, dtype=bool)
+    written = 0  # failed rows are skipped, so the kept rows stay contiguous in ``out``
+    first = 0
+    bar = progress_bar(desc="MI-WD (CNN zoo)", total=total, show=progress, unit="row")
+    try:
+        for chunk in cnn_zoo_chunks(datasets, chunk_rows):
+            theta = chunk.theta()
+            d, bad = describe_rows(theta, resolved, threads)
+            ok = np.ones(len(chunk), dtype=bool)
+            if resolved.nan_policy == "raise" and bad.any():
+                for i in np.flatnonzero(bad):
+                    row = chunk.start + int(i)
+                    errors.append(
+                        (f"{chunk.source}:{row}", _nonfinite_text(chunk.source, row, theta[i]))
+                    )
+                ok = bad == 0
+                keep[first : first + len(chunk)] = ok
+            k = int(ok.sum())
+            out[written : written + k] = d if k == len(chunk) else d[ok]
+            written += k
+            first += len(chunk)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    metadata = pd.concat([ds.metadata for ds in datasets], ignore_index=True)
+    if not keep.all():
+        metadata = metadata[keep].reset_index(drop=True)
+    metadata["n_params"] = np.int64(datasets[0].n_weights)
+    metadata["accuracy_norm"] = accuracy_norm(metadata)
+    attrs = {
+        "percentiles": list(config.percentiles) if config.is_auto else None,
+        "clip": config.clip,
+        "nan_policy": config.nan_policy,
+        "cnn_zoo": {
+            "folder": os.path.abspath(folder),
+            "datasets": [ds.name for ds in datasets],
+            "rows": total,
+            "tensors": datasets[0].tensors,
+        },
+    }
+    if errors:
+        log.warning("%d Small CNN Zoo row(s) not described or left out of the range", len(errors))
+    return {
+        "descriptors": out[:written],
+        "metadata": metadata,
+        "value_range": resolved.range,
+        "errors": errors_frame(errors),
+        "attrs": attrs,
+    }

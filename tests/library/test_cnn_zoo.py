@@ -1,0 +1,267 @@
+"""The Small CNN Zoo reader, on small replicas of its published layout built here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from miwd_widget import describe
+from miwd_widget.columns import EPOCH, MODEL
+from miwd_widget.descriptors.config import DescriptorConfig
+from miwd_widget.library import ModelLibrary
+from miwd_widget.library.cnn_zoo import (
+    CNN_ZOO_EPOCHS,
+    cnn_zoo_chunks,
+    cnn_zoo_datasets,
+    cnn_zoo_value_range,
+    describe_rows,
+    read_layout,
+)
+
+S, B = 8, 8
+# The published CNN: three 3x3 conv layers of 16 units on 1 channel, a 10-way dense layer.
+LAYERS = [
+    ("sequential/conv2d", 3 * 3 * 1 * 16, 16),
+    ("sequential/conv2d_1", 3 * 3 * 16 * 16, 16),
+    ("sequential/conv2d_2", 3 * 3 * 16 * 16, 16),
+    ("sequential/dense", 16 * 10, 10),
+]
+N = sum(k + b for _, k, b in LAYERS)
+
+
+def _theta_of(rng: np.random.Generator, scale: float) -> dict[str, np.ndarray]:
+    """One checkpoint's tensors, kernel then bias per layer (theta order)."""
+    out = {}
+    for name, k, b in LAYERS:
+        out[f"{name}/kernel:0"] = rng.normal(0, scale, k).astype(np.float32)
+        out[f"{name}/bias:0"] = rng.normal(0.1, scale / 4, b).astype(np.float32)
+    return out
+
+
+def _stored_row(tensors: dict[str, np.ndarray]) -> np.ndarray:
+    """The matrix row as published: each layer's bias before its kernel."""
+    parts = []
+    for name, _, _ in LAYERS:
+        parts += [tensors[f"{name}/bias:0"], tensors[f"{name}/kernel:0"]]
+    return np.concatenate(parts)
+
+
+def write_dataset(
+    folder: Path, name: str, runs: int, seed: int, layout: str = "columns"
+) -> list[dict[str, np.ndarray]]:
+    """A dataset folder of the Small CNN Zoo: weights.npy, metrics.csv.gz, layout.csv."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    rows, meta = [], []
+    fractions = [0.1, 0.25, 0.5, 1.0]
+    for r in range(runs):
+        fraction = fractions[r % 4]
+        steps_per_epoch = int(60000 * fraction) // 512
+        lr = 10.0 ** -(1 + r % 3)
+        for epoch in CNN_ZOO_EPOCHS:
+            tensors = _theta_of(rng, 0.05 + 0.01 * epoch / 86 + 0.02 * r)
+            rows.append(tensors)
+            meta.append(
+                {
+                    "config.activation": ["relu", "tanh"][r % 2],
+                    "config.b_init": "zeros",
+                    "config.dataset": name,
+                    "config.dnn_architecture": "cnn",
+                    "config.dropout": 0.0,
+                    "config.epochs": 86,
+                    "config.epochs_between_checkpoints": 20,
+                    "config.init_std": 0.05,
+                    "config.l2reg": 0.001,
+                    "config.learning_rate": lr,
+                    "config.num_layers": 3,
+                    "config.num_units": 16,
+                    "config.optimizer": ["adam", "sgd", "rmsprop"][r % 3],
+                    "config.random_seed": 42,
+                    "config.train_fraction": fraction,
+                    "config.w_init": "he_normal",
+                    "modeldir": f"/cns/zoo/{name}/xid/{1000 + r}/",
+                    "step": epoch * steps_per_epoch,
+                    "test_accuracy": 0.1 + 0.8 * epoch / 86 - 0.01 * r,
+                    "test_loss": 2.3 - epoch / 86,
+                    "train_accuracy": 0.1 + 0.85 * epoch / 86,
+                    "train_loss": 2.3 - 1.1 * epoch / 86,
+                }
+            )
+    np.save(folder / "weights.npy", np.stack([_stored_row(t) for t in rows]))
+    pd.DataFrame(meta).to_csv(folder / "metrics.csv.gz", index=False)
+    names = []
+    for layer, k, b in LAYERS:
+        names += [f"{layer}/bias:0"] * b + [f"{layer}/kernel:0"] * k
+    if layout == "columns":
+        pd.DataFrame({"column": np.arange(N), "varname": names}).to_csv(
+            folder / "layout.csv", index=False
+        )
+    else:
+        table, start = [], 0
+        for layer, k, b in LAYERS:
+            for kind, size in (("bias", b), ("kernel", k)):
+                table.append({"varname": f"{layer}/{kind}:0", "start": start, "end": start + size})
+                start += size
+        pd.DataFrame(table).to_csv(folder / "layout.csv", index=False)
+    return rows
+
+
+@pytest.fixture
+def zoo(tmp_path) -> tuple[Path, dict[str, list[dict[str, np.ndarray]]]]:
+    root = tmp_path / "small-cnn-zoo"
+    models = {
+        "cifar10": write_dataset(root / "cifar10", "cifar10", runs=3, seed=1),
+        "mnist": write_dataset(root / "mnist", "mnist", runs=2, seed=2, layout="ranges"),
+    }
+    return root, models
+
+
+def test_one_row_per_checkpoint_with_clean_columns_model_and_epoch(zoo):
+    root, models = zoo
+    lib = ModelLibrary.from_cnn_zoo(root, S=S, B=B)
+    meta = lib.metadata
+    assert len(lib) == 9 * 5 and len(lib.errors) == 0
+    # the published order of datasets: mnist before cifar10
+    assert meta["dataset"].tolist() == ["mnist"] * 18 + ["cifar10"] * 27
+    assert meta["id"].tolist()[:2] == ["mnist/0", "mnist/1"] and meta["id"].iloc[18] == "cifar10/0"
+    assert not [c for c in meta.columns if c.startswith("config.")]
+    for column in ("learning_rate", "optimizer", "train_fraction", "w_init", "test_accuracy"):
+        assert column in meta
+    assert "modeldir" not in meta
+    assert meta[MODEL].iloc[18] == "/cns/zoo/cifar10/xid/1000"
+    assert meta.groupby(MODEL).size().tolist() == [9] * 5
+    # epochs come out of the steps (steps per epoch differ by train_fraction)
+    assert meta[EPOCH].tolist() == list(CNN_ZOO_EPOCHS) * 5
+    assert meta.loc[19, "step"] == int(60000 * 0.1) // 512
+    assert (meta["n_params"] == N).all()
+    assert meta["source"].iloc[0].endswith("mnist/weights.npy")
+    assert meta["accuracy_norm"].between(0, 1).all()
+
+
+def test_descriptors_equal_the_in_memory_path(zoo):
+    root, models = zoo
+    lib = ModelLibrary.from_cnn_zoo(root, S=S, B=B, chunk_rows=7, threads=2)
+    # the same checkpoints as in-memory models, tensors in layer order (kernel, bias)
+    rows = models["mnist"] + models["cifar10"]
+    ref = ModelLibrary.from_models(rows, S=S, B=B)
+    assert lib.value_range == ref.value_range
+    np.testing.assert_array_equal(lib.descriptors, ref.descriptors)
+    fixed = ModelLibrary.from_cnn_zoo(root / "cifar10", S=S, B=B, value_range=(-0.2, 0.2))
+    assert len(fixed) == 27 and (fixed.metadata["dataset"] == "cifar10").all()
+    expected = describe(models["cifar10"][12], S=S, B=B, value_range=(-0.2, 0.2))
+    np.testing.assert_array_equal(fixed.descriptors[12], expected)
+
+
+def test_the_matrix_is_memory_mapped_and_read_in_chunks(zoo):
+    root, models = zoo
+    datasets = cnn_zoo_datasets(root)
+    assert [ds.name for ds in datasets] == ["mnist", "cifar10"]
+    assert all(isinstance(ds.weights, np.memmap) for ds in datasets)
+    chunks = list(cnn_zoo_chunks(root, chunk_rows=10))
+    # never across datasets: mnist 18 rows -> 10 + 8, cifar10 27 -> 10 + 10 + 7
+    assert [c.key for c in chunks] == [
+        "mnist:0-10",
+        "mnist:10-18",
+        "cifar10:0-10",
+        "cifar10:10-20",
+        "cifar10:20-27",
+    ]
+    theta = np.concatenate([c.theta() for c in chunks])
+    rows = models["mnist"] + models["cifar10"]
+    np.testing.assert_array_equal(theta, np.stack([np.concatenate(list(t.values())) for t in rows]))
+    meta = pd.concat([c.metadata for c in chunks], ignore_index=True)
+    assert meta["id"].tolist() == ModelLibrary.from_cnn_zoo(root, S=S, B=B).metadata["id"].tolist()
+    with pytest.raises(ValueError, match="chunk_rows must be a positive integer"):
+        next(cnn_zoo_chunks(root, chunk_rows=0))
+
+
+def test_describe_rows_equals_describing_each_row(zoo):
+    root, models = zoo
+    theta = next(cnn_zoo_chunks(root / "cifar10", chunk_rows=9)).theta()
+    theta[3, 5] = np.nan
+    config = DescriptorConfig(S=S, B=B, value_range=(-0.15, 0.15), nan_policy="omit")
+    for threads in (1, 2):
+        d, bad = describe_rows(theta, config, threads=threads)
+        assert d.dtype == np.float32 and d.shape == (9, S, B)
+        assert bad.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0]
+        for i in (0, 3, 8):
+            expected = describe(theta[i], S=S, B=B, value_range=(-0.15, 0.15), nan_policy="omit")
+            np.testing.assert_array_equal(d[i], expected)
+
+
+def test_rows_with_nan_are_recorded_and_left_out(zoo):
+    root, _ = zoo
+    path = root / "cifar10" / "weights.npy"
+    matrix = np.load(path)
+    matrix[4, 100] = np.nan
+    matrix[20, 7] = np.inf
+    np.save(path, matrix)
+    lib = ModelLibrary.from_cnn_zoo(root / "cifar10", S=S, B=B, value_range=(-0.2, 0.2))
+    assert len(lib) == 25
+    assert "cifar10/4" not in set(lib.metadata["id"]) and "cifar10/5" in set(lib.metadata["id"])
+    source = str(path.resolve())
+    assert lib.errors["source"].tolist() == [f"{source}:4", f"{source}:20"]
+    assert lib.errors["error"].iloc[0].startswith(f"{source}: row 4: theta holds 1 NaN and 0 Inf")
+    # descriptors stay aligned with their rows after the gap
+    ok = ModelLibrary.from_cnn_zoo(
+        root / "cifar10", S=S, B=B, value_range=(-0.2, 0.2), nan_policy="omit"
+    )
+    assert len(ok) == 27 and len(ok.errors) == 0
+    keep = [i for i in range(27) if i not in (4, 20)]
+    np.testing.assert_array_equal(lib.descriptors, ok.descriptors[keep])
+
+
+def test_bad_layouts_and_metrics_name_the_file(zoo, tmp_path):
+    root, _ = zoo
+    metrics = root / "mnist" / "metrics.csv.gz"
+    table = pd.read_csv(metrics)
+    table.iloc[:-1].to_csv(metrics, index=False)
+    with pytest.raises(ValueError, match=r"metrics\.csv\.gz: 17 rows, but .*weights\.npy has 18"):
+        ModelLibrary.from_cnn_zoo(root, S=S, B=B)
+    metrics.unlink()
+    with pytest.raises(FileNotFoundError, match=r"mnist/metrics\.csv\.gz: no such file"):
+        cnn_zoo_datasets(root / "mnist")
+    table.drop(columns=["step"]).to_csv(metrics, index=False)
+    with pytest.raises(ValueError, match=r"metrics\.csv\.gz: no column\(s\) \['step'\]"):
+        cnn_zoo_datasets(root / "mnist")
+    layout = root / "cifar10" / "layout.csv"
+    pd.read_csv(layout).iloc[:-3].to_csv(layout, index=False)
+    with pytest.raises(ValueError, match=r"layout\.csv: 4967 rows for 4970 matrix columns"):
+        cnn_zoo_datasets(root / "cifar10")
+    with pytest.raises(FileNotFoundError, match="not a Small CNN Zoo folder"):
+        cnn_zoo_datasets(tmp_path)
+
+
+def test_layout_forms_and_order(tmp_path):
+    f = tmp_path / "layout.csv"
+    f.write_text("name,size\nc/bias,2\nc/kernel,3\nd/kernel,1\nd/bias,1\nd/scale,1\n")
+    names, order = read_layout(f, 8)
+    assert names == ["c/kernel", "c/bias", "d/kernel", "d/bias", "d/scale"]
+    assert order.tolist() == [2, 3, 4, 0, 1, 5, 6, 7]
+    # one row per column, out of order, with an explicit layer column
+    f.write_text("col,varname,layer\n3,w1,L1\n1,w,L0\n0,w,L0\n2,b,L0\n")
+    names, order = read_layout(f, 4)
+    assert names == ["w", "b", "w1"] and order.tolist() == [0, 1, 2, 3]
+    f.write_text("varname,start,end\na/kernel,0,3\na/bias,2,5\n")
+    with pytest.raises(ValueError, match="does not map each of the 5 matrix columns"):
+        read_layout(f, 5)
+    f.write_text("what,ever\n1,2\n")
+    with pytest.raises(ValueError, match="no column naming the tensors"):
+        read_layout(f, 1)
+
+
+def test_auto_range_samples_a_row_stride_beyond_its_budget(zoo):
+    root, models = zoo
+    datasets = cnn_zoo_datasets(root)
+    full, _ = cnn_zoo_value_range(datasets, (5, 95))
+    assert (
+        full == ModelLibrary.from_models(models["mnist"] + models["cifar10"], S=S, B=B).value_range
+    )
+    # a budget of 3 rows' samples: every 15th of the 45 rows (stride 1 per row), across datasets
+    lo_hi, _ = cnn_zoo_value_range(datasets, (5, 95), budget=3 * N)
+    rows = (models["mnist"] + models["cifar10"])[::15]
+    pooled = np.concatenate([np.concatenate(list(t.values())) for t in rows])
+    assert lo_hi == tuple(float(v) for v in np.percentile(pooled, [5, 95]))
