@@ -7,7 +7,6 @@ Exit codes: 0 success, 1 some models failed (the rest was done) or the work fail
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -27,6 +26,9 @@ EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 #: The notebook the demo points to (in the repository's notebooks/ folder).
 QUICKSTART = "01_quickstart.ipynb"
+
+#: Library neighbours the demo draws for each model it places in the atlas.
+DEMO_NEIGHBORS = 5
 
 #: Eight shades for the text rendering of a descriptor (blank = empty bin).
 SHADES = " .:-=+*#%@"
@@ -312,26 +314,19 @@ def _demo_models(folder: Path) -> list[Path]:
     return paths
 
 
-def _display_path(path: Path) -> str:
-    """``path`` relative to the working directory when that is shorter, else absolute."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
-    return rel if len(rel) <= len(str(path)) else str(path)
-
-
 def _next_step_paths() -> tuple[str, str]:
-    """The jupyter command and the quick-start notebook, as paths valid from here.
+    """The jupyter command and the quick-start notebook, as absolute paths.
 
+    Absolute, because ``make -C checkout demo`` runs in the checkout while the user's shell
+    is elsewhere: a path relative to the command's working directory would be wrong there.
     The jupyter next to this interpreter (``make demo`` runs from a virtualenv not on PATH);
     the notebook of the source checkout when the package runs from one, else its path in
     the repository.
     """
     jupyter = Path(sys.executable).with_name("jupyter")
-    command = _display_path(jupyter) if jupyter.exists() else "jupyter"
+    command = str(jupyter.absolute()) if jupyter.exists() else "jupyter"
     notebook = Path(__file__).resolve().parents[2] / "notebooks" / QUICKSTART
-    shown = _display_path(notebook) if notebook.is_file() else f"notebooks/{QUICKSTART}"
+    shown = str(notebook) if notebook.is_file() else f"notebooks/{QUICKSTART}"
     return command, shown
 
 
@@ -355,18 +350,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         lib = load_demo_library()
         print(f"   {lib!r}, loaded in {time.perf_counter() - start:.2f} s")
-        located = lib.locate([str(f) for f in files], k=1)
+        located = lib.locate([str(f) for f in files], k=DEMO_NEIGHBORS)
+        # The page labels each placed model by its file name (the temporary folder goes).
+        located["query_name"] = [Path(name).name for name in located["query_name"]]
         print("   nearest demo-library model of each file (euclidean descriptor distance):")
-        for row in located.itertuples():
-            print(f"   {Path(row.query_name).name:>20} -> {row.id} (distance {row.distance:.3f})")
-    out = Path(args.output)
+        for row in located[located["rank"] == 1].itertuples():
+            print(f"   {row.query_name:>20} -> {row.id} (distance {row.distance:.3f})")
+    out = Path(args.output).resolve()
     try:
         from .widget import Atlas
     except ImportError as exc:
         print(f"\n3) the atlas widget is not available ({exc}); skipped {out}")
     else:
-        Atlas(lib).save_html(out)
-        print(f"\n3) wrote the standalone atlas {out.resolve()} (open it in a browser)")
+        atlas = Atlas(lib)
+        atlas.show_located(located)  # as Atlas.locate: markers and lines to the neighbours
+        atlas.save_html(out)
+        print(
+            f"\n3) wrote the standalone atlas {out} (open it in a browser): the {len(files)} "
+            f"models are the labelled triangles, with lines to their {DEMO_NEIGHBORS} nearest"
+        )
     jupyter, notebook = _next_step_paths()
     print(f"\nNext: open the quick-start notebook in JupyterLab:\n   {jupyter} lab {notebook}")
     return EXIT_OK
