@@ -3,15 +3,20 @@
  * returns a cleanup that removes every listener, observer, timer and WebGL context it made.
  */
 import "./styles.css";
+import { createClusterGallery } from "./cluster_gallery";
+import { type Clusters, createClusterBar, decodeClusters, encodeClusters } from "./clusters";
 import { decodeFloat32, decodeIndices } from "./codec";
+import { createColumnPicker } from "./column_picker";
 import { type Column, decodeColumns } from "./columns";
 import { el, listen, readTheme, type Theme } from "./dom";
 import { createExportBar } from "./export";
 import { createGallery } from "./gallery";
 import { observeLayout } from "./layout";
 import { decodeLocated } from "./located";
-import type { AtlasModel } from "./model";
+import type { AtlasModel, NeighborsRequest } from "./model";
+import { decodeNeighbors } from "./neighbors";
 import { createParallel } from "./parallel";
+import { decodePaths } from "./paths";
 import { createDescriptorChannel } from "./requests";
 import { createScatter } from "./scatter";
 import { SelectionStore } from "./selection";
@@ -24,6 +29,9 @@ import { onTrait, syncSelection } from "./sync";
  * regl-scatterplot and d3-brush listen for them on window.
  */
 const CONTAINED_EVENTS = ["mousedown", "pointerdown", "click", "dblclick", "contextmenu", "keydown", "keyup"] as const;
+
+/** The colour column Python derives from the clusters (miwd_widget/widget/clusters.py). */
+const CLUSTER_COLUMN = "(cluster)";
 
 /** JupyterLab switches themes by changing these attributes on <body>. */
 const THEME_ATTRIBUTES = ["data-jp-theme-light", "data-jp-theme-name"];
@@ -65,11 +73,19 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   let columns: Map<string, Column> = decodeColumns(model.get("_columns"));
   let theme = readTheme(root);
   const coordinates = model.get("coordinates");
+  const points = coordinates ? decodeFloat32(coordinates) : new Float32Array(0);
+  let clusters: Clusters = decodeClusters(model.get("clusters"));
+  const allColumns = () => model.get("_all_columns") ?? [...columns.keys()];
+  const colorOptions = () => [...(clusters.size ? [CLUSTER_COLUMN] : []), ...allColumns()];
+  const showNeighbors = (row: number) => {
+    const message: NeighborsRequest = { type: "neighbors", row, k: model.get("neighbors_k") ?? 10 };
+    model.send(message);
+  };
 
   const scatter = createScatter({
     parent: left,
     n,
-    coordinates: coordinates ? decodeFloat32(coordinates) : new Float32Array(0),
+    coordinates: points,
     store,
     columns: () => columns,
     tooltipColumns: () => model.get("tooltip_columns") ?? [],
@@ -80,6 +96,45 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
       model.save_changes();
       parallel.setColor(name);
     },
+    colorOptions,
+    paths: decodePaths(model.get("_paths")),
+    onPick: showNeighbors,
+  });
+  const setClusters = (next: Clusters) => {
+    model.set("clusters", encodeClusters(next));
+    model.save_changes();
+  };
+  const clusterBar = createClusterBar({
+    parent: left,
+    store,
+    get: () => clusters,
+    set: setClusters,
+    background: () => theme.background,
+  });
+  const controls = document.createElement("div");
+  controls.className = "miwd-controls";
+  right.append(controls);
+  const axesPicker = createColumnPicker({
+    parent: controls,
+    label: "Axes",
+    testid: "miwd-axes-picker",
+    get: () => model.get("axes") ?? [],
+    set: (names) => {
+      model.set("axes", names);
+      model.save_changes();
+    },
+    options: () => [...(clusters.size ? [CLUSTER_COLUMN] : []), ...allColumns()],
+  });
+  const tooltipPicker = createColumnPicker({
+    parent: controls,
+    label: "Tooltip",
+    testid: "miwd-tooltip-picker",
+    get: () => model.get("tooltip_columns") ?? [],
+    set: (names) => {
+      model.set("tooltip_columns", names);
+      model.save_changes();
+    },
+    options: allColumns,
   });
   const parallel = createParallel({
     parent: right,
@@ -92,6 +147,23 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   });
   const channel = createDescriptorChannel(model);
   const gallery = createGallery({ parent: right, store, request: (indices) => channel.request(indices) });
+  // Its own channel: the clusters' requests and the selection's never supersede each other.
+  const clusterChannel = createDescriptorChannel(model);
+  const clusterGallery = createClusterGallery({
+    parent: right,
+    request: (rows) => clusterChannel.request(rows),
+    background: () => theme.background,
+  });
+  clusterGallery.show(clusters);
+  const applyNeighbors = () => {
+    try {
+      scatter.setNeighbors(decodeNeighbors(model.get("_neighbors")));
+    } catch (err) {
+      scatter.setNeighbors(null);
+      console.warn("miwd-widget: neighbours:", err instanceof Error ? err.message : err);
+    }
+  };
+  applyNeighbors();
 
   // --- traits -> views; selection both ways
   cleanups.push(
@@ -105,7 +177,23 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
       scatter.setColumns();
       parallel.setAxes(model.get("axes") ?? []);
     }),
-    onTrait(model, "axes", () => parallel.setAxes(model.get("axes") ?? [])),
+    onTrait(model, "axes", () => {
+      parallel.setAxes(model.get("axes") ?? []);
+      axesPicker.refresh();
+    }),
+    onTrait(model, "tooltip_columns", () => tooltipPicker.refresh()),
+    onTrait(model, "clusters", () => {
+      clusters = decodeClusters(model.get("clusters"));
+      clusterBar.refresh();
+      clusterGallery.show(clusters);
+      scatter.setColorOptions();
+      axesPicker.refresh();
+    }),
+    onTrait(model, "_neighbors", applyNeighbors),
+    // Clear (an empty selection) also hides the neighbour lines.
+    store.subscribe((selection) => {
+      if (selection.length === 0 && "row" in (model.get("_neighbors") ?? {})) showNeighbors(-1);
+    }),
     onTrait(model, "_located", () => scatter.setLocated(decodeLocated(model.get("_located")))),
   );
   scatter.setLocated(decodeLocated(model.get("_located")));
@@ -129,6 +217,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     theme = next;
     scatter.setTheme(theme);
     parallel.setTheme(theme);
+    clusterBar.refresh();
   };
   cleanups.push(layout.destroy, watchTheme(applyTheme));
   layout.update();
@@ -142,6 +231,11 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   return () => {
     for (const cleanup of cleanups.reverse()) cleanup();
     channel.destroy();
+    clusterChannel.destroy();
+    clusterGallery.destroy();
+    axesPicker.destroy();
+    tooltipPicker.destroy();
+    clusterBar.destroy();
     gallery.destroy();
     parallel.destroy();
     scatter.destroy();

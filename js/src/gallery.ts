@@ -89,7 +89,7 @@ export function colorDomain(arrays: ArrayLike<number>[], q = COLOR_PERCENTILE, e
 }
 
 /** Paint an (S, B) block of `data` starting at `offset` into an S x B canvas. */
-function paintDescriptor(
+export function paintDescriptor(
   canvas: HTMLCanvasElement,
   data: Float32Array,
   offset: number,
@@ -136,7 +136,7 @@ export function colorBarCaption(name: string, domain: ColorDomain): string {
   return `${name} (${kind}≤ ${COLOR_PERCENTILE}th pct)`;
 }
 
-function colorBar(domain: ColorDomain, name: string): HTMLElement {
+export function colorBar(domain: ColorDomain, name: string): HTMLElement {
   const wrap = el("div", "miwd-gallery-colorbar");
   const bar = el("div", "miwd-colorbar");
   // The bar is uniform in color; the labels sit where the tiles show their values.

@@ -3,8 +3,11 @@
  * messages of the descriptor request/reply protocol, typed on top of `@anywidget/types`.
  */
 import type { AnyModel } from "@anywidget/types";
+import type { EncodedClusters } from "./clusters";
 import type { EncodedArray } from "./codec";
 import type { EncodedColumn } from "./columns";
+import type { EncodedNeighbors } from "./neighbors";
+import type { EncodedPaths } from "./paths";
 
 /** `Atlas._located`: markers of located models, `{}` when there are none. */
 export interface EncodedLocated {
@@ -30,7 +33,22 @@ export type AtlasTraits = {
   value_range: [number, number] | null;
   gallery_size: number;
   _located: EncodedLocated | Record<string, never>;
+  /** Named clusters: names, sizes and all their rows in one int32 buffer. */
+  clusters: EncodedClusters | Record<string, never>;
+  /** Every metadata column (the menus offer them; Python sends the ones chosen). */
+  _all_columns: string[];
+  /** The descriptor-space neighbours shown, set by Python after a "neighbors" message. */
+  _neighbors: EncodedNeighbors;
+  neighbors_k: number;
+  _paths: EncodedPaths;
 };
+
+/** Browser -> Python: show the descriptor-space neighbours of `row` (-1: show none). */
+export interface NeighborsRequest {
+  type: "neighbors";
+  row: number;
+  k: number;
+}
 
 /** The part of anywidget's model API the widget uses (what `LocalModel` implements too). */
 export type AtlasModel = Pick<AnyModel<AtlasTraits>, "get" | "set" | "on" | "off" | "save_changes" | "send">;

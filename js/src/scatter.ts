@@ -10,6 +10,8 @@ import { el, listen, type Theme } from "./dom";
 import { frameTask } from "./frame";
 import { renderLegend } from "./legend";
 import { drawLocated, type Located } from "./located";
+import { type Neighbors, neighborsAsLocated } from "./neighbors";
+import { connectionData, PATH_COLORS, type Paths } from "./paths";
 import type { SelectionStore } from "./selection";
 import { showTooltip } from "./tooltip";
 
@@ -30,12 +32,21 @@ interface ScatterOptions {
   color: string;
   theme: Theme;
   onColorChange: (name: string) => void;
+  /** Every column the color menu offers (those not sent yet are fetched when chosen). */
+  colorOptions: () => string[];
+  /** Training paths of a snapshot library, null when there are none. */
+  paths: Paths | null;
+  /** A click on one point (also in path mode, where it selects the point's whole path). */
+  onPick?: (row: number) => void;
 }
 
 interface ScatterView {
   setColor(name: string): void;
   setColumns(): void;
   setLocated(located: Located | null): void;
+  setNeighbors(neighbors: Neighbors | null): void;
+  /** Refill the color menu (the options changed, e.g. the first cluster was kept). */
+  setColorOptions(): void;
   setTheme(theme: Theme): void;
   resize(width: number, height: number): void;
   destroy(): void;
@@ -102,10 +113,17 @@ function buildDom(parent: HTMLElement) {
   const colorSelect = el("select", "miwd-color-select");
   colorSelect.dataset.testid = "miwd-color-select";
   colorLabel.append(colorSelect);
+  const pathsButton = button(
+    "miwd-paths-toggle",
+    "Paths",
+    "Show each model's training path (its snapshots by epoch, light to dark); a click selects a whole path",
+  );
+  pathsButton.dataset.testid = "miwd-paths-toggle";
+  pathsButton.hidden = true;
   const count = el("span", "miwd-count");
   count.dataset.testid = "miwd-count";
   const toolbar = el("div", "miwd-toolbar");
-  toolbar.append(lassoButton, resetButton, clearButton, colorLabel, count);
+  toolbar.append(lassoButton, resetButton, clearButton, pathsButton, colorLabel, count);
 
   const stage = el("div", "miwd-stage");
   const canvas = el("canvas", "miwd-scatter-canvas");
@@ -118,7 +136,20 @@ function buildDom(parent: HTMLElement) {
   stage.append(canvas, overlay, legend, tooltip);
   root.append(toolbar, stage);
   parent.append(root);
-  return { root, lassoButton, resetButton, clearButton, colorSelect, count, stage, canvas, overlay, tooltip, legend };
+  return {
+    root,
+    lassoButton,
+    resetButton,
+    clearButton,
+    pathsButton,
+    colorSelect,
+    count,
+    stage,
+    canvas,
+    overlay,
+    tooltip,
+    legend,
+  };
 }
 
 function themeProperties(theme: Theme) {
@@ -191,7 +222,7 @@ type Size = { width: number; height: number };
 function paintOverlay(
   overlay: HTMLCanvasElement,
   size: Size,
-  located: Located | null,
+  markers: (Located | null)[],
   scatterplot: Scatterplot,
   points: ReturnType<typeof normalizeCoordinates>,
   theme: Theme,
@@ -208,7 +239,7 @@ function paintOverlay(
   if (!ctx) return;
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, width, height);
-  if (!located) return;
+  if (!markers.some((m) => m !== null)) return;
   const xs = scatterplot.get("xScale") as LinearScale;
   const ys = scatterplot.get("yScale") as LinearScale;
   const { x, y, map } = points;
@@ -219,7 +250,7 @@ function paintOverlay(
     },
     row: (i: number): [number, number] => [xs(x[i]), ys(y[i])],
   };
-  drawLocated(ctx, located, project, theme);
+  for (const located of markers) if (located) drawLocated(ctx, located, project, theme);
 }
 
 /**
@@ -227,8 +258,20 @@ function paintOverlay(
  * The highlight of a selection made elsewhere is drawn in the next animation frame (after
  * the selection went to Python), once for a burst of changes.
  */
-function bindSelection(scatterplot: Scatterplot, store: SelectionStore, onChange: () => void): (() => void)[] {
-  const selectSub = scatterplot.subscribe("select", ({ points }) => store.set(points, "scatter"));
+function bindSelection(
+  scatterplot: Scatterplot,
+  store: SelectionStore,
+  onChange: () => void,
+  expandClick: (row: number) => Int32Array | null,
+  onPick: (row: number) => void,
+): (() => void)[] {
+  const selectSub = scatterplot.subscribe("select", ({ points }) => {
+    // A click on a path point selects the whole path ("path": the scatter redraws it).
+    const path = points.length === 1 ? expandClick(points[0]) : null;
+    if (path) store.set(path, "path");
+    else store.set(points, "scatter");
+    if (points.length === 1) onPick(points[0]);
+  });
   const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
   let highlight: Int32Array | null = null; // to draw, null: the scatter shows the store
   const frame = frameTask(() => {
@@ -285,7 +328,7 @@ function bindHover(
   ];
 }
 
-/** "(none)" plus one option per sent column, `selected` chosen. */
+/** "(none)" plus one option per column, `selected` chosen. */
 function fillColorSelect(select: HTMLSelectElement, names: Iterable<string>, selected: string): void {
   const none = el("option", "", "(none)");
   none.value = "";
@@ -323,20 +366,28 @@ export function createScatter(opts: ScatterOptions): ScatterView {
   let theme = opts.theme;
   let colorName = opts.color;
   let located: Located | null = null;
+  let neighbors: Located | null = null;
+  const paths = opts.paths;
+  let showPaths = paths !== null;
   const gl = createGl(dom.canvas, size.width, size.height, n, theme);
   const { scatterplot } = gl;
-  const drawOverlay = () => paintOverlay(dom.overlay, size, located, scatterplot, points, theme);
+  const drawOverlay = () => paintOverlay(dom.overlay, size, [located, neighbors], scatterplot, points, theme);
+  const pathConnections = paths ? connectionData(paths) : null;
 
   // regl-scatterplot rejects overlapping draw calls: chain them.
   let drawing: Promise<void> = Promise.resolve();
   const draw = () => {
-    const encoding = encodeColors(opts.columns().get(colorName), n);
+    const encoding = encodeColors(opts.columns().get(colorName), n, theme.background);
     renderLegend(dom.legend, encoding.legend);
     drawing = drawing
       .then(async () => {
-        await scatterplot.set({ pointColor: encoding.palette });
+        await scatterplot.set({ pointColor: encoding.palette, showPointConnections: showPaths });
         const data = { x: points.x, y: points.y, z: encoding.codes };
-        await scatterplot.draw(data, { zDataType: "categorical", select: Array.from(store.get()) });
+        // Paths: regl-scatterplot connects points by a 5th (line) and 6th (order) component,
+        // which it reads only when a 4th (w) is there too.
+        const connected = showPaths && pathConnections ? { ...data, w: encoding.codes, ...pathConnections } : data;
+        await scatterplot.draw(connected, { zDataType: "categorical", select: Array.from(store.get()) });
+        dom.root.dataset.paths = String(showPaths && paths ? paths.count : 0);
         drawOverlay();
       })
       .catch((err) => console.error("miwd-widget: scatter draw failed", err));
@@ -351,11 +402,38 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     opts.onColorChange(colorName);
     draw();
   };
+  const expandClick = (row: number): Int32Array | null => {
+    if (!showPaths || !paths) return null;
+    const line = paths.line[row];
+    if (line < 0) return null;
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) if (paths.line[i] === line) rows.push(i);
+    return Int32Array.from(rows);
+  };
+  const togglePaths = () => {
+    showPaths = !showPaths;
+    dom.pathsButton.setAttribute("aria-pressed", String(showPaths));
+    dom.pathsButton.classList.toggle("miwd-active", showPaths);
+    draw();
+  };
+  if (paths) {
+    dom.pathsButton.hidden = false;
+    dom.pathsButton.setAttribute("aria-pressed", "true");
+    dom.pathsButton.classList.add("miwd-active");
+    dom.pathsButton.title += ` (${paths.count.toLocaleString()} paths)`;
+    void scatterplot.set({
+      pointConnectionColorBy: "segment",
+      pointConnectionColor: PATH_COLORS,
+      pointConnectionOpacity: 0.6,
+      pointConnectionSize: 1.5,
+    } as Partial<ScatterplotProperties>);
+  }
   const removers = [
-    ...bindSelection(scatterplot, store, updateCount),
+    ...bindSelection(scatterplot, store, updateCount, expandClick, (row) => opts.onPick?.(row)),
     ...bindHover(scatterplot, dom, store, tooltipFor, drawOverlay),
     ...bindButtons(scatterplot, dom, store),
     listen(dom.colorSelect, "change", onColorSelect),
+    listen(dom.pathsButton, "click", togglePaths),
   ];
 
   function resize(w: number, h: number) {
@@ -368,7 +446,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     drawOverlay();
   }
 
-  fillColorSelect(dom.colorSelect, opts.columns().keys(), colorName);
+  fillColorSelect(dom.colorSelect, opts.colorOptions(), colorName);
   updateCount();
   resize(size.width, size.height);
   draw();
@@ -381,17 +459,24 @@ export function createScatter(opts: ScatterOptions): ScatterView {
       draw();
     },
     setColumns() {
-      fillColorSelect(dom.colorSelect, opts.columns().keys(), colorName);
+      fillColorSelect(dom.colorSelect, opts.colorOptions(), colorName);
       draw();
     },
     setLocated(value) {
       located = value;
       drawOverlay();
     },
+    setNeighbors(value) {
+      neighbors = value ? neighborsAsLocated(value, opts.coordinates) : null;
+      drawOverlay();
+    },
+    setColorOptions() {
+      fillColorSelect(dom.colorSelect, opts.colorOptions(), colorName);
+    },
     setTheme(next) {
       theme = next;
       void scatterplot.set(themeProperties(next));
-      drawOverlay();
+      draw(); // point colors are fitted to the background (3:1 contrast)
     },
     resize,
     destroy() {

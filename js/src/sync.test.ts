@@ -19,6 +19,11 @@ function state(selection: number[] = []): AtlasTraits {
     value_range: null,
     gallery_size: 4,
     _located: {},
+    clusters: {},
+    _all_columns: [],
+    _neighbors: {},
+    neighbors_k: 10,
+    _paths: {},
   };
 }
 

@@ -14,6 +14,14 @@ Synced traits (binary arrays use the ``{"buffer", "dtype", "shape"}`` codec of
   as an int32 buffer or a list. Python-side it is a list of ints. An empty array travels as
   ``"buffer": ""`` (empty base64), never as an empty binary frame.
 - ``_located``: query markers of :meth:`Atlas.locate` (x, y float32, neighbor indices int32).
+- ``clusters``: named clusters (:mod:`miwd_widget.widget.clusters`: names, sizes, one int32
+  buffer of rows), synced both ways; ``"(cluster)"`` in ``_columns`` colours by them.
+- ``_all_columns``: every metadata column name (menus offer them; the browser sets ``color``,
+  ``axes`` or ``tooltip_columns`` and Python sends the missing columns).
+- ``_neighbors``: the descriptor-space neighbours shown (row, int32 neighbours, float32
+  distances), ``{}`` for none; ``neighbors_k`` is how many a click asks for.
+- ``_paths``: training paths of snapshot libraries (``model``/``epoch`` columns): int32 path id
+  per row (-1: a model with one row) and int32 order along the path; ``{}`` for none.
 
 Custom messages: the front end asks ``{"type": "descriptors", "id", "n"}`` with one int32
 buffer of row positions (none = the whole library); Python answers ``{"type": "descriptors",
@@ -21,6 +29,8 @@ buffer of row positions (none = the whole library); Python answers ``{"type": "d
 buffers: the first
 ``gallery_size`` descriptors (k, S, B), the mean (S, B) and the standard deviation (S, B) of
 all requested rows. Errors come back as ``{"type": "descriptors", "id", "error": message}``.
+``{"type": "neighbors", "row", "k"}`` asks for a model's descriptor-space neighbours; the
+answer is the ``_neighbors`` trait (every view of the widget shows them).
 """
 
 from __future__ import annotations
@@ -35,8 +45,16 @@ import traitlets
 
 from .._positions import PositionError
 from .._positions import as_positions as _as_positions
-from ..columns import ACCURACY_COLUMNS, hyperparameter_columns
+from ..columns import ACCURACY_COLUMNS, EPOCH, MODEL, hyperparameter_columns
 from ..library import ModelLibrary
+from .clusters import (
+    CLUSTER_COLUMN,
+    cluster_labels,
+    clusters_from_json,
+    clusters_to_json,
+    next_cluster_name,
+    normalize_clusters,
+)
 from .codec import array_from_json, array_to_json, encode_column, encode_text, state_to_base64
 from .standalone import DEFAULT_MAX_DESCRIPTOR_BYTES, library_payload, page
 
@@ -57,6 +75,10 @@ _ACCURACY_COLUMNS = ("accuracy_norm", *ACCURACY_COLUMNS)
 # The paper's hyper-parameters, in the paper's order.
 _DEFAULT_AXES = ("dataset", "lr", "batch_size", "optimizer", "activation", "initialization")
 _MAX_AUTO_CATEGORIES = 50
+# A generic library's colour: the first numeric column whose name says accuracy or loss.
+_SCORE_WORDS = ("acc", "loss", "score", "error")
+# The keyword arguments of Atlas(...) besides the library (ipywidgets' `layout` included).
+_ATLAS_KEYWORDS = ("color", "axes", "gallery_size", "tooltip", "clusters", "neighbors_k", "layout")
 # The synced traits a standalone page needs (the rest is ipywidgets/anywidget plumbing).
 _STANDALONE_TRAITS = (
     "n",
@@ -71,6 +93,9 @@ _STANDALONE_TRAITS = (
     "value_range",
     "gallery_size",
     "_located",
+    "clusters",
+    "_all_columns",
+    "_paths",
 )
 
 
@@ -137,6 +162,13 @@ class Atlas(anywidget.AnyWidget):
     value_range = traitlets.List(traitlets.Float(), allow_none=True).tag(sync=True)
     gallery_size = traitlets.Int(12).tag(sync=True)
     _located = traitlets.Dict().tag(sync=True)
+    clusters = traitlets.Any({}).tag(
+        sync=True, to_json=clusters_to_json, from_json=clusters_from_json
+    )
+    _all_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    _neighbors = traitlets.Dict().tag(sync=True)
+    neighbors_k = traitlets.Int(10).tag(sync=True)
+    _paths = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -145,8 +177,16 @@ class Atlas(anywidget.AnyWidget):
         axes: list[str] | None = None,
         gallery_size: int = 12,
         tooltip: list[str] | None = None,
+        clusters: dict[str, Any] | None = None,
+        neighbors_k: int = 10,
         **kwargs: Any,
     ) -> None:
+        unknown = sorted(set(kwargs) - set(_ATLAS_KEYWORDS))
+        if unknown:
+            raise TypeError(
+                f"Atlas() got unexpected keyword argument(s) {', '.join(unknown)}; "
+                f"valid: library, {', '.join(_ATLAS_KEYWORDS)}"
+            )
         if not isinstance(library, ModelLibrary):
             raise TypeError(f"library: expected a ModelLibrary, got {type(library).__name__}")
         if library.embedding is None:
@@ -155,6 +195,8 @@ class Atlas(anywidget.AnyWidget):
             raise ValueError("library: it is empty")
         if int(gallery_size) < 0:
             raise ValueError(f"gallery_size: must be >= 0, got {gallery_size}")
+        if int(neighbors_k) < 1:
+            raise ValueError(f"neighbors_k: must be >= 1, got {neighbors_k}")
         self._library = library
         meta = library.metadata
         color_name = self._resolve_color(color, meta)
@@ -177,8 +219,14 @@ class Atlas(anywidget.AnyWidget):
             B=b,
             value_range=None if vr is None else [float(vr[0]), float(vr[1])],
             gallery_size=int(gallery_size),
+            _all_columns=[str(c) for c in meta.columns],
+            neighbors_k=int(neighbors_k),
+            _paths=_training_paths(meta),
             **kwargs,
         )
+        # The library's saved clusters unless others are given; then they are the library's.
+        initial = getattr(library, "clusters", None) if clusters is None else clusters
+        self.clusters = normalize_clusters(initial, n, "clusters")
         self.on_msg(self._on_custom_msg)
 
     # ------------------------------------------------------------------ configuration
@@ -195,10 +243,20 @@ class Atlas(anywidget.AnyWidget):
             return ""
         if color in meta.columns:
             return color
-        if color == "accuracy_norm":  # the default: fall back to raw accuracy if present
+        if color == "accuracy_norm":  # the default: the first accuracy- or loss-like column
+            numeric = [
+                c
+                for c in meta.columns
+                if pd.api.types.is_numeric_dtype(meta[c])
+                and not pd.api.types.is_bool_dtype(meta[c])
+                and meta[c].notna().any()
+            ]
             for alt in _ACCURACY_COLUMNS:
-                if alt in meta.columns:
+                if alt in numeric:
                     return alt
+            for c in numeric:
+                if any(word in str(c).lower() for word in _SCORE_WORDS):
+                    return str(c)
             return ""
         raise ValueError(
             f"color: no metadata column {color!r}; available: {', '.join(map(str, meta.columns))}"
@@ -212,6 +270,8 @@ class Atlas(anywidget.AnyWidget):
             if not chosen:  # a generic library: low-cardinality or numeric columns
                 for c in hyperparameter_columns(meta.columns):
                     col = meta[c]
+                    if not col.notna().any():
+                        continue  # an all-missing column draws nothing
                     numeric = pd.api.types.is_numeric_dtype(col)
                     if numeric or col.nunique() <= _MAX_AUTO_CATEGORIES:
                         chosen.append(c)
@@ -245,19 +305,64 @@ class Atlas(anywidget.AnyWidget):
                 raise ValueError(f"tooltip: no metadata column(s) {missing}")
         return list(dict.fromkeys(n for n in names if n in meta.columns))
 
+    def _known(self, name: str) -> bool:
+        return name in self._library.metadata.columns or name == CLUSTER_COLUMN
+
+    def _encoded(self, name: str, drawn: bool) -> dict[str, Any]:
+        if name == CLUSTER_COLUMN:
+            return encode_column(cluster_labels(self.clusters, self.n))
+        return self._encode_needed(self._library.metadata[name], drawn)
+
     @traitlets.validate("color")
     def _validate_color(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
-        if name and name not in self._library.metadata.columns:
+        if name and not self._known(name):
             raise traitlets.TraitError(f"color: no metadata column {name!r}")
         return name
 
-    @traitlets.observe("color")
-    def _color_changed(self, change: dict[str, Any]) -> None:
-        # A column chosen from Python that the browser does not have yet is sent now.
-        name = change["new"]
-        if name and name not in self._columns:
-            self._columns = {**self._columns, name: encode_column(self._library.metadata[name])}
+    @traitlets.validate("axes", "tooltip_columns")
+    def _validate_columns(self, proposal: dict[str, Any]) -> list[str]:
+        names = list(proposal["value"])
+        missing = [c for c in names if not self._known(c)]
+        if missing:
+            trait = proposal["trait"].name
+            raise traitlets.TraitError(
+                f"{trait}: no metadata column(s) {missing}; "
+                f"available: {', '.join(map(str, self._library.metadata.columns))}"
+            )
+        return list(dict.fromkeys(names))
+
+    @traitlets.observe("color", "axes", "tooltip_columns")
+    def _send_missing_columns(self, change: dict[str, Any]) -> None:
+        # Columns chosen from Python or from the view's menus that the browser does not have
+        # yet (or has only as tooltip text, when they are now drawn) are sent now.
+        drawn = {*self.axes, *([self.color] if self.color else [])}
+        wanted = dict.fromkeys(
+            [*self.axes, *([self.color] if self.color else []), *self.tooltip_columns]
+        )
+        added = {
+            name: self._encoded(name, name in drawn)
+            for name in wanted
+            if name not in self._columns
+            or (name in drawn and self._columns[name].get("kind") == "text")
+        }
+        if added:
+            self._columns = {**self._columns, **added}
+
+    @traitlets.validate("clusters")
+    def _validate_clusters(self, proposal: dict[str, Any]) -> dict[str, np.ndarray]:
+        try:
+            return normalize_clusters(proposal["value"], self.n, "clusters")
+        except (TypeError, ValueError, PositionError) as err:
+            raise traitlets.TraitError(str(err)) from None
+
+    @traitlets.observe("clusters")
+    def _clusters_changed(self, change: dict[str, Any]) -> None:
+        # The library keeps them (saved with it); the colour column follows them.
+        if hasattr(self._library, "clusters"):
+            self._library.clusters = dict(change["new"])
+        if CLUSTER_COLUMN in self._columns or change["new"]:
+            self._columns = {**self._columns, CLUSTER_COLUMN: self._encoded(CLUSTER_COLUMN, True)}
 
     @traitlets.validate("selection")
     def _validate_selection(self, proposal: dict[str, Any]) -> list[int]:
@@ -308,6 +413,89 @@ class Atlas(anywidget.AnyWidget):
         >>> atlas.summary().characteristic.head()  # doctest: +SKIP
         """
         return self._library.summarize(list(self.selection))
+
+    # ------------------------------------------------------------------ clusters
+    def add_cluster(self, name: str | None = None, rows: Any = None) -> str:
+        """Keep ``rows`` (default: the current selection) as a named cluster.
+
+        Parameters
+        ----------
+        name
+            The cluster's name; default the next free of A, B, C, ... (the paper's labels).
+            An existing name is replaced.
+        rows
+            Row positions or a boolean mask, as :meth:`select` takes them.
+
+        Returns
+        -------
+        str
+            The name given.
+
+        Examples
+        --------
+        >>> atlas.add_cluster("adam", lib.metadata.query("optimizer == 'adam'").index)  # doctest: +SKIP
+        'adam'
+        """
+        name = next_cluster_name(self.clusters) if name is None else name
+        chosen = self.selection if rows is None else rows
+        self.clusters = {**self.clusters, name: chosen}
+        return name
+
+    def remove_cluster(self, name: str) -> None:
+        """Forget the cluster ``name`` (a ``KeyError`` names the existing ones)."""
+        if name not in self.clusters:
+            raise KeyError(f"no cluster {name!r}; clusters: {', '.join(self.clusters) or 'none'}")
+        self.clusters = {k: v for k, v in self.clusters.items() if k != name}
+
+    def clusters_frame(self) -> pd.DataFrame:
+        """The metadata of every clustered model with its ``cluster`` (one row per membership).
+
+        The index is the row position; a model in two clusters appears twice. ``cluster`` is
+        a categorical in the clusters' order, ready for ``groupby``.
+
+        Examples
+        --------
+        >>> atlas.clusters_frame().groupby("cluster", observed=True)["test_accuracy"].median()  # doctest: +SKIP
+        """
+        meta = self._library.metadata
+        names = list(self.clusters)
+        parts = [meta.iloc[self.clusters[k]].assign(cluster=k) for k in names]
+        frame = pd.concat(parts) if parts else meta.iloc[:0].assign(cluster=[])
+        frame["cluster"] = pd.Categorical(frame["cluster"], categories=names)
+        return frame
+
+    def compare(self, **kwargs: Any) -> Any:
+        """``library.compare(atlas.clusters)``: the paper's Figure 5 as a table.
+
+        Examples
+        --------
+        >>> atlas.compare().query("p_value < 0.01")  # doctest: +SKIP
+        """
+        if not self.clusters:
+            raise ValueError("compare: no clusters yet; keep a selection as a cluster first")
+        return self._library.compare(self.clusters, **kwargs)
+
+    # ------------------------------------------------------------------ neighbours
+    def neighbors(self, row: int, k: int = 10) -> pd.DataFrame:
+        """The ``k`` models nearest to ``row`` in descriptor space (not atlas distance).
+
+        Also shown in the atlas: lines from the model to its neighbours.
+
+        Examples
+        --------
+        >>> atlas.neighbors(0, k=5)[["id", "distance"]]  # doctest: +SKIP
+        """
+        table = self._library.neighbors(row, k=k)
+        self._neighbors = self._neighbor_state(int(row), k)
+        return table
+
+    def _neighbor_state(self, row: int, k: int) -> dict[str, Any]:
+        positions, distances = self._library.neighbor_positions(row, k)
+        return {
+            "row": row,
+            "neighbors": array_to_json(np.asarray(positions, dtype=np.int32)),
+            "distances": array_to_json(np.asarray(distances, dtype=np.float32)),
+        }
 
     def locate(self, models: Any, k: int = 5, placement: str = "auto") -> pd.DataFrame:
         """Place new (black-box) models in the atlas and show them with their neighbors.
@@ -413,6 +601,9 @@ class Atlas(anywidget.AnyWidget):
         return content, buffers
 
     def _on_custom_msg(self, widget: Any, content: Any, buffers: list | None) -> None:
+        if isinstance(content, dict) and content.get("type") == "neighbors":
+            self._on_neighbors_msg(content)
+            return
         if not isinstance(content, dict) or content.get("type") != "descriptors":
             return
         request_id = content.get("id")
@@ -426,6 +617,18 @@ class Atlas(anywidget.AnyWidget):
             self.send({"type": "descriptors", "id": request_id, "error": str(err)})
             return
         self.send(reply, buffers=reply_buffers)
+
+    def _on_neighbors_msg(self, content: dict[str, Any]) -> None:
+        # The answer is a trait, not a reply: every view of the widget shows the neighbours.
+        row = content.get("row")
+        if row is None or row == -1:
+            self._neighbors = {}
+            return
+        try:
+            k = int(content.get("k", self.neighbors_k))
+            self._neighbors = self._neighbor_state(int(row), k)
+        except Exception as err:  # shown in the view instead of a silent nothing
+            self._neighbors = {"row": row, "error": str(err)}
 
     # ------------------------------------------------------------------ standalone HTML
     def save_html(
@@ -555,3 +758,42 @@ def _mean_std(
     return (mean + shift).reshape(shape).astype(np.float32), np.sqrt(variance).reshape(
         shape
     ).astype(np.float32)
+
+
+def _training_paths(meta: pd.DataFrame) -> dict[str, Any]:
+    """Path id and order per row for libraries of training snapshots, ``{}`` otherwise.
+
+    A path is a model's snapshots (the ``model`` column) ordered by ``epoch``; models with
+    one row are not paths (id -1).
+
+    Examples
+    --------
+    >>> md = pd.DataFrame({"model": ["b", "a", "c", "a", "c"], "epoch": [0, 1, 0, 0, 1]})
+    >>> paths = _training_paths(md)
+    >>> array_from_json(paths["line"]).tolist(), array_from_json(paths["order"]).tolist()
+    ([-1, 0, 1, 0, 1], [0, 1, 0, 0, 1])
+    """
+    if MODEL not in meta.columns or EPOCH not in meta.columns or meta.empty:
+        return {}
+    line, models = pd.factorize(meta[MODEL], sort=False)
+    sizes = np.bincount(line[line >= 0], minlength=len(models))
+    if not (sizes > 1).any():
+        return {}
+    epoch = pd.to_numeric(meta[EPOCH], errors="coerce").to_numpy(dtype=np.float64)
+    order = (
+        pd.DataFrame({"line": line, "epoch": epoch})
+        .groupby("line")["epoch"]
+        .rank(method="first")
+        .fillna(1)
+        .to_numpy()
+        - 1
+    )
+    # Path ids 0..count-1 (models with one row are no path).
+    is_path = sizes > 1
+    on_path = (line >= 0) & is_path[np.maximum(line, 0)]
+    line = np.where(on_path, (np.cumsum(is_path) - 1)[np.maximum(line, 0)], -1)
+    return {
+        "line": array_to_json(line.astype(np.int32)),
+        "order": array_to_json(order.astype(np.int32)),
+        "count": int((sizes > 1).sum()),
+    }

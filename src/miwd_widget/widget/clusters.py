@@ -1,0 +1,130 @@
+"""Named clusters of the Atlas: validation, the binary trait codec and the colour column.
+
+A cluster set is an ordered ``{name: sorted int64 row positions}``. Clusters may overlap
+(a model can belong to A and to B); the colour column gives each row its first cluster.
+
+Wire format of the ``clusters`` trait (one binary buffer, however many clusters):
+``{"names": [...], "sizes": [...], "rows": int32 buffer}`` where ``rows`` is every
+cluster's positions, concatenated in the order of ``names``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._positions import as_positions
+from .codec import array_from_json, array_to_json
+
+__all__ = [
+    "CLUSTER_COLUMN",
+    "NO_CLUSTER",
+    "cluster_labels",
+    "clusters_from_json",
+    "clusters_to_json",
+    "next_cluster_name",
+    "normalize_clusters",
+]
+
+#: The colour / axis column the Atlas adds for clusters (parenthesized: no metadata clash).
+CLUSTER_COLUMN = "(cluster)"
+#: Its label for rows in no cluster.
+NO_CLUSTER = "(no cluster)"
+
+
+def normalize_clusters(clusters: Any, n: int, name: str = "clusters") -> dict[str, np.ndarray]:
+    """Validate ``{name: rows}`` into ``{str: sorted unique int64 positions}``.
+
+    Parameters
+    ----------
+    clusters
+        A mapping from cluster names to row positions (anything ``Atlas.select`` takes:
+        lists, arrays, a DataFrame index, boolean masks). ``None`` means no clusters.
+    n
+        Number of models (positions must be in ``[0, n)``).
+    name
+        The argument's name for error messages.
+
+    Examples
+    --------
+    >>> normalize_clusters({"A": [3, 1, 3]}, 5)["A"].tolist()
+    [1, 3]
+    """
+    if clusters is None:
+        return {}
+    if not isinstance(clusters, Mapping):
+        raise TypeError(f"{name}: expected a mapping of cluster names to row positions")
+    result: dict[str, np.ndarray] = {}
+    for key, rows in clusters.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"{name}: cluster names must be non-empty strings, got {key!r}")
+        if key == NO_CLUSTER:
+            raise ValueError(f"{name}: {NO_CLUSTER!r} is reserved for rows in no cluster")
+        result[key] = as_positions(rows, n, f"{name}[{key!r}]").astype(np.int64)
+    return result
+
+
+def clusters_to_json(clusters: Mapping[str, np.ndarray], widget: Any = None) -> dict[str, Any]:
+    """The trait's wire format: names, sizes and one int32 buffer of all rows."""
+    names = list(clusters)
+    arrays = [np.asarray(clusters[k], dtype=np.int32) for k in names]
+    rows = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
+    return {"names": names, "sizes": [int(a.size) for a in arrays], "rows": array_to_json(rows)}
+
+
+def clusters_from_json(value: Any, widget: Any = None) -> dict[str, np.ndarray]:
+    """Invert :func:`clusters_to_json` (the front end sends the same format)."""
+    if not value:
+        return {}
+    names = [str(k) for k in value.get("names", [])]
+    sizes = [int(s) for s in value.get("sizes", [])]
+    if len(names) != len(sizes):
+        raise ValueError("clusters: names and sizes differ in length")
+    rows = array_from_json(value["rows"], "clusters").reshape(-1).astype(np.int64)
+    if rows.size != sum(sizes):
+        raise ValueError(f"clusters: {rows.size} rows sent for sizes summing to {sum(sizes)}")
+    bounds = np.cumsum([0, *sizes])
+    return {k: rows[bounds[i] : bounds[i + 1]] for i, k in enumerate(names)}
+
+
+def cluster_labels(clusters: Mapping[str, np.ndarray], n: int) -> pd.Series:
+    """Each row's first cluster (in the clusters' order), :data:`NO_CLUSTER` elsewhere.
+
+    Categories keep the clusters' order (then :data:`NO_CLUSTER`), so the colour of
+    cluster *i* is the palette's *i*-th colour in every view.
+
+    Examples
+    --------
+    >>> cluster_labels({"A": np.array([0]), "B": np.array([0, 2])}, 4).tolist()
+    ['A', '(no cluster)', 'B', '(no cluster)']
+    """
+    names = list(clusters)
+    codes = np.full(n, len(names), dtype=np.int32)
+    for i, key in reversed(list(enumerate(names))):  # the first cluster wins
+        codes[np.asarray(clusters[key], dtype=np.int64)] = i
+    return pd.Series(pd.Categorical.from_codes(codes, [*names, NO_CLUSTER]))
+
+
+def next_cluster_name(existing: Any) -> str:
+    """The paper's labels: A, B, ..., Z, then AA, AB, ...; the first one not taken.
+
+    Examples
+    --------
+    >>> next_cluster_name(["A", "B"]), next_cluster_name(["B"])
+    ('C', 'A')
+    """
+    taken = set(existing)
+    i = 0
+    while True:
+        label, k = "", i
+        while True:
+            label = chr(ord("A") + k % 26) + label
+            k = k // 26 - 1
+            if k < 0:
+                break
+        if label not in taken:
+            return label
+        i += 1

@@ -1,0 +1,160 @@
+"""Named clusters in the Atlas: the trait's codec, sync both ways, the colour column, compare.
+
+The browser is simulated by the comm ``update`` messages it sends (binary buffers split out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import traitlets
+from test_widget import Recorder, frontend_update, make_library
+
+from miwd_widget import Atlas
+from miwd_widget.widget.clusters import (
+    CLUSTER_COLUMN,
+    NO_CLUSTER,
+    cluster_labels,
+    clusters_from_json,
+    clusters_to_json,
+    next_cluster_name,
+    normalize_clusters,
+)
+from miwd_widget.widget.codec import array_from_json, decode_column
+
+
+@pytest.fixture
+def library():
+    return make_library(n=120)
+
+
+@pytest.fixture
+def atlas(library):
+    return Atlas(library)
+
+
+def browser_clusters(clusters: dict[str, list[int]]) -> dict:
+    """What js/src/clusters.ts's encodeClusters sends: names, sizes, one int32 buffer."""
+    names = list(clusters)
+    rows = np.concatenate([np.asarray(clusters[k], dtype=np.int32) for k in names])
+    return {
+        "names": names,
+        "sizes": [len(clusters[k]) for k in names],
+        "rows": {"buffer": memoryview(rows.tobytes()), "dtype": "int32", "shape": [rows.size]},
+    }
+
+
+def test_codec_round_trip_keeps_order_and_rows():
+    clusters = {"B": np.array([4, 9]), "A": np.array([], dtype=np.int64), "hot": np.array([0])}
+    back = clusters_from_json(clusters_to_json(clusters))
+    assert list(back) == ["B", "A", "hot"]
+    assert [back[k].tolist() for k in back] == [[4, 9], [], [0]]
+
+
+def test_codec_refuses_inconsistent_sizes():
+    encoded = clusters_to_json({"A": np.array([1, 2])})
+    encoded["sizes"] = [3]
+    with pytest.raises(ValueError, match="2 rows sent for sizes summing to 3"):
+        clusters_from_json(encoded)
+
+
+def test_normalize_sorts_dedups_and_names_bad_input():
+    assert normalize_clusters({"A": [5, 1, 5]}, 10)["A"].tolist() == [1, 5]
+    with pytest.raises(IndexError, match=r"clusters\['A'\]"):
+        normalize_clusters({"A": [10]}, 10)
+    with pytest.raises(ValueError, match="non-empty strings"):
+        normalize_clusters({"": [1]}, 10)
+    with pytest.raises(ValueError, match="reserved"):
+        normalize_clusters({NO_CLUSTER: [1]}, 10)
+    with pytest.raises(TypeError, match="mapping"):
+        normalize_clusters([1, 2], 10)
+
+
+def test_labels_give_each_row_its_first_cluster():
+    labels = cluster_labels({"A": np.array([1, 2]), "B": np.array([2, 3])}, 5)
+    assert labels.tolist() == [NO_CLUSTER, "A", "A", "B", NO_CLUSTER]
+    assert list(labels.cat.categories) == ["A", "B", NO_CLUSTER]
+
+
+def test_next_name_follows_the_papers_letters():
+    assert next_cluster_name([]) == "A"
+    assert next_cluster_name(["A", "C"]) == "B"
+    letters = [chr(65 + i) for i in range(26)]
+    assert next_cluster_name(letters) == "AA"
+
+
+def test_cluster_from_the_browser_reaches_python_and_the_library(atlas, library):
+    frontend_update(atlas, {"clusters": browser_clusters({"A": [7, 3, 5], "B": [0]})})
+    assert list(atlas.clusters) == ["A", "B"]
+    assert atlas.clusters["A"].tolist() == [3, 5, 7]
+    assert library.clusters["A"].tolist() == [3, 5, 7]  # saved with the library
+    # The colour column follows: rows 3, 5, 7 are A, row 0 is B.
+    column = decode_column(atlas._columns[CLUSTER_COLUMN])
+    assert column[[0, 3, 5, 7, 1]].tolist() == ["B", "A", "A", "A", NO_CLUSTER]
+
+
+def test_cluster_from_python_is_sent_as_one_binary_buffer(atlas):
+    recorder = Recorder(atlas)
+    atlas.select([2, 4, 6])
+    assert atlas.add_cluster() == "A"
+    assert atlas.add_cluster("sgd", [1, 2]) == "sgd"
+    data, buffers = recorder.updates("clusters")[-1]
+    sent = data["state"]["clusters"]
+    assert sent["names"] == ["A", "sgd"] and sent["sizes"] == [3, 2]
+    rows = np.frombuffer(bytes(buffers[0]), dtype=np.int32)
+    assert rows.tolist() == [2, 4, 6, 1, 2]
+    atlas.remove_cluster("A")
+    assert list(atlas.clusters) == ["sgd"]
+    with pytest.raises(KeyError, match="no cluster 'A'; clusters: sgd"):
+        atlas.remove_cluster("A")
+
+
+def test_bad_clusters_from_python_raise_clear_errors(atlas):
+    with pytest.raises(traitlets.TraitError, match=r"clusters\['A'\]"):
+        atlas.clusters = {"A": [10_000]}
+
+
+def test_clusters_frame_has_one_row_per_membership(atlas, library):
+    atlas.clusters = {"A": [1, 2], "B": [2, 9]}
+    frame = atlas.clusters_frame()
+    assert frame.index.tolist() == [1, 2, 2, 9]
+    assert frame["cluster"].tolist() == ["A", "A", "B", "B"]
+    assert list(frame["cluster"].cat.categories) == ["A", "B"]
+    pd.testing.assert_series_equal(
+        frame["id"].reset_index(drop=True),
+        library.metadata["id"].iloc[[1, 2, 2, 9]].reset_index(drop=True),
+    )
+
+
+def test_atlas_starts_with_the_librarys_clusters(library):
+    library.clusters = {"saved": [4, 8]}
+    atlas = Atlas(library)
+    assert atlas.clusters["saved"].tolist() == [4, 8]
+    assert CLUSTER_COLUMN in atlas._columns
+
+
+def test_colour_and_parallel_lines_by_cluster(atlas):
+    atlas.add_cluster("A", [0, 1])
+    atlas.color = CLUSTER_COLUMN  # the colour menu offers it; parallel coordinates follow color
+    assert atlas.color == CLUSTER_COLUMN
+    codes = array_from_json(atlas._columns[CLUSTER_COLUMN]["codes"])
+    assert codes[:2].tolist() == [0, 0] and set(codes[2:].tolist()) == {1}
+
+
+def test_compare_uses_the_atlas_clusters(library):
+    meta = library.metadata
+    sgd = np.flatnonzero(meta["optimizer"].eq("sgd_momentum").to_numpy())
+    atlas = Atlas(library)
+    with pytest.raises(ValueError, match="no clusters yet"):
+        atlas.compare()
+    atlas.add_cluster("sgd", sgd)
+    table = atlas.compare()
+    row = table[
+        (table["cluster"] == "sgd")
+        & (table["column"] == "optimizer")
+        & (table["value"].astype(str) == "sgd_momentum")
+    ]
+    assert len(row) == 1
+    assert float(row["share_cluster"].iloc[0]) == 1.0
+    assert float(row["p_value"].iloc[0]) < 1e-6
