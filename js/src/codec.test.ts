@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { base64ToBytes, decodeArray, decodeIndices, encodeInt32, toBytes } from "./codec";
+import { base64ToBytes, decodeAnyArray, decodeArray, decodeIndices, encodeInt32, toBytes } from "./codec";
 
 describe("codec", () => {
   it("respects byteOffset and byteLength of a DataView into a larger buffer", () => {
@@ -41,5 +41,26 @@ describe("codec", () => {
     expect(Array.from(decodeIndices(encodeInt32([])))).toEqual([]);
     expect(Array.from(decodeIndices([4, 0]))).toEqual([4, 0]);
     expect(decodeIndices(undefined).length).toBe(0);
+  });
+
+  it("decodes float64 and int64/uint64 (BigInt) arrays, aligned or not", () => {
+    const f = Float64Array.from([0.1, 2 ** 53]);
+    expect(Array.from(decodeArray({ buffer: new DataView(f.buffer), dtype: "float64", shape: [2] }).data)).toEqual([
+      0.1,
+      2 ** 53,
+    ]);
+    const backing = new ArrayBuffer(3 + 16);
+    new Uint8Array(backing).set(new Uint8Array(BigInt64Array.from([2n ** 53n + 1n, -1n]).buffer), 3);
+    const big = decodeAnyArray({ buffer: new DataView(backing, 3, 16), dtype: "int64", shape: [2] }).data;
+    expect(big).toBeInstanceOf(BigInt64Array);
+    expect(Array.from(big as BigInt64Array)).toEqual([2n ** 53n + 1n, -1n]);
+    const u = BigUint64Array.from([2n ** 64n - 1n]);
+    const b64 = btoa(String.fromCharCode(...new Uint8Array(u.buffer)));
+    expect(decodeAnyArray({ buffer: b64, dtype: "uint64", shape: [1] }).data[0]).toBe(2n ** 64n - 1n);
+    // decodeArray is for numbers only: BigInts must be asked for.
+    expect(() => decodeArray({ buffer: b64, dtype: "uint64", shape: [1] })).toThrow(/unsupported dtype/);
+    const numbers = decodeAnyArray({ buffer: new DataView(f.buffer), dtype: "float64", shape: [2] }).data;
+    expect(numbers).toBeInstanceOf(Float64Array);
+    expect(Array.from(numbers as Float64Array)).toEqual([0.1, 2 ** 53]);
   });
 });

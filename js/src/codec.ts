@@ -6,9 +6,20 @@
  * points into a larger ArrayBuffer, so `new Float32Array(view.buffer)` would read garbage.
  */
 
-export type TypedArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array | Float32Array;
+export type TypedArray =
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Float32Array
+  | Float64Array;
+/** int64/uint64 (exact integers beyond 2^53): BigInt typed arrays, decoded by decodeBigArray. */
+export type BigArray = BigInt64Array | BigUint64Array;
 
-type DType = "uint8" | "uint16" | "uint32" | "int8" | "int16" | "int32" | "float32";
+type NumberDType = "uint8" | "uint16" | "uint32" | "int8" | "int16" | "int32" | "float32" | "float64";
+type DType = NumberDType | "int64" | "uint64";
 
 export interface EncodedArray {
   buffer: DataView | ArrayBuffer | ArrayBufferView | string;
@@ -16,7 +27,7 @@ export interface EncodedArray {
   shape: number[];
 }
 
-interface NDArray<T extends TypedArray = TypedArray> {
+interface NDArray<T extends TypedArray | BigArray = TypedArray> {
   data: T;
   dtype: DType;
   shape: number[];
@@ -30,7 +41,10 @@ const CONSTRUCTORS = {
   int16: Int16Array,
   int32: Int32Array,
   float32: Float32Array,
+  float64: Float64Array,
 } as const;
+
+const BIG_CONSTRUCTORS = { int64: BigInt64Array, uint64: BigUint64Array } as const;
 
 export function base64ToBytes(text: string): Uint8Array {
   const binary = atob(text);
@@ -49,10 +63,11 @@ export function toBytes(buffer: EncodedArray["buffer"]): Uint8Array {
   throw new TypeError("ndarray buffer must be a DataView, ArrayBuffer, typed array or base64");
 }
 
-/** Decode `{buffer, dtype, shape}` into a typed array view (copying only if misaligned). */
-export function decodeArray(encoded: EncodedArray): NDArray {
-  const Ctor = CONSTRUCTORS[encoded.dtype];
-  if (!Ctor) throw new TypeError(`unsupported dtype ${String(encoded.dtype)}`);
+type AnyConstructor =
+  | (typeof CONSTRUCTORS)[keyof typeof CONSTRUCTORS]
+  | (typeof BIG_CONSTRUCTORS)[keyof typeof BIG_CONSTRUCTORS];
+
+function view<T extends TypedArray | BigArray>(encoded: EncodedArray, Ctor: AnyConstructor): NDArray<T> {
   const bytes = toBytes(encoded.buffer);
   const itemSize = Ctor.BYTES_PER_ELEMENT;
   const expected = encoded.shape.reduce((a, b) => a * b, 1);
@@ -61,14 +76,24 @@ export function decodeArray(encoded: EncodedArray): NDArray {
       `buffer has ${bytes.byteLength} bytes, shape [${encoded.shape}] of ${encoded.dtype} needs ${expected * itemSize}`,
     );
   }
-  let data: TypedArray;
-  if (bytes.byteOffset % itemSize === 0) {
-    data = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, expected);
-  } else {
-    // A typed array view must be aligned to its element size: copy the bytes out.
-    data = new Ctor(bytes.slice().buffer as ArrayBuffer, 0, expected);
-  }
+  // A typed array view must be aligned to its element size: copy misaligned bytes out.
+  const aligned = bytes.byteOffset % itemSize === 0;
+  const buffer = (aligned ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer;
+  const data = new Ctor(buffer, aligned ? bytes.byteOffset : 0, expected) as T;
   return { data, dtype: encoded.dtype, shape: [...encoded.shape] };
+}
+
+/** Decode `{buffer, dtype, shape}` into a typed array view (copying only if misaligned). */
+export function decodeArray(encoded: EncodedArray): NDArray {
+  const Ctor = CONSTRUCTORS[encoded.dtype as NumberDType];
+  if (!Ctor) throw new TypeError(`unsupported dtype ${String(encoded.dtype)}`);
+  return view<TypedArray>(encoded, Ctor);
+}
+
+/** Decode any dtype, int64/uint64 as BigInt64Array/BigUint64Array. */
+export function decodeAnyArray(encoded: EncodedArray): NDArray<TypedArray | BigArray> {
+  const Big = BIG_CONSTRUCTORS[encoded.dtype as "int64" | "uint64"];
+  return Big ? view<BigArray>(encoded, Big) : decodeArray(encoded);
 }
 
 /** Decode and require a given dtype family (e.g. float32 coordinates). */

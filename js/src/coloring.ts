@@ -1,9 +1,23 @@
-/** Point colors from a column: colormap bins (continuous) or palette codes (categorical). */
-import { COLORMAP_SIZE, categoricalPalette, colormapIndex, MISSING_COLOR, rgbToHex, sampleColormap } from "./colormaps";
-import type { Column } from "./columns";
+/**
+ * Point colors from a column: colormap bins (continuous) or palette codes (categorical),
+ * fitted to the background (3:1 contrast, colormaps.ts); missing values in grey.
+ */
+import { COLORMAP_SIZE, categoricalPalette, colormapIndex, missingColor, rgbToHex, themedColormap } from "./colormaps";
+import { type Column, MISSING_TEXT } from "./columns";
 
 export type Legend =
-  | { kind: "continuous"; name: string; min: number; max: number; log: boolean; colors: string[] }
+  | {
+      kind: "continuous";
+      name: string;
+      min: number;
+      max: number;
+      log: boolean;
+      colors: string[];
+      /** The column, for value text (dates, integers). */
+      column?: Extract<Column, { kind: "numeric" }>;
+      /** Rows without a value (drawn in `color`); absent when there are none. */
+      missing?: { color: string; count: number };
+    }
   | { kind: "categorical"; name: string; entries: { label: string; color: string; count: number }[] }
   | null;
 
@@ -16,31 +30,48 @@ interface ColorEncoding {
 
 const DEFAULT_POINT_COLOR = "#3a78b5";
 
-export function encodeColors(column: Column | undefined, n: number): ColorEncoding {
+/**
+ * Per-point palette codes of `column` for `n` points on a `background` (the theme's; the
+ * light default when not given).
+ */
+export function encodeColors(column: Column | undefined, n: number, background = "#ffffff"): ColorEncoding {
   const codes = new Float32Array(n);
   if (!column || column.kind === "text") return { codes, palette: [DEFAULT_POINT_COLOR], legend: null };
+  const grey = missingColor(background);
   if (column.kind === "numeric") {
-    const colors = sampleColormap("viridis").map(rgbToHex);
+    const colors = themedColormap("viridis", background).map(rgbToHex);
     const missing = COLORMAP_SIZE; // one extra palette entry, grey
+    let missingCount = 0;
     for (let i = 0; i < n; i++) {
       const bin = colormapIndex(column.values[i], column.min, column.max, column.log);
       codes[i] = bin < 0 ? missing : bin;
+      if (bin < 0) missingCount++;
     }
+    const { name, min, max, log } = column;
     return {
       codes,
-      palette: [...colors, MISSING_COLOR],
-      legend: { kind: "continuous", name: column.name, min: column.min, max: column.max, log: column.log, colors },
+      palette: [...colors, grey],
+      legend: {
+        kind: "continuous",
+        name,
+        min,
+        max,
+        log,
+        colors,
+        column,
+        ...(missingCount ? { missing: { color: grey, count: missingCount } } : {}),
+      },
     };
   }
-  const palette = categoricalPalette(column.categories.length);
+  const palette = categoricalPalette(column.categories.length, background);
   const counts = new Array<number>(column.categories.length).fill(0);
   for (let i = 0; i < n; i++) {
     codes[i] = column.codes[i];
     counts[column.codes[i]]++;
   }
-  column.categories.forEach((c, i) => {
-    if (c === "(missing)") palette[i] = MISSING_COLOR;
-  });
+  // The missing code when Python said which one; else the label (older states, tests).
+  const missingCode = column.missing ?? column.categories.indexOf(MISSING_TEXT);
+  if (missingCode >= 0 && missingCode < palette.length) palette[missingCode] = grey;
   return {
     codes,
     palette,

@@ -1,6 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { encodeColors, pointStyleFor } from "./coloring";
-import { COLORMAP_SIZE, categoricalPalette, colormapIndex, normalize, rgbToHex, sampleColormap } from "./colormaps";
+import {
+  COLORMAP_SIZE,
+  categoricalPalette,
+  colormapIndex,
+  colormapRange,
+  contrastRatio,
+  MIN_CONTRAST,
+  missingColor,
+  normalize,
+  readableOn,
+  relativeLuminance,
+  rgbToHex,
+  sampleColormap,
+  themedColormap,
+} from "./colormaps";
 import type { Column } from "./columns";
 
 describe("colormaps", () => {
@@ -43,7 +57,8 @@ describe("colormaps", () => {
     const enc = encodeColors(numeric, 3);
     expect(Array.from(enc.codes)).toEqual([0, 255, 256]);
     expect(enc.palette).toHaveLength(257);
-    expect(enc.palette[256]).toBe("#9e9e9e");
+    expect(enc.palette[256]).toBe(missingColor("#ffffff"));
+    expect(enc.legend?.kind === "continuous" && enc.legend.missing).toEqual({ color: enc.palette[256], count: 1 });
     const cat: Column = {
       kind: "categorical",
       name: "opt",
@@ -59,8 +74,13 @@ describe("colormaps", () => {
         ["sgd", 2],
         ["(missing)", 1],
       ]);
-      expect(c.legend.entries[2].color).toBe("#9e9e9e");
+      expect(c.legend.entries[2].color).toBe(missingColor("#ffffff"));
     }
+    // The missing code Python names wins over the label: a real "(missing)" string is a value.
+    const named: Column = { ...cat, categories: ["(missing)", "sgd", "x"], missing: 2 } as Column;
+    const n = encodeColors(named, 4, "#111111");
+    expect(n.palette[2]).toBe(missingColor("#111111"));
+    expect(n.palette[0]).not.toBe(missingColor("#111111"));
     expect(encodeColors(undefined, 2).legend).toBeNull();
   });
 
@@ -73,5 +93,59 @@ describe("colormaps", () => {
     expect(huge.size).toBeGreaterThanOrEqual(1);
     expect(few.opacity).toBeGreaterThan(many.opacity);
     expect(huge.opacity).toBeGreaterThanOrEqual(0.15);
+  });
+
+  describe("contrast against the theme's background (WCAG 2, graphics need 3:1)", () => {
+    // JupyterLab's light and dark --jp-layout-color0, and the dark theme's panels.
+    const BACKGROUNDS = ["#ffffff", "#111111", "#212121"];
+
+    it("computes WCAG luminance and contrast", () => {
+      expect(relativeLuminance([255, 255, 255])).toBeCloseTo(1, 12);
+      expect(contrastRatio("#000000", "#ffffff")).toBeCloseTo(21, 9);
+      expect(contrastRatio("#767676", "#ffffff")).toBeCloseTo(4.54, 2);
+      // The problem: viridis' ends nearly vanish.
+      expect(contrastRatio("#fde725", "#ffffff")).toBeLessThan(1.3);
+      expect(contrastRatio("#440154", "#111111")).toBeLessThan(1.3);
+    });
+
+    it.each(BACKGROUNDS)("every themed colormap color meets 3:1 on %s", (bg) => {
+      for (const name of ["viridis", "inferno"] as const) {
+        const colors = themedColormap(name, bg);
+        expect(colors).toHaveLength(COLORMAP_SIZE);
+        for (const c of colors) expect(contrastRatio(c, bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
+        const [t0, t1] = colormapRange(name, bg);
+        expect(t1 - t0).toBeGreaterThan(0.45); // about half the map or more is kept
+      }
+    });
+
+    it("keeps the dark end on light backgrounds and the bright end on dark ones", () => {
+      expect(rgbToHex(themedColormap("viridis", "#ffffff")[0])).toBe("#440154");
+      expect(rgbToHex(themedColormap("viridis", "#111111")[255])).toBe("#fde725");
+      expect(colormapRange("viridis", "#ffffff")[1]).toBeLessThan(1);
+      expect(colormapRange("viridis", "#111111")[0]).toBeGreaterThan(0);
+    });
+
+    it.each(BACKGROUNDS)("every categorical and missing color meets 3:1 on %s and stays distinct", (bg) => {
+      const palette = categoricalPalette(40, bg);
+      expect(new Set(palette).size).toBe(40);
+      for (const c of palette) expect(contrastRatio(c, bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
+      expect(contrastRatio(missingColor(bg), bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
+      const enc = encodeColors(
+        { kind: "numeric", name: "a", values: Float32Array.from([0, 0.5, 1]), min: 0, max: 1, log: false },
+        3,
+        bg,
+      );
+      for (const c of enc.palette) expect(contrastRatio(c, bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
+    });
+
+    it("changes only colors that fail, keeping their hue side", () => {
+      expect(readableOn("#4e79a7", "#ffffff")).toBe("#4e79a7");
+      const yellow = readableOn("#edc949", "#ffffff");
+      expect(yellow).not.toBe("#edc949");
+      expect(contrastRatio(yellow, "#ffffff")).toBeGreaterThanOrEqual(3);
+      const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(yellow.slice(i, i + 2), 16));
+      expect(r).toBeGreaterThan(b); // still a yellow-brown, not a grey or blue
+      expect(g).toBeGreaterThan(b);
+    });
   });
 });

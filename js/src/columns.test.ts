@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { encodeInt32 } from "./codec";
-import { cellText, decodeColumns, encodeCategories, formatNumber } from "./columns";
+import { cellText, decodeColumns, encodeCategories, formatDate, formatNumber, formatValue } from "./columns";
+
+/** An encoded array as Python sends it: a DataView into a larger buffer (offset 8). */
+function wire(data: ArrayBufferView & { length: number }, dtype: string) {
+  const backing = new ArrayBuffer(8 + data.byteLength);
+  new Uint8Array(backing, 8).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return { buffer: new DataView(backing, 8, data.byteLength), dtype, shape: [data.length] } as never;
+}
 
 describe("category encoding", () => {
   it("dictionary-encodes strings with sorted categories and a missing label", () => {
@@ -8,6 +15,7 @@ describe("category encoding", () => {
     expect(col.categories).toEqual(["adam", "sgd", "(missing)"]);
     expect(Array.from(col.codes)).toEqual([1, 0, 2, 1]);
     expect(col.codes).toBeInstanceOf(Uint8Array);
+    expect(col.missing).toBe(2);
     const many = encodeCategories(Array.from({ length: 300 }, (_, i) => `m${i}`));
     expect(many.codes).toBeInstanceOf(Uint16Array);
   });
@@ -34,9 +42,153 @@ describe("category encoding", () => {
     const lr = columns.get("lr");
     expect(id && cellText(id, 0)).toBe("<img src=x onerror=alert(1)>");
     expect(lr && cellText(lr, 0)).toBe("0.25");
-    expect(lr && cellText(lr, 1)).toBe("–");
+    expect(lr && cellText(lr, 1)).toBe("(missing)");
     expect(lr && cellText(lr, 2)).toBe("3e-5");
     expect(lr?.kind === "numeric" && lr.log).toBe(true);
     expect(formatNumber(1234.5678)).toBe("1,235");
+  });
+});
+
+describe("exact columns from Python's codec", () => {
+  it("keeps int32 integers exact, zero-copy, and prints every digit", () => {
+    const columns = decodeColumns({
+      seed: {
+        kind: "numeric",
+        values: wire(Int32Array.from([123456789, -5]), "int32"),
+        min: -5,
+        max: 123456789,
+        log: false,
+        integer: true,
+      },
+    });
+    const seed = columns.get("seed");
+    if (seed?.kind !== "numeric") throw new Error("numeric expected");
+    expect(seed.values).toBeInstanceOf(Int32Array);
+    expect(seed.values[0]).toBe(123456789); // float32 gave 123456792
+    expect(cellText(seed, 0)).toBe("123456789");
+    expect(cellText(seed, 1)).toBe("-5");
+    expect(formatValue(seed, 64)).toBe("64");
+  });
+
+  it("turns an int32 missing mask into NaN and shows 'missing'", () => {
+    const columns = decodeColumns({
+      epochs: {
+        kind: "numeric",
+        values: wire(Int32Array.from([7, 0, 10]), "int32"),
+        missing: wire(Uint8Array.from([0, 1, 0]), "uint8"),
+        min: 7,
+        max: 10,
+        log: false,
+        integer: true,
+      },
+    });
+    const epochs = columns.get("epochs");
+    if (epochs?.kind !== "numeric") throw new Error("numeric expected");
+    expect(Array.from(epochs.values)).toEqual([7, Number.NaN, 10]);
+    expect([0, 1, 2].map((i) => cellText(epochs, i))).toEqual(["7", "(missing)", "10"]);
+  });
+
+  it("keeps float64 integers up to 2^53 and int64 beyond it exact", () => {
+    const big = BigInt64Array.from([2n ** 53n + 1n, -(2n ** 62n) - 3n, 0n]);
+    const columns = decodeColumns({
+      f64: {
+        kind: "numeric",
+        values: wire(Float64Array.from([2 ** 53, 2 ** 40 + 1]), "float64"),
+        min: 0,
+        max: 2 ** 53,
+        log: false,
+        integer: true,
+      },
+      i64: {
+        kind: "numeric",
+        values: wire(big, "int64"),
+        missing: wire(Uint8Array.from([0, 0, 1]), "uint8"),
+        min: -(2 ** 62),
+        max: 2 ** 53,
+        log: false,
+        integer: true,
+      },
+      u64: {
+        kind: "numeric",
+        values: wire(BigUint64Array.from([2n ** 64n - 1n]), "uint64"),
+        min: 0,
+        max: 2 ** 64,
+        log: false,
+        integer: true,
+      },
+    });
+    const f64 = columns.get("f64");
+    const i64 = columns.get("i64");
+    const u64 = columns.get("u64");
+    if (f64?.kind !== "numeric" || i64?.kind !== "numeric" || u64?.kind !== "numeric") throw new Error("numeric");
+    expect(cellText(f64, 0)).toBe("9007199254740992");
+    expect(cellText(f64, 1)).toBe("1099511627777");
+    expect(i64.values).toBeInstanceOf(Float64Array); // nearest doubles, for the axes
+    expect(i64.values[1]).toBe(-(2 ** 62));
+    expect(cellText(i64, 0)).toBe("9007199254740993"); // not ...992
+    expect(cellText(i64, 1)).toBe("-4611686018427387907");
+    expect(cellText(i64, 2)).toBe("(missing)");
+    expect(Number.isNaN(i64.values[2])).toBe(true);
+    expect(cellText(u64, 0)).toBe("18446744073709551615");
+  });
+
+  it("decodes datetimes as epoch-ms numbers shown as dates in their zone", () => {
+    const t = Date.UTC(2024, 2, 1, 12, 30, 5, 250);
+    const columns = decodeColumns({
+      when: {
+        kind: "datetime",
+        values: wire(Float64Array.from([t, Number.NaN, 0]), "float64"),
+        min: 0,
+        max: t,
+        log: false,
+        tz: null,
+      },
+      paris: {
+        kind: "datetime",
+        values: wire(Float64Array.from([Date.UTC(2024, 5, 1)]), "float64"),
+        min: 0,
+        max: 0,
+        log: false,
+        tz: "Europe/Paris",
+      },
+      bogus: {
+        kind: "datetime",
+        values: wire(Float64Array.from([0]), "float64"),
+        min: 0,
+        max: 0,
+        log: false,
+        tz: "Not/AZone",
+      },
+    });
+    const when = columns.get("when");
+    const paris = columns.get("paris");
+    const bogus = columns.get("bogus");
+    if (when?.kind !== "numeric" || paris?.kind !== "numeric" || bogus?.kind !== "numeric") throw new Error("numeric");
+    expect(when.time).toEqual({ timeZone: "UTC" });
+    expect(when.values[0]).toBe(t);
+    expect(cellText(when, 0)).toBe("2024-03-01 12:30:05.250");
+    expect(cellText(when, 1)).toBe("(missing)");
+    expect(cellText(when, 2)).toBe("1970-01-01 00:00:00");
+    expect(formatValue(when, t)).toBe("2024-03-01"); // axes: day only over a long span
+    expect(cellText(paris, 0)).toBe("2024-06-01 02:00:00"); // CEST
+    expect(cellText(bogus, 0)).toBe("1970-01-01 00:00:00"); // unknown zone: UTC
+    expect(formatDate(Number.NaN)).toBe("–");
+  });
+
+  it("takes the missing code of a categorical column from Python, not from its label", () => {
+    const columns = decodeColumns({
+      note: {
+        kind: "categorical",
+        codes: wire(Uint8Array.from([0, 1]), "uint8"),
+        categories: ["(missing)", "(missing)"],
+        missing: 1,
+      },
+      flag: { kind: "categorical", codes: wire(Uint8Array.from([1, 0]), "uint8"), categories: ["False", "True"] },
+    });
+    const note = columns.get("note");
+    const flag = columns.get("flag");
+    expect(note?.kind === "categorical" && note.missing).toBe(1);
+    expect(flag?.kind === "categorical" && flag.missing).toBe(-1);
+    expect(flag && cellText(flag, 0)).toBe("True");
   });
 });

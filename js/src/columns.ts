@@ -1,17 +1,34 @@
 /**
- * Table columns sent by Python: float32 numeric, dictionary-encoded categorical, or text
- * (one label per row, only shown in the tooltip). Many labels travel packed: one UTF-8
- * buffer, NUL-separated (`PackedLabels`), never a long JSON list.
+ * Table columns sent by Python (src/miwd_widget/widget/codec.py): numeric, datetime,
+ * dictionary-encoded categorical, or text (one label per row, only shown in the tooltip).
+ * Many labels travel packed: one UTF-8 buffer, NUL-separated (`PackedLabels`).
+ *
+ * Numbers: floats as float32; integers exactly: int32, float64 (up to 2^53) or int64/uint64,
+ * whose exact values are kept as BigInts for text while `values` holds the nearest doubles
+ * for drawing. Datetimes are numeric columns of epoch milliseconds with a `time` zone, so
+ * every view that draws numbers draws them; only their text differs. Missing values are NaN
+ * in `values` (a `missing` mask from Python becomes NaN here) and the `missing` code of a
+ * categorical column.
  */
-import { decodeArray, decodeFloat32, type EncodedArray, type TypedArray, toBytes } from "./codec";
+import { type BigArray, decodeAnyArray, decodeArray, type EncodedArray, type TypedArray, toBytes } from "./codec";
+
+/** How missing values read in tooltips (Python's MISSING_LABEL). */
+export const MISSING_TEXT = "(missing)";
 
 interface NumericColumn {
   kind: "numeric";
   name: string;
-  values: Float32Array;
+  /** One number per row, NaN when missing (epoch ms for datetimes). */
+  values: Float32Array | Float64Array | Int32Array;
   min: number;
   max: number;
   log: boolean;
+  /** Integer column: its text shows every digit. */
+  integer?: boolean;
+  /** int64/uint64 columns beyond 2^53: the exact values (`values` holds the nearest doubles). */
+  exact?: BigArray;
+  /** Datetime column: values are epoch ms shown as dates in this IANA zone ("UTC": naive). */
+  time?: { timeZone: string };
 }
 
 interface CategoricalColumn {
@@ -19,6 +36,8 @@ interface CategoricalColumn {
   name: string;
   codes: TypedArray;
   categories: string[];
+  /** Code of the missing values (-1: none). */
+  missing?: number;
 }
 
 interface TextColumn {
@@ -43,7 +62,7 @@ export interface PackedLabels {
 }
 
 export interface EncodedColumn {
-  kind: "numeric" | "categorical" | "text";
+  kind: "numeric" | "datetime" | "categorical" | "text";
   values?: EncodedArray;
   codes?: EncodedArray;
   categories?: string[];
@@ -51,6 +70,11 @@ export interface EncodedColumn {
   min?: number;
   max?: number;
   log?: boolean;
+  integer?: boolean;
+  /** numeric: a uint8 mask of missing rows; categorical: the missing code. */
+  missing?: EncodedArray | number;
+  /** datetime: IANA time zone, null for naive times. */
+  tz?: string | null;
 }
 
 export function unpackLabels(packed: PackedLabels): string[] {
@@ -63,25 +87,58 @@ export function unpackLabels(packed: PackedLabels): string[] {
   return labels;
 }
 
+/** A time zone the browser knows, else UTC (naive times are shown as they are). */
+function timeZoneOf(tz: string | null | undefined): string {
+  if (!tz) return "UTC";
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return tz;
+  } catch {
+    return "UTC";
+  }
+}
+
+function decodeNumbers(encoded: EncodedColumn): Pick<NumericColumn, "values" | "exact"> {
+  const { data } = decodeAnyArray(encoded.values as EncodedArray);
+  const mask = typeof encoded.missing === "object" ? decodeArray(encoded.missing).data : null;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    const values = Float64Array.from(data, (v, i) => (mask?.[i] ? Number.NaN : Number(v)));
+    return { values, exact: data };
+  }
+  if (mask) {
+    // int32 with missing rows: NaN needs floats (float64 keeps every int32 exact).
+    return { values: Float64Array.from(data, (v, i) => (mask[i] ? Number.NaN : v)) };
+  }
+  if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
+    return { values: data };
+  }
+  return { values: Float64Array.from(data) };
+}
+
 function decodeColumn(name: string, encoded: EncodedColumn): Column {
-  if (encoded.kind === "numeric") {
-    return {
+  if (encoded.kind === "numeric" || encoded.kind === "datetime") {
+    const column: NumericColumn = {
       kind: "numeric",
       name,
-      values: decodeFloat32(encoded.values as EncodedArray),
+      ...decodeNumbers(encoded),
       min: Number(encoded.min),
       max: Number(encoded.max),
       log: Boolean(encoded.log),
+      integer: Boolean(encoded.integer),
     };
+    if (encoded.kind === "datetime") column.time = { timeZone: timeZoneOf(encoded.tz) };
+    return column;
   }
   if (encoded.kind === "text") {
     return { kind: "text", name, labels: encoded.labels ? unpackLabels(encoded.labels) : [] };
   }
+  const categories = encoded.labels ? unpackLabels(encoded.labels) : (encoded.categories ?? []).map(String);
   return {
     kind: "categorical",
     name,
     codes: decodeArray(encoded.codes as EncodedArray).data,
-    categories: encoded.labels ? unpackLabels(encoded.labels) : (encoded.categories ?? []).map(String),
+    categories,
+    missing: typeof encoded.missing === "number" ? encoded.missing : -1,
   };
 }
 
@@ -108,15 +165,15 @@ export function encodeCategories(values: ArrayLike<string | null | undefined>): 
     else present.add(v);
   }
   const categories = [...present].sort();
-  if (missing) categories.push("(missing)");
+  if (missing) categories.push(MISSING_TEXT);
   const lookup = new Map(categories.map((c, i) => [c, i] as const));
   const Ctor = categories.length <= 256 ? Uint8Array : categories.length <= 65536 ? Uint16Array : Uint32Array;
   const codes = new Ctor(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    codes[i] = lookup.get(v == null ? "(missing)" : v) as number;
+    codes[i] = lookup.get(v == null ? MISSING_TEXT : v) as number;
   }
-  return { kind: "categorical", name: "", codes, categories };
+  return { kind: "categorical", name: "", codes, categories, missing: missing ? categories.length - 1 : -1 };
 }
 
 const numberFormat = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 4 });
@@ -128,9 +185,57 @@ export function formatNumber(v: number): string {
   return numberFormat.format(v);
 }
 
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * An epoch-ms time as "2024-03-01 12:30:05" in `timeZone` ("2024-03-01" when `dateOnly`),
+ * "–" when not finite. Built from formatToParts: no locale-dependent order or separators.
+ */
+export function formatDate(ms: number, timeZone = "UTC", dateOnly = false): string {
+  if (!Number.isFinite(ms)) return "–";
+  let format = dateFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    dateFormats.set(timeZone, format);
+  }
+  const part = Object.fromEntries(format.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  const date = `${part.year}-${part.month}-${part.day}`;
+  if (dateOnly) return date;
+  const millis = ms - Math.floor(ms / 1000) * 1000;
+  const frac = millis ? `.${String(Math.round(millis)).padStart(3, "0")}` : "";
+  return `${date} ${part.hour}:${part.minute}:${part.second}${frac}`;
+}
+
+/**
+ * A value of a numeric column as axis or legend text: dates for datetime columns (day only
+ * when the column spans more than a few days), whole numbers for integer columns, else
+ * formatNumber.
+ */
+export function formatValue(column: NumericColumn, v: number): string {
+  if (column.time) return formatDate(v, column.time.timeZone, column.max - column.min > 3 * 86_400_000);
+  if (column.integer && Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
+  return formatNumber(v);
+}
+
 /** Text of row `i` of a column (always plain text; the views put it in textContent). */
 export function cellText(column: Column, i: number): string {
-  if (column.kind === "numeric") return formatNumber(column.values[i]);
+  if (column.kind === "numeric") {
+    const v = column.values[i];
+    if (Number.isNaN(v)) return MISSING_TEXT;
+    if (column.exact) return column.exact[i].toString(); // every digit beyond 2^53
+    if (column.time) return formatDate(v, column.time.timeZone);
+    if (column.integer) return String(v); // exact up to 2^53 (float64) or int32
+    return formatNumber(v);
+  }
   if (column.kind === "text") return column.labels[i] ?? "";
   return column.categories[column.codes[i]] ?? "";
 }

@@ -1,6 +1,6 @@
 /** The scatter's legend: a color bar (continuous column) or swatches (categorical column). */
 import type { Legend } from "./coloring";
-import { formatNumber } from "./columns";
+import { formatNumber, formatValue, MISSING_TEXT } from "./columns";
 import { el } from "./dom";
 
 /** Categories listed before "+N more". */
@@ -16,12 +16,21 @@ export function renderLegend(container: HTMLElement, spec: Legend): void {
     const stops = spec.colors.filter((_, i) => i % 16 === 0 || i === spec.colors.length - 1);
     bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
     const labels = el("div", "miwd-colorbar-labels");
+    const text = (v: number) => (spec.column ? formatValue(spec.column, v) : formatNumber(v));
     labels.append(
-      el("span", "", formatNumber(spec.min)),
+      el("span", "", text(spec.min)),
       el("span", "", spec.log ? "log" : ""),
-      el("span", "", formatNumber(spec.max)),
+      el("span", "", text(spec.max)),
     );
     container.append(bar, labels);
+    if (spec.missing) {
+      // Missing values have no place on the bar: their own swatch.
+      const item = el("div", "miwd-legend-entry");
+      const swatch = el("span", "miwd-swatch");
+      swatch.style.background = spec.missing.color;
+      item.append(swatch, el("span", "", `${MISSING_TEXT} (${spec.missing.count.toLocaleString()})`));
+      container.append(item);
+    }
     return;
   }
   const list = el("div", "miwd-legend-entries");
