@@ -293,7 +293,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
   let pairCounts: Uint32Array[] = [];
   let encoding: ReturnType<typeof encodeColors> | null = null; // per color column, cached
   const colors = () => {
-    encoding ??= encodeColors(opts.columns().get(colorName), n);
+    encoding ??= encodeColors(opts.columns().get(colorName), n, theme.background);
     return encoding;
   };
   const unitToY = (unit: number) => height - MARGIN.bottom - unit * (height - MARGIN.bottom - MARGIN.top);
@@ -440,6 +440,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     setTheme(next) {
       const previous = theme;
       theme = next;
+      if (next.background !== previous.background) encoding = null; // colors fit the background
       if (!drawn) return;
       // The thousands of library lines are re-rasterized only when their color changed.
       if (next.muted !== previous.muted) drawBackground();
