@@ -1,11 +1,13 @@
 # Quick start:  make demo   (set up, then build the demo atlas)
 #               make test   (set up, then run the whole test suite)
+#               make wheel  (dist/miwd_widget-*.whl, to install elsewhere or upload to Colab)
+#               make docs   (the API reference in docs/api/)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.miwd-installed
 
-.PHONY: setup demo test test-py test-js lint format bench clean js chromium results
+.PHONY: setup demo test test-py test-js lint format bench clean js chromium results wheel docs
 
 # A local virtual environment with every extra. torch is pinned to the CPU build first, so
 # the extras' torch range is already satisfied and pip never fetches a multi-GB CUDA build.
@@ -63,6 +65,24 @@ results: setup
 
 bench: setup
 	$(PY) benchmarks/bench_descriptors.py
+
+# A wheel with the front end (bundle and its third-party notices) and the demo library inside,
+# built from the bundle `make js` just made; pip resolves only the build backend (hatchling).
+wheel: setup js
+	rm -f dist/miwd_widget-*.whl
+	$(PY) -m pip wheel --no-deps -q -w dist .
+	@ls dist/miwd_widget-*.whl
+
+# The API reference generated from the docstrings (numpy style) into docs/api/ (not committed);
+# tests/test_docs.py builds it with these modules and options and fails on any warning.
+DOC_MODULES := miwd_widget miwd_widget.descriptors miwd_widget.weights miwd_widget.library \
+  miwd_widget.projection miwd_widget.representations miwd_widget.widget miwd_widget.evaluate \
+  miwd_widget.zoo miwd_widget.columns
+PDOC_OPTIONS := --docformat numpy
+docs: setup
+	rm -rf docs/api
+	$(VENV)/bin/pdoc $(PDOC_OPTIONS) -o docs/api $(DOC_MODULES)
+	@echo "API reference: docs/api/index.html"
 
 clean:
 	rm -rf $(VENV) js/node_modules src/miwd_widget/static build dist
