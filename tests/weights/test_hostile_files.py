@@ -632,3 +632,58 @@ def test_onnx_typed_and_half_precision_values_are_read(model_dir):
     half = helper.make_tensor("w", TensorProto.FLOAT16, [2], [1.5, -2.0])  # in int32_data
     assert len(half.int32_data) == 2
     assert flatten_weights(onnx_with(model_dir / "half.onnx", half)).tolist() == [1.5, -2.0]
+
+
+# --------------------------------------------------------------------------------------
+# NWS raw .bin files are raw float64 whatever their first bytes; deep .keras configs
+# --------------------------------------------------------------------------------------
+
+
+def raw_float64_starting_with(prefix: bytes, n: int = 8) -> np.ndarray:
+    tail = np.arange(n - 1, dtype="<f8").tobytes()
+    return np.frombuffer(prefix.ljust(16, b"\x00") + tail, "<f8")
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"PK\x03\x04", b"\x80\x02K\x01.", b"\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff"],
+    ids=["zip-magic", "whole-pickle", "pickle-claiming-exabytes"],
+)
+def test_raw_float64_bin_is_read_whatever_its_first_bytes(tmp_path, prefix):
+    theta = raw_float64_starting_with(prefix)
+    snapshot = tmp_path / "net_0001" / "weights" / "020.bin"
+    snapshot.parent.mkdir(parents=True)
+    theta.tofile(snapshot)
+    loose = tmp_path / "loose.bin"
+    theta.tofile(loose)
+    # A loose .bin that is a whole pickle goes to the torch loader (which refuses it): only
+    # a file named like an NWS snapshot is never sniffed.
+    for path in (snapshot, loose) if prefix != b"\x80\x02K\x01." else (snapshot,):
+        ws = open_weights(path)
+        assert ws.format == "nws-float64"
+        np.testing.assert_array_equal(flatten_weights(path), theta)
+
+
+def test_bin_checkpoints_are_still_read_as_pytorch(tmp_path):
+    for legacy in (False, True):
+        path = tmp_path / f"pytorch_model_{legacy}.bin"
+        torch.save({"w": torch.arange(3.0)}, path, _use_new_zipfile_serialization=not legacy)
+        assert open_weights(path).format == "torch"
+        assert flatten_weights(path).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_keras_config_nested_too_deeply_or_broken_is_a_named_error(model_dir):
+    weights = model_dir / "w.h5"
+    legacy_h5(weights, lambda g: g.create_dataset("dense/kernel", data=np.ones(2, np.float32)))
+    for name, config in [
+        ("deep", "[" * 200_000 + "]" * 200_000),
+        ("broken", '{"layers": [}'),
+    ]:
+        path = model_dir / f"{name}.keras"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", config)
+            archive.write(weights, "model.weights.h5")
+        with pytest.raises(WeightReadError) as err:
+            open_weights(path)
+        assert str(err.value).startswith(f"{path}: member 'config.json' is ")
+        assert err.match("the layer order cannot be known")

@@ -225,10 +225,19 @@ def read_keras(path: Path) -> ReadResult:
         check_zip(path, archive, [n for n in ("model.weights.h5", "config.json") if n in names])
         config = None
         if "config.json" in names:
+            # Without a usable config the layer order is unknown: refused, not guessed.
             try:
                 config = json.loads(archive.read("config.json"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-                config = None  # the weights are still readable, in natural order
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise WeightReadError(
+                    f"{path}: member 'config.json' is not valid JSON ({exc}); the layer order "
+                    "cannot be known"
+                ) from None
+            except RecursionError:
+                raise WeightReadError(
+                    f"{path}: member 'config.json' is nested too deeply to parse; the layer "
+                    "order cannot be known"
+                ) from None
         # h5py needs a seekable file; the archive member is read into memory once.
         weights = io.BytesIO(archive.read("model.weights.h5"))
     with h5py.File(weights, "r") as h5:

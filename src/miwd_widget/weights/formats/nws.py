@@ -1,12 +1,22 @@
 """NWS weight snapshots (``weights/NNN.bin``): raw little-endian float64, memory-mapped.
 
-A ``.bin`` file is either a PyTorch checkpoint (zip or pickle) or such a raw vector; only a
-pickle that parses all the way to its STOP opcode is taken for a checkpoint, because raw
-float64 bytes can start like one by chance.
+A ``.bin`` file is either a PyTorch checkpoint (zip or pickle) or such a raw vector. Raw
+float64 bytes can begin with anything, so:
+
+- a file named like an NWS snapshot (``weights/<digits>.bin``) is always raw float64,
+  never sniffed (:func:`is_nws_snapshot`); so is every file an NWS layout names (the
+  library build reads those with :func:`read_raw_float64` directly);
+- any other ``.bin`` is a checkpoint only if it is a whole zip archive (a zip header *and*
+  a readable central directory) or a pickle that parses all the way to its STOP opcode
+  (then the safe torch loader decides, and refuses a pickle that carries code).
+
+A ``.bin`` shard of a sharded index is a different case: it is always a PyTorch
+checkpoint (see :data:`miwd_widget.weights.registry.SHARD_FORMATS`).
 """
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +26,32 @@ from ..source import WeightReadError
 from . import pytorch
 from ._base import ZIP_MAGIC, FileFormat, ReadResult
 
-__all__ = ["BIN", "read_bin", "read_raw_float64"]
+__all__ = ["BIN", "read_bin", "read_raw_float64", "is_nws_snapshot"]
+
+
+def is_nws_snapshot(path: Path) -> bool:
+    """Whether ``path`` is named like an NWS weight snapshot: ``.../weights/<digits>.bin``.
+
+    Examples
+    --------
+    >>> is_nws_snapshot(Path("net_00042/weights/020.bin")), is_nws_snapshot(Path("model.bin"))
+    (True, False)
+    """
+    return path.suffix.lower() == ".bin" and path.stem.isdigit() and path.parent.name == "weights"
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """Whether a .bin file is a PyTorch checkpoint, not raw float64 that starts like one."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head == ZIP_MAGIC:
+        return zipfile.is_zipfile(path)  # needs the central directory at the end too
+    return pytorch.looks_like_pickle(path)
 
 
 def read_bin(path: Path) -> ReadResult:
     """Read a .bin file as a PyTorch checkpoint or, failing that, an NWS float64 vector."""
-    with open(path, "rb") as f:
-        head = f.read(4)
-    # PyTorch .bin checkpoints are zip archives or (legacy) pickles; an NWS .bin is raw
-    # float64, whose first bytes can by chance be 0x80 0x02..0x05: only a pickle that parses
-    # all the way to its STOP opcode is taken as one.
-    if head == ZIP_MAGIC or pytorch.looks_like_pickle(path):
+    if not is_nws_snapshot(path) and _is_checkpoint(path):
         return pytorch.read(path)
     theta = read_raw_float64(
         path,

@@ -116,8 +116,10 @@ def _element_size(storage_type: Any) -> int | None:
         return None
     if name == "UntypedStorage":
         return 1
-    cls = getattr(torch, name, None)
-    dtype = getattr(cls, "dtype", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch deprecates the typed storage classes
+        cls = getattr(torch, name, None)
+        dtype = getattr(cls, "dtype", None)
     if not isinstance(dtype, torch.dtype):
         return None
     return torch._utils._element_size(dtype)
@@ -174,6 +176,27 @@ def check_storages(path: Path) -> None:
             )
 
 
+class _Bounded:
+    """A binary file whose reads never ask for more than it holds.
+
+    pickletools reads a length-prefixed argument with one ``read(n)``; raw bytes that look
+    like a pickle can declare n in the exabytes, which would be allocated up front.
+    """
+
+    def __init__(self, f: Any, size: int) -> None:
+        self.f, self.size = f, size
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self.size - self.f.tell())
+        return self.f.read(left if n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self.f.readline()
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+
 def looks_like_pickle(path: Path) -> bool:
     """Whether the file starts with a well-formed pickle (parsed, never executed)."""
     with open(path, "rb") as f:
@@ -182,7 +205,7 @@ def looks_like_pickle(path: Path) -> bool:
             return False
         f.seek(0)
         try:
-            for opcode, _, _ in pickletools.genops(f):
+            for opcode, _, _ in pickletools.genops(_Bounded(f, path.stat().st_size)):
                 if opcode.name == "STOP":
                     return True
         except Exception:  # any parse failure: not a pickle
