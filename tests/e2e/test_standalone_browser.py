@@ -1,0 +1,188 @@
+"""A page written by ``Atlas.save_html``, opened from disk in Chromium: no kernel, no Jupyter.
+
+The library is the one of the notebook tests (3 clusters, an HTML-injection id), built in
+this process. Gestures are real mouse input. The page computes every selection's gallery
+itself: a lasso changes the mean image, the count and the examples (the spread sample
+Python would show), and "Download selection" gives a CSV of exactly the selected ids; the
+PNG export is an image of the scatter with the located model's marker.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from test_atlas_browser import COUNT, LASSO_TOGGLE, LIBRARY_CELL, ROOT, XSS_ID, XSS_ROW
+from test_lifecycle_browser import (
+    CANVAS,
+    GALLERY_ITEM,
+    GALLERY_STATUS,
+    click_row,
+    cluster_lasso,
+    console_errors,
+    drag_path_on,
+    wait_painted,
+)
+
+from miwd_widget import Atlas
+from miwd_widget.widget.atlas import _spread_sample
+
+pytestmark = pytest.mark.e2e
+
+MEAN_CANVAS = ".miwd-gallery .miwd-mean canvas"
+MEAN_CAPTION = ".miwd-gallery .miwd-mean figcaption"
+CSV_BUTTON = "[data-testid=miwd-export-csv]"
+PNG_BUTTON = "[data-testid=miwd-export-png]"
+# A located model in the empty middle of the atlas, with lines to two rows of cluster 2.
+LOCATED_XY = (0.0, 0.5)
+
+
+@pytest.fixture(scope="module")
+def library():
+    namespace: dict = {}
+    exec(LIBRARY_CELL, namespace)  # the notebook tests' library, built here
+    return namespace["lib"]
+
+
+@pytest.fixture(scope="module")
+def standalone(library, browser, tmp_path_factory, artifacts_dir: Path):
+    """The page with cluster 1 saved as the selection and one located model, in Chromium."""
+    cluster = library.metadata["cluster"].to_numpy()
+    atlas = Atlas(library)
+    atlas.select(np.flatnonzero(cluster == 1))
+    atlas.show_located(
+        pd.DataFrame(
+            {
+                "query": [0, 0],
+                "query_name": ["probe.pt", "probe.pt"],
+                "x": [LOCATED_XY[0]] * 2,
+                "y": [LOCATED_XY[1]] * 2,
+                "rank": [1, 2],
+                "neighbor": np.flatnonzero(cluster == 2)[:2],
+            }
+        )
+    )
+    path = tmp_path_factory.mktemp("standalone") / "atlas.html"
+    atlas.save_html(path)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(f"[{m.type}] {m.text}"))
+    page.on("pageerror", lambda e: messages.append(f"[pageerror] {e}"))
+    page.goto(path.as_uri())
+    truth = {
+        "embedding": library.embedding.astype(np.float32),
+        "cluster": cluster,
+        "ids": library.metadata["id"].tolist(),
+        "saved": sorted(atlas.selection),
+        "gallery_size": atlas.gallery_size,
+    }
+    try:
+        wait_painted(page.locator(f"{ROOT} {CANVAS}"))
+        yield page, truth, messages
+    except BaseException:
+        page.screenshot(path=str(artifacts_dir / "standalone-FAILED.png"))
+        (artifacts_dir / "standalone-console.log").write_text("\n".join(messages) + "\n")
+        raise
+    finally:
+        page.close()
+
+
+def mean_pixels(page) -> bytes:
+    return bytes(
+        page.eval_on_selector(
+            f"{ROOT} {MEAN_CANVAS}",
+            "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)",
+        )
+    )
+
+
+def wait_gallery(page, count: int, n: int, shown: list[int]) -> None:
+    """Until the gallery describes `count` selected models and shows exactly `shown`."""
+    page.locator(f"{ROOT} {MEAN_CAPTION}").filter(
+        has_text=f"{count} selected" if count else f"all {n} models"
+    ).wait_for(timeout=20_000)
+    page.wait_for_function(
+        """([sel, rows]) => {
+          const items = [...document.querySelectorAll(sel)].map((e) => Number(e.dataset.index));
+          return items.length === rows.length && items.every((r, i) => r === rows[i]);
+        }""",
+        arg=[f"{ROOT} {GALLERY_ITEM}", shown],
+        timeout=20_000,
+    )
+
+
+def download(page, selector: str) -> Path:
+    with page.expect_download(timeout=20_000) as info:
+        page.locator(f"{ROOT} {selector}").click()
+    return Path(info.value.path())
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_lasso_updates_the_gallery_and_the_csv_has_the_selected_ids(standalone, artifacts_dir):
+    page, truth, messages = standalone
+    n = len(truth["ids"])
+    k = truth["gallery_size"]
+    canvas = page.locator(f"{ROOT} {CANVAS}")
+    count = page.locator(f"{ROOT} {COUNT}")
+    saved = truth["saved"]
+    count.filter(has_text=f"{len(saved)} of {n} selected").wait_for(timeout=10_000)
+    wait_gallery(page, len(saved), n, _spread_sample(np.asarray(saved), k).tolist())
+    before = mean_pixels(page)
+
+    # A lasso around cluster 2: the page computes its gallery (no kernel, not "saved").
+    box, polygon, inside = cluster_lasso(canvas, truth["embedding"], truth["cluster"], 2)
+    toggle = page.locator(f"{ROOT} {LASSO_TOGGLE}")
+    toggle.click()
+    drag_path_on(page, box, polygon)
+    toggle.click()  # back to pan/zoom: the clicks below select points
+    count.filter(has_text=f"{len(inside)} of {n} selected").wait_for(timeout=10_000)
+    wait_gallery(page, len(inside), n, _spread_sample(np.asarray(inside), k).tolist())
+    status = page.locator(f"{ROOT} {GALLERY_STATUS}").inner_text()
+    assert f"{len(inside)} selected" in status and "saved selection" not in status
+    # Cluster 2's descriptors peak in other bins than cluster 1's: the mean image changed.
+    assert mean_pixels(page) != before
+    page.screenshot(path=str(artifacts_dir / "standalone-lasso.png"))
+
+    rows = read_csv(download(page, CSV_BUTTON))
+    assert [r["id"] for r in rows] == [truth["ids"][i] for i in inside]
+    assert {"dataset", "optimizer"} <= set(rows[0])
+    assert all(r["dataset"] == "svhn" for r in rows)  # cluster 2's dataset
+
+    # One click on the outlier: its id (quotes, <, >) comes back exactly.
+    click_row(page, canvas, truth["embedding"], XSS_ROW)
+    count.filter(has_text=f"1 of {n} selected").wait_for(timeout=10_000)
+    wait_gallery(page, 1, n, [XSS_ROW])
+    assert [r["id"] for r in read_csv(download(page, CSV_BUTTON))] == [XSS_ID]
+    assert page.evaluate("window.__xss") is None
+    assert not console_errors(messages), "\n".join(console_errors(messages))
+
+
+def test_png_export_is_the_scatter_with_the_located_marker(standalone):
+    page, truth, messages = standalone
+    canvas = page.locator(f"{ROOT} {CANVAS}")
+    size = canvas.evaluate("c => [c.width, c.height]")
+    image = np.asarray(Image.open(io.BytesIO(download(page, PNG_BUTTON).read_bytes())))
+    assert image.shape[1::-1] == tuple(size) and image.shape[2] in (3, 4)
+    rgb = image[..., :3].astype(np.int16)
+    background = rgb[0, 0]
+    drawn = np.abs(rgb - background).sum(axis=-1) > 40
+    assert drawn.mean() > 0.005, "the PNG holds no points"
+    # The located marker (accent colour, from the overlay canvas) at its atlas position.
+    emb = truth["embedding"].astype(np.float64)
+    lo, hi = emb.min(axis=0), emb.max(axis=0)
+    scale = 0.95 / (max(float((hi - lo).max()), 1e-9) / 2)
+    nx, ny = (np.asarray(LOCATED_XY) - (lo + hi) / 2) * scale
+    w, h = size
+    px, py = int(w / 2 + nx * h / 2), int(h / 2 - ny * h / 2)
+    window = drawn[max(0, py - 12) : py + 12, max(0, px - 12) : px + 12]
+    assert window.mean() > 0.1, f"no located marker at ({px}, {py}) in the PNG"
+    assert not console_errors(messages), "\n".join(console_errors(messages))
