@@ -10,10 +10,11 @@ import { type ScaleContinuousNumeric, scaleLinear, scaleLog, scalePoint } from "
 import { type Selection, select } from "d3-selection";
 import { type BrushRange, BrushSession, categoriesInExtent } from "./brush";
 import { encodeColors } from "./coloring";
-import { type Column, type DrawnColumn, formatNumber, isDrawn } from "./columns";
+import { type Column, type DrawnColumn, formatValue, isDrawn } from "./columns";
 import { type BinnedAxis, binCategorical, binNumeric, pairHistogram, strokeDensity } from "./density";
 import { el, type Theme } from "./dom";
 import { frameTask } from "./frame";
+import { fitLabel, timeTicks } from "./labels";
 import type { SelectionStore } from "./selection";
 
 /** Selections up to this many rows are drawn line by line (colored); larger ones as density. */
@@ -115,8 +116,13 @@ export function layoutAxes(
 /** Tick positions and labels: nice ticks, powers of ten on log axes, <= 12 categories. */
 export function axisTicks(axis: Axis): { y: number; text: string }[] {
   if (axis.kind === "numeric") {
-    const values = axis.column.log ? logTicks(axis.column.min, axis.column.max) : axis.scale.ticks(5);
-    return values.map((v) => ({ y: axis.scale(v), text: formatNumber(v) }));
+    const { column } = axis;
+    const values = column.log
+      ? logTicks(column.min, column.max)
+      : column.time
+        ? timeTicks(column.min, column.max)
+        : axis.scale.ticks(5);
+    return values.map((v) => ({ y: axis.scale(v), text: formatValue(column, v) })); // dates, integers
   }
   const every = Math.max(1, Math.ceil(axis.column.categories.length / 12));
   return axis.column.categories
@@ -197,6 +203,11 @@ interface AxisStyle {
 }
 
 /** The axis line and its title, fitted into `slot` (full name on hover). */
+/** Inline font size of a label drawn at `scale` (an inline style: CSS beats SVG attributes). */
+function fontSize(scale: number): string {
+  return `${Number((FONT_SIZE_PX * scale).toFixed(2))}px`;
+}
+
 function drawAxisLine(g: Group, axis: Axis, slot: { lo: number; hi: number }, style: AxisStyle): void {
   const fg = style.theme.foreground;
   g.append("line")
@@ -207,15 +218,17 @@ function drawAxisLine(g: Group, axis: Axis, slot: { lo: number; hi: number }, st
     .attr("stroke", fg)
     .attr("stroke-width", 1);
   const label = axis.kind === "numeric" && axis.column.log ? `${axis.name} (log)` : axis.name;
-  const shown = fitText(label, slot.hi - slot.lo, style.measureTitle);
+  // A smaller font first, then both ends kept ("initi…ation"); the full name on hover.
+  const shown = fitLabel(label, slot.hi - slot.lo, style.measureTitle);
   const title = g
     .append("text")
     .attr("class", "miwd-axis-title")
-    .attr("x", placeInSlot(axis.x, style.measureTitle(shown), slot))
+    .attr("x", placeInSlot(axis.x, style.measureTitle(shown.text) * shown.scale, slot))
     .attr("y", MARGIN.top - 12)
     .attr("text-anchor", "middle")
     .attr("fill", fg)
-    .text(shown);
+    .style("font-size", fontSize(shown.scale))
+    .text(shown.text);
   title.append("title").text(label);
 }
 
@@ -233,13 +246,15 @@ function drawTicks(g: Group, axis: Axis, labelRoom: number, style: AxisStyle): v
       .attr("y1", t.y)
       .attr("y2", t.y)
       .attr("stroke", fg);
-    const text = fitText(t.text, labelRoom, style.measureTick);
+    // "sgd_momentum" in a smaller font rather than "sgd_mo…"; shortened keeping both ends.
+    const fitted = fitLabel(t.text, labelRoom, style.measureTick);
+    const text = fitted.text;
     if (!text) continue;
     g.append("rect")
       .attr("class", "miwd-tick-box")
       .attr("x", labelX - 2)
       .attr("y", t.y - 7)
-      .attr("width", style.measureTick(text) + 4)
+      .attr("width", style.measureTick(text) * fitted.scale + 4)
       .attr("height", 14)
       .attr("rx", 2)
       .attr("fill", style.theme.background)
@@ -253,6 +268,7 @@ function drawTicks(g: Group, axis: Axis, labelRoom: number, style: AxisStyle): v
       .attr("dy", "0.32em")
       .attr("text-anchor", "start")
       .attr("fill", fg)
+      .style("font-size", fontSize(fitted.scale))
       .text(text);
     if (text !== t.text) tick.append("title").text(t.text);
   }
