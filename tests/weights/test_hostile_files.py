@@ -687,3 +687,72 @@ def test_keras_config_nested_too_deeply_or_broken_is_a_named_error(model_dir):
             open_weights(path)
         assert str(err.value).startswith(f"{path}: member 'config.json' is ")
         assert err.match("the layer order cannot be known")
+
+
+# --------------------------------------------------------------------------------------
+# MemoryError while reading: a named error for every format
+# --------------------------------------------------------------------------------------
+
+
+def _no_memory(*args, **kwargs):
+    raise MemoryError
+
+
+def write_every_format(folder: Path) -> dict[str, Path]:
+    """One small valid file per format (and the call whose memory runs out in its reader)."""
+    w = np.arange(4, dtype=np.float32)
+    paths = {
+        "safetensors": folder / "m.safetensors",
+        "npy": folder / "m.npy",
+        "npz": folder / "m.npz",
+        "torch": folder / "m.pt",
+        "onnx": folder / "m.onnx",
+        "h5": folder / "m.h5",
+        "bin": folder / "weights" / "001.bin",
+    }
+    safetensors.numpy.save_file({"w": w}, paths["safetensors"])
+    np.save(paths["npy"], w)
+    np.savez(paths["npz"], w=w)
+    torch.save({"w": torch.from_numpy(w)}, paths["torch"])
+    onnx_with(paths["onnx"], numpy_helper.from_array(w, "w"))
+    legacy_h5(paths["h5"], lambda g: g.create_dataset("dense/kernel", data=w))
+    paths["bin"].parent.mkdir()
+    w.astype("<f8").tofile(paths["bin"])
+    index = write_index(folder, {"w": "m.safetensors"})
+    paths["sharded"] = index
+    return paths
+
+
+MEMORY_HUNGRY = {
+    "safetensors": (np, "memmap"),
+    "sharded": (np, "memmap"),
+    "npy": (np, "load"),
+    "npz": (np, "frombuffer"),
+    "torch": (torch, "load"),
+    "onnx": (numpy_helper, "to_array"),
+    "h5": (h5py.Dataset, "__getitem__"),
+    "bin": (np, "memmap"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MEMORY_HUNGRY))
+def test_memory_error_while_reading_is_a_named_error(model_dir, monkeypatch, kind):
+    path = write_every_format(model_dir)[kind]
+    assert flatten_weights(path).tolist() == [0.0, 1.0, 2.0, 3.0]
+    monkeypatch.setattr(*MEMORY_HUNGRY[kind], _no_memory)
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert str(err.value).startswith(f"{path}: not enough memory to ")
+
+
+def test_memory_error_of_the_nws_layout_and_of_flatten_weights(model_dir, monkeypatch):
+    from miwd_widget.weights.formats.nws import read_raw_float64
+
+    path = write_every_format(model_dir)["bin"]
+    ws = open_weights(path)
+    monkeypatch.setattr(np, "memmap", _no_memory)
+    with pytest.raises(WeightReadError, match=rf"^{path}: not enough memory to map it \(32 bytes"):
+        read_raw_float64(path)
+    monkeypatch.setattr(np, "empty", _no_memory)
+    with pytest.raises(WeightReadError, match=rf"^{path}: not enough memory for its 4 weights"):
+        flatten_weights(ws)

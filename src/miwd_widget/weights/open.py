@@ -106,7 +106,13 @@ def flatten_weights(source: Any, **kwargs: Any) -> np.ndarray:
     dtype = np.result_type(
         *[np.float32 if t.dtype in ("bfloat16", "float16") else t.data.dtype for t in ws.tensors]
     )
-    out = np.empty(ws.n, dtype=dtype)
+    try:
+        out = np.empty(ws.n, dtype=dtype)
+    except MemoryError:
+        raise WeightReadError(
+            f"{ws.name}: not enough memory for its {ws.n:,} weights as one {dtype} vector "
+            "(describe() reads a model in pieces and needs no such vector)"
+        ) from None
     for _, offset, piece in ws.chunks():
         out[offset : offset + piece.shape[0]] = piece
     return out

@@ -55,6 +55,10 @@ def _read_shard(path: Path) -> ReadResult:
         return fmt.read(path)
     except WeightReadError:
         raise
+    except MemoryError:
+        raise WeightReadError(
+            f"{path}: not enough memory to read it as {fmt.description}"
+        ) from None
     except Exception as exc:  # library errors on corrupt files become one clear message
         raise WeightReadError(
             f"{path}: cannot read it as {fmt.description} "

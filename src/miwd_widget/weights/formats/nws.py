@@ -71,7 +71,12 @@ def read_raw_float64(path: Path, what: str = "not a raw float64 weight file") ->
         raise WeightReadError(f"{path}: empty file")
     if size % 8:
         raise WeightReadError(f"{path}: {what} (its size, {size:,} bytes, is not a multiple of 8)")
-    return np.memmap(path, dtype="<f8", mode="r")
+    try:
+        return np.memmap(path, dtype="<f8", mode="r")
+    except MemoryError:  # the NWS layout calls this outside read_path, which names errors
+        raise WeightReadError(f"{path}: not enough memory to map it ({size:,} bytes)") from None
+    except (OSError, ValueError) as exc:
+        raise WeightReadError(f"{path}: cannot map it: {exc}") from None
 
 
 BIN = FileFormat(
