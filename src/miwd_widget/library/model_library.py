@@ -583,6 +583,55 @@ class ModelLibrary:
         config = DescriptorConfig(S, B, value_range, percentiles, clip, nan_policy)
         return cls(**build_cnn_zoo(folder, config, chunk_rows, threads, progress))
 
+    @classmethod
+    def from_huggingface(
+        cls,
+        paths: str | os.PathLike | Iterable[str | os.PathLike],
+        **kwargs: Any,
+    ) -> ModelLibrary:
+        """Build a library from Hugging Face model folders or the Hugging Face hub cache;
+        see :mod:`miwd_widget.library.huggingface`.
+
+        Nothing is executed: safetensors files are memory-mapped, ``.bin`` checkpoints are
+        read with ``torch.load(weights_only=True)``, no ``transformers`` is needed.
+
+        Parameters
+        ----------
+        paths
+            A model folder (``config.json`` + ``model.safetensors``, sharded safetensors with
+            their index, or ``pytorch_model.bin``), a hub cache root (e.g.
+            ``~/.cache/huggingface/hub``), one ``models--ORG--NAME`` entry or snapshot, a
+            folder of model folders, or a list of these.
+        **kwargs
+            As in :meth:`from_files` (``S``, ``B``, ``value_range``, ``n_jobs``, ...).
+
+        Returns
+        -------
+        ModelLibrary
+            One row per model folder or cache snapshot: ``id`` (the repository, with
+            ``@revision`` when the cache holds several of it, else the folder name),
+            ``source`` (the weight file), ``repo``, ``revision`` and ``ref`` for cache
+            snapshots, and the scalar fields of ``config.json`` (``model_type``,
+            ``architectures``, ``hidden_size``, ``num_hidden_layers``, ``torch_dtype``,
+            ``vocab_size``, ...). Folders without weights are in ``library.errors``.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.from_huggingface("~/.cache/huggingface/hub")  # doctest: +SKIP
+        """
+        from .huggingface import huggingface_items
+
+        config, runner = _build_options(kwargs)
+        if isinstance(paths, (str, os.PathLike)):
+            paths = os.path.expanduser(paths)
+            listed = [str(paths)]
+        else:
+            paths = [os.path.expanduser(p) for p in paths]
+            listed = [str(p) for p in paths]
+        items, errors = huggingface_items(paths)
+        attrs = {"huggingface": {"paths": listed}}
+        return cls._from_items(items, config, runner, errors=errors, attrs=attrs)
+
     # ----------------------------------------------------------------------------------
     # Adding, describing new models
     # ----------------------------------------------------------------------------------

