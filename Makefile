@@ -78,7 +78,7 @@ wheel: setup js
 DOC_MODULES := miwd_widget miwd_widget.descriptors miwd_widget.weights miwd_widget.library \
   miwd_widget.projection miwd_widget.representations miwd_widget.widget miwd_widget.evaluate \
   miwd_widget.zoo miwd_widget.columns
-PDOC_OPTIONS := --docformat numpy
+PDOC_OPTIONS := --docformat numpy --no-show-source --template-directory docs/pdoc
 docs: setup
 	rm -rf docs/api
 	$(VENV)/bin/pdoc $(PDOC_OPTIONS) -o docs/api $(DOC_MODULES)
