@@ -7,6 +7,7 @@ import { scalePow } from "d3-scale";
 import { type ColormapName, sampleColormap } from "./colormaps";
 import { formatNumber } from "./columns";
 import { el, listen } from "./dom";
+import { type Measure, packParts, shortenMiddle, textMeasurer } from "./labels";
 import { type DescriptorReply, isSuperseded } from "./requests";
 import type { SelectionStore } from "./selection";
 
@@ -157,6 +158,21 @@ export function colorBar(domain: ColorDomain, name: string): HTMLElement {
   return wrap;
 }
 
+/** Width of a tile caption (styles.css: .miwd-tile figcaption max-width). */
+const CAPTION_WIDTH_PX = 120;
+
+/**
+ * The lines of a tile caption: the first (the model id) shortened in the middle if needed,
+ * the next ones' " · "-separated parts packed on lines of `width` px, never cut inside a
+ * part, so "acc 0.512" is never "acc 0.1…". The tile shows the full label on hover.
+ */
+export function captionLines(label: string, measure: Measure, width = CAPTION_WIDTH_PX): string[] {
+  const [first, ...rest] = label.split("\n");
+  const lines = [shortenMiddle(first, width, measure) || first];
+  for (const line of rest) lines.push(...packParts(line.split(" · "), width, measure, " · ", 4));
+  return lines;
+}
+
 export function createGallery(opts: GalleryOptions): GalleryView {
   const { store } = opts;
   const removers: (() => void)[] = [];
@@ -183,12 +199,16 @@ export function createGallery(opts: GalleryOptions): GalleryView {
     status.textContent = reply.stale ? ` — saved selection (${who}); open in Jupyter to fetch others` : ` — ${who}`;
 
     const summary = el("div", "miwd-gallery-summary");
+    // Captions are measured in the gallery's font (bold ids are a little wider: CSS still
+    // ellipsizes a line that overflows, and the full label is on hover).
+    const measure = textMeasurer(getComputedStyle(body).font || "12px sans-serif", 12);
     const makeTile = (label: string, data: Float32Array, offset: number, domain: ColorDomain, cls: string) => {
       const tile = el("figure", `miwd-tile ${cls}`);
       const canvas = el("canvas", "miwd-descriptor");
       paintDescriptor(canvas, data, offset, S, B, domain);
       const caption = el("figcaption");
-      for (const line of label.split("\n")) caption.append(el("div", "", line));
+      for (const line of captionLines(label, measure)) caption.append(el("div", "", line));
+      caption.title = label;
       tile.append(canvas, caption);
       return tile;
     };
