@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Column } from "./columns";
+import { captionLines } from "./gallery";
 import { fitLabel, packParts, shortenMiddle, textMeasurer, timeTicks } from "./labels";
 import { axisTicks, layoutAxes } from "./parallel";
 
@@ -90,5 +91,18 @@ describe("parallel axes' tick labels", () => {
     expect(texts.length).toBeGreaterThanOrEqual(3);
     for (const text of texts) expect(text).toMatch(/^2024-01-\d\d$/);
     expect(axisTicks(seed).map((t) => t.text)).toEqual(["0", "10", "20", "30", "40"]);
+  });
+});
+
+describe("gallery captions", () => {
+  it("keep every accuracy whole and the id's end", () => {
+    const lines = captionLines("m01234\ncolour_digits · acc 0.123 · sgd_momentum · sigmoid", mono);
+    expect(lines[0]).toBe("m01234");
+    expect(lines.some((l) => l.split(" · ").includes("acc 0.123"))).toBe(true);
+    expect(lines.every((l) => mono(l) <= 120)).toBe(true);
+    expect(lines.slice(1).join(" · ")).toBe("colour_digits · acc 0.123 · sgd_momentum · sigmoid");
+    const long = captionLines("zoo/run_2024_05/models/m01234\nacc 0.9", mono);
+    expect(long[0].endsWith("m01234")).toBe(true);
+    expect(mono(long[0])).toBeLessThanOrEqual(120);
   });
 });
