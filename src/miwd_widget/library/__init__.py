@@ -19,11 +19,26 @@ ModelLibrary(4 models, descriptors 4x8, not projected)
 
 from __future__ import annotations
 
-from .demo import load_demo_library
-from .model_library import ModelLibrary
-from .sources import MODEL_SUFFIXES, expand_paths
-from .storage import FORMAT_VERSION
-from .summary import SelectionSummary
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported on first use: a build's worker processes import .workers through this package
+# and should not pay for pandas (about a second of every parallel build's start-up).
+_EXPORTS = {
+    "ModelLibrary": "model_library",
+    "SelectionSummary": "summary",
+    "expand_paths": "sources",
+    "load_demo_library": "demo",
+    "FORMAT_VERSION": "storage",
+    "MODEL_SUFFIXES": "sources",
+}
+
+if TYPE_CHECKING:
+    from .demo import load_demo_library
+    from .model_library import ModelLibrary
+    from .sources import MODEL_SUFFIXES, expand_paths
+    from .storage import FORMAT_VERSION
+    from .summary import SelectionSummary
 
 __all__ = [
     "ModelLibrary",
@@ -33,3 +48,16 @@ __all__ = [
     "FORMAT_VERSION",
     "MODEL_SUFFIXES",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -11,6 +11,12 @@
 Workers open the files themselves (readers return memory maps), so only paths and small
 results travel between processes. A model that fails is recorded with its reason and the
 build goes on.
+
+Small models are not opened twice: opening a file costs more than histogramming ten
+thousand weights, so pass 1 sends a small, finite float32 model's whole theta back with
+its sample (at most :data:`KEEP_MODEL_BYTES` per model and :data:`KEEP_TOTAL_BYTES` in
+all, so memory stays bounded), and pass 2 describes those in this process, many per
+compiled call (:mod:`.rows`), with exactly the counts of the per-file kernel.
 """
 
 from __future__ import annotations
@@ -27,72 +33,28 @@ from ..columns import ACCURACY_COLUMNS, ID, SOURCE
 from ..descriptors.config import DescriptorConfig
 from ..descriptors.value_range import (
     AUTO_RANGE_SAMPLES,
-    model_stride,
     pooled_percentiles,
-    sample_weights,
-    split_degenerate,
 )
-from ..weights import WeightReadError, WeightSource, open_weights
-from .executor import Runner, error_text, run_batches
+from .executor import Runner, run_batches
 from .sources import Item
+from .workers import _describe_batch, _sample_batch
 
-__all__ = ["build", "Built", "accuracy_norm", "errors_frame"]
+__all__ = [
+    "build",
+    "Built",
+    "accuracy_norm",
+    "errors_frame",
+    "KEEP_MODEL_BYTES",
+    "KEEP_TOTAL_BYTES",
+]
 
 log = logging.getLogger(__name__)
 
-
-# --------------------------------------------------------------------------------------
-# What runs in worker processes
-# --------------------------------------------------------------------------------------
-
-
-def _open(spec: Any) -> WeightSource:
-    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "f64":
-        # NWS snapshots are headerless float64 vectors; the layout, not the file, says so.
-        from ..weights.formats.nws import read_raw_float64
-
-        _, path, expected = spec
-        theta = read_raw_float64(path)
-        if expected is not None and theta.shape[0] != expected:
-            raise WeightReadError(
-                f"{path}: holds {theta.shape[0]} float64 values, the CSV says {expected} weights"
-            )
-        return open_weights(theta, name=path)
-    return open_weights(spec)
-
-
-def _sample_batch(
-    specs: list[Any], n_models: int, max_samples: int, threads: int | None = None
-) -> list[tuple]:
-    """Pass 1: per model ("ok", n, stride, finite strided sample) or ("error", message)."""
-    out: list[tuple] = []
-    for spec in specs:
-        try:
-            ws = _open(spec)
-            n = ws.n
-            if n == 0:
-                raise ValueError("the model has no floating-point weights")
-            stride = model_stride(n, n_models, max_samples)
-            out.append(("ok", n, stride, sample_weights(ws, stride)))
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
-            out.append(("error", error_text(exc)))
-    return out
-
-
-def _describe_batch(
-    specs: list[Any], config: DescriptorConfig, threads: int | None = None
-) -> list[tuple]:
-    """Pass 2: per model ("ok", descriptor (S, B) float32, N) or ("error", message)."""
-    from ..descriptors.kernel import describe_source  # lazily: numba loads here
-
-    out: list[tuple] = []
-    for spec in specs:
-        try:
-            ws = _open(spec)
-            out.append(("ok", describe_source(ws, config, threads=threads), ws.n))
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
-            out.append(("error", error_text(exc)))
-    return out
+#: Pass 1 sends back the whole theta of a model up to this size: below it, one more
+#: ``open`` (about 0.25 ms) costs more than the bytes' trip between processes.
+KEEP_MODEL_BYTES = 128 << 10
+#: ... and at most this much over a whole build (each model's share of it).
+KEEP_TOTAL_BYTES = 512 << 20
 
 
 # --------------------------------------------------------------------------------------
@@ -128,65 +90,122 @@ def build(
     errors = list(errors or [])
     if runner.progress is None:
         runner = replace(runner, progress=len(items) > 10)
+    kept_theta: dict[int, np.ndarray] = {}  # item position -> theta sent back by pass 1
     if config.is_auto:
-        budget = {"n_models": len(items), "max_samples": AUTO_RANGE_SAMPLES}
+        keep = min(KEEP_MODEL_BYTES, KEEP_TOTAL_BYTES // max(1, len(items)))
+        budget = {
+            "n_models": len(items),
+            "max_samples": AUTO_RANGE_SAMPLES,
+            "keep_bytes": keep,
+            "min_weights": config.S,
+        }
         sampled = run_batches(
             _sample_batch, [it.spec for it in items], budget, runner, "value range"
         )
-        kept = []
+        kept, samples, reasons = [], [], []
         for item, res in zip(items, sampled, strict=True):
-            if res[0] == "ok":
-                kept.append((item, res))
-            else:
+            if res[0] != "ok":
                 errors.append((item.label, res[1]))
-        items = [k[0] for k in kept]
+                continue
+            _, _, stride, sample, reason, theta = res
+            if theta is not None:
+                kept_theta[len(kept)] = theta
+                sample = theta[::stride]
+            kept.append(item)
+            samples.append(sample)
+            reasons.append(reason)
+        items = kept
         resolved = None
         if kept:
-            samples = [r[3] for _, r in kept]
-            used, dropped = split_degenerate(samples)
-            for i, reason in dropped:
-                label = kept[i][0].label
-                errors.append(
-                    (
-                        label,
-                        f"{label}: warning: degenerate weights ({reason}); described, but left "
-                        "out of the pooled 'auto' value range",
-                    )
-                )
+            used = [i for i, r in enumerate(reasons) if r is None]
+            if used:  # as split_degenerate: if every model is degenerate, all are used
+                for i, reason in enumerate(reasons):
+                    if reason is not None:
+                        label = kept[i].label
+                        errors.append(
+                            (
+                                label,
+                                f"{label}: warning: degenerate weights ({reason}); described, "
+                                "but left out of the pooled 'auto' value range",
+                            )
+                        )
+            else:
+                used = list(range(len(kept)))
             lo_hi = pooled_percentiles([samples[i] for i in used], percentiles=config.percentiles)
             resolved = config.with_range(lo_hi)
             log.info(
                 "value_range='auto': [%.4g, %.4g] over %d models (%d degenerate left out)",
                 *lo_hi,
                 len(used),
-                len(dropped),
+                len(kept) - len(used),
             )
+        del samples
     else:
         resolved = config
-    descriptors, rows = [], []
+    descriptors: list[np.ndarray | None] = [None] * len(items)
+    n_params = [0] * len(items)
+    failed: dict[int, str] = {}
     if items and resolved is not None:
+        for i, d in _describe_kept(kept_theta, resolved):
+            descriptors[i] = d
+            n_params[i] = kept_theta[i].shape[0]
+        kept_theta.clear()
+        rest = [i for i in range(len(items)) if descriptors[i] is None]
         described = run_batches(
-            _describe_batch, [it.spec for it in items], {"config": resolved}, runner, "MI-WD"
+            _describe_batch, [items[i].spec for i in rest], {"config": resolved}, runner, "MI-WD"
         )
-        for item, res in zip(items, described, strict=True):
-            if res[0] != "ok":
-                errors.append((item.label, res[1]))
-                continue
-            descriptors.append(res[1])
-            row: dict[str, Any] = {ID: item.id}
-            if item.source is not None:
-                row[SOURCE] = item.source
-            row.update(item.meta)
-            row.setdefault("n_params", int(res[2]))
-            rows.append(row)
+        for i, res in zip(rest, described, strict=True):
+            if res[0] == "ok":
+                descriptors[i], n_params[i] = res[1], int(res[2])
+            else:
+                failed[i] = res[1]
+    rows = []
+    for i, item in enumerate(items):
+        if i in failed:
+            errors.append((item.label, failed[i]))
+            continue
+        row: dict[str, Any] = {ID: item.id}
+        if item.source is not None:
+            row[SOURCE] = item.source
+        row.update(item.meta)
+        row.setdefault("n_params", int(n_params[i]))
+        rows.append(row)
     if errors:
         log.warning(
             "%d model(s) could not be described (see library.errors), e.g. %s",
             len(errors),
             errors[0][1],
         )
-    d = np.stack(descriptors) if descriptors else np.empty((0, config.S, config.B), np.float32)
+    good = [d for d in descriptors if d is not None]
+    if good:
+        d = np.empty((len(good), config.S, config.B), np.float32)
+        for j, one in enumerate(good):
+            d[j] = one
+    else:
+        d = np.empty((0, config.S, config.B), np.float32)
     return Built(d, pd.DataFrame(rows), resolved, errors)
+
+
+def _describe_kept(
+    thetas: dict[int, np.ndarray], config: DescriptorConfig, group_bytes: int = 64 << 20
+) -> Iterable[tuple[int, np.ndarray]]:
+    """Descriptors of the models pass 1 sent back whole, many per compiled call."""
+    from .rows import describe_rows
+
+    keys = sorted(thetas)
+    start = 0
+    while start < len(keys):
+        stop, size = start, 0
+        while stop < len(keys) and (stop == start or size < group_bytes):
+            size += thetas[keys[stop]].nbytes
+            stop += 1
+        group = keys[start:stop]
+        sizes = np.array([thetas[k].shape[0] for k in group], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        flat = np.concatenate([thetas[k] for k in group])
+        d, _ = describe_rows(flat, offsets, config)  # all finite: checked in pass 1
+        yield from zip(group, d, strict=True)
+        start = stop
 
 
 def errors_frame(records: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:

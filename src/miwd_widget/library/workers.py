@@ -1,0 +1,94 @@
+"""What a library build runs in worker processes: open, sample and describe models.
+
+Kept apart from :mod:`.build` so that a worker process imports numpy, the readers and
+(for pass 2) numba, but not pandas: worker start-up is a fixed cost of every parallel
+build, about a second with pandas on this machine's loaded cores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..descriptors.config import DescriptorConfig
+from ..descriptors.value_range import degenerate_reason, model_stride, sample_weights
+from ..weights import WeightReadError, WeightSource, open_weights
+from .executor import error_text
+
+__all__: list[str] = []
+
+
+def _open(spec: Any) -> WeightSource:
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "f64":
+        # NWS snapshots are headerless float64 vectors; the layout, not the file, says so.
+        from ..weights.formats.nws import read_raw_float64
+
+        _, path, expected = spec
+        theta = read_raw_float64(path)
+        if expected is not None and theta.shape[0] != expected:
+            raise WeightReadError(
+                f"{path}: holds {theta.shape[0]} float64 values, the CSV says {expected} weights"
+            )
+        return open_weights(theta, name=path)
+    return open_weights(spec)
+
+
+def _sample_batch(
+    specs: list[Any],
+    n_models: int,
+    max_samples: int,
+    keep_bytes: int = 0,
+    min_weights: int = 1,
+    threads: int | None = None,
+) -> list[tuple]:
+    """Pass 1: per model ("ok", n, stride, sample, degenerate reason, theta) or ("error", msg).
+
+    ``theta`` is the model's whole float32 theta when it is finite, has at least
+    ``min_weights`` (S) weights and at most ``keep_bytes`` bytes (pass 2 then needs no
+    second open), else None. With theta, ``sample`` is None: it is ``theta[::stride]``.
+    """
+    out: list[tuple] = []
+    for spec in specs:
+        try:
+            ws = _open(spec)
+            n = ws.n
+            if n == 0:
+                raise ValueError("the model has no floating-point weights")
+            stride = model_stride(n, n_models, max_samples)
+            theta = None
+            if (
+                min_weights <= n
+                and 4 * n <= keep_bytes
+                and all(t.chunk_dtype == np.float32 for t in ws.tensors)
+            ):
+                theta = np.empty(n, np.float32)
+                for _, offset, piece in ws.chunks():
+                    theta[offset : offset + piece.shape[0]] = piece
+                if not np.isfinite(theta).all():
+                    theta = None  # described from the file: its error names the tensor
+            if theta is not None:
+                # all finite: exactly what sample_weights(ws, stride) returns
+                out.append(("ok", n, stride, None, degenerate_reason(theta[::stride]), theta))
+            else:
+                sample = sample_weights(ws, stride)
+                out.append(("ok", n, stride, sample, degenerate_reason(sample), None))
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
+            out.append(("error", error_text(exc)))
+    return out
+
+
+def _describe_batch(
+    specs: list[Any], config: DescriptorConfig, threads: int | None = None
+) -> list[tuple]:
+    """Pass 2: per model ("ok", descriptor (S, B) float32, N) or ("error", message)."""
+    from ..descriptors.kernel import describe_source  # lazily: numba loads here
+
+    out: list[tuple] = []
+    for spec in specs:
+        try:
+            ws = _open(spec)
+            out.append(("ok", describe_source(ws, config, threads=threads), ws.n))
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
+            out.append(("error", error_text(exc)))
+    return out
