@@ -384,8 +384,12 @@ export function createScatter(opts: ScatterOptions): ScatterView {
         await scatterplot.set({ pointColor: encoding.palette, showPointConnections: showPaths });
         const data = { x: points.x, y: points.y, z: encoding.codes };
         // Paths: regl-scatterplot connects points by a 5th (line) and 6th (order) component,
-        // which it reads only when a 4th (w) is there too.
-        const connected = showPaths && pathConnections ? { ...data, w: encoding.codes, ...pathConnections } : data;
+        // which it reads only when a 4th (w) is there too. It then builds its point arrays
+        // with `x.map(...)`, which on a Float32Array yields NaNs: x goes in as a plain array.
+        const connected =
+          showPaths && pathConnections
+            ? { ...data, x: Array.from(points.x), w: encoding.codes, ...pathConnections }
+            : data;
         await scatterplot.draw(connected, { zDataType: "categorical", select: Array.from(store.get()) });
         dom.root.dataset.paths = String(showPaths && paths ? paths.count : 0);
         drawOverlay();
