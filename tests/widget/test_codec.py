@@ -79,7 +79,9 @@ def test_datetimes_travel_as_epoch_milliseconds():
     assert enc["min"] == -86_400_000.0 and enc["max"] == ms[0]
     back = decode_column(enc)
     assert back[0] == np.datetime64("2024-03-01T12:30:00.250") and np.isnat(back[1])
-    aware = encode_column(pd.Series(pd.to_datetime(["2024-06-01 02:00"]).tz_localize("Europe/Paris")))
+    aware = encode_column(
+        pd.Series(pd.to_datetime(["2024-06-01 02:00"]).tz_localize("Europe/Paris"))
+    )
     assert aware["tz"] == "Europe/Paris"
     assert array_from_json(aware["values"])[0] == pd.Timestamp("2024-06-01 00:00Z").value // 10**6
 
@@ -110,6 +112,8 @@ def test_booleans_and_missing_categories():
         ("n_params", [100, 10_000], True),  # 2 decades
         ("n_params", [100, 9_000], False),
         ("batch_size", [32, 128], False),
+        ("seed", [300_000, 2_100_000_000], False),  # an identifier, not a magnitude
+        ("model_id", [1, 5000], False),
     ],
 )
 def test_log_axis_rule(name, values, log):

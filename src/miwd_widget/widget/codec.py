@@ -76,6 +76,10 @@ LOG_SCALE_NAMES = frozenset(
         "adam_eps",
     }
 )
+# Identifiers (random seeds, ids, group numbers) span decades without being magnitudes: the
+# decades rule leaves them linear (log=True or log_columns still apply).
+_IDENTIFIER_NAMES = frozenset({"seed", "id", "idx", "index", "run", "group", "train_group"})
+_IDENTIFIER_SUFFIXES = ("_seed", "_id", "_idx", "_index", "_group")
 # More category labels than this travel packed (one UTF-8 buffer), not as a JSON list.
 MAX_JSON_LABELS = 1000
 _INT32 = np.iinfo(np.int32)
@@ -165,7 +169,11 @@ def _wants_log(series: pd.Series, lo: float, hi: float, log: bool | None) -> boo
         return True
     # The last part of dotted/slashed names: "optimizer.lr" and "train/lr" are learning rates.
     short = name.lower().replace("/", ".").replace(":", ".").rsplit(".", 1)[-1]
-    return short in LOG_SCALE_NAMES or bool(np.log10(hi / lo) >= LOG_DECADES)
+    if short in LOG_SCALE_NAMES:
+        return True
+    if short in _IDENTIFIER_NAMES or short.endswith(_IDENTIFIER_SUFFIXES):
+        return False
+    return bool(np.log10(hi / lo) >= LOG_DECADES)
 
 
 def _range(values: np.ndarray) -> tuple[float, float]:
@@ -232,7 +240,8 @@ def encode_column(series: pd.Series, log: bool | None = None) -> dict[str, Any]:
     A positive column gets a log axis when ``log=True``, when its name is in
     ``series.attrs["log_columns"]`` (pandas copies a DataFrame's attrs to its columns), when
     its name is a hyper-parameter usually sampled log-uniformly (:data:`LOG_SCALE_NAMES`:
-    ``lr``, ``weight_decay``, ...) or when it spans at least :data:`LOG_DECADES` decades.
+    ``lr``, ``weight_decay``, ...) or when it spans at least :data:`LOG_DECADES` decades
+    and is not an identifier (``seed``, ``id``, ``*_id``...).
     ``log=False`` forces a linear axis.
 
     Examples
