@@ -331,9 +331,28 @@ class CnnZooDataset:
         return self._ordered(self.weights[index])
 
     def _ordered(self, block: np.ndarray) -> np.ndarray:
-        # One gather per block (a copy of the block's rows, never of the matrix).
-        block = np.asarray(block) if self.order is None else np.take(block, self.order, axis=1)
-        return np.ascontiguousarray(_kernel_dtype(block))
+        if self.order is None:
+            return np.ascontiguousarray(_kernel_dtype(np.asarray(block)))
+        # The order is a few runs of consecutive columns (one per tensor): copying run by
+        # run is several times faster than a column gather (np.take) of the block.
+        out = np.empty(block.shape, dtype=_kernel_dtype(block[:0]).dtype)
+        for dst, src, size in _runs(self.order):
+            out[:, dst : dst + size] = block[:, src : src + size]
+        return out
+
+
+def _runs(order: np.ndarray) -> list[tuple[int, int, int]]:
+    """``order`` as runs ``(position in theta, first column, length)`` of consecutive columns.
+
+    Examples
+    --------
+    >>> _runs(np.array([2, 3, 4, 0, 1, 7]))
+    [(0, 2, 3), (3, 0, 2), (5, 7, 1)]
+    """
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    sizes = np.diff(np.concatenate([starts, [order.size]]))
+    return [(int(a), int(order[a]), int(n)) for a, n in zip(starts, sizes, strict=True)]
 
 
 def _kernel_dtype(block: np.ndarray) -> np.ndarray:
