@@ -202,10 +202,16 @@ def _encode_datetime(series: pd.Series) -> dict[str, Any]:
 
 
 def _encode_integers(series: pd.Series, log: bool | None) -> dict[str, Any]:
-    missing = series.isna().to_numpy(dtype=bool)
     unsigned = pd.api.types.is_unsigned_integer_dtype(series)
-    exact = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
-    present = exact[~missing]
+    wide = np.uint64 if unsigned else np.int64
+    if isinstance(series.dtype, np.dtype):  # numpy integers cannot be missing: no mask work
+        exact = series.to_numpy().astype(wide, copy=False)
+        missing = np.zeros(0, dtype=bool)
+        present = exact
+    else:  # nullable Int64/UInt8...: pd.NA marks the missing rows
+        missing = series.isna().to_numpy(dtype=bool)
+        exact = series.to_numpy(dtype=wide, na_value=0)
+        present = exact[~missing]
     lo_int = int(present.min()) if present.size else 0
     hi_int = int(present.max()) if present.size else 0
     encoded: dict[str, Any] = {"kind": "numeric", "integer": True, "min": float(lo_int)}
@@ -215,7 +221,8 @@ def _encode_integers(series: pd.Series, log: bool | None) -> dict[str, Any]:
         values: np.ndarray = exact.astype(np.int32)
     elif -_EXACT_DOUBLE <= lo_int and hi_int <= _EXACT_DOUBLE:
         values = exact.astype(np.float64)  # exact: missing values can be NaN, no mask
-        values[missing] = np.nan
+        if missing.size:
+            values[missing] = np.nan
         missing = np.zeros(0, dtype=bool)
     elif unsigned and hi_int > np.iinfo(np.int64).max:
         values = exact
