@@ -245,6 +245,12 @@ def test_layout_forms_and_order(tmp_path):
     f.write_text("col,varname,layer\n3,w1,L1\n1,w,L0\n0,w,L0\n2,b,L0\n")
     names, order = read_layout(f, 4)
     assert names == ["w", "b", "w1"] and order.tolist() == [0, 1, 2, 3]
+    f.write_text(
+        'varname,shape\nc/bias,"(2,)"\nc/kernel,"(1, 3)"\nd/bias,(1)\nd/kernel,"[1, 1, 2]"\n'
+    )
+    names, order = read_layout(f, 8)
+    assert names == ["c/kernel", "c/bias", "d/kernel", "d/bias"]
+    assert order.tolist() == [2, 3, 4, 0, 1, 6, 7, 5]
     f.write_text("varname,start,end\na/kernel,0,3\na/bias,2,5\n")
     with pytest.raises(ValueError, match="does not map each of the 5 matrix columns"):
         read_layout(f, 5)

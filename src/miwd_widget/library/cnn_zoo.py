@@ -32,7 +32,7 @@ biases, 16-159 its kernel, per the authors' notebook), so ``layout.csv`` is read
 columns to tensors and the columns are reordered within each layer. ``layout.csv`` may
 have one row per matrix column (a column naming its tensor, e.g.
 ``sequential/conv2d/kernel:0``, optionally a ``layer`` column and a column index) or one
-row per tensor (its name and ``start``/``end`` columns, or a ``size``). A tensor's layer is
+row per tensor (its name and ``start``/``end`` columns, a ``size`` or a ``shape``). A tensor's layer is
 its name without the last component (``kernel``, ``bias``); layers keep the order in which
 the matrix first uses them.
 
@@ -154,7 +154,12 @@ def read_layout(path: str | os.PathLike, n_columns: int) -> tuple[list[str], np.
     names = table[name_col].astype(str).to_numpy()
     start_col, end_col = _pick(columns, _START_COLUMNS), _pick(columns, _END_COLUMNS)
     size_col = _pick(columns, _SIZE_COLUMNS)
-    # Per tensor: (name, layer, columns of the matrix in stored order)
+    if size_col is None and "shape" in columns and len(table) != n_columns:
+        # e.g. "(3, 3, 1, 16)": the tensor's size is the product of its dimensions
+        dims = table[columns["shape"]].astype(str).str.findall(r"\d+")
+        table = table.assign(__size__=[int(np.prod([int(d) for d in ds])) for ds in dims])
+        size_col = "__size__"
+    # Per tensor: the matrix columns that hold it, in stored order
     tensors: dict[str, tuple[str, list[np.ndarray]]] = {}
     try:
         if len(table) == n_columns and start_col is None and size_col is None:
