@@ -108,15 +108,18 @@ class ModelLibrary:
         attrs: dict[str, Any] | None = None,
         clusters: Any = None,
     ) -> None:
-        d = np.asarray(descriptors, dtype=np.float32)
-        if d.ndim != 3:
-            raise ValueError(f"descriptors must be (n, S, B), got shape {d.shape}")
-        n = d.shape[0]
+        if isinstance(descriptors, storage.LazyDescriptors):
+            # read on first use (ModelLibrary.load(path, descriptors=False))
+            self._lazy_descriptors: Any = descriptors
+            self._descriptors: np.ndarray | None = None
+            self._shape = tuple(descriptors.shape)
+        else:
+            self.descriptors = descriptors
+        n = self._shape[0]
         if metadata is None:
             metadata = pd.DataFrame({"id": [str(i) for i in range(n)]})
         if len(metadata) != n:
             raise ValueError(f"metadata has {len(metadata)} rows but there are {n} descriptors")
-        self.descriptors = d
         self.metadata = metadata.reset_index(drop=True)
         if "id" not in self.metadata.columns:
             self.metadata.insert(0, "id", [str(i) for i in range(n)])
@@ -133,11 +136,29 @@ class ModelLibrary:
         self._descriptor_index: Any = None  # neighbors.DescriptorIndex, built on first use
         self.clusters = clusters
 
+    @property
+    def descriptors(self) -> np.ndarray:
+        """(n, S, B) float32 descriptors (a read-only memory map for large saved libraries;
+        after ``load(path, descriptors=False)`` read from the file on first use)."""
+        if self._descriptors is None:
+            d = self._lazy_descriptors.load()
+            if d.shape != self._shape:
+                raise ValueError(f"descriptors have shape {d.shape}, expected {self._shape}")
+            self._descriptors, self._lazy_descriptors = d, None
+        return self._descriptors
+
+    @descriptors.setter
+    def descriptors(self, value: np.ndarray) -> None:
+        d = np.asarray(value, dtype=np.float32)  # a float32 memory map stays one
+        if d.ndim != 3:
+            raise ValueError(f"descriptors must be (n, S, B), got shape {d.shape}")
+        self._descriptors, self._lazy_descriptors, self._shape = d, None, d.shape
+
     def __len__(self) -> int:
-        return self.descriptors.shape[0]
+        return int(self._shape[0])
 
     def __repr__(self) -> str:
-        n, s, b = self.descriptors.shape
+        n, s, b = self._shape
         proj = "projected" if self.embedding is not None else "not projected"
         failed = f", {len(self.errors)} failed" if len(self.errors) else ""
         return f"ModelLibrary({n} models, descriptors {s}x{b}, {proj}{failed})"
@@ -145,12 +166,12 @@ class ModelLibrary:
     @property
     def S(self) -> int:  # noqa: N802 - the paper's symbol
         """Number of windows (descriptor rows)."""
-        return int(self.descriptors.shape[1])
+        return int(self._shape[1])
 
     @property
     def B(self) -> int:  # noqa: N802 - the paper's symbol
         """Number of histogram bins (descriptor columns)."""
-        return int(self.descriptors.shape[2])
+        return int(self._shape[2])
 
     @property
     def clusters(self) -> dict[str, np.ndarray]:
@@ -742,13 +763,16 @@ class ModelLibrary:
     # Saving and loading
     # ----------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Save to one Parquet file, atomically (see :func:`miwd_widget.library.storage.save`).
+    def save(self, path: str | os.PathLike, descriptors: str = "auto") -> Path:
+        """Save atomically (see :func:`miwd_widget.library.storage.save`).
 
-        Layout: the metadata columns; ``__miwd_descriptor__``, a fixed-size list of S*B
-        float32 per row; ``__miwd_atlas_x__``/``__miwd_atlas_y__`` when projected; the schema
-        metadata key ``miwd`` holds JSON with the format version, S, B, value_range, the
-        errors table and ``attrs``. A crash mid-write leaves any previous file intact.
+        Layout: a Parquet file with the metadata columns and
+        ``__miwd_atlas_x__``/``__miwd_atlas_y__`` when projected; the descriptors in it
+        (``__miwd_descriptor__``, a fixed-size list of S*B float32 per row) or, for large
+        libraries (``descriptors="auto"`` above 256 MB, or ``"sidecar"``), in a ``.npy``
+        file next to it that :meth:`load` memory-maps. The schema metadata key ``miwd``
+        holds JSON with the format version, S, B, value_range, the errors table and
+        ``attrs``. A crash mid-write leaves any previous file intact.
 
         Returns
         -------
@@ -759,11 +783,24 @@ class ModelLibrary:
         --------
         >>> lib.save("lib.parquet")  # doctest: +SKIP
         """
-        return storage.save(self, path)
+        return storage.save(self, path, descriptors=descriptors)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ModelLibrary:
-        """Load a library written by :meth:`save` (exact round trip).
+    def load(
+        cls, path: str | os.PathLike, descriptors: bool = True, verify: bool | None = None
+    ) -> ModelLibrary:
+        """Load a library written by :meth:`save` (exact round trip), checking the file.
+
+        Parameters
+        ----------
+        path
+            The library's Parquet file.
+        descriptors
+            False: read the metadata (and atlas) columns only; the descriptors are read
+            from the file when first used. Descriptors in a sidecar are memory-mapped.
+        verify
+            Check a descriptor sidecar's digest (default: up to 256 MB; see
+            :func:`miwd_widget.library.storage.load`).
 
         The fitted projection is not stored: :meth:`locate` places new models by their
         nearest library models, or refits it with ``placement="transform"``.
@@ -771,8 +808,9 @@ class ModelLibrary:
         Examples
         --------
         >>> lib = ModelLibrary.load("lib.parquet")  # doctest: +SKIP
+        >>> table = ModelLibrary.load("big.parquet", descriptors=False).metadata  # doctest: +SKIP
         """
-        return cls(**storage.load(path))
+        return cls(**storage.load(path, descriptors=descriptors, verify=verify))
 
     # ----------------------------------------------------------------------------------
     # Projection and placing new models

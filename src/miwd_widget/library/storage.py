@@ -1,9 +1,26 @@
-"""A library on disk: one Parquet file with metadata, descriptors and atlas coordinates."""
+"""A library on disk: a Parquet file with metadata and atlas coordinates, and descriptors.
+
+Descriptors live either inside the Parquet file (a fixed-size list column, the layout of
+format 1; small libraries) or, for large ones, in a sidecar ``.npy`` file next to it that
+:func:`load` memory-maps (format 2): 1,000,000 x 32 x 32 float32 is 4 GB, which then never
+has to sit in memory, let alone twice. ``load(path, descriptors=False)`` reads the
+metadata columns only (Parquet column selection) and leaves the descriptors to be read on
+first use.
+
+Files are checked against their schema on load: a damaged or edited file gives a
+``ValueError`` naming the file and what is wrong, never a library with wrong content.
+Parquet pages carry CRC checksums (verified on read); the sidecar's size, header and a
+BLAKE2 digest are recorded in the Parquet file and checked.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import re
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,27 +32,62 @@ from .compare import named_clusters
 if TYPE_CHECKING:
     from .model_library import ModelLibrary
 
-__all__ = ["save", "load", "FORMAT_VERSION", "DESCRIPTOR_COLUMN", "EMBEDDING_COLUMNS"]
+__all__ = [
+    "save",
+    "load",
+    "LazyDescriptors",
+    "FORMAT_VERSION",
+    "DESCRIPTOR_COLUMN",
+    "EMBEDDING_COLUMNS",
+    "INLINE_MAX_BYTES",
+]
 
-#: Version of the Parquet layout written by :func:`save`.
-FORMAT_VERSION = 1
+#: Newest layout :func:`save` writes (1: descriptors inline; 2: descriptors in a sidecar).
+FORMAT_VERSION = 2
 
 #: Reserved Parquet column names (metadata columns must not use them).
 DESCRIPTOR_COLUMN = "__miwd_descriptor__"
 EMBEDDING_COLUMNS = ("__miwd_atlas_x__", "__miwd_atlas_y__")
 SCHEMA_KEY = b"miwd"
 
+#: ``descriptors="auto"`` keeps descriptors inline up to this size, else writes a sidecar.
+INLINE_MAX_BYTES = 256 << 20
 
-def save(library: ModelLibrary, path: str | os.PathLike) -> Path:
-    """Save ``library`` to one Parquet file, atomically.
+#: Sidecars up to this size are digest-checked on every load (larger ones with verify=True:
+#: hashing 4 GB would cost the seconds memory mapping saves).
+VERIFY_MAX_BYTES = 256 << 20
 
-    Layout: the metadata columns; ``__miwd_descriptor__``, a fixed-size list of S*B
-    float32 per row (the descriptor in row-major order); ``__miwd_atlas_x__`` and
-    ``__miwd_atlas_y__`` (float32) when projected. The Parquet schema metadata key
-    ``miwd`` holds JSON with the format version, S, B, value_range, the errors table,
-    ``attrs`` (projection parameters, zoo config) and ``clusters`` ({name: [row positions]}).
-    The file is written next to its destination and moved into place with ``os.replace``: a
-    crash mid-write leaves any previous file intact.
+_BLOCK_ROWS = 1 << 14  # rows copied / hashed at a time: bounded extra memory
+
+
+# --------------------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------------------
+
+
+def save(library: ModelLibrary, path: str | os.PathLike, descriptors: str = "auto") -> Path:
+    """Save ``library`` atomically: one Parquet file, plus a descriptor sidecar if large.
+
+    Layout: the metadata columns; ``__miwd_atlas_x__`` and ``__miwd_atlas_y__`` (float32)
+    when projected; the descriptors either as ``__miwd_descriptor__``, a fixed-size list of
+    S*B float32 per row (row-major), or in ``<name>.<pid>-<token>.descriptors.npy`` next to
+    the file. The Parquet schema metadata key ``miwd`` holds JSON with the format version,
+    n, S, B, value_range, the errors table, ``attrs`` (projection parameters, zoo config),
+    ``clusters`` ({name: [row positions]}) and, with a sidecar, its name, size and digest.
+
+    Every file is written under a temporary name and moved into place with
+    ``os.replace`` (the sidecar first, then the Parquet file that names it), so a crash
+    leaves the previous library intact. Temporary files and sidecars of dead processes
+    from earlier crashed saves are removed.
+
+    Parameters
+    ----------
+    library
+        The library.
+    path
+        The Parquet file.
+    descriptors
+        ``"inline"``, ``"sidecar"`` or ``"auto"`` (sidecar above :data:`INLINE_MAX_BYTES`).
 
     Returns
     -------
@@ -51,55 +103,214 @@ def save(library: ModelLibrary, path: str | os.PathLike) -> Path:
 
     from .. import __version__
 
+    if descriptors not in ("auto", "inline", "sidecar"):
+        raise ValueError(f"descriptors must be 'auto', 'inline' or 'sidecar', got {descriptors!r}")
     path = Path(path)
     reserved = [c for c in (DESCRIPTOR_COLUMN, *EMBEDDING_COLUMNS) if c in library.metadata]
     if reserved:
         raise ValueError(f"metadata uses reserved column names {reserved}")
-    table = pa.Table.from_pandas(library.metadata, preserve_index=False)
-    flat = pa.array(library.descriptors.reshape(-1), type=pa.float32())
-    table = table.append_column(
-        DESCRIPTOR_COLUMN, pa.FixedSizeListArray.from_arrays(flat, library.S * library.B)
-    )
-    if library.embedding is not None:
-        for j, name in enumerate(EMBEDDING_COLUMNS):
-            table = table.append_column(name, pa.array(library.embedding[:, j], pa.float32()))
-    info = {
-        "format_version": FORMAT_VERSION,
-        "miwd_widget_version": __version__,
-        "n": len(library),
-        "S": library.S,
-        "B": library.B,
-        "value_range": None if library.value_range is None else list(library.value_range),
-        "errors": library.errors[["source", "error"]].astype(str).values.tolist(),
-        "attrs": library.attrs,
-        # named clusters as {name: [positions]}: validated (and names made strings) on the way
-        "clusters": {
-            name: rows.tolist()
-            for name, rows in named_clusters(library.clusters, len(library)).items()
-        },
-    }
-    schema_meta = dict(table.schema.metadata or {})
-    schema_meta[SCHEMA_KEY] = json.dumps(info, default=_json_default).encode()
-    table = table.replace_schema_metadata(schema_meta)
+    n, S, B = len(library), library.S, library.B
+    nbytes = n * S * B * 4
+    sidecar = descriptors == "sidecar" or (descriptors == "auto" and nbytes > INLINE_MAX_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_files(path)
+    previous = _referenced_sidecar(path)
+    table = pa.Table.from_pandas(library.metadata, preserve_index=False)
+    info: dict[str, Any] = {
+        "format_version": 2 if sidecar else 1,
+        "miwd_widget_version": __version__,
+        "n": n,
+        "S": S,
+        "B": B,
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    side_tmp = path.with_name(f".{path.name}.{os.getpid()}.npy.tmp")
+    side_final = None
     try:
+        if sidecar:
+            name = f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.descriptors.npy"
+            side_final = path.with_name(name)
+            size, digest = _write_sidecar(library, side_tmp)
+            info["descriptors"] = {"file": name, "bytes": size, "blake2b": digest}
+        else:
+            flat = pa.array(np.asarray(library.descriptors).reshape(-1), type=pa.float32())
+            table = table.append_column(
+                DESCRIPTOR_COLUMN, pa.FixedSizeListArray.from_arrays(flat, S * B)
+            )
+        if library.embedding is not None:
+            for j, col in enumerate(EMBEDDING_COLUMNS):
+                table = table.append_column(col, pa.array(library.embedding[:, j], pa.float32()))
+        info.update(
+            {
+                "value_range": None if library.value_range is None else list(library.value_range),
+                "errors": library.errors[["source", "error"]].astype(str).values.tolist(),
+                "attrs": library.attrs,
+                # named clusters as {name: [positions]}: validated (names made strings)
+                "clusters": {
+                    name: rows.tolist()
+                    for name, rows in named_clusters(library.clusters, n).items()
+                },
+            }
+        )
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[SCHEMA_KEY] = json.dumps(info, default=_json_default).encode()
+        table = table.replace_schema_metadata(schema_meta)
         with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
+            pq.write_table(table, f, compression="zstd", write_page_checksum=True)
             f.flush()
             os.fsync(f.fileno())
+        if side_final is not None:
+            os.replace(side_tmp, side_final)
         os.replace(tmp, path)
+    except BaseException:
+        if side_final is not None and side_final.exists():
+            side_final.unlink()  # written, but the Parquet file naming it was not
+        raise
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        for t in (tmp, side_tmp):
+            if t.exists():
+                t.unlink()
+    if previous is not None and previous != side_final and previous.exists():
+        previous.unlink()  # the replaced file's sidecar (an open memory map stays valid)
     return path
 
 
-def load(path: str | os.PathLike) -> dict[str, Any]:
+def _write_sidecar(library: ModelLibrary, where: Path) -> tuple[int, str]:
+    """Write the descriptors as one .npy, block by block; its size and BLAKE2 digest."""
+    d = library.descriptors
+    out = np.lib.format.open_memmap(where, mode="w+", dtype=np.float32, shape=d.shape)
+    for a in range(0, len(d), _BLOCK_ROWS):
+        out[a : a + _BLOCK_ROWS] = d[a : a + _BLOCK_ROWS]
+    out.flush()
+    del out
+    with open(where, "rb+") as f:
+        os.fsync(f.fileno())
+    return where.stat().st_size, _digest(where)
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(16 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(\.npy)?\.tmp$")
+_SIDECAR = re.compile(r"^(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]+\.descriptors\.npy$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_files(path: str | os.PathLike) -> list[Path]:
+    """Remove what crashed saves of ``path`` by dead processes left next to it.
+
+    That is, ``.<name>.<pid>.tmp`` (and ``.<name>.<pid>.npy.tmp``) files, and sidecars
+    ``<name>.<pid>-<token>.descriptors.npy`` that the current file does not name, whose
+    process ``pid`` is no longer running. Files of live processes (a save under way) stay.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The removed files.
+
+    Examples
+    --------
+    >>> remove_stale_files("lib.parquet")  # doctest: +SKIP
+    [PosixPath('.lib.parquet.4242.tmp')]
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return []
+    keep = _referenced_sidecar(path)
+    removed = []
+    for entry in os.scandir(folder):
+        m = _TMP.match(entry.name) or _SIDECAR.match(entry.name)
+        if m is None or m["name"] != path.name or _alive(int(m["pid"])):
+            continue
+        p = folder / entry.name
+        if keep is not None and p == keep:
+            continue
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _referenced_sidecar(path: Path) -> Path | None:
+    """The sidecar the library file at ``path`` names (None: none, or not readable)."""
+    try:
+        info = _read_info(path, _schema(path))
+    except (OSError, ValueError):
+        return None
+    side = info.get("descriptors")
+    return path.with_name(side["file"]) if isinstance(side, dict) else None
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+
+
+class LazyDescriptors:
+    """The descriptors of a library file, read on first use (``load(descriptors=False)``).
+
+    ``shape`` is known without reading; :meth:`load` reads and checks them.
+    """
+
+    def __init__(self, path: Path, info: dict[str, Any], verify: bool | None) -> None:
+        self.path = path
+        self.info = info
+        self.verify = verify
+        self.shape = (int(info["n"]), int(info["S"]), int(info["B"]))
+
+    def load(self) -> np.ndarray:
+        """The (n, S, B) float32 descriptors (memory-mapped if in a sidecar)."""
+        return _descriptors(self.path, self.info, self.verify)
+
+    def __repr__(self) -> str:
+        return f"LazyDescriptors({self.path}, shape={self.shape})"
+
+
+def load(
+    path: str | os.PathLike, descriptors: bool = True, verify: bool | None = None
+) -> dict[str, Any]:
     """The constructor arguments of a library written by :func:`save` (exact round trip).
 
     The fitted projection is not stored: :meth:`locate` places new models by their
     nearest library models, or refits it with ``placement="transform"``.
+
+    Parameters
+    ----------
+    path
+        The library's Parquet file.
+    descriptors
+        False: read the metadata columns only; the descriptors are a
+        :class:`LazyDescriptors`, read (and checked) when first used.
+    verify
+        Check a sidecar's digest: None (default) for sidecars up to
+        :data:`VERIFY_MAX_BYTES`, True always, False never (size and header are always
+        checked). Inline descriptors are always checked.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not a library file, or a damaged one: the message names the file and the problem.
 
     Examples
     --------
@@ -110,40 +321,226 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such library file")
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
-    raw = (table.schema.metadata or {}).get(SCHEMA_KEY)
-    if raw is None or DESCRIPTOR_COLUMN not in table.column_names:
-        raise ValueError(f"{path}: not a miwd library (no descriptors or 'miwd' metadata)")
-    info = json.loads(raw)
-    if info.get("format_version", 0) > FORMAT_VERSION:
+    schema = _schema(path)
+    info = _read_info(path, schema)
+    n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
+    names = schema.names
+    inline = int(info["format_version"]) == 1
+    _check_columns(path, schema, inline, S * B)
+    pf = _open_parquet(path)
+    if pf.metadata.num_rows != n:
         raise ValueError(
-            f"{path}: library format {info['format_version']} is newer than this "
-            f"miwd-widget reads ({FORMAT_VERSION}); upgrade miwd-widget"
+            f"{path}: holds {pf.metadata.num_rows} rows but its 'miwd' metadata says n={n}"
         )
-    S, B = int(info["S"]), int(info["B"])
-    column = table.column(DESCRIPTOR_COLUMN).combine_chunks()
-    values = column.flatten().to_numpy(zero_copy_only=False)
-    descriptors = np.asarray(values, dtype=np.float32).reshape(len(table), S, B)
+    wanted = [c for c in names if c != DESCRIPTOR_COLUMN]
+    try:
+        table = pq.read_table(path, columns=wanted, page_checksum_verification=True)
+    except Exception as exc:  # noqa: BLE001 - a checksum or decoding error: a damaged file
+        raise ValueError(f"{path}: damaged library file ({exc})") from None
     embedding = None
-    if all(c in table.column_names for c in EMBEDDING_COLUMNS):
+    if EMBEDDING_COLUMNS[0] in names:
         embedding = np.stack(
             [table.column(c).to_numpy().astype(np.float32) for c in EMBEDDING_COLUMNS], 1
         )
-    extra = [c for c in (DESCRIPTOR_COLUMN, *EMBEDDING_COLUMNS) if c in table.column_names]
+        if not np.isfinite(embedding).all():
+            raise ValueError(f"{path}: the atlas coordinates hold NaN or Inf values")
+    extra = [c for c in EMBEDDING_COLUMNS if c in names]
     metadata = table.drop_columns(extra).to_pandas()
     value_range = info.get("value_range")
+    lazy = LazyDescriptors(path, info, verify)
     return dict(
-        descriptors=descriptors,
+        descriptors=lazy.load() if descriptors else lazy,
         metadata=metadata,
         embedding=embedding,
         value_range=None if value_range is None else tuple(value_range),
         errors=errors_frame(tuple(e) for e in info.get("errors", [])),
         attrs=info.get("attrs") or {},
-        clusters=_loaded_clusters(info.get("clusters"), len(table), path),
+        clusters=_loaded_clusters(info.get("clusters"), n, path),
     )
+
+
+def _schema(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path)
+    except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is unreadable
+        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def _open_parquet(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path, page_checksum_verification=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def _read_info(path: Path, schema: Any) -> dict[str, Any]:
+    """The 'miwd' schema metadata, checked: keys, types and values."""
+    raw = (schema.metadata or {}).get(SCHEMA_KEY)
+    if raw is None:
+        raise ValueError(f"{path}: not a miwd library (no descriptors or 'miwd' metadata)")
+    try:
+        info = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: its 'miwd' metadata is not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: its 'miwd' metadata is not a JSON object")
+    version = info.get("format_version", 0)
+    if not _is_int(version) or version < 1:
+        raise ValueError(f"{path}: 'miwd' metadata: format_version {version!r} is not valid")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: library format {version} is newer than this "
+            f"miwd-widget reads ({FORMAT_VERSION}); upgrade miwd-widget"
+        )
+    for key in ("S", "B"):
+        if not _is_int(info.get(key)) or info[key] < 1:
+            raise ValueError(f"{path}: 'miwd' metadata: {key}={info.get(key)!r} is not valid")
+    if "n" not in info and version == 1:
+        info["n"] = None  # early format-1 files: the row count is the file's
+    elif not _is_int(info.get("n")) or info["n"] < 0:
+        raise ValueError(f"{path}: 'miwd' metadata: n={info.get('n')!r} is not valid")
+    vr = info.get("value_range")
+    if vr is not None and not (
+        isinstance(vr, list)
+        and len(vr) == 2
+        and all(isinstance(v, (int, float)) and math.isfinite(v) for v in vr)
+        and vr[0] < vr[1]
+    ):
+        raise ValueError(f"{path}: 'miwd' metadata: value_range {vr!r} is not a (lo, hi) pair")
+    errors = info.get("errors", [])
+    if not isinstance(errors, list) or not all(
+        isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e) for e in errors
+    ):
+        raise ValueError(f"{path}: 'miwd' metadata: errors is not a list of [source, error]")
+    if not isinstance(info.get("attrs") or {}, dict):
+        raise ValueError(f"{path}: 'miwd' metadata: attrs is not a JSON object")
+    if version == 2:
+        side = info.get("descriptors")
+        if not (
+            isinstance(side, dict)
+            and isinstance(side.get("file"), str)
+            and _SIDECAR.match(side["file"])
+            and "/" not in side["file"]
+            and "\\" not in side["file"]
+            and _is_int(side.get("bytes"))
+            and isinstance(side.get("blake2b"), str)
+        ):
+            raise ValueError(f"{path}: 'miwd' metadata: the descriptor sidecar entry is not valid")
+    if info["n"] is None:
+        info["n"] = _open_parquet(path).metadata.num_rows
+    return info
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_columns(path: Path, schema: Any, inline: bool, K: int) -> None:  # noqa: N803
+    import pyarrow as pa
+
+    names = schema.names
+    if inline:
+        if DESCRIPTOR_COLUMN not in names:
+            raise ValueError(f"{path}: not a miwd library (no descriptors or 'miwd' metadata)")
+        t = schema.field(DESCRIPTOR_COLUMN).type
+        if not (
+            pa.types.is_fixed_size_list(t)
+            and t.list_size == K
+            and pa.types.is_float32(t.value_type)
+        ):
+            raise ValueError(
+                f"{path}: column {DESCRIPTOR_COLUMN} is {t}, expected "
+                f"fixed_size_list<float>[{K}] (S*B float32 per row)"
+            )
+    elif DESCRIPTOR_COLUMN in names:
+        raise ValueError(f"{path}: holds both inline descriptors and a descriptor sidecar")
+    present = [c in names for c in EMBEDDING_COLUMNS]
+    if any(present) and not all(present):
+        raise ValueError(f"{path}: has only one of the atlas columns {list(EMBEDDING_COLUMNS)}")
+    for c in EMBEDDING_COLUMNS:
+        if c in names and not pa.types.is_float32(schema.field(c).type):
+            raise ValueError(f"{path}: column {c} is {schema.field(c).type}, expected float")
+    if names.count(DESCRIPTOR_COLUMN) > 1 or len(set(names)) != len(names):
+        raise ValueError(f"{path}: has duplicate column names")
+
+
+def _descriptors(path: Path, info: dict[str, Any], verify: bool | None) -> np.ndarray:
+    n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
+    if int(info["format_version"]) == 1:
+        d = _inline_descriptors(path, n, S, B)
+    else:
+        d = _sidecar_descriptors(path, info, n, S, B, verify)
+    return d
+
+
+def _inline_descriptors(path: Path, n: int, S: int, B: int) -> np.ndarray:  # noqa: N803
+    """Read the descriptor column batch by batch into one array (one copy in memory)."""
+    pf = _open_parquet(path)
+    out = np.empty((n, S, B), np.float32)
+    flat = out.reshape(n, S * B)
+    pos = 0
+    try:
+        for batch in pf.iter_batches(batch_size=_BLOCK_ROWS, columns=[DESCRIPTOR_COLUMN]):
+            col = batch.column(0)
+            if col.null_count:
+                raise ValueError(f"{path}: {col.null_count} descriptor(s) are missing (null)")
+            values = col.flatten().to_numpy(zero_copy_only=False)
+            k = len(col)
+            if pos + k > n or values.size != k * S * B:
+                raise ValueError(f"{path}: the descriptor column does not hold {n} x {S * B}")
+            flat[pos : pos + k] = values.reshape(k, S * B)
+            pos += k
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: damaged library file ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: damaged library file ({exc})") from None
+    if pos != n:
+        raise ValueError(f"{path}: the descriptor column holds {pos} rows, expected {n}")
+    return out
+
+
+def _sidecar_descriptors(
+    path: Path,
+    info: dict[str, Any],
+    n: int,
+    S: int,  # noqa: N803
+    B: int,  # noqa: N803
+    verify: bool | None,
+) -> np.ndarray:
+    side = info["descriptors"]
+    where = path.with_name(side["file"])
+    if not where.is_file():
+        raise ValueError(f"{path}: its descriptor file {where.name} is missing")
+    size = where.stat().st_size
+    if size != side["bytes"]:
+        raise ValueError(
+            f"{path}: its descriptor file {where.name} has {size:,} bytes, the library "
+            f"records {side['bytes']:,} (damaged or replaced)"
+        )
+    if verify or (verify is None and size <= VERIFY_MAX_BYTES):
+        if _digest(where) != side["blake2b"]:
+            raise ValueError(
+                f"{path}: its descriptor file {where.name} does not match the digest the "
+                "library records (damaged or edited)"
+            )
+    try:
+        d = np.load(where, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(
+            f"{path}: its descriptor file {where.name} is not readable ({exc})"
+        ) from None
+    if d.dtype != np.float32 or d.shape != (n, S, B):
+        raise ValueError(
+            f"{path}: its descriptor file {where.name} holds {d.dtype} {d.shape}, "
+            f"expected float32 {(n, S, B)}"
+        )
+    return d
 
 
 def _loaded_clusters(raw: Any, n: int, path: Path) -> dict[str, np.ndarray]:
