@@ -1,21 +1,46 @@
-"""Run a worker function over batches of work items: in this process, joblib or dask.
+"""Run a worker function over batches of work items: in this process, worker processes or dask.
 
-A batch whose task dies (a crashed worker, a lost dask future) records every model of the
-batch as failed; the results of all other batches are kept.
+Worker processes (loky, joblib's process pool) isolate the files they read:
+
+- **A worker that dies costs only its file.** A memory-mapped file truncated while it is
+  read kills its reader with SIGBUS; a native library can crash. Each worker notes, in a
+  marker file, which item it is working on; when one dies, the item every running task
+  was on becomes a *suspect*, the rest of those tasks is retried on fresh workers, and
+  each suspect is then run alone: the one that dies alone is recorded as failed (with the
+  worker's exit signal, and whether the file changed size since it was listed), the others
+  are read normally.
+- **SIGTERM stops a build as Ctrl-C does**: while batches run, SIGTERM (as a job scheduler
+  sends it) raises ``KeyboardInterrupt`` in the main thread, and the workers are killed.
+- **Workers exit when their parent dies**, however it dies (even SIGKILL): each worker runs
+  a watchdog thread that exits the process within a second once its parent process is
+  gone (the descriptor kernels release the GIL, so the thread runs during long work).
+  ``prctl(PR_SET_PDEATHSIG)`` is not used: it fires when the *thread* that spawned the
+  worker exits, which for a reused pool is not the parent's death.
+
+On dask, a batch whose task dies (a crashed worker, a lost future) records every model of
+the batch as failed; the results of all other batches are kept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import math
 import os
-from collections.abc import Callable
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .._progress import progress
 
-__all__ = ["Runner", "run_batches", "error_text"]
+__all__ = ["Runner", "run_batches", "error_text", "spec_path"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +60,21 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, (WeightReadError, DescriptorError)) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def spec_path(spec: Any) -> str | None:
+    """The file a work item reads (a path, or an NWS ``("f64", path, n)`` spec), else None.
+
+    Examples
+    --------
+    >>> spec_path(("f64", "/nws/net/weights/020.bin", 10)), spec_path(3.0)
+    ('/nws/net/weights/020.bin', None)
+    """
+    if isinstance(spec, (str, os.PathLike)):
+        return os.fspath(spec)
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "f64":
+        return os.fspath(spec[1])
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,21 +169,216 @@ def run_batches(
                 except Exception as exc:  # noqa: BLE001
                     fail(i, exc)
                 bar.update(len(batch))
-        else:
-            from joblib import Parallel, delayed
-
-            def indexed(i: int, batch: list[Any]) -> tuple[int, list[tuple]]:
-                return i, func(batch, threads=1, **kwargs)
-
-            parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
-            try:
-                for i, res in parallel(delayed(indexed)(i, b) for i, b in enumerate(batches)):
-                    results[i] = res
-                    bar.update(len(batches[i]))
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by a bad file
-                for i, res in enumerate(results):
-                    if res is None:
-                        fail(i, exc)
+        else:  # worker processes: answers come per item (see _run_isolated)
+            per_item: list[Any] = [None] * len(specs)
+            for i, res in _run_isolated(func, specs, batches, kwargs, workers):
+                per_item[i] = res
+                bar.update(1)
+            return per_item
     finally:
         bar.close()
     return [r for batch in results for r in (batch or [])]
+
+
+# --------------------------------------------------------------------------------------
+# Worker processes: crash isolation, SIGTERM, parent death
+# --------------------------------------------------------------------------------------
+
+
+def _watch_parent(parent: int, interval: float = 0.5) -> None:
+    """Worker initializer: exit this worker as soon as ``parent`` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(3)  # the parent is gone: nobody will collect what this worker computes
+
+    threading.Thread(target=watch, name="miwd-parent-watchdog", daemon=True).start()
+
+
+def _mark(marker: str, j: int) -> None:
+    """Note (for the parent) that this task now works on its item ``j``."""
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, str(j).encode())
+    finally:
+        os.close(fd)
+
+
+def _marked(marker: str) -> int | None:
+    """The item a task was working on (None: it had not started)."""
+    try:
+        with open(marker, "rb") as f:
+            return int(f.read() or b"-1")
+    except (OSError, ValueError):
+        return None
+
+
+def _tracked(
+    func: Callable[..., list[tuple]], batch: list[Any], kwargs: dict[str, Any], marker: str
+) -> list[tuple]:
+    """Run ``func`` item by item in a worker, noting each item before it is read."""
+    out: list[tuple] = []
+    for j, spec in enumerate(batch):
+        _mark(marker, j)
+        out += func([spec], threads=1, **kwargs)
+    return out
+
+
+def _size(spec: Any) -> int | None:
+    path = spec_path(spec)
+    try:
+        return os.stat(path).st_size if path is not None else None
+    except OSError:
+        return None
+
+
+def _how_it_died(exc: BaseException) -> str:
+    """``exit code SIGBUS(-7)`` from loky's error, else the error's first line."""
+    codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(exc))
+    return f"exit code {codes.group(1)}" if codes else error_text(exc)
+
+
+def _size_note(spec: Any, listed: int | None) -> str:
+    """``"; the file changed size since it was listed (...)"``, or "" if it did not."""
+    now = _size(spec)
+    if spec_path(spec) is None or listed is None or now == listed:
+        return ""
+    if now is None:
+        return "; the file is gone since it was listed"
+    return (
+        f"; the file changed size since it was listed ({listed:,} -> {now:,} bytes): was it "
+        "rewritten while the library was built?"
+    )
+
+
+def _death_message(spec: Any, how: str, listed: int | None) -> str:
+    """Why an item is recorded as failed after its worker died reading it alone."""
+    path = spec_path(spec)
+    label = path if path is not None else f"model {spec!r}"[:80]
+    return f"{label}: the worker process reading it died ({how}){_size_note(spec, listed)}"
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """In the main thread, let SIGTERM raise KeyboardInterrupt (as Ctrl-C does) meanwhile."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        yield  # someone else handles SIGTERM: leave it to them
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _executor(workers: int) -> Any:
+    from joblib.externals.loky import get_reusable_executor
+
+    # Same arguments each call, so loky reuses the pool (and replaces a broken one).
+    return get_reusable_executor(
+        max_workers=workers, initializer=_watch_parent, initargs=(os.getpid(),)
+    )
+
+
+def _run_isolated(
+    func: Callable[..., list[tuple]],
+    specs: list[Any],
+    batches: list[list[Any]],
+    kwargs: dict[str, Any],
+    workers: int,
+) -> Iterator[tuple[int, tuple]]:
+    """Yield ``(spec index, result)`` for every spec, a dead worker costing only its item."""
+    from joblib.externals.loky.process_executor import BrokenProcessPool
+
+    listed = [_size(s) for s in specs]
+    starts = itertools.accumulate([0] + [len(b) for b in batches])
+    queue = [list(range(a, a + len(b))) for a, b in zip(starts, batches, strict=False)]
+    suspects: list[int] = []
+    died: dict[int, str] = {}  # suspect -> how the worker died when it was reading it
+    task_ids = itertools.count()
+    markers = tempfile.mkdtemp(prefix="miwd-tasks-")
+    executor = None
+
+    def submit(items: list[int]) -> tuple[Any, str]:
+        marker = os.path.join(markers, str(next(task_ids)))
+        future = executor.submit(_tracked, func, [specs[i] for i in items], kwargs, marker)
+        return future, marker
+
+    try:
+        with _sigterm_as_interrupt():
+            while queue or suspects:
+                executor = _executor(workers)
+                if not queue:  # a suspect alone: if its worker dies, it was the one
+                    i = suspects.pop(0)
+                    future, _ = submit([i])
+                    try:
+                        res = future.result()[0]
+                    except BrokenProcessPool as exc:
+                        res = ("error", _death_message(specs[i], _how_it_died(exc), listed[i]))
+                    except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
+                        res = ("error", f"worker task failed: {error_text(exc)}")
+                    else:
+                        note = _size_note(specs[i], listed[i])
+                        if res[0] == "error" and note:
+                            # It failed cleanly now, but its first reading killed a worker.
+                            res = (
+                                "error",
+                                f"{res[1]} (an earlier reading killed its worker process: "
+                                f"{died[i]}{note})",
+                            )
+                    yield i, res
+                    continue
+                from concurrent.futures import as_completed
+
+                running = {submit(items): items for items in queue}
+                queue, crashed, broken = [], [], None
+                for future in as_completed([f for f, _ in running]):
+                    key = next(k for k in running if k[0] is future)
+                    items = running[key]
+                    try:
+                        for i, res in zip(items, future.result(), strict=True):
+                            yield i, res
+                    except BrokenProcessPool as exc:
+                        broken = exc
+                        crashed.append((items, _marked(key[1])))
+                    except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
+                        for i in items:
+                            yield i, ("error", f"worker task failed: {error_text(exc)}")
+                if not crashed:
+                    continue
+                if all(j is None for _, j in crashed):
+                    # Workers died before any item started: no file to blame, none to retry.
+                    for items, _ in crashed:
+                        for i in items:
+                            yield i, ("error", f"worker task failed: {error_text(broken)}")
+                    continue
+                log.warning(
+                    "a worker process died (%s); the files it and the other running tasks "
+                    "were reading are retried one by one, the rest of their batches on new "
+                    "workers",
+                    _how_it_died(broken),
+                )
+                for items, j in crashed:
+                    if j is None or not 0 <= j < len(items):
+                        queue.append(items)
+                        continue
+                    suspects.append(items[j])
+                    died[items[j]] = _how_it_died(broken)
+                    if items[:j] + items[j + 1 :]:
+                        queue.append(items[:j] + items[j + 1 :])
+    except BaseException:
+        if executor is not None:
+            # wait=True: the pool's manager thread is joined, so it logs no stray errors
+            executor.shutdown(wait=True, kill_workers=True)
+        raise
+    finally:
+        shutil.rmtree(markers, ignore_errors=True)
