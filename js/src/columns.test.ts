@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeInt32 } from "./codec";
-import { cellText, decodeColumns, encodeCategories, formatDate, formatNumber, formatValue } from "./columns";
+import { cellText, decodeColumns, encodeCategories, formatDate, formatNumber, formatValue, isMissing } from "./columns";
 
 /** An encoded array as Python sends it: a DataView into a larger buffer (offset 8). */
 function wire(data: ArrayBufferView & { length: number }, dtype: string) {
@@ -190,5 +190,11 @@ describe("exact columns from Python's codec", () => {
     expect(note?.kind === "categorical" && note.missing).toBe(1);
     expect(flag?.kind === "categorical" && flag.missing).toBe(-1);
     expect(flag && cellText(flag, 0)).toBe("True");
+    expect(note && [isMissing(note, 0), isMissing(note, 1)]).toEqual([false, true]); // the real "(missing)" is a value
+    expect(flag && isMissing(flag, 0)).toBe(false);
+    const nums = decodeColumns({
+      x: { kind: "numeric", values: wire(Float32Array.from([1, Number.NaN]), "float32"), min: 1, max: 1, log: false },
+    }).get("x");
+    expect(nums && [isMissing(nums, 0), isMissing(nums, 1)]).toEqual([false, true]);
   });
 });

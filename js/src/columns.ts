@@ -226,6 +226,14 @@ export function formatValue(column: NumericColumn, v: number): string {
   return formatNumber(v);
 }
 
+/** Whether row `i` of a column has no value (NaN, or the categorical column's missing code). */
+export function isMissing(column: Column, i: number): boolean {
+  if (column.kind === "numeric") return Number.isNaN(column.values[i]);
+  if (column.kind === "categorical")
+    return column.missing !== undefined && column.missing >= 0 && column.codes[i] === column.missing;
+  return false; // text columns carry missing values as their label only
+}
+
 /** Text of row `i` of a column (always plain text; the views put it in textContent). */
 export function cellText(column: Column, i: number): string {
   if (column.kind === "numeric") {

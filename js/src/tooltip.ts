@@ -1,5 +1,5 @@
 /** The scatter's hover tooltip: a table of the tooltip columns of one row, placed near it. */
-import { type Column, cellText } from "./columns";
+import { type Column, cellText, isMissing } from "./columns";
 import { el } from "./dom";
 
 const OFFSET_PX = 12;
@@ -36,7 +36,12 @@ export function showTooltip(
     const column = columns.get(name);
     if (!column) continue;
     const row = el("tr");
-    row.append(el("th", "", name), el("td", "", cellText(column, index)));
+    const cell = el("td", "", cellText(column, index));
+    if (isMissing(column, index)) {
+      cell.classList.add("miwd-missing");
+      cell.style.fontStyle = "italic"; // "(missing)" reads as no value, not as a category
+    }
+    row.append(el("th", "", name), cell);
     table.append(row);
   }
   tooltip.append(table);
