@@ -271,3 +271,19 @@ def test_auto_range_samples_a_row_stride_beyond_its_budget(zoo):
     rows = (models["mnist"] + models["cifar10"])[::15]
     pooled = np.concatenate([np.concatenate(list(t.values())) for t in rows])
     assert lo_hi == tuple(float(v) for v in np.percentile(pooled, [5, 95]))
+
+
+def test_a_saved_index_of_checkpoint_paths_is_kept(zoo):
+    root, _ = zoo
+    metrics = root / "cifar10" / "metrics.csv.gz"
+    table = pd.read_csv(metrics)
+    table.index = [f"/cns/ckpt/{i}/permanent_ckpt-{s}" for i, s in enumerate(table["step"])]
+    table.to_csv(metrics)  # written with its index, as the authors' notebook reads it back
+    (ds,) = cnn_zoo_datasets(root / "cifar10")
+    assert ds.metadata["checkpoint"].iloc[2].startswith("/cns/ckpt/2/permanent_ckpt-")
+    assert not [c for c in ds.metadata.columns if c.startswith("Unnamed")]
+    table.reset_index(drop=True).to_csv(metrics)  # a plain row-number index is dropped
+    (ds,) = cnn_zoo_datasets(root / "cifar10")
+    assert (
+        "checkpoint" not in ds.metadata and ds.metadata[EPOCH].tolist() == list(CNN_ZOO_EPOCHS) * 3
+    )
