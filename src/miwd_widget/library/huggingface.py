@@ -4,8 +4,8 @@ A **model folder** (what ``save_pretrained`` writes or ``snapshot_download`` ret
 ``config.json`` and the weights: ``model.safetensors``, sharded
 ``model-0000x-of-0000y.safetensors`` with ``model.safetensors.index.json``, or (older)
 ``pytorch_model.bin`` / sharded ``pytorch_model-0000x-of-0000y.bin`` with its index. The
-weight file is chosen in that order (:data:`HF_WEIGHT_FILES`), else the folder's one model
-file. ``.bin`` files are PyTorch checkpoints, read with ``torch.load(weights_only=True)``:
+weight file is chosen in that order, as transformers chooses it (:data:`HF_WEIGHT_FILES`),
+else the folder's one model file. ``.bin`` files are PyTorch checkpoints, read with ``torch.load(weights_only=True)``:
 nothing in a folder is ever executed (no ``trust_remote_code``, no ``transformers``).
 
 The **hub cache** (``~/.cache/huggingface/hub``) holds one entry per repository,
@@ -49,10 +49,10 @@ log = logging.getLogger(__name__)
 CONFIG = "config.json"
 #: The weight file of a model folder, most preferred first (transformers' own preference).
 HF_WEIGHT_FILES = (
-    "model.safetensors.index.json",
     "model.safetensors",
-    "pytorch_model.bin.index.json",
+    "model.safetensors.index.json",
     "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
 )
 CACHE_PREFIX = "models--"
 _RESERVED = frozenset({ID, SOURCE, "repo", "revision", "ref", "n_params", "accuracy_norm", "path"})
