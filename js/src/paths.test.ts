@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeInt32 } from "./codec";
-import { connectionData, decodePaths, PATH_COLORS } from "./paths";
+import { connectionData, decodePaths, pathColors } from "./paths";
 
 describe("training paths", () => {
   it("decodes the trait and gives rows on no path a line of their own", () => {
@@ -26,6 +26,9 @@ describe("training paths", () => {
       const v = Number.parseInt(hex.slice(1), 16);
       return 0.2126 * (v >> 16) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255);
     };
-    expect(lum(PATH_COLORS[0])).toBeGreaterThan(lum(PATH_COLORS[PATH_COLORS.length - 1]));
+    for (const background of ["#ffffff", "#111111"]) {
+      const colors = pathColors(background);
+      expect(lum(colors[0])).toBeGreaterThan(lum(colors[colors.length - 1]));
+    }
   });
 });

@@ -3,7 +3,7 @@
  * sends a path id per row (-1: a model with a single row) and each row's place on its path.
  */
 import { decodeIndices, type EncodedArray } from "./codec";
-import { rgbToHex, sampleColormap } from "./colormaps";
+import { rgbToHex, themedColormap } from "./colormaps";
 
 export type EncodedPaths = Record<string, never> | { line: EncodedArray; order: EncodedArray; count: number };
 
@@ -13,8 +13,13 @@ export interface Paths {
   count: number;
 }
 
-/** Segments are coloured along each path, early epochs light, late ones dark (viridis reversed). */
-export const PATH_COLORS: string[] = sampleColormap("viridis", 16).map(rgbToHex).reverse();
+/**
+ * Segment colours along each path, early epochs light, late ones dark: viridis reversed, in
+ * the part of it that keeps 3:1 contrast against `background` (as the points' colours).
+ */
+export function pathColors(background: string): string[] {
+  return themedColormap("viridis", background, 16).map(rgbToHex).reverse();
+}
 
 export function decodePaths(value: EncodedPaths | null | undefined): Paths | null {
   if (!value || !("line" in value)) return null;

@@ -11,7 +11,7 @@ import { frameTask } from "./frame";
 import { renderLegend } from "./legend";
 import { drawLocated, type Located } from "./located";
 import { type Neighbors, neighborsAsLocated } from "./neighbors";
-import { connectionData, PATH_COLORS, type Paths } from "./paths";
+import { connectionData, type Paths, pathColors } from "./paths";
 import type { SelectionStore } from "./selection";
 import { showTooltip } from "./tooltip";
 
@@ -152,6 +152,11 @@ function buildDom(parent: HTMLElement) {
   };
 }
 
+/** The data domain of the scatter's scales (coordinates are normalized into [-1, 1]). */
+function baseScale(): LinearScale {
+  return scaleLinear().domain([-1, 1]);
+}
+
 function themeProperties(theme: Theme) {
   return {
     backgroundColor: theme.background,
@@ -175,8 +180,8 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
     canvas,
     width,
     height,
-    xScale: scaleLinear().domain([-1, 1]),
-    yScale: scaleLinear().domain([-1, 1]),
+    xScale: baseScale(),
+    yScale: baseScale(),
     pointSize: style.size,
     pointSizeSelected: 1,
     pointOutlineWidth: 1.5,
@@ -427,7 +432,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     dom.pathsButton.title += ` (${paths.count.toLocaleString()} paths)`;
     void scatterplot.set({
       pointConnectionColorBy: "segment",
-      pointConnectionColor: PATH_COLORS,
+      pointConnectionColor: pathColors(theme.background),
       pointConnectionOpacity: 0.6,
       pointConnectionSize: 1.5,
     } as Partial<ScatterplotProperties>);
@@ -446,7 +451,13 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     dom.stage.style.height = `${size.height}px`;
     dom.canvas.style.width = `${size.width}px`;
     dom.canvas.style.height = `${size.height}px`;
-    void scatterplot.set({ width: size.width, height: size.height });
+    // regl-scatterplot applies a new size's aspect ratio one frame later without updating
+    // its scales (the overlay's projection): fresh scales of the same base domain then make
+    // it compute them from the current camera, and the markers are drawn again.
+    void scatterplot
+      .set({ width: size.width, height: size.height })
+      .then(() => scatterplot.set({ xScale: baseScale(), yScale: baseScale() }))
+      .then(drawOverlay);
     drawOverlay();
   }
 
@@ -479,7 +490,10 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     },
     setTheme(next) {
       theme = next;
-      void scatterplot.set(themeProperties(next));
+      void scatterplot.set({
+        ...themeProperties(next),
+        ...(paths ? { pointConnectionColor: pathColors(next.background) } : {}),
+      } as Partial<ScatterplotProperties>);
       draw(); // point colors are fitted to the background (3:1 contrast)
     },
     resize,
