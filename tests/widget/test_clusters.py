@@ -138,8 +138,11 @@ def test_colour_and_parallel_lines_by_cluster(atlas):
     atlas.add_cluster("A", [0, 1])
     atlas.color = CLUSTER_COLUMN  # the colour menu offers it; parallel coordinates follow color
     assert atlas.color == CLUSTER_COLUMN
-    codes = array_from_json(atlas._columns[CLUSTER_COLUMN]["codes"])
+    encoded = atlas._columns[CLUSTER_COLUMN]
+    codes = array_from_json(encoded["codes"])
     assert codes[:2].tolist() == [0, 0] and set(codes[2:].tolist()) == {1}
+    # rows in no cluster are drawn as missing values are (grey)
+    assert encoded["categories"][encoded["missing"]] == NO_CLUSTER
 
 
 def test_compare_uses_the_atlas_clusters(library):

@@ -49,6 +49,7 @@ from ..columns import ACCURACY_COLUMNS, EPOCH, MODEL, hyperparameter_columns
 from ..library import ModelLibrary
 from .clusters import (
     CLUSTER_COLUMN,
+    NO_CLUSTER,
     cluster_labels,
     clusters_from_json,
     clusters_to_json,
@@ -310,7 +311,12 @@ class Atlas(anywidget.AnyWidget):
 
     def _encoded(self, name: str, drawn: bool) -> dict[str, Any]:
         if name == CLUSTER_COLUMN:
-            return encode_column(cluster_labels(self.clusters, self.n))
+            encoded = encode_column(cluster_labels(self.clusters, self.n))
+            # Rows in no cluster are drawn as missing values are (grey), under their own label.
+            categories = encoded.get("categories", [])
+            if NO_CLUSTER in categories:
+                encoded["missing"] = categories.index(NO_CLUSTER)
+            return encoded
         return self._encode_needed(self._library.metadata[name], drawn)
 
     @traitlets.validate("color")
