@@ -555,6 +555,59 @@ class ModelLibrary:
         )
 
     @classmethod
+    def from_chunks(
+        cls,
+        chunks: Iterable[Any],
+        path: str | os.PathLike,
+        S: int = 32,
+        B: int = 32,
+        value_range: tuple[float, float] | str = DEFAULT_VALUE_RANGE,
+        *,
+        percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+        clip: bool = False,
+        nan_policy: str = "raise",
+        threads: int | None = None,
+        client: Any = None,
+        progress: bool | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> ModelLibrary:
+        """Build a large library chunk by chunk into ``path``, resumably, then load it.
+
+        Each chunk's descriptors and metadata are written to ``<path>.parts/`` as soon as
+        they are computed (memory holds one chunk); running the same call again after an
+        interruption skips the finished chunks. The library is saved with its descriptors
+        in a sidecar and loaded memory-mapped. See :mod:`miwd_widget.library.chunked`.
+
+        Parameters
+        ----------
+        chunks
+            Blocks of rows, one model per row: :func:`miwd_widget.library.chunked.matrix_chunks`
+            of a ``.npy`` matrix, or :func:`miwd_widget.library.cnn_zoo.cnn_zoo_chunks`.
+        path
+            The library file to write.
+        S, B, value_range, percentiles, clip, nan_policy
+            As in :meth:`from_files`.
+        threads
+            Kernel threads in this process.
+        client
+            A ``dask.distributed.Client``: chunks are described on its workers.
+        progress, attrs
+            Progress bar; library ``attrs`` to save.
+
+        Examples
+        --------
+        >>> from miwd_widget.library.chunked import matrix_chunks
+        >>> lib = ModelLibrary.from_chunks(matrix_chunks("w.npy"), "w.parquet")  # doctest: +SKIP
+        """
+        from .chunked import build_chunked
+
+        config = DescriptorConfig(S, B, value_range, percentiles, clip, nan_policy)
+        build_chunked(
+            chunks, config, path, attrs=attrs, threads=threads, client=client, progress=progress
+        )
+        return cls.load(path)
+
+    @classmethod
     def from_cnn_zoo(
         cls,
         folder: str | os.PathLike,

@@ -21,6 +21,8 @@ import math
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +67,12 @@ _BLOCK_ROWS = 1 << 14  # rows copied / hashed at a time: bounded extra memory
 # --------------------------------------------------------------------------------------
 
 
-def save(library: ModelLibrary, path: str | os.PathLike, descriptors: str = "auto") -> Path:
+def save(
+    library: ModelLibrary,
+    path: str | os.PathLike,
+    descriptors: str = "auto",
+    _sidecar: _Prewritten | None = None,
+) -> Path:
     """Save ``library`` atomically: one Parquet file, plus a descriptor sidecar if large.
 
     Layout: the metadata columns; ``__miwd_atlas_x__`` and ``__miwd_atlas_y__`` (float32)
@@ -130,7 +137,10 @@ def save(library: ModelLibrary, path: str | os.PathLike, descriptors: str = "aut
         if sidecar:
             name = f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.descriptors.npy"
             side_final = path.with_name(name)
-            size, digest = _write_sidecar(library, side_tmp)
+            if _sidecar is not None:  # written by sidecar_writer (a chunked build)
+                size, digest = _sidecar.finish()
+            else:
+                size, digest = _write_sidecar(library, side_tmp)
             info["descriptors"] = {"file": name, "bytes": size, "blake2b": digest}
         else:
             flat = pa.array(np.asarray(library.descriptors).reshape(-1), type=pa.float32())
@@ -173,6 +183,41 @@ def save(library: ModelLibrary, path: str | os.PathLike, descriptors: str = "aut
     if previous is not None and previous != side_final and previous.exists():
         previous.unlink()  # the replaced file's sidecar (an open memory map stays valid)
     return path
+
+
+class _Prewritten:
+    """A sidecar written in place by :func:`sidecar_writer`, for :func:`save` to commit."""
+
+    def __init__(self, where: Path, out: np.ndarray) -> None:
+        self.where, self.out = where, out
+
+    def finish(self) -> tuple[int, str]:
+        self.out.flush()
+        with open(self.where, "rb+") as f:
+            os.fsync(f.fileno())
+        return self.where.stat().st_size, _digest(self.where)
+
+
+@contextmanager
+def sidecar_writer(
+    path: str | os.PathLike, shape: tuple[int, int, int]
+) -> Iterator[tuple[np.ndarray, _Prewritten]]:
+    """A writable (n, S, B) float32 memory map of ``path``'s future sidecar.
+
+    Fill it, build the library on it, and pass the second value to
+    ``save(library, path, descriptors="sidecar", _sidecar=...)``, which moves it into
+    place: 4 GB of descriptors are written once, never held in memory. Removed if not saved.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.npy.tmp")
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=tuple(shape))
+    try:
+        yield out, _Prewritten(tmp, out)
+    finally:
+        del out
+        if tmp.exists():
+            tmp.unlink()
 
 
 def _write_sidecar(library: ModelLibrary, where: Path) -> tuple[int, str]:

@@ -1,0 +1,442 @@
+"""Chunked, bounded-memory, resumable library builds (a million rows and more).
+
+A *chunk* is a block of models with equal weight counts, one model per row of a matrix:
+anything with ``key`` (a stable name), ``source``, ``metadata`` (one row per model, a
+DataFrame), ``theta()`` (the (rows, N) weights, read when called) and ``len()``.
+:func:`matrix_chunks` cuts a memory-mapped ``.npy`` matrix into such chunks;
+:func:`miwd_widget.library.cnn_zoo.cnn_zoo_chunks` yields the Small CNN Zoo's.
+
+:func:`build_chunked` describes chunk after chunk and writes each chunk's descriptors and
+metadata as parts in ``<output>.parts/`` as soon as they are computed: memory holds one
+chunk, never the whole library as Python objects. An interrupted build, run again with
+the same chunks and output, skips the chunks whose parts are complete (and the
+``"auto"`` range, recorded in the parts' manifest). At the end the parts become the
+library file (:mod:`.storage` format 2: the descriptors in a memory-mapped sidecar),
+copied part by part, and the parts folder is removed.
+
+With a ``dask.distributed`` client, chunks are described on its workers (at most two
+chunks per worker in flight), giving the same descriptors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._progress import progress as progress_bar
+from ..columns import ID, SOURCE
+from ..descriptors.config import DescriptorConfig
+
+__all__ = ["MatrixChunk", "matrix_chunks", "build_chunked", "chunks_value_range", "RANGE_BUDGET"]
+
+log = logging.getLogger(__name__)
+
+#: Most weight samples behind a chunked build's ``"auto"`` range (when every row's share
+#: exceeds it, a regular stride of rows is sampled: all rows weigh the same).
+RANGE_BUDGET = 1 << 25
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class MatrixChunk:
+    """Rows ``start:stop`` of a ``.npy`` matrix holding one model's theta per row.
+
+    The matrix is memory-mapped when :meth:`theta` is called (so a chunk pickles as a path
+    and two numbers, for dask workers).
+    """
+
+    path: str
+    start: int
+    stop: int
+    metadata: pd.DataFrame
+
+    @property
+    def key(self) -> str:
+        return f"{os.path.basename(self.path)}:{self.start}-{self.stop}"
+
+    @property
+    def source(self) -> str:
+        return self.path
+
+    @property
+    def n_weights(self) -> int:
+        """Weights per row (from the .npy header)."""
+        return int(np.load(self.path, mmap_mode="r").shape[1])
+
+    def theta(self) -> np.ndarray:
+        m = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        block = np.ascontiguousarray(m[self.start : self.stop])
+        return block if block.dtype in (np.float32, np.float64) else block.astype(np.float32)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def matrix_chunks(
+    path: str | os.PathLike,
+    metadata: pd.DataFrame | None = None,
+    chunk_rows: int = 8192,
+) -> list[MatrixChunk]:
+    """Chunks of ``chunk_rows`` rows of a (models, weights) ``.npy`` matrix.
+
+    Parameters
+    ----------
+    path
+        The matrix (float16/32/64), memory-mapped, never loaded whole.
+    metadata
+        One row per matrix row (default: an ``id`` column ``"<file stem>/<row>"``).
+    chunk_rows
+        Rows per chunk.
+
+    Examples
+    --------
+    >>> np.save("w.npy", np.zeros((10, 64), np.float32))  # doctest: +SKIP
+    >>> [c.key for c in matrix_chunks("w.npy", chunk_rows=4)]  # doctest: +SKIP
+    ['w.npy:0-4', 'w.npy:4-8', 'w.npy:8-10']
+    """
+    path = os.path.abspath(path)
+    try:
+        m = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"{path}: cannot memory-map it as a .npy matrix: {exc}") from None
+    if m.ndim != 2 or not np.issubdtype(m.dtype, np.floating):
+        raise ValueError(f"{path}: expected a 2-D float matrix, got {m.dtype} {m.shape}")
+    if (
+        isinstance(chunk_rows, bool)
+        or not isinstance(chunk_rows, (int, np.integer))
+        or chunk_rows < 1
+    ):
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    n = m.shape[0]
+    if metadata is None:
+        stem = Path(path).stem
+        metadata = pd.DataFrame({ID: [f"{stem}/{i}" for i in range(n)]})
+    elif len(metadata) != n:
+        raise ValueError(f"{path}: {n} rows, but the metadata has {len(metadata)}")
+    metadata = metadata.reset_index(drop=True)
+    return [
+        MatrixChunk(path, a, min(a + int(chunk_rows), n), metadata.iloc[a : a + int(chunk_rows)])
+        for a in range(0, n, int(chunk_rows))
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# The "auto" range over chunks
+# --------------------------------------------------------------------------------------
+
+
+def chunks_value_range(
+    chunks: list[Any],
+    percentiles: tuple[float, float],
+    budget: int = RANGE_BUDGET,
+) -> tuple[tuple[float, float], list[tuple[str, str]]]:
+    """The pooled ``"auto"`` range of the chunks' rows, one vote per row (model).
+
+    Each row is sampled as a library build samples a model (``model_stride`` among all
+    rows, every stride-th finite weight) and degenerate rows are left out (and reported).
+    When all rows' samples exceed ``budget`` values, every k-th row is sampled instead.
+    Up to that size this is the range of a build of the same rows as in-memory models.
+
+    Returns
+    -------
+    ((lo, hi), warnings)
+        The range, and ``(label, message)`` of the degenerate rows left out.
+    """
+    from ..descriptors.value_range import (
+        AUTO_RANGE_SAMPLES,
+        degenerate_reason,
+        model_stride,
+        pooled_percentiles,
+    )
+
+    total = sum(len(c) for c in chunks)
+    if total == 0:
+        raise ValueError("the chunks hold no rows")
+    sizes: dict[int, int] = {}
+    per_row_total = 0
+    for c in chunks:
+        n = _row_width(c)
+        sizes[id(c)] = n
+        per_row_total += len(c) * len(range(0, n, model_stride(n, total, AUTO_RANGE_SAMPLES)))
+    row_step = max(1, math.ceil(per_row_total / budget))
+    samples, reasons, labels = [], [], []
+    first = 0
+    for c in chunks:
+        n = sizes[id(c)]
+        stride = model_stride(n, total, AUTO_RANGE_SAMPLES)
+        picked = np.arange((-first) % row_step, len(c), row_step)
+        first += len(c)
+        if picked.size == 0:
+            continue
+        block = c.theta()[picked][:, ::stride]
+        finite = np.isfinite(block)
+        for j, r in enumerate(picked):
+            s = block[j] if finite[j].all() else block[j][finite[j]]
+            samples.append(s)
+            reasons.append(degenerate_reason(s))
+            labels.append(f"{c.source}: row {c.start + int(r) if hasattr(c, 'start') else r}")
+    used = [i for i, r in enumerate(reasons) if r is None] or list(range(len(samples)))
+    dropped = [] if len(used) == len(samples) else [i for i, r in enumerate(reasons) if r]
+    warnings = [
+        (
+            labels[i],
+            f"{labels[i]}: warning: degenerate weights ({reasons[i]}); described, but left "
+            "out of the pooled 'auto' value range",
+        )
+        for i in dropped
+    ]
+    lo_hi = pooled_percentiles([samples[i] for i in used], percentiles=percentiles)
+    return lo_hi, warnings
+
+
+def _row_width(chunk: Any) -> int:
+    if hasattr(chunk, "n_weights"):
+        return int(chunk.n_weights)
+    if hasattr(chunk, "dataset") and hasattr(chunk.dataset, "n_weights"):
+        return int(chunk.dataset.n_weights)
+    return int(chunk.theta().shape[1])
+
+
+# --------------------------------------------------------------------------------------
+# The build
+# --------------------------------------------------------------------------------------
+
+
+def _describe_chunk(chunk: Any, config: DescriptorConfig, threads: int | None = None) -> tuple:
+    """(descriptors of the kept rows, kept mask, N, [(label, error)]) of one chunk."""
+    from .rows import describe_matrix
+
+    theta = chunk.theta()
+    rows, n = theta.shape
+    label = chunk.source
+    first = getattr(chunk, "start", 0)
+    if n < config.S:
+        err = f"{label}: the model has N={n} weights, fewer than S={config.S} windows; use a smaller S"
+        return (
+            np.empty((0, config.S, config.B), np.float32),
+            np.zeros(rows, bool),
+            n,
+            [(f"{label}:{first + i}", err) for i in range(rows)],
+        )
+    d, bad = describe_matrix(theta, config, threads)
+    keep = np.ones(rows, bool)
+    errors = []
+    if config.nan_policy == "raise" and bad.any():
+        for i in np.flatnonzero(bad):
+            row = theta[i]
+            nan = int(np.isnan(row).sum())
+            inf = int(np.isinf(row).sum())
+            at = int(np.flatnonzero(~np.isfinite(row))[0])
+            errors.append(
+                (
+                    f"{label}:{first + int(i)}",
+                    f"{label}: row {first + int(i)}: theta holds {nan} NaN and {inf} Inf values "
+                    f"(first at theta[{at}]); pass nan_policy='omit' to leave them out of the "
+                    "histograms",
+                )
+            )
+        keep = bad == 0
+        d = d[keep]
+    return d, keep, n, errors
+
+
+def _config_json(config: DescriptorConfig) -> dict[str, Any]:
+    return {
+        "S": config.S,
+        "B": config.B,
+        "value_range": config.value_range if config.is_auto else list(config.range),
+        "percentiles": list(config.percentiles),
+        "clip": config.clip,
+        "nan_policy": config.nan_policy,
+    }
+
+
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
+
+
+def _save_part(parts: Path, i: int, chunk: Any, result: tuple) -> None:
+    """Write one chunk's parts; its ``.json`` (written last, atomically) marks it done."""
+    d, keep, n, errors = result
+    meta = chunk.metadata.reset_index(drop=True)[keep].reset_index(drop=True)
+    if SOURCE not in meta.columns:
+        meta.insert(1 if ID in meta.columns else 0, SOURCE, chunk.source)
+    if "n_params" not in meta.columns:
+        meta["n_params"] = np.int64(n)
+    stem = parts / f"{i:06d}"
+    tmp = Path(f"{stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, np.ascontiguousarray(d, dtype=np.float32))
+    os.replace(tmp, f"{stem}.npy")
+    tmp = Path(f"{stem}.{os.getpid()}.tmp.parquet")
+    meta.to_parquet(tmp, index=False)
+    os.replace(tmp, f"{stem}.parquet")
+    _write_json(Path(f"{stem}.json"), {"key": chunk.key, "rows": int(len(d)), "errors": errors})
+
+
+def build_chunked(
+    chunks: Iterable[Any],
+    config: DescriptorConfig,
+    path: str | os.PathLike,
+    *,
+    errors: list[tuple[str, str]] | None = None,
+    attrs: dict[str, Any] | None = None,
+    threads: int | None = None,
+    client: Any = None,
+    progress: bool | None = None,
+) -> Path:
+    """Describe ``chunks`` into the library file ``path``, resumably; returns ``path``.
+
+    Parameters
+    ----------
+    chunks
+        The chunks (see the module docstring), in library row order; their keys must be
+        unique and stable between runs.
+    config
+        Descriptor parameters; an ``"auto"`` range is resolved over all rows first
+        (:func:`chunks_value_range`) and recorded, so a resumed build reuses it.
+    path
+        The library file to write (Parquet + descriptor sidecar); the parts go to
+        ``<path>.parts/`` meanwhile.
+    errors, attrs
+        Failures found before the build (kept in ``library.errors``), library ``attrs``.
+    threads
+        Kernel threads in this process (default: numba's thread count).
+    client
+        A ``dask.distributed.Client``: chunks are described on its workers.
+    progress
+        Show a progress bar (default: for more than 10 chunks).
+
+    Raises
+    ------
+    ValueError
+        ``<path>.parts/`` holds parts of a different build (other chunks or parameters).
+
+    Examples
+    --------
+    >>> build_chunked(matrix_chunks("w.npy"), DescriptorConfig(), "w.parquet")  # doctest: +SKIP
+    """
+    from .build import accuracy_norm, errors_frame
+    from .model_library import ModelLibrary
+    from .storage import save, sidecar_writer
+
+    chunks = list(chunks)
+    keys = [c.key for c in chunks]
+    if len(set(keys)) != len(keys):
+        raise ValueError("chunk keys must be unique")
+    path = Path(path)
+    parts = path.with_name(path.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    manifest_path = parts / MANIFEST
+    wanted = {"config": _config_json(config), "keys": keys}
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if {k: manifest.get(k) for k in wanted} != wanted:
+            raise ValueError(
+                f"{parts}: holds the parts of a different build (other chunks or parameters); "
+                "remove it or write the library elsewhere"
+            )
+        log.info("%s: resuming", parts)
+    else:
+        manifest = dict(wanted)
+    if config.is_auto and "range" not in manifest:
+        lo_hi, warnings = chunks_value_range(chunks, config.percentiles)
+        manifest.update(range=list(lo_hi), warnings=warnings)
+    _write_json(manifest_path, manifest)
+    resolved = config.with_range(tuple(manifest["range"])) if config.is_auto else config
+    todo = [i for i, c in enumerate(chunks) if not _done(parts, i, c.key)]
+    show = len(chunks) > 10 if progress is None else progress
+    bar = progress_bar(desc="MI-WD (chunks)", total=len(chunks), show=show, unit="chunk")
+    bar.update(len(chunks) - len(todo))
+    try:
+        if client is None:
+            for i in todo:
+                _save_part(parts, i, chunks[i], _describe_chunk(chunks[i], resolved, threads))
+                bar.update(1)
+        else:
+            _run_on_dask(client, chunks, todo, resolved, parts, bar)
+    finally:
+        bar.close()
+    # Assemble: descriptors part by part into the sidecar, metadata through pandas.
+    done = [json.loads((parts / f"{i:06d}.json").read_text()) for i in range(len(chunks))]
+    n = sum(p["rows"] for p in done)
+    all_errors = list(errors or []) + [tuple(w) for w in manifest.get("warnings", [])]
+    for p in done:
+        all_errors += [tuple(e) for e in p["errors"]]
+    metadata = pd.concat(
+        [pd.read_parquet(parts / f"{i:06d}.parquet") for i in range(len(chunks))],
+        ignore_index=True,
+    )
+    metadata["accuracy_norm"] = accuracy_norm(metadata)
+    with sidecar_writer(path, (n, config.S, config.B)) as (out, sidecar):
+        pos = 0
+        for i in range(len(chunks)):
+            block = np.load(parts / f"{i:06d}.npy", mmap_mode="r")
+            out[pos : pos + len(block)] = block
+            pos += len(block)
+        lib = ModelLibrary(
+            out,
+            metadata,
+            value_range=resolved.range,
+            errors=errors_frame(all_errors),
+            attrs={
+                "percentiles": list(config.percentiles) if config.is_auto else None,
+                "clip": config.clip,
+                "nan_policy": config.nan_policy,
+                **(attrs or {}),
+            },
+        )
+        save(lib, path, descriptors="sidecar", _sidecar=sidecar)
+    shutil.rmtree(parts)
+    return path
+
+
+def _done(parts: Path, i: int, key: str) -> bool:
+    marker = parts / f"{i:06d}.json"
+    if not marker.is_file():
+        return False
+    try:
+        info = json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return (
+        info.get("key") == key
+        and (parts / f"{i:06d}.npy").is_file()
+        and (parts / f"{i:06d}.parquet").is_file()
+    )
+
+
+def _run_on_dask(
+    client: Any, chunks: list[Any], todo: list[int], config: DescriptorConfig, parts: Path, bar: Any
+) -> None:
+    from distributed import as_completed
+
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    pending = list(reversed(todo))
+    futures: dict[Any, int] = {}
+
+    def submit() -> Any:
+        i = pending.pop()
+        fut = client.submit(_describe_chunk, chunks[i], config, 1, pure=False)
+        futures[fut] = i
+        return fut
+
+    queue = as_completed([submit() for _ in range(min(2 * workers, len(pending)))])
+    for fut in queue:
+        i = futures.pop(fut)
+        _save_part(parts, i, chunks[i], fut.result())
+        bar.update(1)
+        if pending:
+            queue.add(submit())

@@ -1,0 +1,188 @@
+"""Chunked, resumable builds: exact against the in-memory path, an interrupted build resumes
+without recomputing finished chunks, and the same build on a dask LocalCluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from miwd_widget.descriptors.config import DescriptorConfig
+from miwd_widget.library import ModelLibrary
+from miwd_widget.library.chunked import matrix_chunks
+
+S, B = 4, 8
+ROWS, N = 230, 120
+
+
+@pytest.fixture()
+def matrix(tmp_path):
+    """A replica matrix: rows from 3 scale groups, one NaN row, one all-zeros row."""
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 3, ROWS)
+    x = rng.normal(0, 1, (ROWS, N)).astype(np.float32) * (0.05 * (1 + group))[:, None]
+    x[:, : N // 3] += 0.02 * group[:, None]  # a depth profile that differs by group
+    x = x.astype(np.float32)
+    x[17, 5] = np.nan
+    x[40] = 0.0
+    path = tmp_path / "weights.npy"
+    np.save(path, x)
+    meta = pd.DataFrame({"id": [f"r{i}" for i in range(ROWS)], "group": group})
+    return path, x, meta
+
+
+class Spy:
+    """A chunk that counts reads of its weights and can fail on them."""
+
+    def __init__(self, chunk, reads, fail_on_read=0):
+        self.chunk, self.reads, self.fail_on_read = chunk, reads, fail_on_read
+        self.key, self.source, self.metadata = chunk.key, chunk.source, chunk.metadata
+        self.start, self.n_weights = chunk.start, chunk.n_weights
+        self.n_reads = 0
+
+    def theta(self):
+        self.n_reads += 1
+        if self.n_reads == self.fail_on_read:
+            raise RuntimeError("interrupted")
+        self.reads.append(self.key)
+        return self.chunk.theta()
+
+    def __len__(self):
+        return len(self.chunk)
+
+
+@pytest.mark.parametrize("value_range", ["auto", (-0.2, 0.2)])
+def test_chunked_build_equals_the_in_memory_build(tmp_path, matrix, value_range):
+    path, x, meta = matrix
+    chunks = matrix_chunks(path, meta, chunk_rows=64)
+    assert [len(c) for c in chunks] == [64, 64, 64, 38]
+    lib = ModelLibrary.from_chunks(
+        chunks, tmp_path / "lib.parquet", S=S, B=B, value_range=value_range
+    )
+    ref = ModelLibrary.from_models(
+        list(x), meta, names=list(meta["id"]), S=S, B=B, value_range=value_range
+    )
+    assert lib.value_range == ref.value_range
+    np.testing.assert_array_equal(lib.descriptors, ref.descriptors)
+    assert lib.metadata["id"].tolist() == ref.metadata["id"].tolist()  # r17 (NaN) left out
+    assert "r17" not in lib.metadata["id"].tolist() and len(lib) == ROWS - 1
+    assert lib.metadata["n_params"].eq(N).all() and lib.metadata["source"].eq(str(path)).all()
+    np.testing.assert_array_equal(lib.metadata["group"], ref.metadata["group"])
+    # the NaN row is an error naming the matrix and the row; all-zeros is a range warning
+    errors = lib.errors["error"].tolist()
+    nan_error = [e for e in errors if "NaN" in e]
+    assert len(nan_error) == 1 and nan_error[0].startswith(f"{path}: row 17: theta holds 1 NaN")
+    degenerate = [e for e in errors if "degenerate" in e]
+    assert len(degenerate) == (1 if value_range == "auto" else 0)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("lib.parquet")) == [
+        "lib.parquet",
+        next(p.name for p in tmp_path.glob("lib.parquet.*.descriptors.npy")),
+    ]  # the parts folder is gone
+    assert not lib.descriptors.flags.writeable  # memory-mapped from the sidecar
+
+
+def test_an_interrupted_build_resumes_without_recomputing_finished_chunks(tmp_path, matrix):
+    path, _, meta = matrix
+    whole = ModelLibrary.from_chunks(
+        matrix_chunks(path, meta, 50), tmp_path / "whole.parquet", S=S, B=B
+    )
+    reads: list[str] = []
+    k = 3  # the 4th chunk fails when it is described (its 2nd read: the 1st was for the range)
+    chunks = [
+        Spy(c, reads, fail_on_read=2 if i == k else 0)
+        for i, c in enumerate(matrix_chunks(path, meta, 50))
+    ]
+    out = tmp_path / "resumed.parquet"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        ModelLibrary.from_chunks(chunks, out, S=S, B=B)
+    assert not out.exists()
+    parts = sorted(p.name for p in (tmp_path / "resumed.parquet.parts").iterdir())
+    assert [p for p in parts if p.endswith(".json") and p != "manifest.json"] == [
+        f"{i:06d}.json" for i in range(k)
+    ]
+    finished = {c.key for c in chunks[:k]}
+    reads.clear()
+    chunks = [Spy(c, reads) for c in matrix_chunks(path, meta, 50)]
+    lib = ModelLibrary.from_chunks(chunks, out, S=S, B=B)
+    # only the unfinished chunks were read again (the range came from the manifest)
+    assert sorted(reads) == sorted(c.key for c in chunks if c.key not in finished)
+    np.testing.assert_array_equal(lib.descriptors, whole.descriptors)
+    pd.testing.assert_frame_equal(lib.metadata, whole.metadata)
+    pd.testing.assert_frame_equal(lib.errors, whole.errors)
+    assert lib.value_range == whole.value_range
+
+
+def test_parts_of_a_different_build_are_not_mixed_in(tmp_path, matrix):
+    path, _, meta = matrix
+    chunks = [
+        Spy(c, [], fail_on_read=2 if i == 1 else 0)
+        for i, c in enumerate(matrix_chunks(path, meta, 100))
+    ]
+    with pytest.raises(RuntimeError):
+        ModelLibrary.from_chunks(chunks, tmp_path / "lib.parquet", S=S, B=B)
+    with pytest.raises(ValueError, match="lib.parquet.parts: holds the parts of a different build"):
+        ModelLibrary.from_chunks(
+            matrix_chunks(path, meta, 100), tmp_path / "lib.parquet", S=S, B=16
+        )
+    with pytest.raises(ValueError, match="different build"):
+        ModelLibrary.from_chunks(matrix_chunks(path, meta, 64), tmp_path / "lib.parquet", S=S, B=B)
+
+
+def test_bad_matrices_are_refused_naming_the_file(tmp_path):
+    np.save(tmp_path / "ints.npy", np.zeros((3, 4), np.int64))
+    with pytest.raises(ValueError, match="ints.npy: expected a 2-D float matrix"):
+        matrix_chunks(tmp_path / "ints.npy")
+    (tmp_path / "junk.npy").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="junk.npy: cannot memory-map it"):
+        matrix_chunks(tmp_path / "junk.npy")
+    np.save(tmp_path / "ok.npy", np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match="ok.npy: 3 rows, but the metadata has 2"):
+        matrix_chunks(tmp_path / "ok.npy", pd.DataFrame({"id": ["a", "b"]}))
+
+
+def test_the_same_build_on_a_dask_local_cluster(tmp_path, matrix):
+    import distributed  # the `dask` extra, installed in the dev environment
+
+    path, _, meta = matrix
+    ref = ModelLibrary.from_chunks(
+        matrix_chunks(path, meta, 40), tmp_path / "here.parquet", S=S, B=B
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        lib = ModelLibrary.from_chunks(
+            matrix_chunks(path, meta, 40), tmp_path / "dask.parquet", S=S, B=B, client=client
+        )
+        # the file build's dask path too (pass 1 sends small models back whole)
+        files = tmp_path / "files"
+        files.mkdir()
+        x = np.load(path)
+        for i in range(12):
+            np.save(files / f"m{i:02d}.npy", x[i + 50])
+        on_dask = ModelLibrary.from_files(files, S=S, B=B, client=client, batch_size=3)
+    np.testing.assert_array_equal(lib.descriptors, ref.descriptors)
+    pd.testing.assert_frame_equal(lib.metadata, ref.metadata)
+    assert lib.value_range == ref.value_range
+    here = ModelLibrary.from_files(files, S=S, B=B, n_jobs=1)
+    np.testing.assert_array_equal(on_dask.descriptors, here.descriptors)
+    assert on_dask.value_range == here.value_range
+
+
+def test_a_kept_small_model_is_described_exactly_as_from_its_file(tmp_path):
+    """Pass 1 sends small models back whole; pass 2 must equal describing the file."""
+    from miwd_widget import describe
+
+    rng = np.random.default_rng(3)
+    sizes = [40, 300, 5000, 70_000]  # the last is above KEEP_MODEL_BYTES: opened twice
+    for i, n in enumerate(sizes):
+        np.save(tmp_path / f"m{i}.npy", rng.normal(0, 0.1, n).astype(np.float32))
+    np.save(tmp_path / "m9.npy", rng.normal(0, 0.1, 64))  # float64: not kept
+    lib = ModelLibrary.from_files(tmp_path, S=S, B=B, n_jobs=1)
+    cfg = DescriptorConfig(S, B, lib.value_range)
+    for i, name in enumerate(lib.metadata["id"]):
+        expected = describe(np.load(tmp_path / f"{name}.npy"), cfg.S, cfg.B, cfg.value_range)
+        np.testing.assert_array_equal(lib.descriptors[i], expected)
+    assert lib.metadata["n_params"].tolist() == [*sizes, 64]
