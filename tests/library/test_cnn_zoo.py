@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,10 @@ def test_the_matrix_is_memory_mapped_and_read_in_chunks(zoo):
     np.testing.assert_array_equal(theta, np.stack([np.concatenate(list(t.values())) for t in rows]))
     meta = pd.concat([c.metadata for c in chunks], ignore_index=True)
     assert meta["id"].tolist() == ModelLibrary.from_cnn_zoo(root, S=S, B=B).metadata["id"].tolist()
+    # a chunk carries the matrix's path, not its data (for worker processes, dask)
+    blob = pickle.dumps(chunks[2])
+    assert len(blob) < 10 * 4 * N / 2
+    np.testing.assert_array_equal(pickle.loads(blob).theta(), chunks[2].theta())
     with pytest.raises(ValueError, match="chunk_rows must be a positive integer"):
         next(cnn_zoo_chunks(root, chunk_rows=0))
 

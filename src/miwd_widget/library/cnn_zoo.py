@@ -329,21 +329,23 @@ class CnnZooDataset:
 
     def theta(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as a (rows, N) array in theta order (float32 or float64)."""
-        return self._ordered(self.weights[start:stop])
+        return _ordered(self.weights[start:stop], self.order)
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         """The rows ``index`` (sorted row numbers) in theta order."""
-        return self._ordered(self.weights[index])
+        return _ordered(self.weights[index], self.order)
 
-    def _ordered(self, block: np.ndarray) -> np.ndarray:
-        if self.order is None:
-            return np.ascontiguousarray(_kernel_dtype(np.asarray(block)))
-        # The order is a few runs of consecutive columns (one per tensor): copying run by
-        # run is several times faster than a column gather (np.take) of the block.
-        out = np.empty(block.shape, dtype=_kernel_dtype(block[:0]).dtype)
-        for dst, src, size in _runs(self.order):
-            out[:, dst : dst + size] = block[:, src : src + size]
-        return out
+
+def _ordered(block: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """A block of matrix rows in theta order: a copy of the block, never of the matrix."""
+    if order is None:
+        return np.ascontiguousarray(_kernel_dtype(np.asarray(block)))
+    # The order is a few runs of consecutive columns (one per tensor): copying run by run
+    # is several times faster than a column gather (np.take) of the block.
+    out = np.empty(block.shape, dtype=_kernel_dtype(block[:0]).dtype)
+    for dst, src, size in _runs(order):
+        out[:, dst : dst + size] = block[:, src : src + size]
+    return out
 
 
 def _runs(order: np.ndarray) -> list[tuple[int, int, int]]:
@@ -370,30 +372,27 @@ def _kernel_dtype(block: np.ndarray) -> np.ndarray:
 class CnnZooChunk:
     """Rows ``start:stop`` of one dataset's matrix: their metadata, and theta on demand.
 
-    ``key`` names the chunk stably (dataset and rows), so a resumable writer can tell
-    which chunks it has finished without reading their weights again.
+    ``key`` names the chunk stably (dataset and rows), so a resumable writer can tell which
+    chunks it has finished without reading their weights again. A chunk holds the matrix's
+    path, not its data: it pickles small (for worker processes or a dask cluster) and
+    memory-maps the matrix when :meth:`theta` is called.
     """
 
-    dataset: CnnZooDataset = field(repr=False)
+    dataset: str
+    source: str  # absolute path of the dataset's weights.npy
     start: int
     stop: int
+    order: np.ndarray | None = field(repr=False)  # theta = row[order]; None: as stored
+    metadata: pd.DataFrame = field(repr=False)  # one row per checkpoint of the chunk
 
     @property
     def key(self) -> str:
-        return f"{self.dataset.name}:{self.start}-{self.stop}"
-
-    @property
-    def source(self) -> str:
-        return self.dataset.source
-
-    @property
-    def metadata(self) -> pd.DataFrame:
-        """One row per checkpoint of the chunk (index reset)."""
-        return self.dataset.metadata.iloc[self.start : self.stop].reset_index(drop=True)
+        return f"{self.dataset}:{self.start}-{self.stop}"
 
     def theta(self) -> np.ndarray:
         """The chunk's weights, (rows, N) in theta order, read from the memory map now."""
-        return self.dataset.theta(self.start, self.stop)
+        matrix = np.load(self.source, mmap_mode="r", allow_pickle=False)
+        return _ordered(matrix[self.start : self.stop], self.order)
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -478,7 +477,9 @@ def cnn_zoo_chunks(
     datasets = folder if isinstance(folder, list) else cnn_zoo_datasets(folder)
     for ds in datasets:
         for start in range(0, ds.n_rows, int(chunk_rows)):
-            yield CnnZooChunk(ds, start, min(start + int(chunk_rows), ds.n_rows))
+            stop = min(start + int(chunk_rows), ds.n_rows)
+            meta = ds.metadata.iloc[start:stop].reset_index(drop=True)
+            yield CnnZooChunk(ds.name, ds.source, start, stop, ds.order, meta)
 
 
 # --------------------------------------------------------------------------------------
