@@ -160,9 +160,10 @@ def read_layout(path: str | os.PathLike, n_columns: int) -> tuple[list[str], np.
         table = table.assign(__size__=[int(np.prod([int(d) for d in ds])) for ds in dims])
         size_col = "__size__"
     # Per tensor: the matrix columns that hold it, in stored order
-    tensors: dict[str, tuple[str, list[np.ndarray]]] = {}
+    tensors: dict[str, list[np.ndarray]] = {}
+    per_column = len(table) == n_columns and start_col is None and size_col is None
     try:
-        if len(table) == n_columns and start_col is None and size_col is None:
+        if per_column:
             # One row per matrix column, in column order unless an index column says.
             index_col = _pick(columns, _INDEX_COLUMNS)
             cols = (
@@ -170,8 +171,8 @@ def read_layout(path: str | os.PathLike, n_columns: int) -> tuple[list[str], np.
                 if index_col is not None
                 else np.arange(n_columns, dtype=np.int64)
             )
-            for name, col in zip(names, cols, strict=True):
-                tensors.setdefault(name, ("", []))[1].append(np.array([col]))
+            for name in dict.fromkeys(names):
+                tensors[name] = [np.sort(cols[names == name])]
         else:
             if start_col is not None and end_col is not None:
                 bounds = zip(
@@ -193,7 +194,7 @@ def read_layout(path: str | os.PathLike, n_columns: int) -> tuple[list[str], np.
             for name, (a, b) in zip(names, bounds, strict=True):
                 if not 0 <= a <= b:
                     raise ValueError(f"{path}: tensor {name!r} has columns {a}..{b}")
-                tensors.setdefault(name, ("", []))[1].append(np.arange(a, b, dtype=np.int64))
+                tensors.setdefault(name, []).append(np.arange(a, b, dtype=np.int64))
     except (TypeError, ValueError) as exc:
         if str(exc).startswith(str(path)):
             raise
@@ -202,9 +203,7 @@ def read_layout(path: str | os.PathLike, n_columns: int) -> tuple[list[str], np.
         layer_of = dict(zip(names, table[layer_col].astype(str), strict=True))
     else:
         layer_of = {name: _layer_and_kind(name)[0] for name in tensors}
-    cols_of = {name: np.concatenate(parts) for name, (_, parts) in tensors.items()}
-    if len(table) == n_columns and start_col is None and size_col is None:
-        cols_of = {name: np.sort(c) for name, c in cols_of.items()}  # a tensor's stored order
+    cols_of = {name: np.concatenate(parts) for name, parts in tensors.items()}
     used = np.concatenate(list(cols_of.values())) if cols_of else np.empty(0, np.int64)
     if used.size != n_columns or not np.array_equal(np.sort(used), np.arange(n_columns)):
         missing = np.setdiff1d(np.arange(n_columns), used)
