@@ -294,6 +294,8 @@ def read_metrics(path: Path, dataset: str, n_rows: int, source: str) -> pd.DataF
             "step": step,
         }
     )
+    # A metrics column named like one of ours is kept under another name, not duplicated.
+    table = table.rename(columns={c: f"metrics.{c}" for c in front.columns if c in table.columns})
     return pd.concat([front, table.reset_index(drop=True)], axis=1)
 
 
