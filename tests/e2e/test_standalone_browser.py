@@ -22,6 +22,7 @@ from test_lifecycle_browser import (
     CANVAS,
     GALLERY_ITEM,
     GALLERY_STATUS,
+    canvas_pixels,
     click_row,
     cluster_lasso,
     console_errors,
@@ -38,8 +39,9 @@ MEAN_CANVAS = ".miwd-gallery .miwd-mean canvas"
 MEAN_CAPTION = ".miwd-gallery .miwd-mean figcaption"
 CSV_BUTTON = "[data-testid=miwd-export-csv]"
 PNG_BUTTON = "[data-testid=miwd-export-png]"
-# A located model in the empty middle of the atlas, with lines to two rows of cluster 2.
-LOCATED_XY = (0.0, 0.5)
+# A located model in empty space above cluster 0, with lines to two rows of cluster 2 (far
+# from the centre: a wrong aspect ratio in the overlay would move it).
+LOCATED_XY = (-6.0, 2.0)
 
 
 @pytest.fixture(scope="module")
@@ -185,4 +187,11 @@ def test_png_export_is_the_scatter_with_the_located_marker(standalone):
     px, py = int(w / 2 + nx * h / 2), int(h / 2 - ny * h / 2)
     window = drawn[max(0, py - 12) : py + 12, max(0, px - 12) : px + 12]
     assert window.mean() > 0.1, f"no located marker at ({px}, {py}) in the PNG"
+    # The marker itself (a triangle in the accent colour, 14 px wide, drawn from 8 px above
+    # its position to 5 px below; its lines go up, to cluster 2) is where the points'
+    # projection puts that position, also right after the first layout.
+    overlay = canvas_pixels(page.locator(f"{ROOT} canvas.miwd-overlay"))
+    accent = np.abs(overlay.astype(np.int16) - [0xE6, 0x55, 0x0D]).sum(axis=-1) < 60
+    below = accent[py : py + 4, px - 10 : px + 11]
+    assert below.sum() >= 15, f"no marker at ({px}, {py}) on the overlay"
     assert not console_errors(messages), "\n".join(console_errors(messages))
