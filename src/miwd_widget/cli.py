@@ -303,6 +303,7 @@ def _demo_models(folder: Path) -> list[Path]:
     try:
         import torch
 
+        torch.manual_seed(0)  # the same cnn.pt (and distances) on every run
         net = torch.nn.Sequential(
             torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.LazyLinear(10)
         )
