@@ -303,11 +303,16 @@ def _demo_models(folder: Path) -> list[Path]:
     try:
         import torch
 
-        torch.manual_seed(0)  # the same cnn.pt (and distances) on every run
-        net = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.LazyLinear(10)
-        )
-        net(torch.zeros(1, 1, 8, 8))  # materialize the lazy layer
+        # The same cnn.pt (and distances) on every run, the caller's torch RNG left alone.
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            net = torch.nn.Sequential(
+                torch.nn.Conv2d(1, 8, 3),
+                torch.nn.ReLU(),
+                torch.nn.Flatten(),
+                torch.nn.LazyLinear(10),
+            )
+            net(torch.zeros(1, 1, 8, 8))  # materialize the lazy layer
         torch.save(net.state_dict(), folder / "cnn.pt")
         paths.append(folder / "cnn.pt")
     except ImportError:
