@@ -66,6 +66,13 @@ def read(path: Path) -> ReadResult:
                 items.append((label, numpy_helper.to_array(value, base_dir=base_dir)))
             except (OSError, ValueError) as exc:
                 raise WeightReadError(f"{path}: cannot read tensor {label!r}: {exc}") from None
+        elif value.data_type == TensorProto.UNDEFINED or (
+            value.data_type not in TensorProto.DataType.values()
+        ):
+            raise WeightReadError(
+                f"{path}: tensor {label!r} has an undefined or unknown data type "
+                f"({value.data_type})"
+            )
         else:
             kind = TensorProto.DataType.Name(value.data_type).lower()
             items.append((label, Skip(f"{kind} tensor is not a weight")))

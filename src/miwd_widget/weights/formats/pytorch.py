@@ -153,6 +153,17 @@ def check_storages(path: Path) -> None:
             raise WeightReadError(
                 f"{path}: corrupt checkpoint: {pkl} does not parse ({type(exc).__name__}: {exc})"
             ) from None
+        for key in dict.fromkeys(str(pid[2]) for pid in lister.storages if len(pid) >= 5):
+            info = records.get(f"{prefix}data/{key}")
+            if info is None:
+                continue  # reported below
+            try:  # mmap trusts the directory; the record's own local header must agree
+                with archive.open(info):
+                    pass
+            except (zipfile.BadZipFile, NotImplementedError, OSError) as exc:
+                raise WeightReadError(
+                    f"{path}: corrupt checkpoint: storage record {info.filename!r}: {exc}"
+                ) from None
     for pid in lister.storages:
         if len(pid) < 5 or pid[0] not in ("storage", b"storage"):
             raise WeightReadError(f"{path}: corrupt checkpoint: unexpected persistent id {pid!r}")
