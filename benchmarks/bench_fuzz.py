@@ -1,0 +1,207 @@
+"""Run a large fuzz corpus of broken and hostile model files; print counts by outcome.
+
+Outside CI (the CI corpus is tests/fuzz/test_fuzz.py, 160 cases). Cases come from
+tests/fuzz/fuzz_corpus.py (same generators and judge). They are read in a worker
+subprocess, one after the other, under a memory limit; the parent gives each case a
+timeout, so a reader that hangs is recorded as a hang (the worker is killed and a new one
+goes on with the next case) and one that kills its process as a crash. Finally the whole
+corpus goes through ``ModelLibrary.from_files`` with worker processes, which must describe
+or record every file.
+
+Usage::
+
+    nice .venv/bin/python benchmarks/bench_fuzz.py --cases 2000 --seed 0
+
+Outcomes: code executed, outside read, hang, crash, wrong weights, unnamed error (the five
+bad ones and their cases are listed), clean error, correct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import resource
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "fuzz"))
+import fuzz_corpus  # noqa: E402
+
+
+def worker(root: Path, seed: int, start: int, stop: int) -> None:
+    """Generate and judge cases start..stop-1, one JSON line per case on stdout."""
+    import miwd_widget.weights  # noqa: F401 - imported before the memory limit
+
+    with open("/proc/self/status") as f:
+        used = next(int(line.split()[1]) << 10 for line in f if line.startswith("VmSize"))
+    resource.setrlimit(resource.RLIMIT_AS, (used + (4 << 30), resource.RLIM_INFINITY))
+    for i in range(start, stop):
+        print(json.dumps({"start": i}), flush=True)
+        try:
+            case = fuzz_corpus.make_case(root, seed, i)
+        except Exception as exc:  # noqa: BLE001 - a generator bug must not hide the rest
+            print(
+                json.dumps(
+                    {
+                        "case": i,
+                        "name": "?",
+                        "outcome": "generator failed",
+                        "detail": repr(exc)[:200],
+                    }
+                ),
+                flush=True,
+            )
+            continue
+        outcome, detail = fuzz_corpus.judge(case)
+        print(
+            json.dumps(
+                {
+                    "case": i,
+                    "name": case.name,
+                    "path": str(case.path),
+                    "outcome": outcome,
+                    "detail": detail,
+                }
+            ),
+            flush=True,
+        )
+
+
+def run_corpus(root: Path, seed: int, n: int, timeout: float) -> list[dict]:
+    """Judge cases 0..n-1 in worker subprocesses, with a per-case timeout."""
+    env = dict(os.environ, **fuzz_corpus.SMALL_LIMITS)
+    results: list[dict] = []
+    next_case = 0
+    while next_case < n:
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--root",
+            str(root),
+            "--seed",
+            str(seed),
+            "--start",
+            str(next_case),
+            "--stop",
+            str(n),
+        ]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
+        current, deadline = None, time.monotonic() + 300  # first case: imports on a busy machine
+        while True:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                line = proc.stdout.readline()
+                if not line:  # the worker exited
+                    proc.wait()
+                    if current is not None:
+                        code = proc.returncode
+                        results.append(
+                            {
+                                "case": current,
+                                "name": "?",
+                                "outcome": "crash",
+                                "detail": f"worker exit code {code}",
+                            }
+                        )
+                        next_case = current + 1
+                    else:
+                        next_case = n
+                    break
+                record = json.loads(line)
+                if "start" in record:
+                    current, deadline = record["start"], time.monotonic() + timeout
+                else:
+                    results.append(record)
+                    current = None
+                    next_case = record["case"] + 1
+                    print(f"\r{len(results)}/{n} cases", end="", file=sys.stderr, flush=True)
+            elif time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                results.append(
+                    {
+                        "case": current,
+                        "name": "?",
+                        "outcome": "hang",
+                        "detail": f"no answer within {timeout:g} s",
+                    }
+                )
+                next_case = (current if current is not None else next_case) + 1
+                break
+    print(file=sys.stderr)
+    return results
+
+
+def build_over(results: list[dict]) -> str:
+    """ModelLibrary.from_files over every case: each file described or recorded."""
+    from miwd_widget import ModelLibrary
+
+    paths = [r["path"] for r in results if "path" in r]
+    start = time.perf_counter()
+    lib = ModelLibrary.from_files(
+        paths, S=8, B=8, value_range=(-3.0, 3.0), n_jobs=2, progress=False
+    )
+    seconds = time.perf_counter() - start
+    failed = list(lib.errors["source"])
+    described = list(lib.metadata["source"]) if len(lib) else []
+    lost = set(paths) - set(failed) - set(described)
+    unnamed = [
+        (s, m)
+        for s, m in zip(lib.errors["source"], lib.errors["error"], strict=True)
+        if str(Path(s).parent) not in m and s not in m
+    ]
+    return (
+        f"from_files (2 workers): {len(described)} described, {len(failed)} recorded as "
+        f"failed, {len(lost)} lost, {len(unnamed)} unnamed errors, {seconds:.1f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case (30)")
+    parser.add_argument("--no-build", action="store_true", help="skip the from_files pass")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(Path(args.root), args.seed, args.start, args.stop)
+        return
+    root = Path(tempfile.mkdtemp(prefix="miwd-fuzz-"))
+    try:
+        start = time.perf_counter()
+        results = run_corpus(root, args.seed, args.cases, args.timeout)
+        seconds = time.perf_counter() - start
+        counts = collections.Counter(r["outcome"] for r in results)
+        print(
+            f"fuzz corpus: {len(results)} cases, seed {args.seed}, {seconds:.0f} s "
+            f"(timeout {args.timeout:g} s per case; machine shared with others)"
+        )
+        print("| outcome | cases |\n|---|---|")
+        for outcome in (*fuzz_corpus.OUTCOMES, "generator failed"):
+            print(f"| {outcome} | {counts.get(outcome, 0)} |")
+        kinds = collections.Counter(r["name"] for r in results)
+        print("cases by generator: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+        bad = [r for r in results if r["outcome"] in (*fuzz_corpus.BAD, "generator failed")]
+        for r in bad[:30]:
+            print(f"  BAD case {r['case']} {r['name']}: {r['outcome']}: {r['detail']}")
+        if not args.no_build:
+            print(build_over(results))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
