@@ -292,3 +292,18 @@ def test_a_saved_index_of_checkpoint_paths_is_kept(zoo):
     assert (
         "checkpoint" not in ds.metadata and ds.metadata[EPOCH].tolist() == list(CNN_ZOO_EPOCHS) * 3
     )
+
+
+def test_the_chunked_writer_builds_the_same_library_from_the_chunks(zoo, tmp_path):
+    root, _ = zoo
+    direct = ModelLibrary.from_cnn_zoo(root, S=S, B=B, value_range=(-0.2, 0.2))
+    chunked = ModelLibrary.from_chunks(
+        cnn_zoo_chunks(root, chunk_rows=10),
+        tmp_path / "zoo.parquet",
+        S=S,
+        B=B,
+        value_range=(-0.2, 0.2),
+    )
+    np.testing.assert_array_equal(np.asarray(chunked.descriptors), direct.descriptors)
+    assert chunked.metadata["id"].tolist() == direct.metadata["id"].tolist()
+    assert chunked.metadata[EPOCH].tolist() == direct.metadata[EPOCH].tolist()
