@@ -512,3 +512,20 @@ def test_many_categories_travel_packed():
     enc = encode_column(series)
     assert "categories" not in enc and enc["labels"]["count"] == 3000
     assert decode_column(enc).tolist() == series.tolist()
+
+
+def test_gallery_captions_are_built_column_wise_and_name_missing_values(library):
+    atlas = Atlas(library)
+    labels = atlas._labels(np.array([3, 5, 1]))
+    meta = library.metadata
+    # row 3: optimizer missing; row 5: accuracy missing (no empty " ·  · " left behind)
+    assert labels[0] == (
+        f"{meta.loc[3, 'id']}\n{meta.loc[3, 'dataset']} · acc {meta.loc[3, 'test_accuracy']:.3f}"
+        f" · (missing) · {meta.loc[3, 'activation']}"
+    )
+    assert labels[1] == (
+        f"{meta.loc[5, 'id']}\n{meta.loc[5, 'dataset']} · {meta.loc[5, 'optimizer']}"
+        f" · {meta.loc[5, 'activation']}"
+    )
+    assert labels[2].startswith(f"{meta.loc[1, 'id']}\n")
+    assert atlas._labels(np.array([], dtype=np.int64)) == []

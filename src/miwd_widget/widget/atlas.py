@@ -56,7 +56,14 @@ from .clusters import (
     next_cluster_name,
     normalize_clusters,
 )
-from .codec import array_from_json, array_to_json, encode_column, encode_text, state_to_base64
+from .codec import (
+    MISSING_LABEL,
+    array_from_json,
+    array_to_json,
+    encode_column,
+    encode_text,
+    state_to_base64,
+)
 from .standalone import DEFAULT_MAX_DESCRIPTOR_BYTES, library_payload, page
 
 __all__ = ["Atlas"]
@@ -557,21 +564,31 @@ class Atlas(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ descriptors
     def _labels(self, positions: np.ndarray) -> list[str]:
-        meta = self._library.metadata
-        labels = []
-        for pos in positions:
-            row = meta.iloc[int(pos)]
-            parts = []
-            if "dataset" in meta.columns:
-                parts.append(str(row["dataset"]))
-            acc = next((c for c in ("test_accuracy", *_ACCURACY_COLUMNS) if c in meta), None)
-            if acc is not None and pd.notna(row[acc]):
-                parts.append(f"acc {float(row[acc]):.3f}")
-            for c in ("optimizer", "activation"):
-                if c in meta.columns:
-                    parts.append(str(row[c]))
-            labels.append(f"{row['id']}\n{' · '.join(parts)}")
-        return labels
+        """Gallery captions: id, then dataset · accuracy · optimizer · activation (those present).
+
+        Column-wise string operations, not a loop over rows: ``save_html`` captions every model.
+        """
+        meta = self._library.metadata.iloc[np.asarray(positions, dtype=np.int64)]
+        if meta.empty:
+            return []
+
+        def text(column: pd.Series) -> pd.Series:  # pandas' str dtype keeps NaN: say missing
+            return column.astype(object).where(column.notna(), MISSING_LABEL).map(str)
+
+        parts: list[pd.Series] = []
+        if "dataset" in meta.columns:
+            parts.append(text(meta["dataset"]))
+        acc = next((c for c in ("test_accuracy", *_ACCURACY_COLUMNS) if c in meta), None)
+        if acc is not None:
+            values = pd.to_numeric(meta[acc], errors="coerce")
+            parts.append(("acc " + values.map("{:.3f}".format)).where(values.notna(), ""))
+        parts += [text(meta[c]) for c in ("optimizer", "activation") if c in meta.columns]
+        ids = text(meta["id"]) if "id" in meta.columns else pd.Series(meta.index.astype(str))
+        if not parts:
+            return (ids + "\n").tolist()
+        # Each part brings its own separator, so a missing accuracy leaves no empty " ·  · ".
+        joined = sum(((" · " + part).where(part != "", "") for part in parts[1:]), parts[0])
+        return (ids + "\n" + joined.str.removeprefix(" · ")).tolist()
 
     def descriptor_reply(self, indices: Any, request_id: Any = None) -> tuple[dict, list]:
         """The reply to a gallery request: content and buffers (gallery, mean, std).
@@ -680,6 +697,8 @@ class Atlas(anywidget.AnyWidget):
         meta = self._library.metadata
         if "id" in meta and "id" not in state["_columns"]:  # the page's CSV download has ids
             state["_columns"] = {**state["_columns"], "id": encode_text(meta["id"])}
+        # The page has no kernel to send more columns: its menus offer the columns it holds.
+        state["_all_columns"] = [c for c in state["_all_columns"] if c in state["_columns"]]
         reply, reply_buffers = self.descriptor_reply(chosen, "saved")
         payload = {
             "state": state_to_base64(state),
