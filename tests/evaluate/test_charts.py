@@ -88,3 +88,54 @@ def test_embedding_grid_umap_separates_what_miwd_sees(library):
     assert _nearest_neighbour_agreement(panels["miwd (K=64)"], "scale") >= 0.95
     assert _nearest_neighbour_agreement(panels["stats (K=16)"], "scale") >= 0.95
     assert _nearest_neighbour_agreement(panels["raw (K=64)"], "scale") <= 0.7
+
+
+# ----------------------------------------------------------------------------- Figure 5
+
+
+def test_compare_chart_rows_and_marks():
+    from miwd_widget.evaluate.charts import compare_chart
+    from miwd_widget.library.compare import cluster_accuracy, compare
+
+    rng = np.random.default_rng(0)
+    n = 400
+    md = pd.DataFrame(
+        {
+            "optimizer": rng.choice(["adam", "rmsprop", "sgd"], n),
+            "activation": rng.choice(["relu", "tanh"], n),
+            "lr": 10 ** rng.uniform(-4, -1, n),
+            "accuracy_norm": rng.random(n),
+        }
+    )
+    sgd = np.flatnonzero(md.optimizer == "sgd")[:40]
+    clusters = {"A": sgd, "B": rng.choice(n, 30, replace=False), "E": []}
+    result, accuracy = compare(md, clusters), cluster_accuracy(md, clusters)
+    spec = compare_chart(result, accuracy, top=3).to_dict()
+    values_part, dist_part = spec["hconcat"]
+    bars, marks = values_part["spec"]["layer"]
+    assert bars["mark"]["type"] == "bar" and marks["mark"]["type"] == "text"
+    assert values_part["facet"]["row"]["field"] == "cluster"
+    assert values_part["facet"]["row"]["sort"] == ["A", "B", "E"]
+    rows = _values(spec, values_part)
+    over = result[(result.kind == "category") & (result.lift > 1)]
+    expected = {
+        (r.cluster, f"{r.column} = {r.value}")
+        for c, g in over.groupby("cluster")
+        for r in g.sort_values("lift", ascending=False).head(3).itertuples()
+    }
+    assert {(r["cluster"], r["label"]) for r in rows} == expected
+    assert all(r["lift"] > 1 for r in rows) and not any(r["cluster"] == "E" for r in rows)
+    by_label = {(r["cluster"], r["label"]): r for r in rows}
+    top = by_label[("A", "optimizer = sgd")]
+    share_sgd = (md.optimizer == "sgd").mean()
+    assert top["significant"] and top["mark"] == "*"
+    assert top["lift"] == pytest.approx(1 / share_sgd)
+    assert sum(r["significant"] for r in rows if r["cluster"] == "B") == 0  # a random cluster
+    box_rows = _values(spec, dist_part)
+    assert [r["cluster"] for r in box_rows] == ["A", "B"]  # the empty cluster has no box
+    assert box_rows[0]["median"] == pytest.approx(np.median(md.accuracy_norm.to_numpy()[sgd]))
+    assert [p["mark"]["type"] for p in dist_part["layer"]] == ["rule", "bar", "tick"]
+    # without the accuracy table: the bars alone; a table that is not compare()'s: an error
+    assert "facet" in compare_chart(result).to_dict()
+    with pytest.raises(ValueError, match="lacks columns"):
+        compare_chart(result.drop(columns="lift"))

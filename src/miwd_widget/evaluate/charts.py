@@ -1,4 +1,4 @@
-"""Figures 3 and 4 as Altair charts: probe accuracies and UMAP small multiples.
+"""Figures 3, 4 and 5 as Altair charts: probe accuracies, UMAP small multiples, clusters.
 
 Examples
 --------
@@ -21,7 +21,7 @@ import pandas as pd
 from .probing import DEFAULT_REPRESENTATIONS, _parse_specs, make_any_representation
 from .weights import library_weights
 
-__all__ = ["probe_chart", "embedding_grid"]
+__all__ = ["probe_chart", "embedding_grid", "compare_chart"]
 
 
 def probe_chart(result: pd.DataFrame, width_per_target: int = 170, height: int = 260) -> Any:
@@ -238,3 +238,121 @@ def embedding_grid(
         .resolve_scale(x="independent", y="independent")
         .properties(title=f"UMAP embeddings of weight representations, colored by {color}")
     )
+
+
+def compare_chart(
+    result: pd.DataFrame,
+    accuracy: pd.DataFrame | None = None,
+    alpha: float = 0.05,
+    top: int = 8,
+    width: int = 260,
+) -> Any:
+    """Figure 5 as an Altair chart: what characterizes each cluster, and how well it scores.
+
+    Left, one row of bars per cluster: its over-represented hyper-parameter values
+    (``lift > 1``; at most ``top`` per cluster, by lift), the bar length the lift, solid when
+    the Benjamini-Hochberg adjusted p-value is below ``alpha`` (and marked ``*``), faded
+    otherwise. Right (when ``accuracy`` is given), each cluster's accuracy distribution as a
+    box plot: whiskers min to max, box the quartiles, a tick at the median.
+
+    Parameters
+    ----------
+    result
+        The table of :meth:`ModelLibrary.compare <miwd_widget.library.ModelLibrary.compare>`.
+    accuracy
+        The table of :meth:`ModelLibrary.cluster_accuracy
+        <miwd_widget.library.ModelLibrary.cluster_accuracy>` (optional).
+    alpha
+        Significance level of the adjusted p-values.
+    top
+        Values shown per cluster.
+    width
+        Width of each panel in pixels.
+
+    Returns
+    -------
+    altair.Chart
+        A faceted bar chart, concatenated with the box plot when ``accuracy`` is given.
+
+    Examples
+    --------
+    >>> from miwd_widget.library.compare import cluster_accuracy, compare
+    >>> md = pd.DataFrame({"opt": list("aaaabbbb"), "accuracy_norm": np.linspace(0, 1, 8)})
+    >>> clusters = {"A": [0, 1, 2], "B": [5, 6, 7]}
+    >>> chart = compare_chart(compare(md, clusters), cluster_accuracy(md, clusters))
+    >>> sorted(chart.to_dict())[:3]
+    ['$schema', 'config', 'datasets']
+    """
+    import altair as alt
+
+    need = {"cluster", "column", "kind", "value", "count", "lift", "p_value", "p_adjusted"}
+    missing = need - set(result.columns)
+    if missing:
+        raise ValueError(f"compare_chart: result lacks columns {sorted(missing)} (use compare())")
+    clusters = [str(c) for c in dict.fromkeys(result["cluster"])]
+    df = result[(result["kind"] == "category") & (result["lift"] > 1) & (result["count"] > 0)]
+    df = df.assign(cluster=df["cluster"].astype(str))
+    df = df.sort_values(["lift", "count"], ascending=False, kind="stable")
+    df = df.groupby("cluster", sort=False).head(top).copy()
+    df["label"] = df["column"].astype(str) + " = " + df["value"].astype(str)
+    df["significant"] = df["p_adjusted"] < alpha
+    df["mark"] = np.where(df["significant"], "*", "")
+    cols = ["cluster", "label", "column", "count", "share_cluster", "share_library", "lift"]
+    cols += ["p_value", "p_adjusted", "significant", "mark"]
+    bars_data = alt.InlineData(values=json.loads(df[cols].to_json(orient="records")))
+    y = alt.Y("label:N", sort="-x", title=None)
+    base = alt.Chart(bars_data)
+    bars = base.mark_bar().encode(
+        x=alt.X("lift:Q", title="lift (share in cluster / share in library)"),
+        y=y,
+        color=alt.Color("column:N", title="hyper-parameter"),
+        opacity=alt.condition("datum.significant", alt.value(1.0), alt.value(0.35)),
+        tooltip=[
+            alt.Tooltip("label:N", title="value"),
+            alt.Tooltip("count:Q"),
+            alt.Tooltip("share_cluster:Q", format=".2f", title="share in cluster"),
+            alt.Tooltip("share_library:Q", format=".2f", title="share in library"),
+            alt.Tooltip("lift:Q", format=".2f"),
+            alt.Tooltip("p_adjusted:Q", format=".2g", title="adjusted p"),
+        ],
+    )
+    marks = base.mark_text(align="left", dx=3, fontWeight="bold").encode(
+        x="lift:Q", y=y, text="mark:N"
+    )
+    values = (
+        alt.layer(bars, marks)
+        .properties(width=width, height=alt.Step(16))
+        .facet(row=alt.Row("cluster:N", sort=clusters, title=None))
+        .resolve_scale(y="independent")
+        .properties(title=f"Over-represented values (* adjusted p < {alpha:g})")
+    )
+    if accuracy is None:
+        return values
+    acc = accuracy[accuracy["count"] > 0].assign(cluster=lambda a: a["cluster"].astype(str))
+    if acc.empty:
+        return values
+    name = next((str(c) for c in acc["column"] if c is not None), "accuracy")
+    keep = ["cluster", "n", "count", "mean", "std", "min", "q1", "median", "q3", "max"]
+    box_data = alt.InlineData(values=json.loads(acc[keep].to_json(orient="records")))
+    yc = alt.Y("cluster:N", sort=clusters, title=None)
+    box = alt.Chart(box_data)
+    x_acc = alt.X("min:Q", title=name, scale=alt.Scale(zero=False))
+    whisker = box.mark_rule().encode(x=x_acc, x2="max:Q", y=yc)
+    quartiles = box.mark_bar(size=14).encode(
+        x="q1:Q",
+        x2="q3:Q",
+        y=yc,
+        color=alt.Color("cluster:N", sort=clusters, legend=None),
+        tooltip=[
+            alt.Tooltip("cluster:N"),
+            alt.Tooltip("count:Q", title="models"),
+            alt.Tooltip("median:Q", format=".3f"),
+            alt.Tooltip("mean:Q", format=".3f"),
+            alt.Tooltip("std:Q", format=".3f"),
+        ],
+    )
+    median = box.mark_tick(color="black", size=14, thickness=2).encode(x="median:Q", y=yc)
+    dist = alt.layer(whisker, quartiles, median).properties(
+        width=width, title=f"{name} per cluster"
+    )
+    return alt.hconcat(values, dist)
