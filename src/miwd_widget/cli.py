@@ -255,7 +255,7 @@ def cmd_zoo_train(args: argparse.Namespace) -> int:
     try:
         from .zoo import train_zoo
     except ImportError as exc:
-        _err(f"the zoo needs the torch extra (pip install 'miwd-widget[torch]'): {exc}")
+        _err(f"the zoo needs PyTorch (pip install torch==2.13.0, the CPU build): {exc}")
         return EXIT_PARTIAL
     start = time.perf_counter()
     options: dict[str, Any] = {}

@@ -50,8 +50,12 @@ def require(module: str, extra: str, what: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        # Never an install line for the name "miwd-widget": it is not published on an index,
+        # so whoever registered it would be installed instead.
         raise MissingDependencyError(
-            f"{what} needs the optional package {module!r}: pip install miwd-widget[{extra}]"
+            f"{what} needs the optional package {module!r}: pip install {module}, or install "
+            f"miwd-widget's {extra!r} extra from your wheel or checkout "
+            f"(pip install 'miwd_widget-....whl[{extra}]' or pip install '.[{extra}]')"
         ) from exc
 
 

@@ -37,8 +37,9 @@ def require_torch() -> Any:
         import torch
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "miwd_widget.zoo needs PyTorch: pip install 'miwd-widget[torch]' "
-            "(install the CPU build, torch==2.13.0, first to avoid a multi-GB CUDA download)"
+            "miwd_widget.zoo needs PyTorch: pip install torch==2.13.0 (the CPU build; an "
+            "unpinned torch may pull a multi-GB CUDA build), or the 'torch' extra of your "
+            "miwd-widget wheel or checkout"
         ) from err
     return torch
 
