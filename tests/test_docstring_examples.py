@@ -30,6 +30,8 @@ MODULES = [
     "miwd_widget.library.executor",
     "miwd_widget.library.sources",
     "miwd_widget.library.summary",
+    "miwd_widget.library.compare",
+    "miwd_widget.library.neighbors",
     "miwd_widget.library.model_library",
     "miwd_widget.projection",
     "miwd_widget.widget.codec",
