@@ -111,3 +111,108 @@ def test_library_project_locate_and_reload(tmp_path, fitted):
         back.locate_descriptors(x[[7]], placement="tsne")
     with pytest.raises(ValueError, match="k must be"):
         back.locate_descriptors(x[[7]], k=0)
+
+
+def _many_clusters(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.random((6, 64)) * 3
+    labels = rng.integers(0, 6, n)
+    x = centres[labels] + rng.normal(0, 0.1, (n, 64))
+    return x.astype(np.float32), labels
+
+
+def test_fit_on_a_subsample_places_the_rest_by_their_neighbours():
+    from sklearn.manifold import trustworthiness
+
+    x, labels = _many_clusters(900)
+    x[700] = x[5]  # a duplicate of a row that may be in the sample
+    full, _ = project(x, random_state=0)
+    emb, model = project(x, random_state=0, fit_sample=300, batch_size=128)
+    assert emb.shape == (900, 2) and emb.dtype == np.float32 and np.isfinite(emb).all()
+    # the sample's rows are exactly the fit of the sample alone
+    sample = np.sort(np.random.default_rng(0).choice(900, size=300, replace=False))
+    alone, _ = project(x[sample], random_state=0)
+    np.testing.assert_array_equal(emb[sample], alone)
+    if 5 in sample and 700 not in sample:
+        np.testing.assert_allclose(emb[700], emb[5], atol=1e-5)  # lands on its twin
+    # batches change nothing; groups stay together; trustworthiness close to a full fit
+    again, _ = project(x, random_state=0, fit_sample=300, batch_size=1000)
+    np.testing.assert_allclose(again, emb, atol=1e-5)  # BLAS rounding differs by batch shape
+    knn = KNeighborsClassifier(n_neighbors=5).fit(emb[sample], labels[sample])
+    assert knn.score(emb, labels) > 0.98
+    t_full = trustworthiness(x, full, n_neighbors=10)
+    t_sampled = trustworthiness(x, emb, n_neighbors=10)
+    assert t_sampled > t_full - 0.05, (t_sampled, t_full)
+    # the fitted pipeline places new points
+    assert model.transform(x[:3]).shape == (3, 2)
+
+
+def test_subsample_placement_by_umap_transform_and_pca():
+    x, labels = _many_clusters(400, seed=1)
+    emb, _ = project(x, random_state=0, fit_sample=150, sample_placement="transform")
+    knn = KNeighborsClassifier(n_neighbors=5).fit(emb, labels)
+    assert np.isfinite(emb).all() and knn.score(emb, labels) > 0.95
+    lin, _ = project(x, method="pca", random_state=0, fit_sample=150)
+    direct = PCA(n_components=2, random_state=0).fit(
+        x[np.sort(np.random.default_rng(0).choice(400, size=150, replace=False))]
+    )
+    np.testing.assert_allclose(lin, direct.transform(x), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="sample_placement must be one of"):
+        project(x, fit_sample=10, sample_placement="nearest")
+    with pytest.raises(ValueError, match="fit_sample must be an integer >= 3"):
+        project(x, fit_sample=2)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        project(x, backend="gpu")
+
+
+def test_cuml_backend_falls_back_clearly_and_is_used_when_present(monkeypatch):
+    import sys
+    import types
+
+    x, _ = _many_clusters(60, seed=2)
+    reference, _ = project(x, random_state=0)
+    monkeypatch.setitem(sys.modules, "cupy", None)  # not importable here
+    with pytest.warns(RuntimeWarning, match="backend='cuml': cuML is not usable here"):
+        emb, _ = project(x, random_state=0, backend="cuml")
+    np.testing.assert_array_equal(emb, reference)
+
+    # a GPU machine: cuML's UMAP is the estimator used
+    calls = []
+
+    class FakeUMAP:
+        def __init__(self, **kwargs):
+            calls.append(kwargs)
+            self.n_neighbors = kwargs["n_neighbors"]
+
+        def fit(self, data, y=None):
+            return self
+
+        def fit_transform(self, data, y=None):
+            return np.asarray(data)[:, :2] * 0 + 1.0
+
+    cupy = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    )
+    cuml = types.ModuleType("cuml")
+    manifold = types.ModuleType("cuml.manifold")
+    manifold.UMAP = FakeUMAP
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cuml", cuml)
+    monkeypatch.setitem(sys.modules, "cuml.manifold", manifold)
+    emb, model = project(x, random_state=0, backend="cuml")
+    assert isinstance(model.named_steps["umap"], FakeUMAP) and len(calls) == 1
+    assert (emb == 1).all()
+    cupy.cuda.runtime.getDeviceCount = lambda: 0
+    with pytest.warns(RuntimeWarning, match="no GPU was found; projecting with umap-learn"):
+        project(x, random_state=0, backend="cuml")
+
+
+def test_library_project_on_a_subsample_records_it(tmp_path):
+    x, _ = _many_clusters(200, seed=3)
+    lib = ModelLibrary(x.reshape(-1, 8, 8), pd.DataFrame({"id": [str(i) for i in range(200)]}))
+    lib.project(fit_sample=80)
+    assert lib.attrs["projection"]["fit_sample"] == 80
+    back = ModelLibrary.load(lib.save(tmp_path / "lib.parquet"))
+    # refitting from the saved parameters reproduces the atlas (placement='transform')
+    located = back.locate_descriptors(x[:2].reshape(-1, 8, 8), k=1, placement="transform")
+    assert located["neighbor"].tolist() == [0, 1]

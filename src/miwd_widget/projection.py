@@ -5,6 +5,13 @@ pre-reduction by default: UMAP's nearest-neighbour search and its optimization a
 on 50 dimensions than on 1024, and the leading principal components keep the neighbourhoods
 (benchmarks/bench_projection.py measures both time and trustworthiness).
 
+Large libraries (``fit_sample=``): the projection is fitted on a random subsample and the
+other rows are placed in batches, by their nearest fitted rows in the reduced space
+(``sample_placement="neighbors"``, the inverse-distance weighted mean of their atlas positions)
+or by UMAP's own ``transform``; descriptors are read batch by batch, so a memory-mapped
+1,000,000 x 1024 matrix is never copied whole. ``backend="cuml"`` runs RAPIDS cuML's UMAP
+where cuML and a GPU are present, and otherwise falls back to umap-learn with a warning.
+
 Locating new models in an atlas lives here too: their nearest library models in descriptor
 space (:func:`nearest`) and their atlas position (:func:`place`), used by
 ``ModelLibrary.locate``. scikit-learn and umap are imported when first needed.
@@ -23,10 +30,25 @@ if TYPE_CHECKING:
     from sklearn.neighbors import NearestNeighbors
     from sklearn.pipeline import Pipeline
 
-__all__ = ["project", "vectorize", "refit", "nearest", "place", "locate_table", "PLACEMENTS"]
+__all__ = [
+    "project",
+    "vectorize",
+    "refit",
+    "nearest",
+    "place",
+    "locate_table",
+    "PLACEMENTS",
+    "BACKENDS",
+]
 
 #: How :meth:`ModelLibrary.locate` finds a query's atlas position.
 PLACEMENTS = ("auto", "transform", "neighbors")
+
+#: Where UMAP runs: umap-learn on the CPU, or RAPIDS cuML on a GPU.
+BACKENDS = ("umap-learn", "cuml")
+
+#: How rows outside ``fit_sample`` are placed.
+SAMPLE_PLACEMENTS = ("neighbors", "transform")
 
 #: Below this many points UMAP's spectral initialization can fail (eigsh needs k < N), so a
 #: random initialization is used instead.
@@ -59,6 +81,11 @@ def project(
     pca_components: int | None = 50,
     random_state: int | None = 0,
     metric: str = "euclidean",
+    *,
+    fit_sample: int | None = None,
+    sample_placement: str = "neighbors",
+    batch_size: int = 65536,
+    backend: str = "umap-learn",
 ) -> tuple[np.ndarray, Pipeline]:
     """Project descriptors to 2-D: the atlas coordinates and the fitted projection.
 
@@ -77,6 +104,20 @@ def project(
         is then measured between principal-component vectors.
     random_state
         Seed for PCA and UMAP; with a seed UMAP is reproducible (and runs single-threaded).
+    fit_sample
+        Fit on this many rows drawn at random (seeded by ``random_state``) when there are
+        more, and place the others in batches: for a million rows (benchmarks/
+        bench_projection.py ``--scale`` measures time and trustworthiness against a full fit).
+    sample_placement
+        How rows outside the sample are placed: ``"neighbors"`` (default; the
+        inverse-distance weighted mean of the atlas positions of their ``n_neighbors``
+        nearest sample rows in the reduced space; fast) or ``"transform"`` (UMAP's
+        ``transform``, which also optimizes each point; about 20x slower).
+    batch_size
+        Rows read, reduced and placed at a time (bounds the extra memory).
+    backend
+        ``"umap-learn"`` or ``"cuml"`` (RAPIDS cuML's UMAP on a GPU; if cuML or a GPU is
+        missing, a RuntimeWarning says so and umap-learn runs instead).
 
     Returns
     -------
@@ -93,6 +134,34 @@ def project(
     >>> emb.shape, emb.dtype
     ((40, 2), dtype('float32'))
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if sample_placement not in SAMPLE_PLACEMENTS:
+        raise ValueError(
+            f"sample_placement must be one of {SAMPLE_PLACEMENTS}, got {sample_placement!r}"
+        )
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    n_rows = len(descriptors)
+    if fit_sample is not None:
+        if not isinstance(fit_sample, (int, np.integer)) or fit_sample < 3:
+            raise ValueError(f"fit_sample must be an integer >= 3 or None, got {fit_sample!r}")
+        if n_rows > fit_sample:
+            return _project_sampled(
+                descriptors,
+                int(fit_sample),
+                sample_placement,
+                int(batch_size),
+                dict(
+                    method=method,
+                    n_neighbors=n_neighbors,
+                    min_dist=min_dist,
+                    pca_components=pca_components,
+                    random_state=random_state,
+                    metric=metric,
+                    backend=backend,
+                ),
+            )
     from sklearn.decomposition import PCA
     from sklearn.pipeline import Pipeline
 
@@ -109,11 +178,10 @@ def project(
     if method == "pca":
         model = Pipeline([("pca", PCA(n_components=2, random_state=random_state))])
     else:
-        import umap  # lazily: importing umap compiles numba code and takes seconds
-
         if not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 2:
             raise ValueError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}")
-        reducer = umap.UMAP(
+        umap_class = _umap_class(backend)
+        reducer = umap_class(
             n_neighbors=int(min(n_neighbors, n - 1)),
             min_dist=min_dist,
             metric=metric,
@@ -129,6 +197,72 @@ def project(
         warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
         embedding = model.fit_transform(x)
     return np.ascontiguousarray(embedding, dtype=np.float32), model
+
+
+def _umap_class(backend: str) -> Any:
+    """The UMAP estimator class of ``backend`` (umap-learn's when cuML cannot run here)."""
+    if backend == "cuml":
+        try:
+            import cupy
+            from cuml.manifold import UMAP as CumlUMAP  # noqa: N811
+
+            devices = int(cupy.cuda.runtime.getDeviceCount())
+        except Exception as exc:  # noqa: BLE001 - not installed, no CUDA driver, ...
+            reason = f"cuML is not usable here ({type(exc).__name__}: {exc})"
+        else:
+            if devices > 0:
+                return CumlUMAP
+            reason = "no GPU was found"
+        warnings.warn(
+            f"backend='cuml': {reason}; projecting with umap-learn on the CPU instead",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    import umap  # lazily: importing umap compiles numba code and takes seconds
+
+    return umap.UMAP
+
+
+def _project_sampled(
+    descriptors: Any, fit_sample: int, placement: str, batch_size: int, params: dict[str, Any]
+) -> tuple[np.ndarray, Pipeline]:
+    """Fit on ``fit_sample`` random rows, then place the other rows batch by batch."""
+    n = len(descriptors)
+    rng = np.random.default_rng(params["random_state"])
+    sample = np.sort(rng.choice(n, size=fit_sample, replace=False))
+    fitted_embedding, model = project(np.asarray(descriptors[sample]), **params)
+    out = np.empty((n, 2), np.float32)
+    out[sample] = fitted_embedding
+    rest = np.ones(n, bool)
+    rest[sample] = False
+    rest_rows = np.flatnonzero(rest)
+    if params["method"] == "pca" or placement == "transform":
+        for a in range(0, len(rest_rows), batch_size):
+            rows = rest_rows[a : a + batch_size]
+            out[rows] = model.transform(vectorize(descriptors[rows]))
+        return out, model
+    reduce = model.named_steps["pca"]
+    reduced_fit = _reduce(reduce, vectorize(descriptors[sample]))
+    reducer = model.named_steps["umap"]
+    k = int(min(reducer.n_neighbors, fit_sample))
+    index = getattr(reducer, "_knn_search_index", None)  # umap-learn's NN-descent index
+    if index is None or params["metric"] != "euclidean":
+        from sklearn.neighbors import NearestNeighbors
+
+        index = NearestNeighbors(metric=params["metric"]).fit(reduced_fit)
+    for a in range(0, len(rest_rows), batch_size):
+        rows = rest_rows[a : a + batch_size]
+        q = _reduce(reduce, vectorize(descriptors[rows]))
+        if hasattr(index, "kneighbors"):
+            distance, neighbor = index.kneighbors(q, n_neighbors=k)
+        else:
+            neighbor, distance = index.query(q, k=k)
+        out[rows] = place(fitted_embedding, neighbor, distance, q)
+    return out, model
+
+
+def _reduce(step: Any, x: np.ndarray) -> np.ndarray:
+    return x if isinstance(step, str) else np.ascontiguousarray(step.transform(x), np.float32)
 
 
 def refit(descriptors: np.ndarray, embedding: np.ndarray, params: Mapping[str, Any]) -> Pipeline:

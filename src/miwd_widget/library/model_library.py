@@ -877,9 +877,17 @@ class ModelLibrary:
         pca_components: int | None = 50,
         random_state: int | None = 0,
         metric: str = "euclidean",
+        *,
+        fit_sample: int | None = None,
+        sample_placement: str = "neighbors",
+        backend: str = "umap-learn",
     ) -> ModelLibrary:
         """Project the descriptors to the 2-D atlas (sets ``embedding``); see
         :func:`miwd_widget.projection.project`.
+
+        For large libraries, ``fit_sample=50_000`` fits on a random subsample and places
+        the other rows by their nearest sample rows (``sample_placement``), in batches;
+        ``backend="cuml"`` uses RAPIDS cuML's UMAP on a GPU (else umap-learn, with a warning).
 
         The parameters are recorded in ``attrs["projection"]`` (and saved), the fitted
         PCA + UMAP pipeline is kept for :meth:`locate`.
@@ -904,6 +912,10 @@ class ModelLibrary:
             random_state=random_state,
             metric=metric,
         )
+        if fit_sample is not None:
+            params.update(fit_sample=fit_sample, sample_placement=sample_placement)
+        if backend != "umap-learn":
+            params["backend"] = backend
         self.embedding, self._projector = project(self.descriptors, **params)
         self.attrs["projection"] = params
         return self
