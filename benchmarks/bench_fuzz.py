@@ -154,6 +154,9 @@ def build_over(results: list[dict]) -> str:
     failed = list(lib.errors["source"])
     described = list(lib.metadata["source"]) if len(lib) else []
     lost = set(paths) - set(failed) - set(described)
+    # expand_paths scans a directory for model files (documented): one holding none adds
+    # nothing to the build, so it is not "lost" like a file would be.
+    empty_dirs = {p for p in lost if os.path.isdir(p) and not os.path.islink(p)}
     unnamed = [
         (s, m)
         for s, m in zip(lib.errors["source"], lib.errors["error"], strict=True)
@@ -161,7 +164,8 @@ def build_over(results: list[dict]) -> str:
     ]
     return (
         f"from_files (2 workers): {len(described)} described, {len(failed)} recorded as "
-        f"failed, {len(lost)} lost, {len(unnamed)} unnamed errors, {seconds:.1f} s"
+        f"failed, {len(lost - empty_dirs)} lost, {len(empty_dirs)} directories without a "
+        f"model skipped, {len(unnamed)} unnamed errors, {seconds:.1f} s"
     )
 
 

@@ -81,7 +81,10 @@ def test_a_library_build_over_the_corpus_records_each_failure_and_goes_on(corpus
     lib = ModelLibrary.from_files(list(verdicts), S=4, B=4, value_range=(-3.0, 3.0), n_jobs=1)
     failed = list(lib.errors["source"])
     described = list(lib.metadata["source"]) if len(lib) else []
-    assert sorted(failed + described) == sorted(verdicts)  # each file once, none lost
+    # Each file once, none lost; a directory holding no model is scanned and adds nothing
+    # (expand_paths' documented rule), whereas open_weights refuses it by name.
+    scanned = {p for p in verdicts if Path(p).is_dir() and not Path(p).is_symlink()}
+    assert sorted(failed + described) == sorted(set(verdicts) - scanned)
     assert set(described) == finite
     for source, message in zip(lib.errors["source"], lib.errors["error"], strict=True):
         assert str(Path(source).parent) in message or source in message, (source, message)
