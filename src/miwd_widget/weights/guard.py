@@ -127,8 +127,9 @@ def set_read_limits(**changes: float) -> ReadLimits:
 
     Examples
     --------
-    >>> previous = set_read_limits(max_compression_ratio=1000)
-    >>> LIMITS.max_compression_ratio, previous.max_compression_ratio
+    >>> from miwd_widget.weights import guard
+    >>> previous = guard.set_read_limits(max_compression_ratio=1000)
+    >>> guard.LIMITS.max_compression_ratio, previous.max_compression_ratio
     (1000, 100.0)
     >>> _ = set_read_limits(**vars(previous))
     """
