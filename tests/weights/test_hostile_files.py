@@ -678,14 +678,17 @@ def test_keras_config_nested_too_deeply_or_broken_is_a_named_error(model_dir):
     for name, config in [
         ("deep", "[" * 200_000 + "]" * 200_000),
         ("broken", '{"layers": [}'),
+        ("missing", None),
     ]:
         path = model_dir / f"{name}.keras"
         with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("config.json", config)
+            if config is not None:
+                archive.writestr("config.json", config)
             archive.write(weights, "model.weights.h5")
         with pytest.raises(WeightReadError) as err:
             open_weights(path)
-        assert str(err.value).startswith(f"{path}: member 'config.json' is ")
+        start = "the archive holds no config.json" if config is None else "member 'config.json' is"
+        assert str(err.value).startswith(f"{path}: {start}")
         assert err.match("the layer order cannot be known")
 
 

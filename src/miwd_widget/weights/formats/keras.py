@@ -2,10 +2,11 @@
 
 Order: legacy .h5 files follow the ``layer_names`` and per-layer ``weight_names``
 attributes. Keras 3 weight files (``layers/<name>/vars/<i>``) follow the layer list of the
-model's ``config.json`` when it is known (.keras archives), else the group creation order if
-the file tracked it, else natural order of the group names (Keras 3 names groups per class,
-e.g. ``dense_1``, so across classes that order may differ from the model's); the variables of
-one layer are in index order. Optimizer and metric state are skipped.
+model's ``config.json`` (.keras archives, which must hold a valid one: without it the order
+would be a guess), else the group creation order if the file tracked it, else natural order
+of the group names (Keras 3 names groups per class, e.g. ``dense_1``, so across classes
+that order may differ from the model's); the variables of one layer are in index order.
+Optimizer and metric state are skipped.
 
 Every dataset is checked before its values are read (:func:`_h5_array`): external raw
 storage and virtual datasets (which read other files, anywhere) are refused; so is a
@@ -221,23 +222,27 @@ def read_keras(path: Path) -> ReadResult:
         if "model.weights.h5" not in names:
             hint = " (npz weights need pickle: refused)" if "model.weights.npz" in names else ""
             raise WeightReadError(f"{path}: the archive holds no model.weights.h5{hint}")
+        if "config.json" not in names:
+            # Keras always writes it; without it the layer order would be guessed.
+            raise WeightReadError(
+                f"{path}: the archive holds no config.json (every Keras archive has one); the "
+                "layer order cannot be known"
+            )
         # Both members are decompressed into memory: check them from the zip directory first.
-        check_zip(path, archive, [n for n in ("model.weights.h5", "config.json") if n in names])
-        config = None
-        if "config.json" in names:
-            # Without a usable config the layer order is unknown: refused, not guessed.
-            try:
-                config = json.loads(archive.read("config.json"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise WeightReadError(
-                    f"{path}: member 'config.json' is not valid JSON ({exc}); the layer order "
-                    "cannot be known"
-                ) from None
-            except RecursionError:
-                raise WeightReadError(
-                    f"{path}: member 'config.json' is nested too deeply to parse; the layer "
-                    "order cannot be known"
-                ) from None
+        check_zip(path, archive, ["model.weights.h5", "config.json"])
+        # Without a usable config the layer order is unknown: refused, not guessed.
+        try:
+            config = json.loads(archive.read("config.json"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WeightReadError(
+                f"{path}: member 'config.json' is not valid JSON ({exc}); the layer order "
+                "cannot be known"
+            ) from None
+        except RecursionError:
+            raise WeightReadError(
+                f"{path}: member 'config.json' is nested too deeply to parse; the layer "
+                "order cannot be known"
+            ) from None
         # h5py needs a seekable file; the archive member is read into memory once.
         weights = io.BytesIO(archive.read("model.weights.h5"))
     with h5py.File(weights, "r") as h5:
