@@ -35,6 +35,8 @@ def test_clusters_default_and_validation(lib):
         lib.clusters = {"B": [8]}
     with pytest.raises(ValueError, match="two clusters are named '1'"):
         lib.clusters = {1: [0], "1": [1]}
+    with pytest.raises(ValueError, match="names must not be empty"):
+        lib.clusters = {" ": [0]}
     lib.clusters = None
     assert lib.clusters == {}
 

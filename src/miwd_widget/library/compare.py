@@ -144,6 +144,8 @@ def named_clusters(clusters: Any, n: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for key, rows in as_clusters(clusters, n).items():
         name = str(key)
+        if not name.strip():
+            raise ValueError(f"clusters: cluster names must not be empty, got {key!r}")
         if name in out:
             raise ValueError(f"clusters: two clusters are named {name!r}")
         out[name] = rows
