@@ -169,6 +169,40 @@ def build_over(results: list[dict]) -> str:
     )
 
 
+def miwd_describe_over(results: list[dict]) -> str:
+    """``miwd describe`` (2 workers) over every case: exit code, failures reported by name."""
+    paths = [r["path"] for r in results if "path" in r]
+    miwd = Path(sys.executable).with_name("miwd")
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            str(miwd),
+            "describe",
+            *paths,
+            "--jobs",
+            "2",
+            "-S",
+            "4",
+            "-B",
+            "4",
+            "--range=-3,3",
+            "--rows",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **fuzz_corpus.SMALL_LIMITS),
+    )
+    seconds = time.perf_counter() - start
+    failed = [line for line in proc.stderr.splitlines() if line.startswith("miwd: failed: ")]
+    other = [line for line in proc.stderr.splitlines() if not line.startswith("miwd: failed: ")]
+    text = (
+        f"miwd describe (2 workers): exit code {proc.returncode}, {len(failed)} failures "
+        f"reported, traceback: {'yes' if 'Traceback' in proc.stderr else 'no'}, {seconds:.1f} s"
+    )
+    return text + "".join(f"\n  stderr: {line[:200]}" for line in other[:5])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
@@ -203,6 +237,7 @@ def main() -> None:
             print(f"  BAD case {r['case']} {r['name']}: {r['outcome']}: {r['detail']}")
         if not args.no_build:
             print(build_over(results))
+            print(miwd_describe_over(results))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
