@@ -12,6 +12,7 @@
 Examples
 --------
 >>> import numpy as np
+>>> from miwd_widget.library import ModelLibrary
 >>> rng = np.random.default_rng(0)
 >>> ModelLibrary.from_models({f"m{i}": {"w": rng.normal(size=(16, 16))} for i in range(4)}, S=4, B=8)
 ModelLibrary(4 models, descriptors 4x8, not projected)
