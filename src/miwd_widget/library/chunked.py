@@ -2,7 +2,8 @@
 
 A *chunk* is a block of models with equal weight counts, one model per row of a matrix:
 anything with ``key`` (a stable name), ``source``, ``metadata`` (one row per model, a
-DataFrame), ``theta()`` (the (rows, N) weights, read when called) and ``len()``.
+DataFrame), ``theta()`` (the (rows, N) weights, read when called) and ``len()``; optionally
+``n_weights`` and ``theta_rows(index)`` (some rows only, for the ``"auto"`` range's sample).
 :func:`matrix_chunks` cuts a memory-mapped ``.npy`` matrix into such chunks;
 :func:`miwd_widget.library.cnn_zoo.cnn_zoo_chunks` yields the Small CNN Zoo's.
 
@@ -77,6 +78,12 @@ class MatrixChunk:
     def theta(self) -> np.ndarray:
         m = np.load(self.path, mmap_mode="r", allow_pickle=False)
         block = np.ascontiguousarray(m[self.start : self.stop])
+        return block if block.dtype in (np.float32, np.float64) else block.astype(np.float32)
+
+    def theta_rows(self, index: np.ndarray) -> np.ndarray:
+        """Rows ``index`` (sorted, relative to the chunk) only: the range pass reads these."""
+        m = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        block = np.asarray(m[self.start + np.asarray(index)])
         return block if block.dtype in (np.float32, np.float64) else block.astype(np.float32)
 
     def __len__(self) -> int:
@@ -179,7 +186,8 @@ def chunks_value_range(
         first += len(c)
         if picked.size == 0:
             continue
-        block = c.theta()[picked][:, ::stride]
+        read = getattr(c, "theta_rows", None)
+        block = (read(picked) if read is not None else c.theta()[picked])[:, ::stride]
         finite = np.isfinite(block)
         for j, r in enumerate(picked):
             s = block[j] if finite[j].all() else block[j][finite[j]]
