@@ -186,3 +186,26 @@ def test_a_kept_small_model_is_described_exactly_as_from_its_file(tmp_path):
         expected = describe(np.load(tmp_path / f"{name}.npy"), cfg.S, cfg.B, cfg.value_range)
         np.testing.assert_array_equal(lib.descriptors[i], expected)
     assert lib.metadata["n_params"].tolist() == [*sizes, 64]
+
+
+def test_small_cnn_zoo_chunks_build_as_from_cnn_zoo(tmp_path):
+    """The CNN-zoo reader's chunks through the chunked writer: the same library."""
+    from test_cnn_zoo import write_dataset  # the reader's own replica of the layout
+
+    from miwd_widget.library.cnn_zoo import cnn_zoo_chunks
+
+    root = tmp_path / "zoo"
+    write_dataset(root / "mnist", "mnist", runs=5, seed=1)
+    write_dataset(root / "cifar10", "cifar10", runs=4, seed=2)
+    ref = ModelLibrary.from_cnn_zoo(root, S=S, B=B, value_range=(-0.3, 0.3))
+    lib = ModelLibrary.from_chunks(
+        cnn_zoo_chunks(root, chunk_rows=16),
+        tmp_path / "zoo.parquet",
+        S=S,
+        B=B,
+        value_range=(-0.3, 0.3),
+    )
+    np.testing.assert_array_equal(lib.descriptors, ref.descriptors)
+    pd.testing.assert_frame_equal(lib.metadata, ref.metadata[lib.metadata.columns])
+    auto = ModelLibrary.from_chunks(cnn_zoo_chunks(root, 16), tmp_path / "auto.parquet", S=S, B=B)
+    assert auto.value_range == ModelLibrary.from_cnn_zoo(root, S=S, B=B).value_range
