@@ -180,14 +180,25 @@ def write_onnx(path: Path, rng: random.Random) -> Callable[[], np.ndarray]:
     return reference
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _h5_reference(source: Any) -> np.ndarray:
+    """What Keras loads: the layers of ``layer_names`` (legacy), else every dataset (Keras 3)."""
     import h5py
 
     arrays: list[np.ndarray] = []
     with h5py.File(source, "r") as h5:
-        h5.visititems(
-            lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None
-        )
+        if "layer_names" in h5.attrs:
+            for layer in h5.attrs["layer_names"]:
+                group = h5[_text(layer)]
+                for weight in group.attrs["weight_names"]:
+                    arrays.append(group[_text(weight)][()])
+        else:
+            h5.visititems(
+                lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None
+            )
     return _floats(arrays)
 
 
