@@ -299,6 +299,7 @@ def build_chunked(
     config: DescriptorConfig,
     path: str | os.PathLike,
     *,
+    library_class: Any,
     errors: list[tuple[str, str]] | None = None,
     attrs: dict[str, Any] | None = None,
     threads: int | None = None,
@@ -318,6 +319,8 @@ def build_chunked(
     path
         The library file to write (Parquet + descriptor sidecar); the parts go to
         ``<path>.parts/`` meanwhile.
+    library_class
+        :class:`~miwd_widget.library.ModelLibrary` (passed in: this module is imported by it).
     errors, attrs
         Failures found before the build (kept in ``library.errors``), library ``attrs``.
     threads
@@ -334,10 +337,10 @@ def build_chunked(
 
     Examples
     --------
-    >>> build_chunked(matrix_chunks("w.npy"), DescriptorConfig(), "w.parquet")  # doctest: +SKIP
+    >>> build_chunked(matrix_chunks("w.npy"), DescriptorConfig(), "w.parquet",
+    ...               library_class=ModelLibrary)  # doctest: +SKIP
     """
     from .build import accuracy_norm, errors_frame
-    from .model_library import ModelLibrary
     from .storage import save, sidecar_writer
 
     chunks = list(chunks)
@@ -394,7 +397,7 @@ def build_chunked(
             block = np.load(parts / f"{i:06d}.npy", mmap_mode="r")
             out[pos : pos + len(block)] = block
             pos += len(block)
-        lib = ModelLibrary(
+        lib = library_class(
             out,
             metadata,
             value_range=resolved.range,

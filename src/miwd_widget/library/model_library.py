@@ -603,7 +603,14 @@ class ModelLibrary:
 
         config = DescriptorConfig(S, B, value_range, percentiles, clip, nan_policy)
         build_chunked(
-            chunks, config, path, attrs=attrs, threads=threads, client=client, progress=progress
+            chunks,
+            config,
+            path,
+            library_class=cls,
+            attrs=attrs,
+            threads=threads,
+            client=client,
+            progress=progress,
         )
         return cls.load(path)
 
