@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from miwd_widget.library import ModelLibrary
-from miwd_widget.library.neighbors import EXACT_MAX_ROWS, DescriptorIndex
+from miwd_widget.library.neighbors import DescriptorIndex
 
 
 def _brute(flat: np.ndarray, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -28,7 +28,6 @@ def small():
 
 def test_exact_neighbors_equal_brute_force(small):
     index = DescriptorIndex(small.descriptors)
-    assert index.method == "exact"
     flat = small.descriptors.reshape(300, -1).astype(np.float64)
     for row, k in ((0, 1), (17, 10), (299, 50)):
         got, dist = index.neighbors(row, k)
@@ -58,8 +57,6 @@ def test_bad_arguments_are_named(small):
         index.neighbors(True)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         index.neighbors(0, k=0)
-    with pytest.raises(ValueError, match="method must be"):
-        DescriptorIndex(small.descriptors, method="annoy")
     bad = small.descriptors.copy()
     bad[2, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -93,29 +90,3 @@ def test_add_invalidates_the_index():
     assert lib.descriptor_index() is not before
     rows, dist = lib.neighbor_positions(5, k=10)
     assert rows.size == 5 and rows[0] == 2 and dist[0] == 0.0  # the new model finds its twin
-
-
-def test_nndescent_recall_on_25k_models():
-    """Above EXACT_MAX_ROWS the pynndescent graph answers; recall@10 against brute force."""
-    rng = np.random.default_rng(0)
-    n = 25_000
-    assert n > EXACT_MAX_ROWS
-    centers = rng.normal(size=(40, 16))
-    flat = centers[rng.integers(0, 40, n)] + 0.3 * rng.normal(size=(n, 16))
-    lib = ModelLibrary(flat.reshape(n, 4, 4).astype(np.float32))
-    index = lib.descriptor_index()
-    assert index.method == "nndescent"
-    flat = lib.descriptors.reshape(n, -1).astype(np.float64)
-    hits = 0
-    queries = rng.choice(n, 100, replace=False)
-    for row in queries:
-        got, dist = lib.neighbor_positions(int(row), k=10)
-        want, _ = _brute(flat, int(row), 10)
-        assert int(row) not in got and np.all(np.diff(dist) >= 0)
-        np.testing.assert_allclose(dist, np.sqrt(((flat[got] - flat[row]) ** 2).sum(1)), rtol=1e-6)
-        hits += len(set(got.tolist()) & set(want.tolist()))
-    assert hits / (10 * len(queries)) > 0.9
-    # beyond the graph's degree the index is queried
-    got, _ = lib.neighbor_positions(int(queries[0]), k=40)
-    want, _ = _brute(flat, int(queries[0]), 40)
-    assert got.size == 40 and len(set(got.tolist()) & set(want.tolist())) > 36
