@@ -61,14 +61,17 @@ def test_codec_refuses_inconsistent_sizes():
 
 def test_normalize_sorts_dedups_and_names_bad_input():
     assert normalize_clusters({"A": [5, 1, 5]}, 10)["A"].tolist() == [1, 5]
-    with pytest.raises(IndexError, match=r"clusters\['A'\]"):
+    with pytest.raises(IndexError, match=r"clusters: cluster 'A': row positions must be in 0\.\.9"):
         normalize_clusters({"A": [10]}, 10)
-    with pytest.raises(ValueError, match="non-empty strings"):
+    with pytest.raises(ValueError, match="names must not be empty"):
         normalize_clusters({"": [1]}, 10)
     with pytest.raises(ValueError, match="reserved"):
         normalize_clusters({NO_CLUSTER: [1]}, 10)
-    with pytest.raises(TypeError, match="mapping"):
+    with pytest.raises(ValueError, match="one label per row needs 10 labels, got 2"):
         normalize_clusters([1, 2], 10)
+    # one label per row works too (the library's rule)
+    labels = normalize_clusters(["b", "a", None, "b"], 4)
+    assert {k: v.tolist() for k, v in labels.items()} == {"a": [1], "b": [0, 3]}
 
 
 def test_labels_give_each_row_its_first_cluster():
@@ -111,7 +114,7 @@ def test_cluster_from_python_is_sent_as_one_binary_buffer(atlas):
 
 
 def test_bad_clusters_from_python_raise_clear_errors(atlas):
-    with pytest.raises(traitlets.TraitError, match=r"clusters\['A'\]"):
+    with pytest.raises(traitlets.TraitError, match=r"cluster 'A': row positions"):
         atlas.clusters = {"A": [10_000]}
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._positions import as_positions
 from .codec import array_from_json, array_to_json
 
 __all__ = [
@@ -36,13 +35,17 @@ NO_CLUSTER = "(no cluster)"
 
 
 def normalize_clusters(clusters: Any, n: int, name: str = "clusters") -> dict[str, np.ndarray]:
-    """Validate ``{name: rows}`` into ``{str: sorted unique int64 positions}``.
+    """Validate clusters as a library keeps them, and refuse the widget's reserved name.
+
+    The rules (names, positions, masks, one label per row) are the library's:
+    :func:`miwd_widget.library.compare.named_clusters`.
 
     Parameters
     ----------
     clusters
         A mapping from cluster names to row positions (anything ``Atlas.select`` takes:
-        lists, arrays, a DataFrame index, boolean masks). ``None`` means no clusters.
+        lists, arrays, a DataFrame index, boolean masks), or one label per row. ``None``
+        means no clusters.
     n
         Number of models (positions must be in ``[0, n)``).
     name
@@ -53,17 +56,11 @@ def normalize_clusters(clusters: Any, n: int, name: str = "clusters") -> dict[st
     >>> normalize_clusters({"A": [3, 1, 3]}, 5)["A"].tolist()
     [1, 3]
     """
-    if clusters is None:
-        return {}
-    if not isinstance(clusters, Mapping):
-        raise TypeError(f"{name}: expected a mapping of cluster names to row positions")
-    result: dict[str, np.ndarray] = {}
-    for key, rows in clusters.items():
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError(f"{name}: cluster names must be non-empty strings, got {key!r}")
-        if key == NO_CLUSTER:
-            raise ValueError(f"{name}: {NO_CLUSTER!r} is reserved for rows in no cluster")
-        result[key] = as_positions(rows, n, f"{name}[{key!r}]").astype(np.int64)
+    from ..library.compare import named_clusters
+
+    result = named_clusters(clusters, n)
+    if NO_CLUSTER in result:
+        raise ValueError(f"{name}: {NO_CLUSTER!r} is reserved for rows in no cluster")
     return result
 
 
