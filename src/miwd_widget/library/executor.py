@@ -297,6 +297,8 @@ def _run_isolated(
     workers: int,
 ) -> Iterator[tuple[int, tuple]]:
     """Yield ``(spec index, result)`` for every spec, a dead worker costing only its item."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     from joblib.externals.loky.process_executor import BrokenProcessPool
 
     listed = [_size(s) for s in specs]
@@ -337,22 +339,32 @@ def _run_isolated(
                             )
                     yield i, res
                     continue
-                from concurrent.futures import as_completed
-
-                running = {submit(items): items for items in queue}
-                queue, crashed, broken = [], [], None
-                for future in as_completed([f for f, _ in running]):
-                    key = next(k for k in running if k[0] is future)
-                    items = running[key]
-                    try:
-                        for i, res in zip(items, future.result(), strict=True):
-                            yield i, res
-                    except BrokenProcessPool as exc:
-                        broken = exc
-                        crashed.append((items, _marked(key[1])))
-                    except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
-                        for i in items:
-                            yield i, ("error", f"worker task failed: {error_text(exc)}")
+                # At most workers + 1 tasks are handed to the pool at a time (loky's call
+                # queue holds that many): the rest wait here, not in loky's own queue, whose
+                # entries a kill-on-shutdown leaves dangling (a KeyError in its manager thread).
+                pending, queue = queue, []
+                running: dict[Any, tuple[list[int], str]] = {}
+                crashed, broken = [], None
+                while pending or running:
+                    while pending and broken is None and len(running) <= workers:
+                        items = pending.pop(0)
+                        future, marker = submit(items)
+                        running[future] = (items, marker)
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        items, marker = running.pop(future)
+                        try:
+                            for i, res in zip(items, future.result(), strict=True):
+                                yield i, res
+                        except BrokenProcessPool as exc:
+                            broken = exc
+                            crashed.append((items, _marked(marker)))
+                        except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
+                            for i in items:
+                                yield i, ("error", f"worker task failed: {error_text(exc)}")
+                queue += pending  # never handed out before the pool broke: retried as they are
                 if not crashed:
                     continue
                 if all(j is None for _, j in crashed):
