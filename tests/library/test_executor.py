@@ -240,3 +240,46 @@ def test_miwd_build_under_sigterm_stops_like_ctrl_c(tmp_path):
     assert err.strip().endswith("interrupted")
     assert not (tmp_path / "lib.parquet").exists()
     assert_gone_within(workers, 5)
+
+
+LIBRARY_SCRIPT = """
+import os, signal, sys
+import miwd_widget.library.build as build
+from miwd_widget import ModelLibrary
+
+real = build._describe_batch
+
+def describe_or_die(specs, *args, **kwargs):  # a reader that dies on one named file
+    if any(os.path.basename(str(s)) == "m3.npy" for s in specs):
+        os.kill(os.getpid(), signal.SIGBUS)
+    return real(specs, *args, **kwargs)
+
+build._describe_batch = describe_or_die
+lib = ModelLibrary.from_files(sys.argv[1], S=4, B=4, value_range=(-1, 1), n_jobs=2,
+                              batch_size=3, progress=False)
+print(sorted(os.path.basename(s) for s in lib.metadata["source"]))
+print(lib.errors.to_dict("records"))
+"""
+
+
+def test_from_files_with_a_worker_killed_by_one_file_builds_the_rest(tmp_path):
+    for i in range(8):
+        np.save(tmp_path / f"m{i}.npy", np.linspace(-1, 1, 32 + i))
+    proc = subprocess.run(
+        [sys.executable, "-c", LIBRARY_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    described, errors = proc.stdout.strip().splitlines()
+    assert described == str([f"m{i}.npy" for i in range(8) if i != 3])
+    path = tmp_path / "m3.npy"
+    assert errors == str(
+        [
+            {
+                "source": str(path),
+                "error": f"{path}: the worker process reading it died (exit code SIGBUS(-7))",
+            }
+        ]
+    )
