@@ -759,3 +759,16 @@ def test_memory_error_of_the_nws_layout_and_of_flatten_weights(model_dir, monkey
     monkeypatch.setattr(np, "empty", _no_memory)
     with pytest.raises(WeightReadError, match=rf"^{path}: not enough memory for its 4 weights"):
         flatten_weights(ws)
+
+
+def test_onnx_corrupt_tensor_that_is_not_a_weight_is_still_an_error(model_dir):
+    ids = numpy_helper.from_array(np.arange(6, dtype=np.int16).reshape(2, 3), "ids")
+    ids.raw_data = ids.raw_data[:8]  # 4 values for dims [2, 3]
+    path = onnx_with(model_dir / "ids.onnx", ids)
+    with pytest.raises(
+        WeightReadError, match=rf"^{path}: tensor 'ids' \(int16\) is corrupt: ValueError: "
+    ):
+        open_weights(path)
+    ids = numpy_helper.from_array(np.arange(6, dtype=np.int16).reshape(2, 3), "ids")
+    ws = open_weights(onnx_with(model_dir / "fine.onnx", ids))
+    assert ws.skipped == [("ids", "int16 tensor is not a weight")]

@@ -75,6 +75,15 @@ def read(path: Path) -> ReadResult:
             )
         else:
             kind = TensorProto.DataType.Name(value.data_type).lower()
+            if value.data_location != TensorProto.EXTERNAL:
+                # Not a weight, but a tensor whose values do not fit its dims means a
+                # corrupt file (onnx itself refuses it): decoded to check, then dropped.
+                try:
+                    numpy_helper.to_array(value)
+                except Exception as exc:  # noqa: BLE001 - any decoding failure
+                    raise WeightReadError(
+                        f"{path}: tensor {label!r} ({kind}) is corrupt: {type(exc).__name__}: {exc}"
+                    ) from None
             items.append((label, Skip(f"{kind} tensor is not a weight")))
 
     def walk(graph: Any, prefix: str, outer: dict[str, tuple[str, Any]]) -> None:
