@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { colorBarCaption, colorBarTicks, colorDomain, percentile } from "./gallery";
+import { colorBarCaption, colorBarTicks, colorDomain, percentile, sampleNote } from "./gallery";
 
 describe("gallery color domain", () => {
   it("interpolates percentiles like numpy and ignores non-finite values", () => {
@@ -59,5 +59,14 @@ describe("gallery color domain", () => {
     // 0..99 and a spike: clipped at 99 (shown "99+"), middle 49.5 rounded to 2 digits.
     const spike = colorDomain([Float32Array.from({ length: 101 }, (_, i) => (i === 100 ? 1000 : i))]);
     expect(colorBarTicks(spike).map((t) => t.text)).toEqual(["0", "50", "99+"]);
+  });
+});
+
+describe("gallery sample note", () => {
+  it("says when the mean and std come from a sample of a large selection", () => {
+    expect(sampleNote({ n: 500000, sampled: 65536 })).toBe(
+      `mean and std of a random sample of ${(65536).toLocaleString()}`,
+    );
+    expect(sampleNote({ n: 40, sampled: 40 })).toBe("");
   });
 });

@@ -173,6 +173,14 @@ export function captionLines(label: string, measure: Measure, width = CAPTION_WI
   return lines;
 }
 
+/**
+ * "a random sample of 65,536" when Python computed the mean and std of a sample of a large
+ * selection (widget/atlas.py GALLERY_EXACT_ROWS), else "".
+ */
+export function sampleNote(reply: Pick<DescriptorReply, "n" | "sampled">): string {
+  return reply.sampled < reply.n ? `mean and std of a random sample of ${reply.sampled.toLocaleString()}` : "";
+}
+
 export function createGallery(opts: GalleryOptions): GalleryView {
   const { store } = opts;
   const removers: (() => void)[] = [];
@@ -197,6 +205,8 @@ export function createGallery(opts: GalleryOptions): GalleryView {
     const spread = colorDomain([reply.std]);
     const who = reply.all ? `all ${reply.n.toLocaleString()} models` : `${reply.n.toLocaleString()} selected`;
     status.textContent = reply.stale ? ` — saved selection (${who}); open in Jupyter to fetch others` : ` — ${who}`;
+    const sampled = sampleNote(reply);
+    if (sampled) status.textContent += ` (${sampled})`;
 
     const summary = el("div", "miwd-gallery-summary");
     // Captions are measured in the gallery's font (bold ids are a little wider: CSS still
@@ -213,6 +223,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       return tile;
     };
     const meanTile = makeTile(`mean\n${who}`, reply.mean, 0, density, "miwd-mean");
+    if (sampled) meanTile.title = `mean and std of ${sampled}`;
     meanTile.append(colorBar(density, "density"));
     const stdTile = makeTile(`std\n${who}`, reply.std, 0, spread, "miwd-std");
     stdTile.append(colorBar(spread, "std"));

@@ -75,6 +75,8 @@ export interface DescriptorReplyContent {
   value_range?: [number, number] | null;
   /** Standalone page: the saved selection's descriptors, not the current selection's. */
   stale?: boolean;
+  /** Rows the mean and std come from: fewer than `n` when a large selection was sampled. */
+  sampled?: number;
 }
 
 /** What a comm message's buffers may be (DataViews from ipywidgets, others when local). */

@@ -45,6 +45,8 @@ describe("descriptor requests", () => {
     expect(Array.from(reply.std)).toEqual([3, 3, 3, 3, 3, 3]);
     expect(reply.indices).toEqual([0, 4]);
     expect(reply.stale).toBe(false);
+    expect(reply.sampled).toBe(reply.n); // exact unless Python says it sampled
+    expect(decodeReply({ ...content("x", 2), n: 90000, sampled: 65536 }, replyBuffers(2)).sampled).toBe(65536);
     expect(() => decodeReply(content("x", 2), replyBuffers(2).slice(0, 2))).toThrow(/buffer 2/);
   });
 

@@ -20,6 +20,8 @@ export interface DescriptorReply {
   std: Float32Array; // (S, B)
   /** Standalone page: the saved selection's descriptors, not the current selection's. */
   stale: boolean;
+  /** Rows the mean and std come from (`n` unless a large selection was sampled). */
+  sampled: number;
 }
 
 const REQUEST_TIMEOUT_MS = 20000;
@@ -56,6 +58,7 @@ export function decodeReply(content: DescriptorReplyContent, buffers: readonly M
     mean: f32(1, S * B),
     std: f32(2, S * B),
     stale: Boolean(content.stale),
+    sampled: content.sampled ?? content.n,
   };
 }
 

@@ -432,46 +432,17 @@ def test_save_html_without_a_built_front_end_says_how_to_build_it(atlas, tmp_pat
         atlas.save_html(tmp_path / "a.html")
 
 
-def test_mean_std_in_chunks_matches_numpy(library):
-    positions = np.array([1, 4, 9, 16, 25, 36, 49], dtype=np.int64)
-    row_bytes = 4 * 8 * 6
-    mean, std = widget_module._mean_std(library.descriptors, positions, chunk_bytes=3 * row_bytes)
-    rows = library.descriptors[positions].astype(np.float64)
-    np.testing.assert_allclose(mean, rows.mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(std, rows.std(axis=0), rtol=1e-5, atol=1e-8)
-    everything_mean, _ = widget_module._mean_std(
-        library.descriptors, None, chunk_bytes=64 * row_bytes
-    )
-    np.testing.assert_allclose(
-        everything_mean, library.descriptors.mean(0, dtype=np.float64), rtol=1e-6
-    )
-
-
-def test_mean_std_is_stable_far_from_zero_and_empty_is_nan():
-    rng = np.random.default_rng(3)
-    descriptors = (1000.0 + rng.random((5000, 4, 4))).astype(np.float32)
-    positions = np.sort(rng.choice(5000, 2500, replace=False))
-    mean, std = widget_module._mean_std(descriptors, positions, chunk_bytes=4 * 16 * 100)
-    rows = descriptors[positions].astype(np.float64)
-    np.testing.assert_allclose(mean, rows.mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(std, rows.std(axis=0), rtol=1e-3)  # no cancellation
-    nan_mean, nan_std = widget_module._mean_std(descriptors, np.zeros(0, np.int64))
-    assert np.isnan(nan_mean).all() and np.isnan(nan_std).all()
-
-
-def test_mean_std_of_500000_selected_is_vectorized_float32():
-    import time
-
-    rng = np.random.default_rng(0)
-    descriptors = rng.random((1_000_000, 8, 8), dtype=np.float32)
-    positions = np.sort(rng.choice(1_000_000, 500_000, replace=False))
-    start = time.perf_counter()
-    mean, std = widget_module._mean_std(descriptors, positions)
-    elapsed = time.perf_counter() - start
-    print(f"mean/std of 500,000 8x8 descriptors: {elapsed * 1000:.0f} ms")
-    assert mean.dtype == std.dtype == np.float32
-    np.testing.assert_allclose(mean, descriptors[positions].mean(0, dtype=np.float64), rtol=1e-5)
-    assert elapsed < 5.0  # ~0.1 s here on an idle machine; generous under load
+def test_a_large_selection_gallery_says_it_is_sampled(library, monkeypatch):
+    monkeypatch.setattr(widget_module, "GALLERY_EXACT_ROWS", 10)
+    atlas = Atlas(library)
+    positions = np.arange(0, 100, 2)
+    content, buffers = atlas.descriptor_reply(positions)
+    assert content["n"] == 50 and content["sampled"] == 10
+    small, _ = atlas.descriptor_reply(positions[:8])
+    assert small["sampled"] == 8  # exact below the limit
+    mean = np.frombuffer(bytes(buffers[1]), dtype=np.float32).reshape(atlas.S, atlas.B)
+    again = np.frombuffer(bytes(atlas.descriptor_reply(positions)[1][1]), dtype=np.float32)
+    np.testing.assert_array_equal(mean.reshape(-1), again)  # the same selection, same sample
 
 
 def test_gallery_sample_is_spread_over_the_whole_selection():

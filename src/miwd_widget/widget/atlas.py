@@ -47,6 +47,7 @@ from .._positions import PositionError
 from .._positions import as_positions as _as_positions
 from ..columns import ACCURACY_COLUMNS, EPOCH, MODEL, hyperparameter_columns
 from ..library import ModelLibrary
+from ..library.summary import mean_std
 from .clusters import (
     CLUSTER_COLUMN,
     NO_CLUSTER,
@@ -83,6 +84,11 @@ _ACCURACY_COLUMNS = ("accuracy_norm", *ACCURACY_COLUMNS)
 # The paper's hyper-parameters, in the paper's order.
 _DEFAULT_AXES = ("dataset", "lr", "batch_size", "optimizer", "activation", "initialization")
 _MAX_AUTO_CATEGORIES = 50
+#: Above this many selected models the gallery's mean and std are those of a seeded uniform
+#: sample of this many (said in the view): 122 ms instead of ~0.9 s for 500,000 of 32x32
+#: here, within 1.3% of a standard deviation of the exact values (benchmarks/bench_gallery.py).
+#: ``atlas.summary()`` is always exact.
+GALLERY_EXACT_ROWS = 65_536
 # A generic library's colour: the first numeric column whose name says accuracy or loss.
 _SCORE_WORDS = ("acc", "loss", "score", "error")
 # The keyword arguments of Atlas(...) besides the library (ipywidgets' `layout` included).
@@ -601,7 +607,12 @@ class Atlas(anywidget.AnyWidget):
         """
         positions = _as_positions(indices, self.n, "indices")
         everything = positions.size == 0
-        mean, std = _mean_std(self._library.descriptors, None if everything else positions)
+        mean, std, used = mean_std(
+            self._library.descriptors,
+            None if everything else positions,
+            max_rows=GALLERY_EXACT_ROWS,
+        )
+        mean, std = mean.astype(np.float32), std.astype(np.float32)
         shown = _spread_sample(np.arange(self.n) if everything else positions, self.gallery_size)
         gallery = np.ascontiguousarray(self._library.descriptors[shown], dtype=np.float32)
         content = {
@@ -615,6 +626,8 @@ class Atlas(anywidget.AnyWidget):
             "S": self.S,
             "B": self.B,
             "value_range": self.value_range,
+            # rows the mean and std come from: fewer than n when a large selection is sampled
+            "sampled": int(used),
         }
         buffers = [
             memoryview(gallery.reshape(-1)).cast("B"),
@@ -739,50 +752,6 @@ def _spread_sample(positions: np.ndarray, k: int) -> np.ndarray:
         return positions
     picks = np.linspace(0, positions.size - 1, k).round().astype(np.int64)
     return positions[np.unique(picks)]
-
-
-def _mean_std(
-    descriptors: np.ndarray, positions: np.ndarray | None, chunk_bytes: int = 1 << 20
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and (population) standard deviation over rows, vectorized, in one pass.
-
-    Rows are gathered chunk by chunk into one reused float32 buffer (a 500,000-model
-    selection of 32x32 descriptors would otherwise be a 2 GB fancy-indexed copy); each chunk
-    adds its sums of ``x - shift`` and ``(x - shift)**2`` to float64 accumulators. The shift
-    (the mean of the first rows) keeps ``E[d^2] - E[d]^2`` free of cancellation. A chunk is
-    about ``chunk_bytes`` (stays in cache between the gather and the two sums). The work is
-    memory-bound: 500,000 selected 32x32 descriptors are 2 GB to read.
-    """
-    flat = descriptors.reshape(len(descriptors), -1)
-    chunk = int(np.clip(chunk_bytes // max(4 * flat.shape[1], 1), 1, 16384))
-    if flat.dtype != np.float32:
-        flat = flat.astype(np.float32)
-    count = len(flat) if positions is None else positions.size
-    shape = descriptors.shape[1:]
-    if count == 0:
-        nan = np.full(shape, np.nan, dtype=np.float32)
-        return nan, nan.copy()
-    head = flat[:chunk] if positions is None else flat[positions[:256]]
-    shift = head[:256].mean(axis=0, dtype=np.float64).astype(np.float32)
-    total = np.zeros(flat.shape[1], dtype=np.float64)
-    squares = np.zeros(flat.shape[1], dtype=np.float64)
-    buffer = np.empty((min(chunk, count), flat.shape[1]), dtype=np.float32)
-    for start in range(0, count, chunk):
-        stop = min(start + chunk, count)
-        block = buffer[: stop - start]
-        if positions is None:
-            np.subtract(flat[start:stop], shift, out=block)
-        else:
-            np.take(flat, positions[start:stop], axis=0, out=block)
-            block -= shift
-        total += block.sum(axis=0, dtype=np.float64)
-        block *= block
-        squares += block.sum(axis=0, dtype=np.float64)
-    mean = total / count
-    variance = np.maximum(squares / count - mean * mean, 0.0)
-    return (mean + shift).reshape(shape).astype(np.float32), np.sqrt(variance).reshape(
-        shape
-    ).astype(np.float32)
 
 
 def _training_paths(meta: pd.DataFrame) -> dict[str, Any]:
