@@ -139,3 +139,14 @@ def test_compare_chart_rows_and_marks():
     assert "facet" in compare_chart(result).to_dict()
     with pytest.raises(ValueError, match="lacks columns"):
         compare_chart(result.drop(columns="lift"))
+
+
+def test_a_missing_altair_names_the_extra(monkeypatch):
+    import sys
+
+    from miwd_widget.evaluate.charts import probe_chart
+    from miwd_widget.weights.source import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "altair", None)  # import altair now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"'altair'.*'evaluate' extra"):
+        probe_chart(pd.DataFrame({"target": [], "representation": [], "accuracy": []}))

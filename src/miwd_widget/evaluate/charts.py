@@ -24,6 +24,13 @@ from .weights import library_weights
 __all__ = ["probe_chart", "embedding_grid", "compare_chart"]
 
 
+def _altair() -> Any:
+    """Altair, or an error naming the package and the extra that brings it."""
+    from ..weights.source import require
+
+    return require("altair", "evaluate", "miwd_widget.evaluate's charts")
+
+
 def probe_chart(result: pd.DataFrame, width_per_target: int = 170, height: int = 260) -> Any:
     """Figure 3 as an Altair chart: grouped accuracy bars with error bars, chance marked.
 
@@ -40,7 +47,7 @@ def probe_chart(result: pd.DataFrame, width_per_target: int = 170, height: int =
     >>> probe_chart(result).to_dict()["layer"][0]["mark"]["type"]
     'bar'
     """
-    import altair as alt
+    alt = _altair()
 
     need = {"target", "representation", "K", "accuracy_mean", "accuracy_std", "chance"}
     missing = need - set(result.columns)
@@ -157,7 +164,7 @@ def embedding_grid(
     --------
     >>> embedding_grid(lib, color="optimizer", dim=256).save("figure4.html")  # doctest: +SKIP
     """
-    import altair as alt
+    alt = _altair()
     from sklearn.preprocessing import StandardScaler
 
     from ..projection import project
@@ -283,7 +290,7 @@ def compare_chart(
     >>> sorted(chart.to_dict())[:3]
     ['$schema', 'config', 'datasets']
     """
-    import altair as alt
+    alt = _altair()
 
     need = {"cluster", "column", "kind", "value", "count", "lift", "p_value", "p_adjusted"}
     missing = need - set(result.columns)
