@@ -164,3 +164,17 @@ def test_compare_uses_the_atlas_clusters(library):
     assert len(row) == 1
     assert float(row["share_cluster"].iloc[0]) == 1.0
     assert float(row["p_value"].iloc[0]) < 1e-6
+
+
+def test_atlas_coloured_by_the_clusters_it_is_given(library):
+    atlas = Atlas(library, clusters={"A": [1, 2], "B": [5]}, color=CLUSTER_COLUMN)
+    assert atlas.color == CLUSTER_COLUMN
+    assert decode_column(atlas._columns[CLUSTER_COLUMN])[[1, 5, 0]].tolist() == [
+        "A",
+        "B",
+        NO_CLUSTER,
+    ]
+    assert list(library.clusters) == ["A", "B"]  # the library keeps them: the next Atlas too
+    assert Atlas(library, color=CLUSTER_COLUMN).color == CLUSTER_COLUMN
+    with pytest.raises(ValueError, match=r"'\(cluster\)' needs clusters"):
+        Atlas(make_library(n=20), color=CLUSTER_COLUMN)

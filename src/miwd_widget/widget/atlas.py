@@ -213,7 +213,13 @@ class Atlas(anywidget.AnyWidget):
             raise ValueError(f"neighbors_k: must be >= 1, got {neighbors_k}")
         self._library = library
         meta = library.metadata
-        color_name = self._resolve_color(color, meta)
+        initial = getattr(library, "clusters", None) if clusters is None else clusters
+        if color == CLUSTER_COLUMN:  # colour by the clusters given (or the library's)
+            if not initial:
+                raise ValueError(f"color: {CLUSTER_COLUMN!r} needs clusters (none given or saved)")
+            color_name = CLUSTER_COLUMN
+        else:
+            color_name = self._resolve_color(color, meta)
         axes_names = self._resolve_axes(axes, meta)
         tooltip_names = self._resolve_tooltip(tooltip, meta, axes_names, color_name)
         needed = dict.fromkeys([*axes_names, *([color_name] if color_name else []), *tooltip_names])
@@ -225,7 +231,11 @@ class Atlas(anywidget.AnyWidget):
         super().__init__(
             n=n,
             coordinates=np.ascontiguousarray(library.embedding, dtype=np.float32),
-            _columns={name: self._encode_needed(meta[name], name in shown) for name in needed},
+            _columns={
+                name: self._encode_needed(meta[name], name in shown)
+                for name in needed
+                if name != CLUSTER_COLUMN  # sent with the clusters, below
+            },
             color=color_name,
             axes=axes_names,
             tooltip_columns=tooltip_names,
@@ -239,7 +249,6 @@ class Atlas(anywidget.AnyWidget):
             **kwargs,
         )
         # The library's saved clusters unless others are given; then they are the library's.
-        initial = getattr(library, "clusters", None) if clusters is None else clusters
         self.clusters = normalize_clusters(initial, n, "clusters")
         self.on_msg(self._on_custom_msg)
 
