@@ -258,3 +258,5 @@ def test_reproduce_paper_small(tmp_path):
     assert "permute_hidden" in invariance and "independent_same_config" in invariance
     assert "NaN" not in invariance  # every kind has pairs, the baseline among them
     assert "lift" in text_of(outputs(nb, "good_summary"))
+    assert has_chart(outputs(nb, "compare_chart"))  # the paper's Figure 5
+    assert "A" in text_of(outputs(nb, "bad_summary"))  # a median accuracy per cluster

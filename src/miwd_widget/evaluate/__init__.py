@@ -9,6 +9,8 @@ Eilertsen et al. (2024), section 3:
   by training group when the zoo records one.
 - :func:`embedding_grid` -- Figure 4: one UMAP embedding per representation, colored by a
   hyper-parameter.
+- :func:`compare_chart` -- Figure 5: what characterizes each named cluster
+  (:meth:`ModelLibrary.compare <miwd_widget.library.ModelLibrary.compare>`) and its accuracy.
 - :func:`invariance` -- how far the MI-WD descriptor moves under function-preserving changes
   of a model (hidden neurons permuted, weight matrices stored column-major) compared with
   the distance between independently trained models of the same configuration.
@@ -28,7 +30,7 @@ Examples
 
 from __future__ import annotations
 
-from .charts import embedding_grid, probe_chart
+from .charts import compare_chart, embedding_grid, probe_chart
 from .probing import (
     DEFAULT_REPRESENTATIONS,
     DEFAULT_TARGETS,
@@ -43,6 +45,7 @@ __all__ = [
     "probe",
     "probe_chart",
     "embedding_grid",
+    "compare_chart",
     "invariance",
     "balanced_indices",
     "library_weights",
