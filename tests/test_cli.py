@@ -78,6 +78,16 @@ def test_describe_exit_codes(files, capsys):
     assert "describe" in capsys.readouterr().out
 
 
+def test_describe_records_a_dangling_link_and_goes_on(files, tmp_path, capsys):
+    link = tmp_path / "gone.safetensors"
+    link.symlink_to(tmp_path / "deleted.safetensors")
+    assert main(["describe", str(files / "m0.safetensors"), str(link)]) == 1
+    captured = capsys.readouterr()
+    assert "1 model(s)" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "gone.safetensors" in err[0] and "Traceback" not in err[0]
+
+
 def test_build_project_locate(files, tmp_path, capsys):
     lib_path = tmp_path / "lib.parquet"
     assert (

@@ -136,7 +136,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
     from .library import ModelLibrary, expand_paths
 
-    files = expand_paths(args.files)
+    # One missing or special path is recorded like a broken file, not the end of the run.
+    files = expand_paths(args.files, missing="keep")
     lib = ModelLibrary.from_files(
         files,
         S=args.windows,
