@@ -23,6 +23,14 @@ says so.
 
     python benchmarks/bench_projection.py --zoo /work/zoos/zoo-2000 [--n 13000]
     python benchmarks/bench_projection.py --library lib.parquet
+
+``--scale 100000`` (with ``--library``, e.g. the 1M-row library of bench_build.py) measures
+instead what fitting on a subsample costs: on ``--scale`` rows drawn at random from the
+library, a full fit against ``project(fit_sample=f)`` (the fit on f random rows, the rest
+placed by their nearest fitted rows) for each ``--fractions`` f/rows, with the wall time
+and the trustworthiness of each on the same ``--trust-sample`` points.
+
+    python benchmarks/bench_projection.py --library lib1m.parquet --scale 100000
 """
 
 from __future__ import annotations
@@ -79,8 +87,13 @@ def main() -> None:
     p.add_argument("--noise", type=float, default=0.5, help="bootstrap noise scale (0.5)")
     p.add_argument("--trust-sample", type=int, default=3000, help="0: all points")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=int, default=0, help="subsample-fit cost on this many rows")
+    p.add_argument("--fractions", default="0.05,0.1", help="fit_sample / rows for --scale")
     args = p.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
+    if args.scale:
+        scale(args)
+        return
 
     real, origin = real_descriptors(args)
     K = real.shape[1]
@@ -124,6 +137,39 @@ def main() -> None:
         f"trustworthiness within 0.02: {'met' if ok[1] else 'NOT met'}; "
         f"default < 10 s: {'met' if ok[2] else 'NOT met'}"
     )
+
+
+def scale(args: argparse.Namespace) -> None:
+    """Full fit vs fit on a subsample + neighbour placement, on ``args.scale`` rows."""
+    if not args.library:
+        raise SystemExit("--scale needs --library")
+    lib = ModelLibrary.load(args.library)  # descriptors memory-mapped
+    rng = np.random.default_rng(args.seed)
+    rows = np.sort(rng.choice(len(lib), size=min(args.scale, len(lib)), replace=False))
+    x = vectorize(lib.descriptors[rows])
+    print(
+        f"{len(x):,} of {len(lib):,} rows of {args.library} ({os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}, shared machine)"
+    )
+    idx = np.sort(rng.choice(len(x), size=min(args.trust_sample or len(x), len(x)), replace=False))
+    project(x[:5000], random_state=0)  # numba compilation
+    runs = [("full fit", None)] + [
+        (f"fit_sample={int(f * len(x)):,} ({f:.0%})", int(f * len(x)))
+        for f in (float(v) for v in args.fractions.split(","))
+    ]
+    trust = {}
+    for name, sample in runs:
+        t0 = time.perf_counter()
+        emb, _ = project(x, random_state=0, fit_sample=sample)
+        dt = time.perf_counter() - t0
+        trust[name] = trustworthiness(x[idx], emb[idx], n_neighbors=15)
+        print(f"  {name:26s} {dt:7.1f} s   trustworthiness {trust[name]:.4f}", flush=True)
+    base = trust["full fit"]
+    for name, t in trust.items():
+        if name != "full fit":
+            print(
+                f"  cost of {name}: {t - base:+.4f} trustworthiness (n_neighbors=15, {len(idx):,} points)"
+            )
 
 
 if __name__ == "__main__":

@@ -156,7 +156,7 @@ def test_the_same_build_on_a_dask_local_cluster(tmp_path, matrix):
         lib = ModelLibrary.from_chunks(
             matrix_chunks(path, meta, 40), tmp_path / "dask.parquet", S=S, B=B, client=client
         )
-        # the file build's dask path too (pass 1 sends small models back whole)
+        # the file build's dask path too
         files = tmp_path / "files"
         files.mkdir()
         x = np.load(path)
@@ -171,15 +171,15 @@ def test_the_same_build_on_a_dask_local_cluster(tmp_path, matrix):
     assert on_dask.value_range == here.value_range
 
 
-def test_a_kept_small_model_is_described_exactly_as_from_its_file(tmp_path):
-    """Pass 1 sends small models back whole; pass 2 must equal describing the file."""
+def test_file_build_equals_describing_each_file(tmp_path):
+    """float32 and float64 files of many sizes: the build equals describe() per file."""
     from miwd_widget import describe
 
     rng = np.random.default_rng(3)
-    sizes = [40, 300, 5000, 70_000]  # the last is above KEEP_MODEL_BYTES: opened twice
+    sizes = [40, 300, 5000, 70_000]
     for i, n in enumerate(sizes):
         np.save(tmp_path / f"m{i}.npy", rng.normal(0, 0.1, n).astype(np.float32))
-    np.save(tmp_path / "m9.npy", rng.normal(0, 0.1, 64))  # float64: not kept
+    np.save(tmp_path / "m9.npy", rng.normal(0, 0.1, 64))  # float64
     lib = ModelLibrary.from_files(tmp_path, S=S, B=B, n_jobs=1)
     cfg = DescriptorConfig(S, B, lib.value_range)
     for i, name in enumerate(lib.metadata["id"]):

@@ -12,11 +12,9 @@ Workers open the files themselves (readers return memory maps), so only paths an
 results travel between processes. A model that fails is recorded with its reason and the
 build goes on.
 
-Small models are not opened twice: opening a file costs more than histogramming ten
-thousand weights, so pass 1 sends a small, finite float32 model's whole theta back with
-its sample (at most :data:`KEEP_MODEL_BYTES` per model and :data:`KEEP_TOTAL_BYTES` in
-all, so memory stays bounded), and pass 2 describes those in this process, many per
-compiled call (:mod:`.rows`), with exactly the counts of the per-file kernel.
+Worker processes import :mod:`.workers` (numpy, the readers, numba for pass 2), never
+pandas, so a parallel build's start-up stays short; the degenerate check of pass 1 runs
+in the workers.
 """
 
 from __future__ import annotations
@@ -39,23 +37,9 @@ from .executor import Runner, run_batches
 from .sources import Item
 from .workers import _describe_batch, _sample_batch
 
-__all__ = [
-    "build",
-    "Built",
-    "accuracy_norm",
-    "errors_frame",
-    "KEEP_MODEL_BYTES",
-    "KEEP_TOTAL_BYTES",
-]
+__all__ = ["build", "Built", "accuracy_norm", "errors_frame"]
 
 log = logging.getLogger(__name__)
-
-#: Pass 1 sends back the whole theta of a model up to this size: below it, one more
-#: ``open`` (about 0.25 ms) costs more than the bytes' trip between processes.
-KEEP_MODEL_BYTES = 128 << 10
-#: ... and at most this much over a whole build (each model's share of it).
-KEEP_TOTAL_BYTES = 512 << 20
-
 
 # --------------------------------------------------------------------------------------
 # The two passes
@@ -90,15 +74,8 @@ def build(
     errors = list(errors or [])
     if runner.progress is None:
         runner = replace(runner, progress=len(items) > 10)
-    kept_theta: dict[int, np.ndarray] = {}  # item position -> theta sent back by pass 1
     if config.is_auto:
-        keep = min(KEEP_MODEL_BYTES, KEEP_TOTAL_BYTES // max(1, len(items)))
-        budget = {
-            "n_models": len(items),
-            "max_samples": AUTO_RANGE_SAMPLES,
-            "keep_bytes": keep,
-            "min_weights": config.S,
-        }
+        budget = {"n_models": len(items), "max_samples": AUTO_RANGE_SAMPLES}
         sampled = run_batches(
             _sample_batch, [it.spec for it in items], budget, runner, "value range"
         )
@@ -107,13 +84,9 @@ def build(
             if res[0] != "ok":
                 errors.append((item.label, res[1]))
                 continue
-            _, _, stride, sample, reason, theta = res
-            if theta is not None:
-                kept_theta[len(kept)] = theta
-                sample = theta[::stride]
             kept.append(item)
-            samples.append(sample)
-            reasons.append(reason)
+            samples.append(res[3])
+            reasons.append(res[4])
         items = kept
         resolved = None
         if kept:
@@ -146,15 +119,10 @@ def build(
     n_params = [0] * len(items)
     failed: dict[int, str] = {}
     if items and resolved is not None:
-        for i, d in _describe_kept(kept_theta, resolved):
-            descriptors[i] = d
-            n_params[i] = kept_theta[i].shape[0]
-        kept_theta.clear()
-        rest = [i for i in range(len(items)) if descriptors[i] is None]
         described = run_batches(
-            _describe_batch, [items[i].spec for i in rest], {"config": resolved}, runner, "MI-WD"
+            _describe_batch, [it.spec for it in items], {"config": resolved}, runner, "MI-WD"
         )
-        for i, res in zip(rest, described, strict=True):
+        for i, res in enumerate(described):
             if res[0] == "ok":
                 descriptors[i], n_params[i] = res[1], int(res[2])
             else:
@@ -184,28 +152,6 @@ def build(
     else:
         d = np.empty((0, config.S, config.B), np.float32)
     return Built(d, pd.DataFrame(rows), resolved, errors)
-
-
-def _describe_kept(
-    thetas: dict[int, np.ndarray], config: DescriptorConfig, group_bytes: int = 64 << 20
-) -> Iterable[tuple[int, np.ndarray]]:
-    """Descriptors of the models pass 1 sent back whole, many per compiled call."""
-    from .rows import describe_rows
-
-    keys = sorted(thetas)
-    start = 0
-    while start < len(keys):
-        stop, size = start, 0
-        while stop < len(keys) and (stop == start or size < group_bytes):
-            size += thetas[keys[stop]].nbytes
-            stop += 1
-        group = keys[start:stop]
-        sizes = np.array([thetas[k].shape[0] for k in group], np.int64)
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
-        flat = np.concatenate([thetas[k] for k in group])
-        d, _ = describe_rows(flat, offsets, config)  # all finite: checked in pass 1
-        yield from zip(group, d, strict=True)
-        start = stop
 
 
 def errors_frame(records: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:

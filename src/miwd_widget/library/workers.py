@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..descriptors.config import DescriptorConfig
 from ..descriptors.value_range import degenerate_reason, model_stride, sample_weights
 from ..weights import WeightReadError, WeightSource, open_weights
@@ -35,19 +33,10 @@ def _open(spec: Any) -> WeightSource:
 
 
 def _sample_batch(
-    specs: list[Any],
-    n_models: int,
-    max_samples: int,
-    keep_bytes: int = 0,
-    min_weights: int = 1,
-    threads: int | None = None,
+    specs: list[Any], n_models: int, max_samples: int, threads: int | None = None
 ) -> list[tuple]:
-    """Pass 1: per model ("ok", n, stride, sample, degenerate reason, theta) or ("error", msg).
-
-    ``theta`` is the model's whole float32 theta when it is finite, has at least
-    ``min_weights`` (S) weights and at most ``keep_bytes`` bytes (pass 2 then needs no
-    second open), else None. With theta, ``sample`` is None: it is ``theta[::stride]``.
-    """
+    """Pass 1: per model ("ok", n, stride, finite strided sample, degenerate reason) or
+    ("error", message). The degenerate check runs here, in parallel, not in the parent."""
     out: list[tuple] = []
     for spec in specs:
         try:
@@ -56,23 +45,8 @@ def _sample_batch(
             if n == 0:
                 raise ValueError("the model has no floating-point weights")
             stride = model_stride(n, n_models, max_samples)
-            theta = None
-            if (
-                min_weights <= n
-                and 4 * n <= keep_bytes
-                and all(t.chunk_dtype == np.float32 for t in ws.tensors)
-            ):
-                theta = np.empty(n, np.float32)
-                for _, offset, piece in ws.chunks():
-                    theta[offset : offset + piece.shape[0]] = piece
-                if not np.isfinite(theta).all():
-                    theta = None  # described from the file: its error names the tensor
-            if theta is not None:
-                # all finite: exactly what sample_weights(ws, stride) returns
-                out.append(("ok", n, stride, None, degenerate_reason(theta[::stride]), theta))
-            else:
-                sample = sample_weights(ws, stride)
-                out.append(("ok", n, stride, sample, degenerate_reason(sample), None))
+            sample = sample_weights(ws, stride)
+            out.append(("ok", n, stride, sample, degenerate_reason(sample)))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
             out.append(("error", error_text(exc)))
     return out
