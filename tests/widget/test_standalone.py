@@ -203,3 +203,18 @@ def test_demo_page_shows_the_placed_models_with_their_neighbours(tmp_path, monke
     assert ((neighbors >= 0) & (neighbors < 8)).all()
     assert all(len(set(row)) == DEMO_NEIGHBORS for row in neighbors.tolist())
     assert f"wrote the standalone atlas {tmp_path / 'demo.html'}" in out
+
+
+def test_clusters_and_the_columns_the_page_holds_are_in_the_saved_state(tmp_path):
+    from miwd_widget.widget.clusters import CLUSTER_COLUMN, clusters_from_json
+
+    lib = make_library()
+    atlas = Atlas(lib, axes=["optimizer"], tooltip=["id"], clusters={"A": [1, 2], "B": [7]})
+    atlas.save_html(tmp_path / "a.html")
+    state = payload_of(tmp_path / "a.html")["state"]
+    clusters = clusters_from_json(state["clusters"])
+    assert {k: v.tolist() for k, v in clusters.items()} == {"A": [1, 2], "B": [7]}
+    assert CLUSTER_COLUMN in state["_columns"]
+    # no kernel to send more: the menus offer only the columns in the page
+    assert set(state["_all_columns"]) <= set(state["_columns"])
+    assert "optimizer" in state["_all_columns"] and "dataset" not in state["_all_columns"]
