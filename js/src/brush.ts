@@ -8,14 +8,36 @@ import type { Column } from "./columns";
 
 export type BrushRange = { kind: "numeric"; lo: number; hi: number } | { kind: "categorical"; codes: Set<number> };
 
-function rowPasses(column: Column, row: number, range: BrushRange): boolean {
-  if (column.kind === "numeric") {
-    if (range.kind !== "numeric") return false;
-    const v = column.values[row];
-    return v >= range.lo && v <= range.hi; // NaN fails both comparisons: missing is out
+/**
+ * Rows of `rows` (the first `count`) that pass one brush, written in place; returns how
+ * many. One tight loop per brush over the column's typed array: a brush drag on a million
+ * rows recomputes this on every move (a per-row closure over all brushes took ~20 ms).
+ */
+function filterRows(rows: Int32Array, count: number, column: Column, range: BrushRange): number {
+  let k = 0;
+  if (column.kind === "numeric" && range.kind === "numeric") {
+    const { values } = column;
+    const { lo, hi } = range;
+    for (let j = 0; j < count; j++) {
+      const row = rows[j];
+      const v = values[row];
+      if (v >= lo && v <= hi) rows[k++] = row; // NaN fails both comparisons: missing is out
+    }
+    return k;
   }
-  if (range.kind !== "categorical" || column.kind !== "categorical") return false;
-  return range.codes.has(column.codes[row]);
+  if (column.kind === "categorical" && range.kind === "categorical") {
+    const { codes } = column;
+    let top = 0;
+    for (const code of range.codes) if (code >= top) top = code + 1;
+    const allowed = new Uint8Array(top);
+    for (const code of range.codes) if (code >= 0) allowed[code] = 1;
+    for (let j = 0; j < count; j++) {
+      const row = rows[j];
+      if (allowed[codes[row]] === 1) rows[k++] = row;
+    }
+    return k;
+  }
+  return 0; // a range of the other kind (or a text column): nothing passes
 }
 
 /** Rows of `base` (or of 0..n-1 when base is null) that pass every brush. */
@@ -28,21 +50,15 @@ export function applyBrushes(
   const active = [...brushes.entries()]
     .map(([name, range]) => [columns.get(name), range] as const)
     .filter((entry): entry is readonly [Column, BrushRange] => entry[0] !== undefined);
-  const count = base ? base.length : n;
-  const out = new Int32Array(count);
-  let k = 0;
-  for (let j = 0; j < count; j++) {
-    const row = base ? base[j] : j;
-    let ok = true;
-    for (const [column, range] of active) {
-      if (!rowPasses(column, row, range)) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) out[k++] = row;
+  let rows: Int32Array;
+  if (base) rows = Int32Array.from(base);
+  else {
+    rows = new Int32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
   }
-  return out.slice(0, k);
+  let count = rows.length;
+  for (const [column, range] of active) count = filterRows(rows, count, column, range);
+  return rows.slice(0, count);
 }
 
 /** Categories whose axis position (pixels) falls inside a brushed pixel interval. */

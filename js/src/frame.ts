@@ -44,3 +44,101 @@ export function frameTask(task: () => void, request = defaultRequest, cancel = d
     },
   };
 }
+
+interface Timers {
+  set: (callback: () => void, ms: number) => unknown;
+  clear: (handle: unknown) => void;
+}
+const defaultTimers: Timers = {
+  set: (callback, ms) => setTimeout(callback, ms),
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+const defaultNow = () => performance.now();
+
+export interface RestTask {
+  /** Run the task once `ms` after the last call (a drag that rests). */
+  schedule(): void;
+  cancel(): void;
+  readonly pending: boolean;
+}
+
+/** A trailing debounce: many calls in a burst run the task once, `ms` after the last. */
+export function restTask(task: () => void, ms: number, timers: Timers = defaultTimers): RestTask {
+  let handle: unknown = null;
+  return {
+    schedule() {
+      if (handle !== null) timers.clear(handle);
+      handle = timers.set(() => {
+        handle = null;
+        task();
+      }, ms);
+    },
+    cancel() {
+      if (handle === null) return;
+      timers.clear(handle);
+      handle = null;
+    },
+    get pending() {
+      return handle !== null;
+    },
+  };
+}
+
+export interface RenderGate<A extends unknown[]> {
+  /** The wrapped render: timed, or skipped while held (then `redraw` is asked for after). */
+  render(...args: A): void;
+  /** Skip renders for the next `ms` (extends a running hold, never shortens it). */
+  hold(ms: number): void;
+  /** Duration of the last render (ms), 0 before the first. */
+  readonly lastMs: number;
+  destroy(): void;
+}
+
+/**
+ * Times a renderer's frames and can hold them back for a moment. A million points take a
+ * second per frame in software WebGL; a frame started right after a selection was sent
+ * keeps the main thread busy while the browser still writes that message to the WebSocket
+ * (a large message goes out in chunks, each waiting for the main thread), so Python got a
+ * lasso's selection only after the redraw. A short hold lets the message go first; the
+ * skipped frame is redrawn when it ends (`redraw`).
+ */
+export function renderGate<A extends unknown[]>(
+  render: (...args: A) => void,
+  redraw: () => void,
+  now: () => number = defaultNow,
+  timers: Timers = defaultTimers,
+): RenderGate<A> {
+  let holdUntil = Number.NEGATIVE_INFINITY;
+  let lastMs = 0;
+  let timer: unknown = null;
+  let destroyed = false;
+  const release = () => {
+    timer = null;
+    if (destroyed) return;
+    const wait = holdUntil - now();
+    if (wait > 0) timer = timers.set(release, wait);
+    else redraw();
+  };
+  return {
+    render(...args) {
+      const start = now();
+      if (start < holdUntil) {
+        if (timer === null) timer = timers.set(release, holdUntil - start);
+        return;
+      }
+      render(...args);
+      lastMs = now() - start;
+    },
+    hold(ms) {
+      holdUntil = Math.max(holdUntil, now() + ms);
+    },
+    get lastMs() {
+      return lastMs;
+    },
+    destroy() {
+      destroyed = true;
+      if (timer !== null) timers.clear(timer);
+      timer = null;
+    },
+  };
+}

@@ -7,7 +7,7 @@ import createScatterplot, { createRenderer } from "regl-scatterplot";
 import { encodeColors, pointStyleFor } from "./coloring";
 import type { Column } from "./columns";
 import { el, listen, type Theme } from "./dom";
-import { frameTask } from "./frame";
+import { frameTask, type RenderGate, renderGate, restTask } from "./frame";
 import { renderLegend } from "./legend";
 import { drawLocated, type Located } from "./located";
 import { type Neighbors, neighborsAsLocated } from "./neighbors";
@@ -209,15 +209,24 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
     // shift = "add": shift+drag lassos into the selection, shift+click adds a point.
     actionKeyMap: { lasso: "shift", merge: "shift", remove: "alt" },
     colorBy: "valueA",
+    // Events in the same task: by default regl-scatterplot publishes "select" in a
+    // setTimeout, and at a million points in software WebGL an animation frame (~1 s) ran
+    // first, so a lasso reached the store (and Python) one whole frame late.
+    syncEvents: true,
   };
   const scatterplot: Scatterplot = createScatterplot(properties);
+  // regl-scatterplot calls renderer.render(...) on every frame it draws: timed here, and
+  // held back for a moment right after a selection was sent (see renderGate).
+  const gate: RenderGate<Parameters<Renderer["render"]>> = renderGate(renderer.render, () => scatterplot.redraw());
+  renderer.render = gate.render;
   const destroy = () => {
+    gate.destroy();
     const gl = renderer.regl?._gl;
     scatterplot.destroy(); // leaves a renderer it was given alone
     renderer.destroy();
     gl?.getExtension("WEBGL_lose_context")?.loseContext();
   };
-  return { scatterplot, destroy };
+  return { scatterplot, gate, destroy };
 }
 
 type Dom = ReturnType<typeof buildDom>;
@@ -258,13 +267,25 @@ function paintOverlay(
   for (const located of markers) if (located) drawLocated(ctx, located, project, theme);
 }
 
+/** A frame slower than this (ms) is too slow to follow a brush drag or to precede a send. */
+export const SLOW_RENDER_MS = 50;
+/** How long a slow frame waits after a selection was sent (the message leaves first). */
+export const SEND_HOLD_MS = 120;
+/** A brushed selection is highlighted (when frames are slow) this long after the drag rests. */
+export const BRUSH_REST_MS = 400;
+
 /**
  * scatter -> store on select/deselect; store -> scatter (and the count) for other sources.
  * The highlight of a selection made elsewhere is drawn in the next animation frame (after
- * the selection went to Python), once for a burst of changes.
+ * the selection went to Python), once for a burst of changes. When a frame is slow (a
+ * million points in software WebGL take about a second), every selection first holds the
+ * next frame back briefly so its message leaves, and a brush drag updates only the count
+ * while it moves: the points are highlighted once it rests, so the parallel coordinates
+ * keep following the brush.
  */
 function bindSelection(
   scatterplot: Scatterplot,
+  gate: Pick<RenderGate<unknown[]>, "hold" | "lastMs">,
   store: SelectionStore,
   onChange: () => void,
   expandClick: (row: number) => Int32Array | null,
@@ -279,20 +300,31 @@ function bindSelection(
   });
   const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
   let highlight: Int32Array | null = null; // to draw, null: the scatter shows the store
+  let resting = false; // a brushed highlight waits for the drag to rest
   const frame = frameTask(() => {
     onChange();
-    if (highlight === null) return;
+    if (highlight === null || resting) return;
     const selection = highlight;
     highlight = null;
     if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
     else scatterplot.select(Array.from(selection), { preventEvent: true });
   });
+  const rest = restTask(() => {
+    resting = false;
+    frame.schedule();
+  }, BRUSH_REST_MS);
   return [
     () => scatterplot.unsubscribe(selectSub),
     () => scatterplot.unsubscribe(deselectSub),
     () => frame.cancel(),
+    () => rest.cancel(),
     store.subscribe((selection, source) => {
+      const slow = gate.lastMs > SLOW_RENDER_MS;
+      if (slow) gate.hold(SEND_HOLD_MS);
       highlight = source === "scatter" ? null : selection;
+      resting = slow && source === "parallel";
+      if (resting) rest.schedule();
+      else rest.cancel();
       frame.schedule();
     }),
   ];
@@ -438,7 +470,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     } as Partial<ScatterplotProperties>);
   }
   const removers = [
-    ...bindSelection(scatterplot, store, updateCount, expandClick, (row) => opts.onPick?.(row)),
+    ...bindSelection(scatterplot, gl.gate, store, updateCount, expandClick, (row) => opts.onPick?.(row)),
     ...bindHover(scatterplot, dom, store, tooltipFor, drawOverlay),
     ...bindButtons(scatterplot, dom, store),
     listen(dom.colorSelect, "change", onColorSelect),
