@@ -111,8 +111,13 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     set: setClusters,
     background: () => theme.background,
   });
-  const controls = document.createElement("div");
+  // The column pickers fold away: open, they take several lines above the parallel axes.
+  const controls = document.createElement("details");
   controls.className = "miwd-controls";
+  controls.dataset.testid = "miwd-columns";
+  const controlsSummary = document.createElement("summary");
+  controlsSummary.textContent = "Columns: axes and tooltip";
+  controls.append(controlsSummary);
   right.append(controls);
   const axesPicker = createColumnPicker({
     parent: controls,
@@ -150,7 +155,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   // Its own channel: the clusters' requests and the selection's never supersede each other.
   const clusterChannel = createDescriptorChannel(model);
   const clusterGallery = createClusterGallery({
-    parent: right,
+    parent: left, // under the scatter and the cluster chips, where the clusters were drawn
     request: (rows) => clusterChannel.request(rows),
     background: () => theme.background,
   });

@@ -90,6 +90,7 @@ def test_a_cluster_kept_with_the_mouse_reaches_python_under_its_name(
 def test_an_axis_chosen_in_the_view_is_drawn(analysis_nb):
     nb, page = analysis_nb, analysis_nb.page
     assert "cluster" not in nb.kernel_value("atlas.axes")
+    page.locator(f"{ROOT} [data-testid=miwd-columns] > summary").click()  # unfold the pickers
     page.locator(AXES_ADD).select_option("cluster")
     axes = nb.wait_kernel_value("atlas.axes", lambda v: "cluster" in v)
     assert axes[-1] == "cluster"

@@ -418,13 +418,16 @@ def test_readme_screenshot(open_notebook, artifacts_dir: Path):
         "    source = f'synthetic ({err})'\n"
         "k = min(8, max(1, len(lib) // 50))\n"
         "labels = KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(lib.embedding)\n"
-        "biggest = np.bincount(labels).argmax()\n"
-        "atlas = Atlas(lib)\n"
+        "order = np.argsort(-np.bincount(labels))\n"
+        "biggest = order[0]\n"
+        "# the three largest regions kept as clusters A, B, C (chips, side-by-side descriptors)\n"
+        "clusters = {name: labels == order[i] for i, name in enumerate('ABC') if i < len(order)}\n"
+        "atlas = Atlas(lib, clusters=clusters)\n"
         "atlas.select(np.flatnonzero(labels == biggest))\n"
         "atlas"
     )
     cells = [LIBRARY_CELL, readme_cell]
-    nb = open_notebook("readme.ipynb", cells, viewport=(1500, 1100))
+    nb = open_notebook("readme.ipynb", cells, viewport=(1500, 1500))
     try:
         print("README screenshot library:", nb.kernel_value("source"))
         n_selected = nb.kernel_value("len(atlas.selection)")
@@ -434,6 +437,12 @@ def test_readme_screenshot(open_notebook, artifacts_dir: Path):
         nb.page.wait_for_function(
             "([sel, k]) => document.querySelectorAll(sel).length === k",
             arg=[f"{ROOT} {GALLERY_ITEM}", k],
+            timeout=30_000,
+        )
+        n_clusters = nb.kernel_value("len(atlas.clusters)")
+        nb.page.wait_for_function(  # each cluster's mean and std painted side by side
+            "([sel, k]) => document.querySelectorAll(sel).length === k",
+            arg=[f"{ROOT} [data-testid=miwd-cluster-gallery] canvas", 2 * n_clusters],
             timeout=30_000,
         )
         wait_first_paint(nb)
