@@ -36,9 +36,14 @@ gestures, Atlas side by side with jupyter-scatter (issue 11)
     now()``) to the kernel's ``observe(names="selection")`` callback (``time.time()``, same
     machine clock), taken when the kernel holds the gesture's final selection. Also: the
     initial payload (state JSON + buffers) and the tab's JS heap (``performance.memory``).
+brush rate, Atlas only
+    Updates per second while a brush is dragged continuously on the accuracy axis for 3 s:
+    one mouse move per animation frame (as Chromium delivers real moves), dispatched in the
+    page, back and forth over 35-70 % of the axis; an update is a frame whose count label
+    (drawn in the same frame as the parallel coordinates) shows a new selection.
 
 Targets (issue 11): mouse-up to kernel under 100 ms at 100,000 and 300 ms at 1,000,000,
-faster than jupyter-scatter; first paint at 1,000,000 under 3 s and at most half of
+faster than jupyter-scatter; brush >= 20 updates/s at 1,000,000; first paint at 1,000,000 under 3 s and at most half of
 jupyter-scatter's.
 
 Run: ``.venv/bin/python benchmarks/bench_browser.py [--sizes 13000 100000 1000000]
@@ -201,6 +206,47 @@ async ([index, timeoutMs, selector]) => {
 }
 """
 
+# Brush rate: drag a brush on one axis for `ms` with one mouse move per animation frame (as
+# Chromium coalesces real mouse moves to one per frame), back and forth between two heights,
+# and count the frames that showed a new selection (the count label changes in the same
+# animation frame as the parallel-coordinates redraw). Synthetic events dispatched from the
+# page: Playwright's own mouse moves wait for a CDP round trip each and would pace the drag.
+JS_BRUSH_RATE = """
+async ([cellIndex, axis, ms]) => {
+  const cell = window.__e2ePanel.content.widgets[cellIndex].node;
+  const overlay = cell.querySelector(`g.miwd-brush[data-axis="${axis}"] rect.overlay`);
+  const count = cell.querySelector('.miwd-count');
+  const r = overlay.getBoundingClientRect();
+  const x = r.left + r.width / 2;
+  const at = (f) => r.top + f * r.height;
+  const mouse = (type, target, y) => target.dispatchEvent(new MouseEvent(type, {
+    bubbles: true, cancelable: true, view: window, clientX: x, clientY: y, button: 0,
+    buttons: type === 'mouseup' ? 0 : 1 }));
+  const changes = [];
+  const observer = new MutationObserver(() => changes.push(performance.now()));
+  observer.observe(count, {childList: true, characterData: true, subtree: true});
+  mouse('mousedown', overlay, at(0.3));
+  const t0 = performance.now();
+  let moves = 0;
+  await new Promise((resolve) => {
+    const tick = () => {
+      const t = performance.now() - t0;
+      if (t >= ms) { resolve(); return; }
+      const phase = (t / 1000) % 2;  // 0.3 -> 0.7 of the axis in 1 s, back in the next
+      mouse('mousemove', window, at(0.35 + 0.35 * (phase < 1 ? phase : 2 - phase)));
+      moves++;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  const t1 = performance.now();
+  mouse('mouseup', window, at(0.6));
+  observer.disconnect();
+  const during = changes.filter((t) => t > t0 && t <= t1).length;
+  return {moves, updates: during, ms: t1 - t0, rate: during / ((t1 - t0) / 1000)};
+}
+"""
+
 # Stamp the wall-clock time of every mouseup in the page (capturing: before any widget).
 JS_STAMP_MOUSEUP = """
 () => {
@@ -212,6 +258,9 @@ JS_STAMP_MOUSEUP = """
   }, true);
 }
 """
+
+
+BRUSH_RATE_MS = 3000
 
 
 def _last_up_before(ups: list[float], t: float) -> float | None:
@@ -297,6 +346,20 @@ def measure_atlas(nb, index: int, n: int, repeats: int) -> dict[str, list[float 
         nb.page.mouse.up()
 
     clear_button = cell.locator(".miwd-clear-selection")
+    out["brush_rate"] = []
+    for _ in range(repeats):
+        axis = nb.kernel_value(f"atlas_{n}.axes[-1]")
+        cell.locator(f'g.miwd-axis[data-axis="{axis}"]').first.scroll_into_view_if_needed()
+        rate = nb.page.evaluate(JS_BRUSH_RATE, [index, axis, BRUSH_RATE_MS])
+        out["brush_rate"].append(rate["rate"])
+        nb.wait_kernel_value(
+            f"(0 if {selection} is None else len({selection})) > 0", bool, timeout=300
+        )
+        nb.page.wait_for_timeout(500)
+        nb.run_python(f"atlas_{n}.select([])")
+        nb.wait_kernel_value(
+            f"(0 if {selection} is None else len({selection})) == 0", bool, timeout=300
+        )
     for _ in range(repeats):
         canvas.scroll_into_view_if_needed()
         out["lasso"].append(gesture_latency(nb, widget, selection, lasso, want_empty=False))
@@ -341,6 +404,43 @@ def _ms(v: float | None) -> str:
 
 def _ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None or b <= 0 else f"{a / b:.2f}x"
+
+
+def _mb(b: float | None) -> str:
+    return "-" if b is None else f"{b / 1e6:.1f} MB"
+
+
+def _cell(a: float | None, j: float | None, fmt=_ms) -> str:
+    """'A / js (ratio)' for one measure."""
+    return f"{fmt(a)} / {fmt(j)} ({_ratio(a, j)})"
+
+
+def readme_table(rows: list[dict]) -> str:
+    """The README-ready Markdown table: Atlas / jupyter-scatter (ratio) per measure."""
+    lines = [
+        "Atlas / jupyter-scatter (ratio Atlas / jupyter-scatter, < 1: Atlas faster or"
+        " smaller), JupyterLab 4.6, headless Chromium, software WebGL (SwiftShader), medians;"
+        " lasso, brush and Clear: mouse-up to the kernel's selection observer.",
+        "",
+        "| points | load | first paint | `Atlas(lib)` in Python | lasso | Clear | brush"
+        " | brush updates/s | initial payload | JS heap |",
+        "|---:|---:|---|---:|---|---|---:|---:|---|---|",
+    ]
+    for row in rows:
+        a, j = row["atlas"], row.get("js") or {}
+        ag, jg = row["atlas_g"], row.get("js_g") or {}
+        rate = _median(ag.get("brush_rate", []))
+        lines.append(
+            f"| {row['n']:,} | {row['load']:.1f} | {_cell(a.get('paint'), j.get('paint'))}"
+            f" | {row['atlas_py'] * 1000:,.0f} ms"
+            f" | {_cell(_median(ag['lasso']), _median(jg.get('lasso', [])))}"
+            f" | {_cell(_median(ag['clear']), _median(jg.get('clear', [])))}"
+            f" | {_ms(_median(ag['brush']))}"
+            f" | {'-' if rate is None else f'{rate:.1f}'}"
+            f" | {_cell(row['atlas_bytes'], row.get('js_bytes'), _mb)}"
+            f" | {_cell(a.get('heap'), j.get('heap'), _mb)} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -402,40 +502,13 @@ def main() -> int:
             browser.close()
 
     print()
-    print("Atlas vs jupyter-scatter, JupyterLab 4.6, headless Chromium, software WebGL;")
-    print(
-        "medians; mouse-up -> kernel observer; ratio = Atlas / jupyter-scatter (< 1: Atlas faster)"
-    )
-    print()
-    header = (
-        f"{'points':>10} | {'load':>4} | {'first paint A / js (ratio)':>30} |"
-        f" {'lasso A / js (ratio)':>28} | {'Clear A / js (ratio)':>28} | {'brush A':>9} |"
-        f" {'payload A / js':>16} | {'JS heap A / js':>16}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        a, j = row["atlas"], row.get("js") or {}
-        ag, jg = row["atlas_g"], row.get("js_g") or {}
-        pa, pj = a.get("paint"), j.get("paint")
-        la, lj = _median(ag["lasso"]), _median(jg.get("lasso", []))
-        ca, cj = _median(ag["clear"]), _median(jg.get("clear", []))
-        mb = lambda b: "-" if b is None else f"{b / 1e6:.1f} MB"  # noqa: E731
-        print(
-            f"{row['n']:>10,} | {row['load']:>4.1f} |"
-            f" {_ms(pa):>10} / {_ms(pj):>9} ({_ratio(pa, pj):>5}) |"
-            f" {_ms(la):>9} / {_ms(lj):>9} ({_ratio(la, lj):>5}) |"
-            f" {_ms(ca):>9} / {_ms(cj):>9} ({_ratio(ca, cj):>5}) |"
-            f" {_ms(_median(ag['brush'])):>9} |"
-            f" {mb(row['atlas_bytes']):>7} / {mb(row.get('js_bytes')):>7} |"
-            f" {mb(a.get('heap')):>7} / {mb(j.get('heap')):>7}"
-        )
-        print(f"{'':>10}   Atlas() in Python: {row['atlas_py'] * 1000:.0f} ms")
+    print(readme_table(rows))
     load = os.getloadavg()
     print()
     print(
         f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
-        " (other jobs running: absolute times are inflated, compare the same-run ratios)"
+        " (other jobs running: absolute times are inflated, compare the same-run ratios;"
+        " jupyter-scatter has no brush)"
     )
     return 0
 

@@ -9,19 +9,33 @@ import type { Column } from "./columns";
 export type BrushRange = { kind: "numeric"; lo: number; hi: number } | { kind: "categorical"; codes: Set<number> };
 
 /**
- * Rows of `rows` (the first `count`) that pass one brush, written in place; returns how
- * many. One tight loop per brush over the column's typed array: a brush drag on a million
- * rows recomputes this on every move (a per-row closure over all brushes took ~20 ms).
+ * Rows of `rows` (the first `count`; null: rows 0..count-1) that pass one brush, written
+ * to `out` (which may be `rows`); returns how many. One tight loop per brush over the
+ * column's typed array: a brush drag on a million rows recomputes this on every move (a
+ * per-row closure over all brushes took ~20 ms).
  */
-function filterRows(rows: Int32Array, count: number, column: Column, range: BrushRange): number {
+function filterRows(
+  rows: Int32Array | null,
+  count: number,
+  column: Column,
+  range: BrushRange,
+  out: Int32Array,
+): number {
   let k = 0;
   if (column.kind === "numeric" && range.kind === "numeric") {
     const { values } = column;
     const { lo, hi } = range;
+    if (rows === null) {
+      for (let row = 0; row < count; row++) {
+        const v = values[row];
+        if (v >= lo && v <= hi) out[k++] = row; // NaN fails both comparisons: missing is out
+      }
+      return k;
+    }
     for (let j = 0; j < count; j++) {
       const row = rows[j];
       const v = values[row];
-      if (v >= lo && v <= hi) rows[k++] = row; // NaN fails both comparisons: missing is out
+      if (v >= lo && v <= hi) out[k++] = row;
     }
     return k;
   }
@@ -32,8 +46,8 @@ function filterRows(rows: Int32Array, count: number, column: Column, range: Brus
     const allowed = new Uint8Array(top);
     for (const code of range.codes) if (code >= 0) allowed[code] = 1;
     for (let j = 0; j < count; j++) {
-      const row = rows[j];
-      if (allowed[codes[row]] === 1) rows[k++] = row;
+      const row = rows === null ? j : rows[j];
+      if (allowed[codes[row]] === 1) out[k++] = row;
     }
     return k;
   }
@@ -50,15 +64,15 @@ export function applyBrushes(
   const active = [...brushes.entries()]
     .map(([name, range]) => [columns.get(name), range] as const)
     .filter((entry): entry is readonly [Column, BrushRange] => entry[0] !== undefined);
-  let rows: Int32Array;
-  if (base) rows = Int32Array.from(base);
-  else {
-    rows = new Int32Array(n);
-    for (let i = 0; i < n; i++) rows[i] = i;
+  let count = base ? base.length : n;
+  if (active.length === 0) return base ? Int32Array.from(base) : Int32Array.from({ length: n }, (_, i) => i);
+  const out = new Int32Array(count);
+  let rows: Int32Array | null = base;
+  for (const [column, range] of active) {
+    count = filterRows(rows, count, column, range, out);
+    rows = out; // later brushes narrow the survivors in place
   }
-  let count = rows.length;
-  for (const [column, range] of active) count = filterRows(rows, count, column, range);
-  return rows.slice(0, count);
+  return out.slice(0, count);
 }
 
 /** Categories whose axis position (pixels) falls inside a brushed pixel interval. */
