@@ -203,6 +203,34 @@ def test_torch_files_nested_checkpoint_bin_and_legacy_format(tmp_path):
     np.testing.assert_array_equal(flatten_weights(legacy), expected)
 
 
+@pytest.mark.parametrize("odd", [torch.float8_e4m3fn, torch.uint16, torch.uint32, torch.uint64])
+def test_torch_untyped_storages_float8_and_unsigned_are_read_or_skipped(tmp_path, odd):
+    # torch pickles a dtype without a legacy storage class as torch.storage.UntypedStorage
+    odd_values = torch.tensor([0.5, 2.0, 3.0]).to(odd)
+    sd = {"w": torch.tensor([1.0, -1.5]), "odd": odd_values, "step": torch.tensor([4])}
+    path = tmp_path / "m.pt"
+    torch.save(sd, path)
+    ws = open_weights(path)
+    assert ws.format == "torch"
+    if odd.is_floating_point:  # float8: a float weight, converted to float32 once
+        assert ws.names == ["w", "odd"]
+        assert values(ws)["odd"].tolist() == [0.5, 2.0, 3.0]
+        assert ws.skipped == [("step", "int64 tensor is not a weight")]
+    else:  # unsigned: skipped as every integer tensor is
+        assert ws.names == ["w"]
+        kind = str(odd).removeprefix("torch.")
+        assert ws.skipped == [
+            ("odd", f"{kind} tensor is not a weight"),
+            ("step", "int64 tensor is not a weight"),
+        ]
+    assert values(ws)["w"].tolist() == [1.0, -1.5]
+
+    folder = tmp_path / "hf"  # the same file as a Hugging Face folder's pytorch_model.bin
+    folder.mkdir()
+    torch.save(sd, folder / "pytorch_model.bin")
+    assert flatten_weights(folder)[:2].tolist() == [1.0, -1.5]
+
+
 class _WritesMarker:
     """A pickle payload that creates a file when unpickled (stands in for malicious code)."""
 

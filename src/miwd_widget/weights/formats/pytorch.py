@@ -13,6 +13,7 @@ imports and calls nothing.
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 import pickletools
@@ -108,21 +109,35 @@ class _StorageLister(pickle.Unpickler):
 
 
 def _element_size(storage_type: Any) -> int | None:
-    """Bytes per element of a torch storage class named in ``data.pkl`` (None: unknown)."""
+    """Bytes per element of a torch storage class named in ``data.pkl`` (None: unknown).
+
+    Known means a class torch's safe unpickler would accept under that module and name:
+    ``torch.storage.UntypedStorage`` (bytes; torch >= 2 pickles every storage whose dtype has
+    no legacy class this way, e.g. float8 and uint16/32/64) and the legacy typed classes in
+    ``torch`` and ``torch.cuda``. The table is built from torch's own list
+    (``torch._storage_classes``), which its safe unpickler also allows.
+    """
+    where = getattr(storage_type, "where", ("", ""))
+    return _storage_sizes().get(where)
+
+
+@functools.cache
+def _storage_sizes() -> dict[tuple[str, str], int]:
+    """``(module, name) -> bytes per element`` for every storage class torch knows."""
     import torch
 
-    module, name = getattr(storage_type, "where", ("", ""))
-    if module != "torch" or not name.endswith("Storage"):
-        return None
-    if name == "UntypedStorage":
-        return 1
+    sizes = {("torch", "UntypedStorage"): 1}  # as this reader accepted before
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch deprecates the typed storage classes
-        cls = getattr(torch, name, None)
-        dtype = getattr(cls, "dtype", None)
-    if not isinstance(dtype, torch.dtype):
-        return None
-    return torch._utils._element_size(dtype)
+        for cls in torch._storage_classes:
+            where = (cls.__module__, cls.__name__)
+            if cls is torch.storage.UntypedStorage:
+                sizes[where] = 1
+                continue
+            dtype = getattr(cls, "dtype", None)  # TypedStorage itself has none
+            if isinstance(dtype, torch.dtype):
+                sizes[where] = torch._utils._element_size(dtype)
+    return sizes
 
 
 def check_storages(path: Path) -> None:
