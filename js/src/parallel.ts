@@ -13,12 +13,19 @@ import { encodeColors } from "./coloring";
 import { type Column, type DrawnColumn, formatValue, isDrawn } from "./columns";
 import { type BinnedAxis, binCategorical, binNumeric, pairHistogram, strokeDensity } from "./density";
 import { el, type Theme } from "./dom";
-import { frameTask } from "./frame";
+import { frameTask, restTask } from "./frame";
 import { fitLabel, timeTicks } from "./labels";
 import type { SelectionStore } from "./selection";
 
 /** Selections up to this many rows are drawn line by line (colored); larger ones as density. */
 export const MAX_EXACT_LINES = 4000;
+/**
+ * While a brush moves, selections above this many rows are drawn as density: a few thousand
+ * translucent polylines take ~80 ms on the 2-D canvas, too slow to follow the drag. The
+ * exact lines come back once the brush rests (`BRUSH_REST_MS`).
+ */
+export const MAX_DRAG_LINES = 1000;
+const BRUSH_REST_MS = 250;
 /** The faint whole-library layer: line by line up to this many rows, else density. */
 export const MAX_EXACT_BACKGROUND = 8000;
 const MARGIN = { top: 30, right: 64, bottom: 16, left: 24 };
@@ -353,7 +360,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     const selection = store.get();
     note.textContent = "";
     if (selection.length === 0) return;
-    if (selection.length > MAX_EXACT_LINES) {
+    if (selection.length > (dragging ? MAX_DRAG_LINES : MAX_EXACT_LINES)) {
       note.textContent = ` (density of ${selection.length.toLocaleString()} selected)`;
       ctx.strokeStyle = theme.accent;
       ctx.lineWidth = 1.2;
@@ -377,6 +384,11 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     }
   }
   const selectionFrame = frameTask(drawSelection);
+  let dragging = false; // a brush is moving: larger selections as density (see MAX_DRAG_LINES)
+  const brushRest = restTask(() => {
+    dragging = false;
+    selectionFrame.schedule();
+  }, BRUSH_REST_MS);
 
   function drawAxes() {
     svg.attr("width", width).attr("height", height);
@@ -428,6 +440,9 @@ export function createParallel(opts: ParallelOptions): ParallelView {
         if (brush) select(this).call(brush.move, null);
       });
     }
+    dragging = source === "parallel";
+    if (dragging) brushRest.schedule();
+    else brushRest.cancel();
     selectionFrame.schedule(); // after the selection went to Python, once per frame
   });
 
@@ -473,6 +488,7 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     destroy() {
       unsubscribe();
       selectionFrame.cancel();
+      brushRest.cancel();
       svg.selectAll("*").on(".brush", null);
       root.remove();
     },
