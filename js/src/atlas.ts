@@ -4,10 +4,17 @@
  */
 import "./styles.css";
 import { createClusterGallery } from "./cluster_gallery";
-import { type Clusters, createClusterBar, decodeClusters, encodeClusters } from "./clusters";
+import {
+  CLUSTER_COLUMN,
+  type Clusters,
+  clusterColumn,
+  createClusterBar,
+  decodeClusters,
+  encodeClusters,
+} from "./clusters";
 import { decodeFloat32, decodeIndices } from "./codec";
 import { createColumnPicker } from "./column_picker";
-import { type Column, decodeColumns } from "./columns";
+import { type Column, decodeColumns, isDrawn } from "./columns";
 import { el, listen, readTheme, type Theme } from "./dom";
 import { createExportBar } from "./export";
 import { createGallery } from "./gallery";
@@ -29,9 +36,6 @@ import { onTrait, syncSelection } from "./sync";
  * regl-scatterplot and d3-brush listen for them on window.
  */
 const CONTAINED_EVENTS = ["mousedown", "pointerdown", "click", "dblclick", "contextmenu", "keydown", "keyup"] as const;
-
-/** The colour column Python derives from the clusters (miwd_widget/widget/clusters.py). */
-const CLUSTER_COLUMN = "(cluster)";
 
 /** JupyterLab switches themes by changing these attributes on <body>. */
 const THEME_ATTRIBUTES = ["data-jp-theme-light", "data-jp-theme-name"];
@@ -70,11 +74,17 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   // First of all: a view's selection goes to Python before any view redraws (the sync is
   // the store's first listener; the views defer their redraws to animation frames).
   cleanups.push(syncSelection(model, store));
-  let columns: Map<string, Column> = decodeColumns(model.get("_columns"));
+  let clusters: Clusters = decodeClusters(model.get("clusters"));
+  /** Python's columns plus the "(cluster)" column built here from the clusters. */
+  const withClusters = (sent: Map<string, Column>) => {
+    if (clusters.size) sent.set(CLUSTER_COLUMN, clusterColumn(clusters, n));
+    else sent.delete(CLUSTER_COLUMN);
+    return sent;
+  };
+  let columns: Map<string, Column> = withClusters(decodeColumns(model.get("_columns")));
   let theme = readTheme(root);
   const coordinates = model.get("coordinates");
   const points = coordinates ? decodeFloat32(coordinates) : new Float32Array(0);
-  let clusters: Clusters = decodeClusters(model.get("clusters"));
   const allColumns = () => model.get("_all_columns") ?? [...columns.keys()];
   const colorOptions = () => [...(clusters.size ? [CLUSTER_COLUMN] : []), ...allColumns()];
   const showNeighbors = (row: number) => {
@@ -160,12 +170,18 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     background: () => theme.background,
   });
   clusterGallery.show(clusters);
+  // Why neighbours could not be shown (Python's message), under the scatter; empty otherwise.
+  const neighborNote = document.createElement("div");
+  neighborNote.className = "miwd-note miwd-neighbor-note";
+  neighborNote.dataset.testid = "miwd-neighbor-note";
+  left.append(neighborNote);
   const applyNeighbors = () => {
     try {
       scatter.setNeighbors(decodeNeighbors(model.get("_neighbors")));
+      neighborNote.textContent = "";
     } catch (err) {
       scatter.setNeighbors(null);
-      console.warn("miwd-widget: neighbours:", err instanceof Error ? err.message : err);
+      neighborNote.textContent = `neighbours: ${err instanceof Error ? err.message : String(err)}`;
     }
   };
   applyNeighbors();
@@ -178,9 +194,12 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
       parallel.setColor(name);
     }),
     onTrait(model, "_columns", () => {
-      columns = decodeColumns(model.get("_columns"));
+      const axes = model.get("axes") ?? [];
+      const missing = axes.filter((name) => !isDrawn(columns.get(name)));
+      columns = withClusters(decodeColumns(model.get("_columns")));
       scatter.setColumns();
-      parallel.setAxes(model.get("axes") ?? []);
+      // Only axes that were waiting for their column are re-laid out (that resets brushes).
+      if (missing.some((name) => isDrawn(columns.get(name)))) parallel.setAxes(axes);
     }),
     onTrait(model, "axes", () => {
       parallel.setAxes(model.get("axes") ?? []);
@@ -189,10 +208,19 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     onTrait(model, "tooltip_columns", () => tooltipPicker.refresh()),
     onTrait(model, "clusters", () => {
       clusters = decodeClusters(model.get("clusters"));
+      columns = withClusters(columns);
       clusterBar.refresh();
       clusterGallery.show(clusters);
       scatter.setColorOptions();
       axesPicker.refresh();
+      // Views drawing the clusters redraw (colours by cluster keep the brushes).
+      const color = model.get("color") ?? "";
+      if (color === CLUSTER_COLUMN) {
+        scatter.setColumns();
+        parallel.setColor(color);
+      }
+      const axes = model.get("axes") ?? [];
+      if (axes.includes(CLUSTER_COLUMN)) parallel.setAxes(axes);
     }),
     onTrait(model, "_neighbors", applyNeighbors),
     // Clear (an empty selection) also hides the neighbour lines.
@@ -223,6 +251,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     scatter.setTheme(theme);
     parallel.setTheme(theme);
     clusterBar.refresh();
+    clusterGallery.show(clusters); // swatches fitted to the new background
   };
   cleanups.push(layout.destroy, watchTheme(applyTheme));
   layout.update();

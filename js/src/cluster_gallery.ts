@@ -4,7 +4,7 @@
  */
 import { type Clusters, clusterColors } from "./clusters";
 import { el } from "./dom";
-import { colorBar, colorDomain, paintDescriptor } from "./gallery";
+import { colorBar, colorDomain, paintDescriptor, sampleNote } from "./gallery";
 import { type DescriptorReply, isSuperseded } from "./requests";
 
 interface ClusterGalleryOptions {
@@ -34,10 +34,12 @@ export function createClusterGallery(opts: ClusterGalleryOptions): ClusterGaller
   let generation = 0;
   let destroyed = false;
 
-  function render(clusters: Clusters, replies: DescriptorReply[]) {
+  /** `replies[i]` is null for an empty cluster (no descriptors to show). */
+  function render(clusters: Clusters, replies: (DescriptorReply | null)[]) {
     const colors = clusterColors(clusters, opts.background());
-    const density = colorDomain(replies.map((r) => r.mean));
-    const spread = colorDomain(replies.map((r) => r.std));
+    const shown = replies.filter((r): r is DescriptorReply => r !== null);
+    const density = colorDomain(shown.map((r) => r.mean));
+    const spread = colorDomain(shown.map((r) => r.std));
     const rows = [...clusters.keys()].map((name, i) => {
       const reply = replies[i];
       const row = el("div", "miwd-cluster-row");
@@ -45,11 +47,12 @@ export function createClusterGallery(opts: ClusterGalleryOptions): ClusterGaller
       const head = el("div", "miwd-cluster-head");
       const swatch = el("span", "miwd-cluster-swatch");
       swatch.style.background = colors.get(name) ?? "";
-      head.append(
-        swatch,
-        el("span", "miwd-cluster-title", name),
-        el("span", "miwd-note", `${reply.n.toLocaleString()}`),
-      );
+      const size = el("span", "miwd-note", `${(reply?.n ?? 0).toLocaleString()}`);
+      head.append(swatch, el("span", "miwd-cluster-title", name), size);
+      row.append(head);
+      if (!reply) return row; // an empty cluster: its name and 0, no tiles
+      const note = sampleNote(reply);
+      if (note) size.title = note;
       const tile = (data: Float32Array, domain: ReturnType<typeof colorDomain>, kind: string) => {
         const figure = el("figure", `miwd-tile miwd-cluster-${kind}`);
         const canvas = el("canvas", "miwd-descriptor");
@@ -57,7 +60,7 @@ export function createClusterGallery(opts: ClusterGalleryOptions): ClusterGaller
         figure.append(canvas, el("figcaption", "", kind));
         return figure;
       };
-      row.append(head, tile(reply.mean, density, "mean"), tile(reply.std, spread, "std"));
+      row.append(tile(reply.mean, density, "mean"), tile(reply.std, spread, "std"));
       return row;
     });
     const legend = el("div", "miwd-cluster-legend");
@@ -67,12 +70,18 @@ export function createClusterGallery(opts: ClusterGalleryOptions): ClusterGaller
   }
 
   async function fetchAll(clusters: Clusters, mine: number) {
-    const replies: DescriptorReply[] = [];
+    const replies: (DescriptorReply | null)[] = [];
     for (const rows of clusters.values()) {
-      // An empty request would mean "the whole library": an empty cluster has no descriptors.
-      if (rows.length === 0) throw new Error("a cluster is empty");
-      replies.push(await opts.request(rows));
+      // An empty request would mean "the whole library": an empty cluster is not requested.
+      if (rows.length === 0) {
+        replies.push(null);
+        continue;
+      }
+      const reply = await opts.request(rows);
       if (destroyed || mine !== generation) return;
+      // A saved page without the library's descriptors only has the saved selection's.
+      if (reply.stale) throw new Error("the clusters' descriptors are not saved in this page");
+      replies.push(reply);
     }
     render(clusters, replies);
   }

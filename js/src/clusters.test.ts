@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { clusterColors, decodeClusters, encodeClusters, NO_CLUSTER, nextClusterName, renameCluster } from "./clusters";
+import {
+  CLUSTER_COLUMN,
+  clusterColors,
+  clusterColumn,
+  decodeClusters,
+  encodeClusters,
+  NO_CLUSTER,
+  nextClusterName,
+  renameCluster,
+} from "./clusters";
 import { encodeColors } from "./coloring";
 import { encodeCategories } from "./columns";
 
@@ -81,5 +90,25 @@ describe("cluster colours", () => {
     expect(colors.get("Z")).toBe(encoding.palette[0]);
     expect(colors.get("B")).toBe(encoding.palette[1]);
     expect(colors.get("Z")).not.toBe(colors.get("B"));
+  });
+});
+
+describe("the (cluster) column", () => {
+  it("gives each row its first cluster and keeps every cluster a category, empty or hidden", () => {
+    const clusters = new Map([
+      ["A", Int32Array.of(0, 1, 2)],
+      ["B", Int32Array.of(1)], // hidden under A
+      ["empty", Int32Array.of()],
+      ["C", Int32Array.of(5)],
+    ]);
+    const column = clusterColumn(clusters, 7);
+    expect(column.name).toBe(CLUSTER_COLUMN);
+    if (column.kind !== "categorical") throw new Error("categorical expected");
+    expect(column.categories).toEqual(["A", "B", "empty", "C", NO_CLUSTER]);
+    expect(Array.from(column.codes)).toEqual([0, 0, 0, 4, 4, 3, 4]);
+    expect(column.missing).toBe(4);
+    // C's points get C's chip colour although B and "empty" draw no point
+    const { palette } = encodeColors(column, 7);
+    expect(clusterColors(clusters).get("C")).toBe(palette[3]);
   });
 });

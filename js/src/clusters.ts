@@ -21,6 +21,29 @@ export type Clusters = Map<string, Int32Array>;
 
 /** Python's NO_CLUSTER: the label of rows in no cluster, never a cluster name. */
 export const NO_CLUSTER = "(no cluster)";
+/** The colour / axis column of the clusters (Python's CLUSTER_COLUMN; no metadata clash). */
+export const CLUSTER_COLUMN = "(cluster)";
+
+/**
+ * The "(cluster)" column, built here from the clusters (not sent by Python: a saved page has
+ * no kernel, and a rename must not re-send every column): each row's first cluster in order,
+ * "(no cluster)" (the missing code) elsewhere. Every cluster is a category, empty or hidden
+ * under an earlier one, so cluster i always has colour i.
+ */
+export function clusterColumn(clusters: Clusters, n: number): Column {
+  const names = [...clusters.keys()];
+  const codes = new Int32Array(n).fill(names.length);
+  for (let i = names.length - 1; i >= 0; i--) {
+    for (const row of clusters.get(names[i]) ?? []) if (row >= 0 && row < n) codes[row] = i;
+  }
+  return {
+    kind: "categorical",
+    name: CLUSTER_COLUMN,
+    codes,
+    categories: [...names, NO_CLUSTER],
+    missing: names.length,
+  };
+}
 
 export function decodeClusters(value: EncodedClusters | Record<string, never> | null | undefined): Clusters {
   const clusters: Clusters = new Map();
@@ -62,20 +85,11 @@ export function nextClusterName(taken: Iterable<string>): string {
   }
 }
 
-/**
- * The colour of each cluster: the one its category gets in the "(cluster)" column Python
- * sends (clusters in order, then "(no cluster)"), on the same background.
- */
+/** The colour of each cluster: its category's colour in {@link clusterColumn}, on `background`. */
 export function clusterColors(clusters: Clusters, background?: string): Map<string, string> {
   const names = [...clusters.keys()];
-  const categories = [...names, NO_CLUSTER];
-  const column: Column = {
-    kind: "categorical",
-    name: "(cluster)",
-    codes: Int32Array.from(categories, (_, i) => i),
-    categories,
-  };
-  const { palette } = encodeColors(column, categories.length, background);
+  const column = clusterColumn(new Map(names.map((name, i) => [name, Int32Array.of(i)])), names.length);
+  const { palette } = encodeColors(column, names.length, background);
   return new Map(names.map((name, i) => [name, palette[i]]));
 }
 

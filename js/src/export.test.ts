@@ -76,8 +76,8 @@ describe("selectionCsv", () => {
     expect(rows.map((r) => r.fields)).toEqual([
       ["id", "lr", "optimizer"],
       ['a"b', "0.1", "adam"],
-      ["e\r\nf", "", "(missing)"],
-      ['=1+1<img src=x onerror="x">', "0.00003", "adam"],
+      ["e\r\nf", "", ""], // missing values are empty cells, whatever the column
+      ['\'=1+1<img src=x onerror="x">', "0.00003", "adam"], // a formula stays inert text
     ]);
     expect(rows[1].quoted).toEqual([true, false, true]);
     expect(text.endsWith("\r\n")).toBe(true);
@@ -93,5 +93,37 @@ describe("selectionCsv", () => {
       ["3", "0.00003", "adam"],
     ]);
     expect(selectionCsv([], columns())).toBe('"id","lr","optimizer"\r\n');
+  });
+});
+
+describe("CSV safety and fidelity", () => {
+  it("keeps text that a spreadsheet would run as a formula inert", () => {
+    expect(csvText('=HYPERLINK("http://x","y")')).toBe(`"'=HYPERLINK(""http://x"",""y"")"`);
+    for (const lead of ["+1", "-cmd", "@SUM(A1)", "\tx", "\rx"]) expect(csvText(lead).startsWith(`"'`)).toBe(true);
+    expect(csvText("m00001")).toBe('"m00001"');
+    expect(csvNumber(-3)).toBe("-3"); // numbers are not text: no apostrophe
+  });
+
+  it("writes missing values as empty cells, exact big integers and dates as text", () => {
+    const cats: Column = { ...encodeCategories(["a", null]), name: "opt" };
+    const big: Column = {
+      kind: "numeric",
+      name: "seed",
+      values: new Float64Array([2 ** 60, Number.NaN]),
+      min: 0,
+      max: 2 ** 60,
+      log: false,
+      exact: BigInt64Array.of(2n ** 60n + 1n, 0n),
+      missing: Uint8Array.of(0, 1),
+    } as unknown as Column;
+    const rows = selectionCsv(
+      Int32Array.of(0, 1),
+      new Map([
+        ["opt", cats],
+        ["seed", big],
+      ]),
+    ).split("\r\n");
+    expect(rows[1]).toBe(`0,"a","${(2n ** 60n + 1n).toString()}"`);
+    expect(rows[2]).toBe("1,,");
   });
 });

@@ -3,7 +3,7 @@
  * rows (id first, then every column the view has), "PNG" an image of the scatter with the
  * markers of located models. Same buttons in Jupyter and in standalone pages (no kernel).
  */
-import { type Column, cellText } from "./columns";
+import { type Column, cellText, isMissing } from "./columns";
 import { el, listen } from "./dom";
 import type { SelectionStore } from "./selection";
 
@@ -24,9 +24,14 @@ interface ExportBar {
 /** How long a download's object URL lives (the browser reads it after the click returns). */
 const REVOKE_MS = 10_000;
 
-/** One CSV field, quoted (RFC 4180: inner quotes doubled), so it stays text in any reader. */
+/**
+ * One CSV field, quoted (RFC 4180: inner quotes doubled), so it stays text in any reader. Text
+ * that a spreadsheet would run as a formula (=, +, -, @, tab or CR first: model ids and names
+ * come from files anyone can write) gets a leading apostrophe, as OWASP advises.
+ */
 export function csvText(text: string): string {
-  return `"${text.replaceAll('"', '""')}"`;
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return `"${safe.replaceAll('"', '""')}"`;
 }
 
 /**
@@ -44,8 +49,11 @@ export function csvNumber(value: number): string {
   return String(Number(value.toPrecision(9))); // 9 significant digits always round-trip float32
 }
 
+/** A cell: empty when missing; exact integers beyond 2^53 and dates as their text. */
 function cell(column: Column, row: number): string {
-  return column.kind === "numeric" ? csvNumber(column.values[row]) : csvText(cellText(column, row));
+  if (isMissing(column, row)) return "";
+  if (column.kind === "numeric" && !column.exact && !column.time) return csvNumber(column.values[row]);
+  return csvText(cellText(column, row));
 }
 
 /**

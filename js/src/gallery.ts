@@ -223,7 +223,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       return tile;
     };
     const meanTile = makeTile(`mean\n${who}`, reply.mean, 0, density, "miwd-mean");
-    if (sampled) meanTile.title = `mean and std of ${sampled}`;
+    if (sampled) meanTile.title = sampled;
     meanTile.append(colorBar(density, "density"));
     const stdTile = makeTile(`std\n${who}`, reply.std, 0, spread, "miwd-std");
     stdTile.append(colorBar(spread, "std"));

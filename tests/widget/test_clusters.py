@@ -15,13 +15,11 @@ from miwd_widget import Atlas
 from miwd_widget.widget.clusters import (
     CLUSTER_COLUMN,
     NO_CLUSTER,
-    cluster_labels,
     clusters_from_json,
     clusters_to_json,
     next_cluster_name,
     normalize_clusters,
 )
-from miwd_widget.widget.codec import array_from_json, decode_column
 
 
 @pytest.fixture
@@ -74,12 +72,6 @@ def test_normalize_sorts_dedups_and_names_bad_input():
     assert {k: v.tolist() for k, v in labels.items()} == {"a": [1], "b": [0, 3]}
 
 
-def test_labels_give_each_row_its_first_cluster():
-    labels = cluster_labels({"A": np.array([1, 2]), "B": np.array([2, 3])}, 5)
-    assert labels.tolist() == [NO_CLUSTER, "A", "A", "B", NO_CLUSTER]
-    assert list(labels.cat.categories) == ["A", "B", NO_CLUSTER]
-
-
 def test_next_name_follows_the_papers_letters():
     assert next_cluster_name([]) == "A"
     assert next_cluster_name(["A", "C"]) == "B"
@@ -92,9 +84,8 @@ def test_cluster_from_the_browser_reaches_python_and_the_library(atlas, library)
     assert list(atlas.clusters) == ["A", "B"]
     assert atlas.clusters["A"].tolist() == [3, 5, 7]
     assert library.clusters["A"].tolist() == [3, 5, 7]  # saved with the library
-    # The colour column follows: rows 3, 5, 7 are A, row 0 is B.
-    column = decode_column(atlas._columns[CLUSTER_COLUMN])
-    assert column[[0, 3, 5, 7, 1]].tolist() == ["B", "A", "A", "A", NO_CLUSTER]
+    # The browser builds the "(cluster)" column itself: nothing more is sent.
+    assert CLUSTER_COLUMN not in atlas._columns
 
 
 def test_cluster_from_python_is_sent_as_one_binary_buffer(atlas):
@@ -134,18 +125,23 @@ def test_atlas_starts_with_the_librarys_clusters(library):
     library.clusters = {"saved": [4, 8]}
     atlas = Atlas(library)
     assert atlas.clusters["saved"].tolist() == [4, 8]
-    assert CLUSTER_COLUMN in atlas._columns
+    assert Atlas(library, color=CLUSTER_COLUMN).color == CLUSTER_COLUMN
 
 
-def test_colour_and_parallel_lines_by_cluster(atlas):
+def test_colour_and_axes_by_cluster_only_while_there_are_clusters(atlas):
+    with pytest.raises(traitlets.TraitError, match="no metadata column"):
+        atlas.color = CLUSTER_COLUMN  # no clusters yet
     atlas.add_cluster("A", [0, 1])
     atlas.color = CLUSTER_COLUMN  # the colour menu offers it; parallel coordinates follow color
-    assert atlas.color == CLUSTER_COLUMN
-    encoded = atlas._columns[CLUSTER_COLUMN]
-    codes = array_from_json(encoded["codes"])
-    assert codes[:2].tolist() == [0, 0] and set(codes[2:].tolist()) == {1}
-    # rows in no cluster are drawn as missing values are (grey)
-    assert encoded["categories"][encoded["missing"]] == NO_CLUSTER
+    atlas.axes = [*atlas.axes, CLUSTER_COLUMN]
+    assert CLUSTER_COLUMN not in atlas._columns  # built by the browser
+    atlas.remove_cluster("A")  # the last one: nothing draws by clusters any more
+    assert atlas.color == "" and CLUSTER_COLUMN not in atlas.axes
+
+
+def test_keeping_nothing_is_refused(atlas):
+    with pytest.raises(ValueError, match="nothing is selected"):
+        atlas.add_cluster()
 
 
 def test_compare_uses_the_atlas_clusters(library):
@@ -167,13 +163,10 @@ def test_compare_uses_the_atlas_clusters(library):
 
 
 def test_atlas_coloured_by_the_clusters_it_is_given(library):
-    atlas = Atlas(library, clusters={"A": [1, 2], "B": [5]}, color=CLUSTER_COLUMN)
-    assert atlas.color == CLUSTER_COLUMN
-    assert decode_column(atlas._columns[CLUSTER_COLUMN])[[1, 5, 0]].tolist() == [
-        "A",
-        "B",
-        NO_CLUSTER,
-    ]
+    atlas = Atlas(
+        library, clusters={"A": [1, 2], "B": [5]}, color=CLUSTER_COLUMN, axes=[CLUSTER_COLUMN]
+    )
+    assert atlas.color == CLUSTER_COLUMN and CLUSTER_COLUMN in atlas.axes
     assert list(library.clusters) == ["A", "B"]  # the library keeps them: the next Atlas too
     assert Atlas(library, color=CLUSTER_COLUMN).color == CLUSTER_COLUMN
     with pytest.raises(ValueError, match=r"'\(cluster\)' needs clusters"):

@@ -209,12 +209,18 @@ def test_clusters_and_the_columns_the_page_holds_are_in_the_saved_state(tmp_path
     from miwd_widget.widget.clusters import CLUSTER_COLUMN, clusters_from_json
 
     lib = make_library()
-    atlas = Atlas(lib, axes=["optimizer"], tooltip=["id"], clusters={"A": [1, 2], "B": [7]})
+    atlas = Atlas(
+        lib,
+        axes=["optimizer"],
+        tooltip=["id"],
+        clusters={"A": [1, 2], "B": [7]},
+        color=CLUSTER_COLUMN,
+    )
     atlas.save_html(tmp_path / "a.html")
     state = payload_of(tmp_path / "a.html")["state"]
     clusters = clusters_from_json(state["clusters"])
     assert {k: v.tolist() for k, v in clusters.items()} == {"A": [1, 2], "B": [7]}
-    assert CLUSTER_COLUMN in state["_columns"]
+    assert state["color"] == CLUSTER_COLUMN  # the page builds the column from the clusters
     # no kernel to send more: the menus offer only the columns in the page
     assert set(state["_all_columns"]) <= set(state["_columns"])
     assert "optimizer" in state["_all_columns"] and "dataset" not in state["_all_columns"]

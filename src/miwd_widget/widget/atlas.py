@@ -15,11 +15,13 @@ Synced traits (binary arrays use the ``{"buffer", "dtype", "shape"}`` codec of
   ``"buffer": ""`` (empty base64), never as an empty binary frame.
 - ``_located``: query markers of :meth:`Atlas.locate` (x, y float32, neighbor indices int32).
 - ``clusters``: named clusters (:mod:`miwd_widget.widget.clusters`: names, sizes, one int32
-  buffer of rows), synced both ways; ``"(cluster)"`` in ``_columns`` colours by them.
+  buffer of rows), synced both ways; ``color``/``axes`` ``"(cluster)"`` draw by them (the
+  browser builds that column from the clusters).
 - ``_all_columns``: every metadata column name (menus offer them; the browser sets ``color``,
   ``axes`` or ``tooltip_columns`` and Python sends the missing columns).
 - ``_neighbors``: the descriptor-space neighbours shown (row, int32 neighbours, float32
-  distances), ``{}`` for none; ``neighbors_k`` is how many a click asks for.
+  distances), ``{"row", "error"}`` when they could not be found (the view says why), ``{}``
+  for none; ``neighbors_k`` is how many a click asks for.
 - ``_paths``: training paths of snapshot libraries (``model``/``epoch`` columns): int32 path id
   per row (-1: a model with one row) and int32 order along the path; ``{}`` for none.
 
@@ -50,8 +52,6 @@ from ..library import ModelLibrary
 from ..library.summary import mean_std
 from .clusters import (
     CLUSTER_COLUMN,
-    NO_CLUSTER,
-    cluster_labels,
     clusters_from_json,
     clusters_to_json,
     next_cluster_name,
@@ -92,7 +92,17 @@ GALLERY_EXACT_ROWS = 65_536
 # A generic library's colour: the first numeric column whose name says accuracy or loss.
 _SCORE_WORDS = ("acc", "loss", "score", "error")
 # The keyword arguments of Atlas(...) besides the library (ipywidgets' `layout` included).
-_ATLAS_KEYWORDS = ("color", "axes", "gallery_size", "tooltip", "clusters", "neighbors_k", "layout")
+_ATLAS_KEYWORDS = (
+    "color",
+    "axes",
+    "gallery_size",
+    "tooltip",
+    "clusters",
+    "neighbors_k",
+    "selection",
+    "layout",  # ipywidgets' own
+    "tabbable",
+)
 # The synced traits a standalone page needs (the rest is ipywidgets/anywidget plumbing).
 _STANDALONE_TRAITS = (
     "n",
@@ -213,14 +223,21 @@ class Atlas(anywidget.AnyWidget):
             raise ValueError(f"neighbors_k: must be >= 1, got {neighbors_k}")
         self._library = library
         meta = library.metadata
-        initial = getattr(library, "clusters", None) if clusters is None else clusters
+        # The library's saved clusters unless others are given; then they are the library's.
+        initial = normalize_clusters(
+            getattr(library, "clusters", None) if clusters is None else clusters,
+            len(library),
+            "clusters",
+        )
         if color == CLUSTER_COLUMN:  # colour by the clusters given (or the library's)
             if not initial:
                 raise ValueError(f"color: {CLUSTER_COLUMN!r} needs clusters (none given or saved)")
             color_name = CLUSTER_COLUMN
         else:
             color_name = self._resolve_color(color, meta)
-        axes_names = self._resolve_axes(axes, meta)
+        # "(cluster)" may be an axis too when there are clusters (the browser builds it).
+        known = meta.assign(**{CLUSTER_COLUMN: 0}) if initial else meta
+        axes_names = self._resolve_axes(axes, known if axes is not None else meta)
         tooltip_names = self._resolve_tooltip(tooltip, meta, axes_names, color_name)
         needed = dict.fromkeys([*axes_names, *([color_name] if color_name else []), *tooltip_names])
         # Columns drawn (axes, color) are encoded as values or categories; text columns only
@@ -246,10 +263,9 @@ class Atlas(anywidget.AnyWidget):
             _all_columns=[str(c) for c in meta.columns],
             neighbors_k=int(neighbors_k),
             _paths=_training_paths(meta),
+            clusters=initial,
             **kwargs,
         )
-        # The library's saved clusters unless others are given; then they are the library's.
-        self.clusters = normalize_clusters(initial, n, "clusters")
         self.on_msg(self._on_custom_msg)
 
     # ------------------------------------------------------------------ configuration
@@ -329,16 +345,12 @@ class Atlas(anywidget.AnyWidget):
         return list(dict.fromkeys(n for n in names if n in meta.columns))
 
     def _known(self, name: str) -> bool:
-        return name in self._library.metadata.columns or name == CLUSTER_COLUMN
+        # "(cluster)" is built by the browser from the clusters (js/src/clusters.ts), never sent.
+        return name in self._library.metadata.columns or (
+            name == CLUSTER_COLUMN and bool(self.clusters)
+        )
 
     def _encoded(self, name: str, drawn: bool) -> dict[str, Any]:
-        if name == CLUSTER_COLUMN:
-            encoded = encode_column(cluster_labels(self.clusters, self.n))
-            # Rows in no cluster are drawn as missing values are (grey), under their own label.
-            categories = encoded.get("categories", [])
-            if NO_CLUSTER in categories:
-                encoded["missing"] = categories.index(NO_CLUSTER)
-            return encoded
         return self._encode_needed(self._library.metadata[name], drawn)
 
     @traitlets.validate("color")
@@ -371,8 +383,11 @@ class Atlas(anywidget.AnyWidget):
         added = {
             name: self._encoded(name, name in drawn)
             for name in wanted
-            if name not in self._columns
-            or (name in drawn and self._columns[name].get("kind") == "text")
+            if name != CLUSTER_COLUMN
+            and (
+                name not in self._columns
+                or (name in drawn and self._columns[name].get("kind") == "text")
+            )
         }
         if added:
             self._columns = {**self._columns, **added}
@@ -386,11 +401,20 @@ class Atlas(anywidget.AnyWidget):
 
     @traitlets.observe("clusters")
     def _clusters_changed(self, change: dict[str, Any]) -> None:
-        # The library keeps them (saved with it); the colour column follows them.
+        # The library keeps them (saved with it). Without clusters nothing draws by them.
         if hasattr(self._library, "clusters"):
             self._library.clusters = dict(change["new"])
-        if CLUSTER_COLUMN in self._columns or change["new"]:
-            self._columns = {**self._columns, CLUSTER_COLUMN: self._encoded(CLUSTER_COLUMN, True)}
+        if not change["new"]:
+            if self.color == CLUSTER_COLUMN:
+                self.color = ""
+            if CLUSTER_COLUMN in self.axes:
+                self.axes = [a for a in self.axes if a != CLUSTER_COLUMN]
+
+    @traitlets.validate("neighbors_k")
+    def _validate_neighbors_k(self, proposal: dict[str, Any]) -> int:
+        if int(proposal["value"]) < 1:
+            raise traitlets.TraitError(f"neighbors_k: must be >= 1, got {proposal['value']}")
+        return int(proposal["value"])
 
     @traitlets.validate("selection")
     def _validate_selection(self, proposal: dict[str, Any]) -> list[int]:
@@ -466,6 +490,8 @@ class Atlas(anywidget.AnyWidget):
         """
         name = next_cluster_name(self.clusters) if name is None else name
         chosen = self.selection if rows is None else rows
+        if rows is None and not len(chosen):
+            raise ValueError("rows: none given and nothing is selected")
         self.clusters = {**self.clusters, name: chosen}
         return name
 
@@ -504,26 +530,22 @@ class Atlas(anywidget.AnyWidget):
         return self._library.compare(self.clusters, **kwargs)
 
     # ------------------------------------------------------------------ neighbours
-    def neighbors(self, row: int, k: int = 10) -> pd.DataFrame:
+    def neighbors(self, row: int, k: int | None = None) -> pd.DataFrame:
         """The ``k`` models nearest to ``row`` in descriptor space (not atlas distance).
 
-        Also shown in the atlas: lines from the model to its neighbours.
+        Also shown in the atlas: lines from the model to its neighbours. ``k`` defaults to
+        ``neighbors_k``, what a click shows.
 
         Examples
         --------
         >>> atlas.neighbors(0, k=5)[["id", "distance"]]  # doctest: +SKIP
         """
-        table = self._library.neighbors(row, k=k)
-        self._neighbors = self._neighbor_state(int(row), k)
+        table = self._library.neighbors(row, k=self.neighbors_k if k is None else k)
+        self._neighbors = _neighbor_json(int(row), table.index.to_numpy(), table["distance"])
         return table
 
     def _neighbor_state(self, row: int, k: int) -> dict[str, Any]:
-        positions, distances = self._library.neighbor_positions(row, k)
-        return {
-            "row": row,
-            "neighbors": array_to_json(np.asarray(positions, dtype=np.int32)),
-            "distances": array_to_json(np.asarray(distances, dtype=np.float32)),
-        }
+        return _neighbor_json(row, *self._library.neighbor_positions(row, k))
 
     def locate(self, models: Any, k: int = 5, placement: str = "auto") -> pd.DataFrame:
         """Place new (black-box) models in the atlas and show them with their neighbors.
@@ -799,4 +821,13 @@ def _training_paths(meta: pd.DataFrame) -> dict[str, Any]:
         "line": array_to_json(line.astype(np.int32)),
         "order": array_to_json(order.astype(np.int32)),
         "count": int((sizes > 1).sum()),
+    }
+
+
+def _neighbor_json(row: int, positions: Any, distances: Any) -> dict[str, Any]:
+    """The ``_neighbors`` trait: the row, its neighbours (int32) and distances (float32)."""
+    return {
+        "row": row,
+        "neighbors": array_to_json(np.asarray(positions, dtype=np.int32)),
+        "distances": array_to_json(np.asarray(distances, dtype=np.float32)),
     }

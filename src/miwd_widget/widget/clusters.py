@@ -1,7 +1,9 @@
-"""Named clusters of the Atlas: validation, the binary trait codec and the colour column.
+"""Named clusters of the Atlas: validation and the binary trait codec.
 
 A cluster set is an ordered ``{name: sorted int64 row positions}``. Clusters may overlap
-(a model can belong to A and to B); the colour column gives each row its first cluster.
+(a model can belong to A and to B). The browser builds the ``"(cluster)"`` colour column from
+them (js/src/clusters.ts ``clusterColumn``: each row's first cluster), so a rename sends only
+the clusters and a saved page recolours without a kernel.
 
 Wire format of the ``clusters`` trait (one binary buffer, however many clusters):
 ``{"names": [...], "sizes": [...], "rows": int32 buffer}`` where ``rows`` is every
@@ -14,21 +16,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .codec import array_from_json, array_to_json
 
 __all__ = [
     "CLUSTER_COLUMN",
     "NO_CLUSTER",
-    "cluster_labels",
     "clusters_from_json",
     "clusters_to_json",
     "next_cluster_name",
     "normalize_clusters",
 ]
 
-#: The colour / axis column the Atlas adds for clusters (parenthesized: no metadata clash).
+#: The colour / axis name of the clusters (parenthesized: no metadata clash).
 CLUSTER_COLUMN = "(cluster)"
 #: Its label for rows in no cluster.
 NO_CLUSTER = "(no cluster)"
@@ -85,24 +85,6 @@ def clusters_from_json(value: Any, widget: Any = None) -> dict[str, np.ndarray]:
         raise ValueError(f"clusters: {rows.size} rows sent for sizes summing to {sum(sizes)}")
     bounds = np.cumsum([0, *sizes])
     return {k: rows[bounds[i] : bounds[i + 1]] for i, k in enumerate(names)}
-
-
-def cluster_labels(clusters: Mapping[str, np.ndarray], n: int) -> pd.Series:
-    """Each row's first cluster (in the clusters' order), :data:`NO_CLUSTER` elsewhere.
-
-    Categories keep the clusters' order (then :data:`NO_CLUSTER`), so the colour of
-    cluster *i* is the palette's *i*-th colour in every view.
-
-    Examples
-    --------
-    >>> cluster_labels({"A": np.array([0]), "B": np.array([0, 2])}, 4).tolist()
-    ['A', '(no cluster)', 'B', '(no cluster)']
-    """
-    names = list(clusters)
-    codes = np.full(n, len(names), dtype=np.int32)
-    for i, key in reversed(list(enumerate(names))):  # the first cluster wins
-        codes[np.asarray(clusters[key], dtype=np.int64)] = i
-    return pd.Series(pd.Categorical.from_codes(codes, [*names, NO_CLUSTER]))
 
 
 def next_cluster_name(existing: Any) -> str:
