@@ -16,7 +16,12 @@ from safetensors.torch import save_file as save_torch
 
 from miwd_widget import describe
 from miwd_widget.library import ModelLibrary
-from miwd_widget.library.huggingface import find_hf_models, hf_config_metadata, repo_of_cache_entry
+from miwd_widget.library.huggingface import (
+    find_hf_models,
+    hf_config_metadata,
+    huggingface_items,
+    repo_of_cache_entry,
+)
 from miwd_widget.weights import open_weights
 from miwd_widget.weights.source import natural_key
 
@@ -248,6 +253,60 @@ def test_nothing_in_a_folder_is_executed(tmp_path):
         "refused: loading this file would execute code" in errors[str(folder / "pytorch_model.bin")]
     )
     assert errors[str(good)].startswith(f"{good / 'config.json'}: not a valid JSON config")
+
+
+def test_weight_file_or_config_linked_out_of_the_entry_is_refused(tmp_path):
+    rng = np.random.default_rng(3)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    save_numpy(_tensors(rng, 1, 0.2), str(outside / "x.safetensors"))
+    (outside / "config.json").write_text('{"model_type": "secret"}')
+    hub = tmp_path / "hub"
+    snaps = {}
+    for name in ("good", "weights-out", "config-out", "sibling"):
+        entry = hub / f"models--org--{name}"
+        snaps[name] = entry / "snapshots" / ("f" * 40)
+        _blob(entry, snaps[name], "config.json", json.dumps({"model_type": name}).encode())
+        if name in ("good", "config-out"):
+            data = _safetensors_bytes(tmp_path, _tensors(rng, 1, 0.2))
+            _blob(entry, snaps[name], "model.safetensors", data)
+    (snaps["weights-out"] / "model.safetensors").symlink_to(outside / "x.safetensors")
+    (snaps["config-out"] / "config.json").unlink()
+    (snaps["config-out"] / "config.json").symlink_to(outside / "config.json")
+    # another entry's blob is outside this entry too
+    (snaps["sibling"] / "model.safetensors").symlink_to(
+        (snaps["good"] / "model.safetensors").resolve()
+    )
+    plain = tmp_path / "plain"  # a model folder outside any cache: confined to itself
+    plain.mkdir()
+    (plain / "model.safetensors").symlink_to(outside / "x.safetensors")
+
+    items, errors = huggingface_items([hub, plain])
+    assert [item.id for item in items] == ["org/good"]
+    assert items[0].meta["model_type"] == "good"
+
+    def refused(folder: Path, name: str, target: Path, root: Path) -> tuple[str, str]:
+        return (
+            os.path.abspath(folder),
+            f"{folder / name}: refused: it resolves to {target.resolve()}, outside the "
+            f"model's folder {root.resolve()} (a symlink out of it?)",
+        )
+
+    def entry(name: str) -> Path:
+        return snaps[name].parent.parent
+
+    good_blob = (snaps["good"] / "model.safetensors").resolve()
+    assert errors == [
+        refused(snaps["config-out"], "config.json", outside / "config.json", entry("config-out")),
+        refused(snaps["sibling"], "model.safetensors", good_blob, entry("sibling")),
+        refused(
+            snaps["weights-out"],
+            "model.safetensors",
+            outside / "x.safetensors",
+            entry("weights-out"),
+        ),
+        refused(plain, "model.safetensors", outside / "x.safetensors", plain),
+    ]
 
 
 def test_config_metadata_keeps_scalars_only(tmp_path):

@@ -120,6 +120,28 @@ def test_hugging_face_cache_snapshot_symlinks_into_its_blobs_are_read(tmp_path):
     write_index(blobs, {"w": "model-1.safetensors"}, "beef")
     (snapshot / "model.safetensors.index.json").symlink_to(Path("../../blobs/beef"))
     np.testing.assert_array_equal(flatten_weights(snapshot), values)
+    assert guard.confinement_root(snapshot) == entry.resolve()
+
+
+@pytest.mark.parametrize("entry_name", ["private", "datasets--org--name", "models--"])
+def test_only_a_models_cache_entry_widens_the_folder(tmp_path, entry_name):
+    # Laid out like a cache (X/snapshots/<rev> beside X/blobs) but X is no model entry:
+    # the snapshot is confined to itself, so a shard linked into X is refused.
+    entry = tmp_path / entry_name
+    blobs, snapshot = entry / "blobs", entry / "snapshots" / "abc123"
+    blobs.mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    write_safetensors(entry / "secret.safetensors", 6)
+    (snapshot / "model-1.safetensors").symlink_to(Path("../../secret.safetensors"))
+    index = write_index(snapshot, {"w": "model-1.safetensors"})
+    assert guard.confinement_root(snapshot) == snapshot.resolve()
+    with pytest.raises(WeightReadError) as err:
+        open_weights(index)
+    assert str(err.value) == (
+        f"{index}: refused: shard file 'model-1.safetensors' resolves to "
+        f"{(entry / 'secret.safetensors').resolve()}, outside the model's folder "
+        f"{snapshot.resolve()} (a symlink?)"
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from ..columns import ID, SOURCE
+from ..weights.guard import HF_CACHE_PREFIX as CACHE_PREFIX
+from ..weights.guard import confinement_root
 from .sources import Item
 
 __all__ = [
@@ -54,7 +56,6 @@ HF_WEIGHT_FILES = (
     "pytorch_model.bin",
     "pytorch_model.bin.index.json",
 )
-CACHE_PREFIX = "models--"
 _RESERVED = frozenset({ID, SOURCE, "repo", "revision", "ref", "n_params", "accuracy_norm", "path"})
 
 
@@ -232,13 +233,34 @@ def _ids(models: list[HFModel]) -> list[str]:
     return ids
 
 
+def _confined(folder: Path, file: Path) -> None:
+    """Refuse a file of a model folder that resolves outside it (its cache entry, in a cache).
+
+    Snapshot files are symlinks, so a symlink out of the cache entry would otherwise be
+    read as the model (the readers confine only the files a model file refers to).
+    """
+    from ..weights.source import WeightReadError
+
+    root = confinement_root(folder)
+    # realpath, not resolve(): a symlink loop is left to the reader's clear error (3.11's
+    # resolve() raises RuntimeError on it)
+    resolved = Path(os.path.realpath(file))
+    if not resolved.is_relative_to(root):
+        raise WeightReadError(
+            f"{file}: refused: it resolves to {resolved}, outside the model's folder {root} "
+            "(a symlink out of it?)"
+        )
+
+
 def huggingface_items(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
 ) -> tuple[list[Item], list[tuple[str, str]]]:
     """Items of Hugging Face model folders and cache snapshots, and what could not be used.
 
-    A model without a weight file, or with a ``config.json`` that is not valid JSON, is
-    recorded (its folder and the reason) and the others are built.
+    A model without a weight file, with a ``config.json`` that is not valid JSON, or whose
+    weight file or ``config.json`` resolves outside its folder (in the hub cache: outside
+    its ``models--ORG--NAME`` entry; :func:`~miwd_widget.weights.guard.confinement_root`)
+    is recorded (its folder and the reason, which names the file) and the others are built.
     """
     from .executor import error_text
 
@@ -248,10 +270,12 @@ def huggingface_items(
     for model, model_id in zip(models, _ids(models), strict=True):
         try:
             weights = hf_weight_file(model.folder)
+            _confined(model.folder, weights)
             meta: dict[str, Any] = {}
             if model.repo is not None:
                 meta.update({"repo": model.repo, "revision": model.revision, "ref": model.ref})
-            if (model.folder / CONFIG).exists():
+            if os.path.lexists(model.folder / CONFIG):
+                _confined(model.folder, model.folder / CONFIG)
                 meta.update(hf_config_metadata(model.folder / CONFIG))
         except (OSError, ValueError) as exc:
             # Our own messages already name the file; others get their type.

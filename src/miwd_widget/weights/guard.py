@@ -11,7 +11,8 @@ about its own size:
   resolves, after symlinks, inside the folder of the model's own file
   (:func:`inside_folder`). In a Hugging Face hub cache
   (``models--org--name/snapshots/<rev>/``, whose files are symlinks into
-  ``models--org--name/blobs/``) that folder is the ``models--org--name`` cache entry.
+  ``models--org--name/blobs/``) that folder is the ``models--org--name`` cache entry
+  (only for an entry named so, :data:`HF_CACHE_PREFIX`; :func:`confinement_root`).
   HDF5 external storage and virtual datasets, which can point anywhere, are refused
   outright by the Keras reader.
 - **Declared sizes are bounded** by what the file can hold: a zip member (``.npz``,
@@ -50,6 +51,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from .source import WeightReadError
 
 __all__ = [
+    "HF_CACHE_PREFIX",
     "ReadLimits",
     "LIMITS",
     "set_read_limits",
@@ -62,6 +64,10 @@ __all__ = [
 ]
 
 _GIB = 1 << 30
+
+#: How a Hugging Face hub cache names a model repository's entry (``models--ORG--NAME``).
+#: Its ``datasets--`` and ``spaces--`` entries hold no models and are not read.
+HF_CACHE_PREFIX = "models--"
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,9 @@ def confinement_root(folder: Path) -> Path:
 
     That is ``folder`` itself, except in a Hugging Face hub cache, whose snapshot files are
     symlinks into the cache entry's ``blobs/``: for ``.../models--x/snapshots/<rev>`` it
-    is ``.../models--x``.
+    is ``.../models--x``. Only a model entry (named ``models--...``, with a ``blobs``
+    folder) widens it: any other ``X/snapshots/<rev>`` beside an ``X/blobs`` is confined to
+    itself, so a folder laid out like a cache cannot open its parent to its files.
 
     Examples
     --------
@@ -194,8 +202,14 @@ def confinement_root(folder: Path) -> Path:
     True
     """
     resolved = folder.resolve()
-    if resolved.parent.name == "snapshots" and (resolved.parent.parent / "blobs").is_dir():
-        return resolved.parent.parent
+    entry = resolved.parent.parent
+    if (
+        resolved.parent.name == "snapshots"
+        and entry.name.startswith(HF_CACHE_PREFIX)
+        and len(entry.name) > len(HF_CACHE_PREFIX)
+        and (entry / "blobs").is_dir()
+    ):
+        return entry
     return resolved
 
 
