@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from miwd_widget.library.summary import mean_std
 
@@ -57,7 +58,13 @@ def test_float64_and_memory_mapped_descriptors(tmp_path):
     np.save(tmp_path / "d.npy", data.astype(np.float32))
     mapped = np.load(tmp_path / "d.npy", mmap_mode="r")
     positions = np.arange(0, 300, 7)
-    for descriptors in (data, mapped):
+    for descriptors in (data, mapped, data.astype(np.float16)):
         mean, std, _ = mean_std(descriptors, positions)
-        np.testing.assert_allclose(mean, data[positions].mean(0), rtol=1e-6)
-        np.testing.assert_allclose(std, data[positions].std(0), rtol=1e-4)
+        rtol = 1e-3 if descriptors.dtype == np.float16 else 1e-6
+        np.testing.assert_allclose(mean, data[positions].mean(0), rtol=rtol)
+        np.testing.assert_allclose(std, data[positions].std(0), rtol=max(rtol, 1e-4) * 10)
+
+
+def test_a_position_out_of_range_is_an_error_not_the_last_row():
+    with pytest.raises(IndexError):
+        mean_std(np.zeros((5, 2, 2), np.float32), np.array([1, 9]))

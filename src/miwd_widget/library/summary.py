@@ -156,6 +156,12 @@ def mean_std(
     if count == 0:
         nan = np.full(shape, np.nan)
         return nan, nan.copy(), 0
+    if positions is not None:
+        positions = np.asarray(positions)
+        low, high = int(positions.min()), int(positions.max())
+        if low < 0 or high >= len(flat):
+            raise IndexError(f"positions: {low if low < 0 else high} is not a row of {len(flat)}")
+    same_dtype = flat.dtype == np.float32
     chunk = int(np.clip(chunk_bytes // max(4 * flat.shape[1], 1), 1, 16384))
     head = flat[:256] if positions is None else flat[positions[:256]]
     shift = head.mean(axis=0, dtype=np.float64).astype(np.float32)
@@ -166,10 +172,13 @@ def mean_std(
         stop = min(start + chunk, count)
         block = buffer[: stop - start]
         if positions is None:
-            np.subtract(flat[start:stop], shift, out=block, casting="unsafe")
-        else:
+            block[...] = flat[start:stop]  # casts any float dtype into the float32 buffer
+        elif same_dtype:
+            # unbuffered gather (mode="raise" would buffer it); positions were bounds-checked
             np.take(flat, positions[start:stop], axis=0, out=block, mode="clip")
-            block -= shift
+        else:
+            block[...] = flat[positions[start:stop]]
+        block -= shift
         total += block.sum(axis=0, dtype=np.float64)
         block *= block
         squares += block.sum(axis=0, dtype=np.float64)
