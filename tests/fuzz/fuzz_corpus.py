@@ -15,8 +15,11 @@ NWS .bin):
 :func:`judge` reads a case with :func:`miwd_widget.weights.flatten_weights` and sorts the
 outcome into one of :data:`OUTCOMES`. A result is ``correct`` only if an independent reader
 (the format's own library: safetensors, numpy, torch with ``mmap=False``, onnx, h5py)
-accepts the same file and returns the same values; accepting what that reader rejects, or
-what a case declares hostile, is ``wrong``. Outside reads are caught by an audit hook on
+accepts the same file and returns the same values *in the same order*: each reference puts
+the tensors in the order the miwd reader documents for its format (state_dict order, file
+key order, natural name order, first use, layer order), so a reader that reads the right
+weights in the wrong order is ``wrong``. Accepting what that reader rejects, or what a case
+declares hostile, is ``wrong`` too. Outside reads are caught by an audit hook on
 ``open`` and by sentinel values in the outside files.
 
 The corpus is a pure function of ``(seed, index)``: :func:`make_case`. Zip-bomb and HDF5
@@ -29,6 +32,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import zipfile
@@ -106,19 +110,51 @@ def _is_float(a: Any) -> bool:
     return getattr(getattr(a, "dtype", None), "kind", "") == "f"
 
 
+def _natural(name: str) -> list[Any]:
+    """Names with their integers compared as numbers ("layers.2" before "layers.10").
+
+    Written here rather than imported, so that the judge does not share the reader's code.
+    """
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _listed_order(names: list[str], listed: Any) -> list[str]:
+    """A stored ``order`` (a JSON list of names) first, the names it omits in natural order."""
+    if isinstance(listed, str):
+        listed = json.loads(listed)
+    if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+        raise ValueError("the stored order is not a list of names")
+    if not set(listed) <= set(names):
+        raise ValueError("the stored order names tensors the file does not hold")
+    first = list(dict.fromkeys(listed))
+    return first + sorted((n for n in names if n not in set(first)), key=_natural)
+
+
 def write_safetensors(path: Path, rng: random.Random) -> Callable[[], np.ndarray]:
     import safetensors.numpy
 
+    # layers.2 and layers.10: natural order differs from the sorted order the file stores
     tensors = {
         "layers.0.weight": _values(rng, rng.randint(1, 40)),
         "layers.0.bias": _values(rng, rng.randint(1, 8), "<f8"),
         "layers.10.weight": _values(rng, rng.randint(1, 16), "<f2"),
+        "layers.2.weight": _values(rng, rng.randint(1, 8)),
         "step": np.array([rng.randint(0, 99)], np.int64),
     }
     safetensors.numpy.save_file(tensors, str(path))
 
     def reference() -> np.ndarray:
-        return _floats(list(safetensors.numpy.load_file(str(path)).values()))
+        # The reader's order: the metadata's "order" list, else natural order of the names
+        # (safetensors itself stores them sorted, which puts "layers.10" before "layers.2").
+        tensors = safetensors.numpy.load_file(str(path))
+        with safetensors.safe_open(str(path), "numpy") as f:
+            metadata = f.metadata() or {}
+        names = list(tensors)
+        if "order" in metadata:
+            names = _listed_order(names, metadata["order"])
+        else:
+            names = sorted(names, key=_natural)
+        return _floats([tensors[n] for n in names])
 
     return reference
 
@@ -132,7 +168,7 @@ def write_npz(path: Path, rng: random.Random) -> Callable[[], np.ndarray]:
     np.savez_compressed(path, a=_values(rng, rng.randint(1, 64)), b=_values(rng, 5, "<f8"))
 
     def reference() -> np.ndarray:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(path, allow_pickle=False) as z:  # z.files: the archive's member order
             return _floats([z[k] for k in z.files])
 
     return reference
@@ -150,6 +186,7 @@ def write_torch(path: Path, rng: random.Random, legacy: bool = False) -> Callabl
 
     def reference() -> np.ndarray:
         obj = torch.load(path, weights_only=True, mmap=False, map_location="cpu")
+        # state_dict order: the dict's own (insertion) order
         return _floats([v.numpy() for v in obj.values() if v.is_floating_point()])
 
     return reference
@@ -175,7 +212,13 @@ def write_onnx(path: Path, rng: random.Random) -> Callable[[], np.ndarray]:
     def reference() -> np.ndarray:
         # Not onnx.checker: a broken graph around intact weights is no reader's business.
         model = onnx.load(str(path), load_external_data=False)
-        return _floats([numpy_helper.to_array(t) for t in model.graph.initializer])
+        graph = model.graph
+        # The reader's order: first use by the nodes, in graph order; unused initializers
+        # after them. (This corpus writes no Constant nodes nor subgraphs.)
+        by_name = {t.name: t for t in graph.initializer}
+        used = [name for node in graph.node for name in node.input if name in by_name]
+        names = list(dict.fromkeys(used + [t.name for t in graph.initializer]))
+        return _floats([numpy_helper.to_array(by_name[n]) for n in names])
 
     return reference
 
@@ -185,20 +228,46 @@ def _text(value: Any) -> str:
 
 
 def _h5_reference(source: Any) -> np.ndarray:
-    """What Keras loads: the layers of ``layer_names`` (legacy), else every dataset (Keras 3)."""
+    """What legacy Keras loads: the layers of ``layer_names``, each its ``weight_names``."""
     import h5py
 
     arrays: list[np.ndarray] = []
     with h5py.File(source, "r") as h5:
-        if "layer_names" in h5.attrs:
-            for layer in h5.attrs["layer_names"]:
-                group = h5[_text(layer)]
-                for weight in group.attrs["weight_names"]:
-                    arrays.append(group[_text(weight)][()])
-        else:
-            h5.visititems(
-                lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None
-            )
+        if "layer_names" not in h5.attrs:
+            raise ValueError("no layer_names: not a legacy Keras weight file")
+        for layer in h5.attrs["layer_names"]:
+            group = h5[_text(layer)]
+            for weight in group.attrs["weight_names"]:
+                arrays.append(group[_text(weight)][()])
+    return _floats(arrays)
+
+
+def _keras3_reference(config: Any, source: Any) -> np.ndarray:
+    """What Keras 3 loads from ``layers/<name>/vars/<i>``: the config's layers, in order.
+
+    Keras 3 names a layer's group after its class in snake case, with ``_1``, ``_2``...
+    for repeats (the split below suits this corpus's plain CamelCase class names); each
+    layer's variables are in index order.
+    """
+    import h5py
+
+    groups, count = [], {}
+    for layer in config["config"]["layers"]:
+        base = re.sub(r"(?<!^)(?=[A-Z])", "_", layer["class_name"]).lower()
+        count[base] = count.get(base, -1) + 1
+        groups.append(f"{base}_{count[base]}" if count[base] else base)
+    arrays: list[np.ndarray] = []
+    with h5py.File(source, "r") as h5:
+        found: list[str] = []
+        h5.visititems(
+            lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None
+        )
+        expected = [
+            f"layers/{g}/vars/{k}" for g in groups for k in sorted(h5[f"layers/{g}/vars"], key=int)
+        ]
+        if sorted(found) != sorted(expected):
+            raise ValueError(f"datasets {found} are not the config's layers' variables")
+        arrays = [h5[name][()] for name in expected]
     return _floats(arrays)
 
 
@@ -237,8 +306,8 @@ def write_keras(path: Path, rng: random.Random) -> Callable[[], np.ndarray]:
 
     def reference() -> np.ndarray:
         with zipfile.ZipFile(path) as archive:
-            json.loads(archive.read("config.json"))
-            return _h5_reference(io.BytesIO(archive.read("model.weights.h5")))
+            config = json.loads(archive.read("config.json"))
+            return _keras3_reference(config, io.BytesIO(archive.read("model.weights.h5")))
 
     return reference
 
@@ -259,22 +328,32 @@ def write_sharded(path: Path, rng: random.Random) -> Callable[[], np.ndarray]:
 
     folder = path.parent
     weight_map = {}
-    for k in range(2):
+    for k, layer in enumerate((2, 10)):
         shard = f"model-0000{k + 1}-of-00002.safetensors"
-        name = f"layers.{k}.weight"
+        name = f"layers.{layer}.weight"
         safetensors.numpy.save_file({name: _values(rng, rng.randint(1, 20))}, str(folder / shard))
         weight_map[name] = shard
-    path.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    # Sorted, as transformers writes it ("layers.10" first): the reader reads natural order.
+    index = {"metadata": {}, "weight_map": dict(sorted(weight_map.items()))}
+    path.write_text(json.dumps(index))
 
     def reference() -> np.ndarray:
         index = json.loads(path.read_text())
-        arrays = []
+        tensors = {}
         for name, shard in index["weight_map"].items():
             target = (folder / shard).resolve()
             if not target.is_relative_to(folder.resolve()):
                 raise ValueError("shard outside the folder")
-            arrays.append(safetensors.numpy.load_file(str(target))[name])
-        return _floats(arrays)
+            tensors[name] = safetensors.numpy.load_file(str(target))[name]
+        # The reader's order: metadata "order", else the weight_map's order unless that is
+        # plain sorted order (as transformers writes it): then natural order of the names.
+        names = list(tensors)
+        metadata = index.get("metadata") or {}
+        if isinstance(metadata, dict) and "order" in metadata:
+            names = _listed_order(names, metadata["order"])
+        elif names == sorted(names):
+            names = sorted(names, key=_natural)
+        return _floats([tensors[n] for n in names])
 
     return reference
 
@@ -728,6 +807,19 @@ def make_case(root: Path, seed: int, index: int) -> Case:
     return Case(f"{fmt}/{kind}", path, folder, outside, reference)
 
 
+def make_valid_case(root: Path, fmt: str, seed: int = 0) -> Case:
+    """An undamaged file of format ``fmt`` under ``root/<fmt>/`` (what the damage starts from)."""
+    rng = random.Random(f"{seed}:{fmt}")
+    base = root / fmt
+    folder, outside = base / "model", base / "outside"
+    folder.mkdir(parents=True)
+    _outside_files(outside)
+    name, writer = FORMATS[fmt]
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Case(f"{fmt}/valid", path, folder, outside, writer(path, rng))
+
+
 class OpenWatch:
     """Records every path this process opens while active (a ``sys.addaudithook`` hook)."""
 
@@ -752,6 +844,12 @@ class OpenWatch:
             and isinstance(args[0], (str, bytes, os.PathLike))
         ):
             self.paths.append(os.fsdecode(args[0]))
+
+
+#: Formats whose reader documents no order, the only ones compared as sorted values. None
+#: today: every reader in miwd_widget.weights.formats documents one, and a sorted comparison
+#: would pass a reader that puts the right tensors in the wrong order (a wrong theta).
+UNORDERED: frozenset[str] = frozenset()
 
 
 def judge(case: Case) -> tuple[str, str]:
@@ -790,8 +888,14 @@ def judge(case: Case) -> tuple[str, str]:
             "wrong weights",
             f"accepted what the reference rejects ({type(exc).__name__}: {str(exc)[:120]})",
         )
-    ours = np.sort(theta.astype(np.float64))
-    theirs = np.sort(expected.astype(np.float64))
-    if ours.shape != theirs.shape or not np.array_equal(ours, theirs, equal_nan=True):
+    ours, theirs = theta.astype(np.float64), expected.astype(np.float64)
+    if case.name.split("/")[0] in UNORDERED:
+        ours, theirs = np.sort(ours), np.sort(theirs)
+    if ours.shape != theirs.shape:
         return "wrong weights", f"{ours.size} values, the reference reads {theirs.size}"
+    if not np.array_equal(ours, theirs, equal_nan=True):
+        same = np.array_equal(np.sort(ours), np.sort(theirs), equal_nan=True)
+        first = int(np.flatnonzero(~((ours == theirs) | (np.isnan(ours) & np.isnan(theirs))))[0])
+        what = "the same values in another order" if same else "other values"
+        return "wrong weights", f"{what}: first difference at weight {first} of {ours.size}"
     return "correct", f"{theta.size} weights"

@@ -88,3 +88,23 @@ def test_a_library_build_over_the_corpus_records_each_failure_and_goes_on(corpus
     assert set(described) == finite
     for source, message in zip(lib.errors["source"], lib.errors["error"], strict=True):
         assert str(Path(source).parent) in message or source in message, (source, message)
+
+
+@pytest.mark.parametrize("fmt", sorted(fuzz_corpus.FORMATS))
+def test_the_judge_refuses_the_right_weights_in_the_wrong_order(tmp_path, monkeypatch, fmt):
+    import numpy as np
+
+    import miwd_widget.weights as weights
+
+    case = fuzz_corpus.make_valid_case(tmp_path, fmt)
+    assert fuzz_corpus.judge(case) == ("correct", f"{case.reference().size} weights")
+    tensors = [
+        np.concatenate([np.asarray(c, np.float64) for c in t.chunks()])
+        for t in weights.open_weights(case.path).tensors
+    ]
+    # A reader that reverses the tensors (or, with one tensor, its values) of a valid file.
+    wrong = np.concatenate(tensors[::-1]) if len(tensors) > 1 else tensors[0][::-1]
+    monkeypatch.setattr(weights, "flatten_weights", lambda path: wrong)
+    outcome, detail = fuzz_corpus.judge(case)
+    assert outcome == "wrong weights"
+    assert detail.startswith("the same values in another order: first difference at weight ")
