@@ -274,7 +274,7 @@ def huggingface_items(
             meta: dict[str, Any] = {}
             if model.repo is not None:
                 meta.update({"repo": model.repo, "revision": model.revision, "ref": model.ref})
-            if os.path.lexists(model.folder / CONFIG):
+            if (model.folder / CONFIG).exists():  # a dangling link reads nothing
                 _confined(model.folder, model.folder / CONFIG)
                 meta.update(hf_config_metadata(model.folder / CONFIG))
         except (OSError, ValueError) as exc:
