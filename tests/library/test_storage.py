@@ -278,3 +278,52 @@ def test_a_crash_while_saving_a_sidecar_leaves_the_previous_library(tmp_path, mo
         _library(seed=2).save(path, descriptors="sidecar")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     _assert_same(ModelLibrary.load(path), original)
+
+
+def test_a_renamed_or_copied_library_keeps_its_sidecar(tmp_path, monkeypatch):
+    # as if every earlier save had been made by a process that has since ended
+    monkeypatch.setattr(storage, "_alive", lambda pid: False)
+    first = _library(seed=1)
+    first.save(tmp_path / "lib.parquet", descriptors="sidecar")
+    (tmp_path / "lib.parquet").rename(tmp_path / "v1.parquet")
+    _library(seed=2).save(tmp_path / "lib.parquet", descriptors="sidecar")
+    _assert_same(ModelLibrary.load(tmp_path / "v1.parquet"), first)
+    # a copy names the same sidecar: replacing the original must not delete it
+    (tmp_path / "copy.parquet").write_bytes((tmp_path / "lib.parquet").read_bytes())
+    second = ModelLibrary.load(tmp_path / "lib.parquet")
+    _library(seed=3).save(tmp_path / "lib.parquet", descriptors="sidecar")
+    _assert_same(ModelLibrary.load(tmp_path / "copy.parquet"), second)
+    # with nothing naming it any more, the replaced sidecar does go
+    (tmp_path / "copy.parquet").unlink()
+    _library(seed=4).save(tmp_path / "lib.parquet", descriptors="inline")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[0] == "lib.parquet" and names[2] == "v1.parquet" and len(names) == 3
+    assert names[1].endswith(".descriptors.npy")  # v1's
+
+
+@pytest.mark.parametrize("layout", ["inline", "sidecar"])
+def test_a_lazy_load_never_returns_another_librarys_descriptors(tmp_path, layout):
+    path = tmp_path / "lib.parquet"
+    old = _library(seed=1)
+    old.save(path, descriptors=layout)
+    lazy = ModelLibrary.load(path, descriptors=False)
+    _library(seed=2).save(path, descriptors=layout)
+    if layout == "sidecar":  # mapped at load: still the old values
+        np.testing.assert_array_equal(lazy.descriptors, old.descriptors)
+    else:
+        with pytest.raises(ValueError, match="replaced since it was loaded; load it again"):
+            _ = lazy.descriptors
+
+
+def test_save_moves_the_sidecar_the_writer_wrote(tmp_path):
+    lib = _library()
+    with storage.sidecar_writer(tmp_path / "build" / "out.parquet", lib.descriptors.shape) as (
+        out,
+        sidecar,
+    ):
+        out[:] = lib.descriptors
+        built = ModelLibrary(out, lib.metadata, value_range=lib.value_range)
+        # saved under another name than the writer was opened for: its file is the one moved
+        storage.save(built, tmp_path / "lib.parquet", descriptors="sidecar", _sidecar=sidecar)
+    np.testing.assert_array_equal(ModelLibrary.load(tmp_path / "lib.parquet").descriptors, out)
+    assert not list((tmp_path / "build").iterdir())

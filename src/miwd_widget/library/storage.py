@@ -8,9 +8,12 @@ metadata columns only (Parquet column selection) and leaves the descriptors to b
 first use.
 
 Files are checked against their schema on load: a damaged or edited file gives a
-``ValueError`` naming the file and what is wrong, never a library with wrong content.
-Parquet pages carry CRC checksums (verified on read); the sidecar's size, header and a
-BLAKE2 digest are recorded in the Parquet file and checked.
+``ValueError`` naming the file and what is wrong. Parquet pages carry CRC checksums
+(verified on read); the sidecar's size, header and a BLAKE2 digest are recorded in the
+Parquet file. The digest is checked by default only for sidecars up to
+:data:`VERIFY_MAX_BYTES` (256 MB; hashing 4 GB would cost the seconds memory mapping
+saves): a larger sidecar edited in place without changing its size is caught only with
+``load(path, verify=True)``.
 """
 
 from __future__ import annotations
@@ -122,6 +125,8 @@ def save(
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_files(path)
     previous = _referenced_sidecar(path)
+    # sidecars other library files in the folder name (a renamed or copied library)
+    others = _sidecars_in_use(path.parent, skip=path)
     table = pa.Table.from_pandas(library.metadata, preserve_index=False)
     info: dict[str, Any] = {
         "format_version": 2 if sidecar else 1,
@@ -131,7 +136,12 @@ def save(
         "B": B,
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    side_tmp = path.with_name(f".{path.name}.{os.getpid()}.npy.tmp")
+    # the sidecar as written: by sidecar_writer (a chunked build) or here
+    side_tmp = (
+        _sidecar.where
+        if _sidecar is not None
+        else path.with_name(f".{path.name}.{os.getpid()}.npy.tmp")
+    )
     side_final = None
     try:
         if sidecar:
@@ -180,7 +190,12 @@ def save(
         for t in (tmp, side_tmp):
             if t.exists():
                 t.unlink()
-    if previous is not None and previous != side_final and previous.exists():
+    if (
+        previous is not None
+        and previous != side_final
+        and previous not in others
+        and previous.exists()
+    ):
         previous.unlink()  # the replaced file's sidecar (an open memory map stays valid)
     return path
 
@@ -278,14 +293,14 @@ def remove_stale_files(path: str | os.PathLike) -> list[Path]:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         return []
-    keep = _referenced_sidecar(path)
+    keep = _sidecars_in_use(folder)  # named by any library file here, never stale
     removed = []
     for entry in os.scandir(folder):
         m = _TMP.match(entry.name) or _SIDECAR.match(entry.name)
         if m is None or m["name"] != path.name or _alive(int(m["pid"])):
             continue
         p = folder / entry.name
-        if keep is not None and p == keep:
+        if p in keep:
             continue
         try:
             p.unlink()
@@ -293,6 +308,23 @@ def remove_stale_files(path: str | os.PathLike) -> list[Path]:
         except FileNotFoundError:
             pass
     return removed
+
+
+def _sidecars_in_use(folder: Path, skip: Path | None = None) -> set[Path]:
+    """The sidecars named by the library files (``*.parquet``) in ``folder``, but ``skip``.
+
+    A library renamed or copied within its folder keeps naming its sidecar, whose name
+    still starts with the old file's name: it must never be taken for a stale one.
+    Reads only each file's schema (footer metadata).
+    """
+    folder = folder if str(folder) else Path(".")
+    found = set()
+    for p in folder.glob("*.parquet"):
+        if skip is not None and p.name == skip.name:
+            continue
+        if p.is_file() and (side := _referenced_sidecar(p)) is not None:
+            found.add(side)
+    return found
 
 
 def _referenced_sidecar(path: Path) -> Path | None:
@@ -313,18 +345,45 @@ def _referenced_sidecar(path: Path) -> Path | None:
 class LazyDescriptors:
     """The descriptors of a library file, read on first use (``load(descriptors=False)``).
 
-    ``shape`` is known without reading; :meth:`load` reads and checks them.
+    ``shape`` is known without reading; :meth:`load` reads and checks them. They are
+    always the descriptors of the file as it was loaded: a sidecar is memory-mapped at
+    once (cheap; the map outlives a later save that deletes the file), and inline
+    descriptors are read only if the file is unchanged since (same device, inode,
+    modification time and size), else a ``ValueError`` asks to load it again.
     """
 
-    def __init__(self, path: Path, info: dict[str, Any], verify: bool | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        info: dict[str, Any],
+        verify: bool | None,
+        stat: tuple[int, int, int, int] | None = None,
+    ) -> None:
         self.path = path
         self.info = info
         self.verify = verify
         self.shape = (int(info["n"]), int(info["S"]), int(info["B"]))
+        self.stat = stat
+        self._raw: np.ndarray | None = None
+        self._error: ValueError | None = None  # a missing sidecar: the metadata still loads
+        if int(info["format_version"]) == 2:
+            try:
+                self._raw = _map_sidecar(path, info)
+            except ValueError as exc:
+                self._error = exc
 
     def load(self) -> np.ndarray:
         """The (n, S, B) float32 descriptors (memory-mapped if in a sidecar)."""
-        return _descriptors(self.path, self.info, self.verify)
+        if self._error is not None:
+            raise self._error
+        if self._raw is None and self.stat is not None:
+            try:
+                now = _stat_key(os.stat(self.path))
+            except OSError:
+                now = None
+            if now != self.stat:
+                raise ValueError(f"{self.path}: replaced since it was loaded; load it again")
+        return _descriptors(self.path, self.info, self.verify, self._raw)
 
     def __repr__(self) -> str:
         return f"LazyDescriptors({self.path}, shape={self.shape})"
@@ -366,6 +425,8 @@ def load(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such library file")
+    with open(path, "rb") as f:
+        stat = _stat_key(os.fstat(f.fileno()))  # which file this is (see LazyDescriptors)
     schema = _schema(path)
     info = _read_info(path, schema)
     n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
@@ -392,7 +453,7 @@ def load(
     extra = [c for c in EMBEDDING_COLUMNS if c in names]
     metadata = table.drop_columns(extra).to_pandas()
     value_range = info.get("value_range")
-    lazy = LazyDescriptors(path, info, verify)
+    lazy = LazyDescriptors(path, info, verify, stat)
     return dict(
         descriptors=lazy.load() if descriptors else lazy,
         metadata=metadata,
@@ -402,6 +463,10 @@ def load(
         attrs=info.get("attrs") or {},
         clusters=_loaded_clusters(info.get("clusters"), n, path),
     )
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _schema(path: Path) -> Any:
@@ -513,12 +578,14 @@ def _check_columns(path: Path, schema: Any, inline: bool, K: int) -> None:  # no
         raise ValueError(f"{path}: has duplicate column names")
 
 
-def _descriptors(path: Path, info: dict[str, Any], verify: bool | None) -> np.ndarray:
+def _descriptors(
+    path: Path, info: dict[str, Any], verify: bool | None, raw: np.ndarray | None = None
+) -> np.ndarray:
     n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
     if int(info["format_version"]) == 1:
         d = _inline_descriptors(path, n, S, B)
     else:
-        d = _sidecar_descriptors(path, info, n, S, B, verify)
+        d = _sidecar_descriptors(path, info, n, S, B, verify, raw)
     return d
 
 
@@ -550,14 +617,12 @@ def _inline_descriptors(path: Path, n: int, S: int, B: int) -> np.ndarray:  # no
     return out
 
 
-def _sidecar_descriptors(
-    path: Path,
-    info: dict[str, Any],
-    n: int,
-    S: int,  # noqa: N803
-    B: int,  # noqa: N803
-    verify: bool | None,
-) -> np.ndarray:
+def _map_sidecar(path: Path, info: dict[str, Any]) -> np.ndarray:
+    """The whole sidecar file of ``path`` as a read-only uint8 memory map, size-checked.
+
+    Mapped whole (not with np.load) so the digest is computed over exactly the bytes the
+    descriptors are read from, even after the file is deleted or replaced.
+    """
     side = info["descriptors"]
     where = path.with_name(side["file"])
     if not where.is_file():
@@ -568,24 +633,59 @@ def _sidecar_descriptors(
             f"{path}: its descriptor file {where.name} has {size:,} bytes, the library "
             f"records {side['bytes']:,} (damaged or replaced)"
         )
-    if verify or (verify is None and size <= VERIFY_MAX_BYTES):
-        if _digest(where) != side["blake2b"]:
-            raise ValueError(
-                f"{path}: its descriptor file {where.name} does not match the digest the "
-                "library records (damaged or edited)"
-            )
     try:
-        d = np.load(where, mmap_mode="r", allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
+        return np.memmap(where, dtype=np.uint8, mode="r")
+    except (OSError, ValueError) as exc:
         raise ValueError(
             f"{path}: its descriptor file {where.name} is not readable ({exc})"
         ) from None
-    if d.dtype != np.float32 or d.shape != (n, S, B):
+
+
+def _sidecar_descriptors(
+    path: Path,
+    info: dict[str, Any],
+    n: int,
+    S: int,  # noqa: N803
+    B: int,  # noqa: N803
+    verify: bool | None,
+    raw: np.ndarray | None = None,
+) -> np.ndarray:
+    import io
+
+    name = info["descriptors"]["file"]
+    raw = _map_sidecar(path, info) if raw is None else raw
+    if verify or (verify is None and raw.size <= VERIFY_MAX_BYTES):
+        h = hashlib.blake2b(digest_size=16)
+        for a in range(0, raw.size, 16 << 20):
+            h.update(memoryview(raw[a : a + (16 << 20)]))
+        if h.hexdigest() != info["descriptors"]["blake2b"]:
+            raise ValueError(
+                f"{path}: its descriptor file {name} does not match the digest the "
+                "library records (damaged or edited)"
+            )
+    try:
+        head = io.BytesIO(raw[: min(raw.size, 1 << 16)].tobytes())
+        version = np.lib.format.read_magic(head)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(head)
+        offset = head.tell()
+    except Exception as exc:  # noqa: BLE001 - whatever numpy says: not a readable .npy
+        raise ValueError(f"{path}: its descriptor file {name} is not readable ({exc})") from None
+    if dtype != np.float32 or fortran or tuple(shape) != (n, S, B):
         raise ValueError(
-            f"{path}: its descriptor file {where.name} holds {d.dtype} {d.shape}, "
+            f"{path}: its descriptor file {name} holds {dtype} {tuple(shape)}, "
             f"expected float32 {(n, S, B)}"
         )
-    return d
+    if raw.size - offset != n * S * B * 4 or offset % 4:
+        raise ValueError(
+            f"{path}: its descriptor file {name} holds {raw.size - offset:,} data bytes, "
+            f"expected {n * S * B * 4:,}"
+        )
+    return raw[offset:].view(np.float32).reshape(n, S, B)
 
 
 def _loaded_clusters(raw: Any, n: int, path: Path) -> dict[str, np.ndarray]:
