@@ -3,6 +3,9 @@ without recomputing finished chunks, and the same build on a dask LocalCluster."
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,10 +35,12 @@ def matrix(tmp_path):
 
 
 class Spy:
-    """A chunk that counts reads of its weights and can fail on them."""
+    """A chunk that counts reads of its weights and can fail on them (by default as
+    Ctrl-C does: an interruption; any other error is a failed chunk, recorded)."""
 
-    def __init__(self, chunk, reads, fail_on_read=0):
+    def __init__(self, chunk, reads, fail_on_read=0, error=KeyboardInterrupt):
         self.chunk, self.reads, self.fail_on_read = chunk, reads, fail_on_read
+        self.error = error
         self.key, self.source, self.metadata = chunk.key, chunk.source, chunk.metadata
         self.start, self.n_weights = chunk.start, chunk.n_weights
         self.n_reads = 0
@@ -43,7 +48,7 @@ class Spy:
     def theta(self):
         self.n_reads += 1
         if self.n_reads == self.fail_on_read:
-            raise RuntimeError("interrupted")
+            raise self.error("interrupted")
         self.reads.append(self.key)
         return self.chunk.theta()
 
@@ -93,7 +98,7 @@ def test_an_interrupted_build_resumes_without_recomputing_finished_chunks(tmp_pa
         for i, c in enumerate(matrix_chunks(path, meta, 50))
     ]
     out = tmp_path / "resumed.parquet"
-    with pytest.raises(RuntimeError, match="interrupted"):
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
         ModelLibrary.from_chunks(chunks, out, S=S, B=B)
     assert not out.exists()
     parts = sorted(p.name for p in (tmp_path / "resumed.parquet.parts").iterdir())
@@ -118,7 +123,7 @@ def test_parts_of_a_different_build_are_not_mixed_in(tmp_path, matrix):
         Spy(c, [], fail_on_read=2 if i == 1 else 0)
         for i, c in enumerate(matrix_chunks(path, meta, 100))
     ]
-    with pytest.raises(RuntimeError):
+    with pytest.raises(KeyboardInterrupt):
         ModelLibrary.from_chunks(chunks, tmp_path / "lib.parquet", S=S, B=B)
     with pytest.raises(ValueError, match="lib.parquet.parts: holds the parts of a different build"):
         ModelLibrary.from_chunks(
@@ -209,3 +214,121 @@ def test_small_cnn_zoo_chunks_build_as_from_cnn_zoo(tmp_path):
     pd.testing.assert_frame_equal(lib.metadata, ref.metadata[lib.metadata.columns])
     auto = ModelLibrary.from_chunks(cnn_zoo_chunks(root, 16), tmp_path / "auto.parquet", S=S, B=B)
     assert auto.value_range == ModelLibrary.from_cnn_zoo(root, S=S, B=B).value_range
+
+
+def _two_matrices(tmp_path, x):
+    """A/w.npy and B/w.npy: the same name in two folders, different content."""
+    paths = []
+    for name, scale in (("A", 1.0), ("B", 3.0)):
+        (tmp_path / name).mkdir()
+        p = tmp_path / name / "w.npy"
+        np.save(p, np.nan_to_num(x * scale))
+        paths.append(p)
+    return paths
+
+
+def test_resume_never_mixes_in_parts_of_another_or_a_changed_matrix(tmp_path, matrix):
+    _, x, _ = matrix
+    a, b = _two_matrices(tmp_path, x)
+    out = tmp_path / "lib.parquet"
+    kw = dict(S=S, B=B, value_range=(-0.3, 0.3))
+    spied = [
+        Spy(c, [], fail_on_read=1 if i == 2 else 0)
+        for i, c in enumerate(matrix_chunks(a, chunk_rows=64))
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        ModelLibrary.from_chunks(spied, out, **kw)
+    # the same file name in another folder is another build (was: A's rows resumed)
+    with pytest.raises(ValueError, match="different build"):
+        ModelLibrary.from_chunks(matrix_chunks(b, chunk_rows=64), out, **kw)
+    # A edited in place (same path, same shape): its parts are no longer its
+    np.save(a, np.nan_to_num(x * 2.0))
+    os.utime(a, ns=(1, 1))
+    with pytest.raises(ValueError, match="different build"):
+        ModelLibrary.from_chunks(matrix_chunks(a, chunk_rows=64), out, **kw)
+    # both matrices in one build: unique keys, each row from its own matrix
+    both = ModelLibrary.from_chunks(
+        matrix_chunks(a, chunk_rows=100) + matrix_chunks(b, chunk_rows=100),
+        tmp_path / "both.parquet",
+        S=S,
+        B=B,
+        value_range=(-0.3, 0.3),
+    )
+    ref = ModelLibrary.from_models(
+        list(np.load(a)) + list(np.load(b)), S=S, B=B, value_range=(-0.3, 0.3)
+    )
+    np.testing.assert_array_equal(both.descriptors, ref.descriptors)
+
+
+def test_a_finished_part_with_other_metadata_is_described_again(tmp_path, matrix):
+    path, x, meta = matrix
+    out = tmp_path / "lib.parquet"
+    chunks = [
+        Spy(c, [], fail_on_read=1 if i == 1 else 0)
+        for i, c in enumerate(matrix_chunks(path, meta, 100))
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        ModelLibrary.from_chunks(chunks, out, S=S, B=B, value_range=(-0.3, 0.3))
+    renamed = meta.assign(group=meta["group"] + 10)
+    reads: list[str] = []
+    lib = ModelLibrary.from_chunks(
+        [Spy(c, reads) for c in matrix_chunks(path, renamed, 100)],
+        out,
+        S=S,
+        B=B,
+        value_range=(-0.3, 0.3),
+    )
+    assert len(reads) == 3  # chunk 0's part was for the old metadata
+    np.testing.assert_array_equal(lib.metadata["group"], renamed["group"].drop(17))
+
+
+def test_a_failing_chunk_is_recorded_and_the_build_goes_on(tmp_path, matrix):
+    path, x, meta = matrix
+    out = tmp_path / "lib.parquet"
+    kw = dict(S=S, B=B, value_range=(-0.3, 0.3))
+    chunks = [
+        Spy(c, [], fail_on_read=1 if i == 1 else 0, error=OSError)
+        for i, c in enumerate(matrix_chunks(path, meta, 100))
+    ]
+    lib = ModelLibrary.from_chunks(chunks, out, **kw)
+    assert len(lib) == ROWS - 100 - 1  # chunk 1 (rows 100-199) failed; row 17 is NaN
+    assert lib.metadata["id"].tolist() == [
+        f"r{i}" for i in range(ROWS) if not 100 <= i < 200 and i != 17
+    ]
+    failed = lib.errors[lib.errors["source"] == f"{path}:100-200"]
+    assert failed["error"].tolist() == ["OSError: interrupted"]
+    ref = ModelLibrary.from_models(list(x), meta, names=list(meta["id"]), **kw)
+    keep = ~ref.metadata["id"].isin([f"r{i}" for i in range(100, 200)]).to_numpy()
+    np.testing.assert_array_equal(lib.descriptors, ref.descriptors[keep])
+
+
+def test_a_failed_chunk_is_retried_by_a_re_run(tmp_path, matrix, monkeypatch):
+    from miwd_widget.library import chunked
+
+    path, x, meta = matrix
+    out = tmp_path / "lib.parquet"
+    kw = dict(S=S, B=B, value_range=(-0.3, 0.3))
+    parts = tmp_path / "lib.parquet.parts"
+    chunks = [
+        Spy(c, [], fail_on_read=1 if i == 1 else 0, error=OSError)
+        for i, c in enumerate(matrix_chunks(path, meta, 100))
+    ]
+    # interrupted after the failure was recorded: the re-run retries the failed chunk
+    real = chunked._save_part
+
+    def stop_at_last(parts_dir, i, chunk, result):
+        if i == 2:
+            raise KeyboardInterrupt
+        real(parts_dir, i, chunk, result)
+
+    monkeypatch.setattr(chunked, "_save_part", stop_at_last)
+    with pytest.raises(KeyboardInterrupt):
+        ModelLibrary.from_chunks(chunks, out, **kw)
+    monkeypatch.undo()
+    assert json.loads((parts / "000001.json").read_text())["failed"] is True
+    reads: list[str] = []
+    lib = ModelLibrary.from_chunks(
+        [Spy(c, reads) for c in matrix_chunks(path, meta, 100)], out, **kw
+    )
+    assert len(reads) == 2  # chunks 1 (failed) and 2 (never finished)
+    assert len(lib) == ROWS - 1 and not lib.errors["source"].str.endswith(":100-200").any()

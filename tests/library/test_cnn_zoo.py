@@ -163,12 +163,13 @@ def test_the_matrix_is_memory_mapped_and_read_in_chunks(zoo):
     assert all(isinstance(ds.weights, np.memmap) for ds in datasets)
     chunks = list(cnn_zoo_chunks(root, chunk_rows=10))
     # never across datasets: mnist 18 rows -> 10 + 8, cifar10 27 -> 10 + 10 + 7
-    assert [c.key for c in chunks] == [
-        "mnist:0-10",
-        "mnist:10-18",
-        "cifar10:0-10",
-        "cifar10:10-20",
-        "cifar10:20-27",
+    m, c10 = (str((root / d / "weights.npy").resolve()) for d in ("mnist", "cifar10"))
+    assert [c.key for c in chunks] == [  # the matrix's absolute path, not the dataset's name
+        f"{m}:0-10",
+        f"{m}:10-18",
+        f"{c10}:0-10",
+        f"{c10}:10-20",
+        f"{c10}:20-27",
     ]
     theta = np.concatenate([c.theta() for c in chunks])
     rows = models["mnist"] + models["cifar10"]

@@ -15,6 +15,12 @@ the same chunks and output, skips the chunks whose parts are complete (and the
 library file (:mod:`.storage` format 2: the descriptors in a memory-mapped sidecar),
 copied part by part, and the parts folder is removed.
 
+A chunk that fails (an unreadable file, a worker error) is recorded, not fatal: its part
+holds no rows and its error, which reaches ``library.errors``; a re-run tries it again.
+Parts are matched to chunks by key (the matrix's absolute path and rows) and a hash of
+the chunk's metadata, and the manifest records each source file's size, modification
+time, dtype and shape: parts of another matrix, or of one changed since, are never mixed in.
+
 With a ``dask.distributed`` client, chunks are described on its workers (at most two
 chunks per worker in flight), giving the same descriptors.
 """
@@ -64,7 +70,8 @@ class MatrixChunk:
 
     @property
     def key(self) -> str:
-        return f"{os.path.basename(self.path)}:{self.start}-{self.stop}"
+        # the absolute path: two matrices of the same name in other folders never collide
+        return f"{os.path.abspath(self.path)}:{self.start}-{self.stop}"
 
     @property
     def source(self) -> str:
@@ -109,8 +116,8 @@ def matrix_chunks(
     Examples
     --------
     >>> np.save("w.npy", np.zeros((10, 64), np.float32))  # doctest: +SKIP
-    >>> [c.key for c in matrix_chunks("w.npy", chunk_rows=4)]  # doctest: +SKIP
-    ['w.npy:0-4', 'w.npy:4-8', 'w.npy:8-10']
+    >>> [c.key for c in matrix_chunks("/data/w.npy", chunk_rows=4)]  # doctest: +SKIP
+    ['/data/w.npy:0-4', '/data/w.npy:4-8', '/data/w.npy:8-10']
     """
     path = os.path.abspath(path)
     try:
@@ -291,7 +298,67 @@ def _save_part(parts: Path, i: int, chunk: Any, result: tuple) -> None:
     tmp = Path(f"{stem}.{os.getpid()}.tmp.parquet")
     meta.to_parquet(tmp, index=False)
     os.replace(tmp, f"{stem}.parquet")
-    _write_json(Path(f"{stem}.json"), {"key": chunk.key, "rows": int(len(d)), "errors": errors})
+    _write_json(
+        Path(f"{stem}.json"),
+        {
+            "key": chunk.key,
+            "metadata_hash": _metadata_hash(chunk.metadata),
+            "rows": int(len(d)),
+            "errors": errors,
+        },
+    )
+
+
+def _save_failed_part(parts: Path, i: int, chunk: Any, exc: BaseException) -> None:
+    """Record that chunk ``i`` failed: a part of no rows with the error (re-run: retried)."""
+    from .executor import error_text
+
+    start = int(getattr(chunk, "start", 0))
+    label = f"{chunk.source}:{start}-{start + len(chunk)}"
+    log.warning("%s: chunk failed: %s", label, error_text(exc))
+    _write_json(
+        parts / f"{i:06d}.json",
+        {
+            "key": chunk.key,
+            "metadata_hash": _metadata_hash(chunk.metadata),
+            "rows": 0,
+            "errors": [(label, error_text(exc))],
+            "failed": True,
+        },
+    )
+
+
+def _metadata_hash(metadata: pd.DataFrame) -> str:
+    """A hash of a chunk's metadata (values and column names), to tell its parts apart."""
+    try:
+        values = int(pd.util.hash_pandas_object(metadata, index=False).sum())
+    except TypeError:  # unhashable cells (lists...): their text
+        values = int(pd.util.hash_pandas_object(metadata.astype(str), index=False).sum())
+    names = int(pd.util.hash_pandas_object(pd.Series([str(c) for c in metadata.columns])).sum())
+    return f"{values:x}-{names:x}"
+
+
+def _fingerprints(chunks: list[Any]) -> dict[str, Any]:
+    """Per source file: [size, mtime_ns, dtype, shape] (a matrix edited or replaced in
+    place must not resume from parts computed on its old content). Non-file sources: None."""
+    out: dict[str, Any] = {}
+    for c in chunks:
+        src = str(c.source)
+        if src in out:
+            continue
+        try:
+            st = os.stat(src)
+        except OSError:
+            out[src] = None
+            continue
+        dtype, shape = None, None
+        try:
+            m = np.load(src, mmap_mode="r", allow_pickle=False)
+            dtype, shape = str(m.dtype), list(m.shape)
+        except Exception:  # noqa: BLE001, S110 - not a .npy: size and time still tell
+            pass
+        out[src] = [st.st_size, st.st_mtime_ns, dtype, shape]
+    return out
 
 
 def build_chunked(
@@ -351,12 +418,17 @@ def build_chunked(
     parts = path.with_name(path.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     manifest_path = parts / MANIFEST
-    wanted = {"config": _config_json(config), "keys": keys}
+    wanted = {
+        "config": _config_json(config),
+        "keys": keys,
+        "sources": _fingerprints(chunks),
+    }
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
         if {k: manifest.get(k) for k in wanted} != wanted:
             raise ValueError(
-                f"{parts}: holds the parts of a different build (other chunks or parameters); "
+                f"{parts}: holds the parts of a different build (other chunks, parameters "
+                "or source files changed since); "
                 "remove it or write the library elsewhere"
             )
         log.info("%s: resuming", parts)
@@ -367,14 +439,19 @@ def build_chunked(
         manifest.update(range=list(lo_hi), warnings=warnings)
     _write_json(manifest_path, manifest)
     resolved = config.with_range(tuple(manifest["range"])) if config.is_auto else config
-    todo = [i for i, c in enumerate(chunks) if not _done(parts, i, c.key)]
+    todo = [i for i, c in enumerate(chunks) if not _done(parts, i, c)]
     show = len(chunks) > 10 if progress is None else progress
     bar = progress_bar(desc="MI-WD (chunks)", total=len(chunks), show=show, unit="chunk")
     bar.update(len(chunks) - len(todo))
     try:
         if client is None:
             for i in todo:
-                _save_part(parts, i, chunks[i], _describe_chunk(chunks[i], resolved, threads))
+                try:
+                    result = _describe_chunk(chunks[i], resolved, threads)
+                except Exception as exc:  # noqa: BLE001 - a batch job records it and goes on
+                    _save_failed_part(parts, i, chunks[i], exc)
+                else:
+                    _save_part(parts, i, chunks[i], result)
                 bar.update(1)
         else:
             _run_on_dask(client, chunks, todo, resolved, parts, bar)
@@ -382,18 +459,22 @@ def build_chunked(
         bar.close()
     # Assemble: descriptors part by part into the sidecar, metadata through pandas.
     done = [json.loads((parts / f"{i:06d}.json").read_text()) for i in range(len(chunks))]
-    n = sum(p["rows"] for p in done)
+    ok = [i for i, p in enumerate(done) if not p.get("failed")]  # failed parts hold no rows
+    n = sum(done[i]["rows"] for i in ok)
     all_errors = list(errors or []) + [tuple(w) for w in manifest.get("warnings", [])]
     for p in done:
         all_errors += [tuple(e) for e in p["errors"]]
+    if not ok:
+        raise ValueError(
+            f"{path}: no chunk could be described; the first failure: {done[0]['errors'][0][1]}"
+        )
     metadata = pd.concat(
-        [pd.read_parquet(parts / f"{i:06d}.parquet") for i in range(len(chunks))],
-        ignore_index=True,
+        [pd.read_parquet(parts / f"{i:06d}.parquet") for i in ok], ignore_index=True
     )
     metadata["accuracy_norm"] = accuracy_norm(metadata)
     with sidecar_writer(path, (n, config.S, config.B)) as (out, sidecar):
         pos = 0
-        for i in range(len(chunks)):
+        for i in ok:
             block = np.load(parts / f"{i:06d}.npy", mmap_mode="r")
             out[pos : pos + len(block)] = block
             pos += len(block)
@@ -414,7 +495,8 @@ def build_chunked(
     return path
 
 
-def _done(parts: Path, i: int, key: str) -> bool:
+def _done(parts: Path, i: int, chunk: Any) -> bool:
+    """Whether chunk ``i``'s parts are complete, for this chunk (key and metadata)."""
     marker = parts / f"{i:06d}.json"
     if not marker.is_file():
         return False
@@ -423,7 +505,9 @@ def _done(parts: Path, i: int, key: str) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     return (
-        info.get("key") == key
+        not info.get("failed")  # a failed chunk is tried again by a re-run
+        and info.get("key") == chunk.key
+        and info.get("metadata_hash") == _metadata_hash(chunk.metadata)
         and (parts / f"{i:06d}.npy").is_file()
         and (parts / f"{i:06d}.parquet").is_file()
     )
@@ -444,10 +528,19 @@ def _run_on_dask(
         futures[fut] = i
         return fut
 
-    queue = as_completed([submit() for _ in range(min(2 * workers, len(pending)))])
-    for fut in queue:
-        i = futures.pop(fut)
-        _save_part(parts, i, chunks[i], fut.result())
-        bar.update(1)
-        if pending:
-            queue.add(submit())
+    try:
+        queue = as_completed([submit() for _ in range(min(2 * workers, len(pending)))])
+        for fut in queue:
+            i = futures.pop(fut)
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - recorded; the build goes on
+                _save_failed_part(parts, i, chunks[i], exc)
+            else:
+                _save_part(parts, i, chunks[i], result)
+            bar.update(1)
+            if pending:
+                queue.add(submit())
+    finally:
+        if futures:  # interrupted (Ctrl-C, an error writing a part): stop the rest
+            client.cancel(list(futures))

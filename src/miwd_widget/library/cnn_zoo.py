@@ -373,7 +373,7 @@ def _kernel_dtype(block: np.ndarray) -> np.ndarray:
 class CnnZooChunk:
     """Rows ``start:stop`` of one dataset's matrix: their metadata, and theta on demand.
 
-    ``key`` names the chunk stably (dataset and rows), so a resumable writer can tell which
+    ``key`` names the chunk stably (the matrix's absolute path and rows), so a resumable writer can tell which
     chunks it has finished without reading their weights again. A chunk holds the matrix's
     path, not its data: it pickles small (for worker processes or a dask cluster) and
     memory-maps the matrix when :meth:`theta` is called.
@@ -388,7 +388,7 @@ class CnnZooChunk:
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}:{self.start}-{self.stop}"
+        return f"{self.source}:{self.start}-{self.stop}"
 
     def theta(self) -> np.ndarray:
         """The chunk's weights, (rows, N) in theta order, read from the memory map now."""
