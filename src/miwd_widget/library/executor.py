@@ -281,10 +281,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _executor(workers: int) -> Any:
-    from joblib.externals.loky import get_reusable_executor
+    """A pool of our own, not loky's process-wide reusable one.
 
-    # Same arguments each call, so loky reuses the pool (and replaces a broken one).
-    return get_reusable_executor(
+    joblib's ``Parallel`` (the zoo's training) picks up that shared pool when its arguments
+    match and then fails on attributes only its own pools have; one build's broken pool must
+    not be anyone else's either.
+    """
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
         max_workers=workers, initializer=_watch_parent, initargs=(os.getpid(),)
     )
 
@@ -309,6 +314,7 @@ def _run_isolated(
     task_ids = itertools.count()
     markers = tempfile.mkdtemp(prefix="miwd-tasks-")
     executor = None
+    fresh = True  # a new pool is needed (none yet, or the last one broke)
 
     def submit(items: list[int]) -> tuple[Any, str]:
         marker = os.path.join(markers, str(next(task_ids)))
@@ -318,13 +324,17 @@ def _run_isolated(
     try:
         with _sigterm_as_interrupt():
             while queue or suspects:
-                executor = _executor(workers)
+                if fresh:
+                    if executor is not None:
+                        executor.shutdown(wait=True, kill_workers=True)
+                    executor, fresh = _executor(workers), False
                 if not queue:  # a suspect alone: if its worker dies, it was the one
                     i = suspects.pop(0)
                     future, _ = submit([i])
                     try:
                         res = future.result()[0]
                     except BrokenProcessPool as exc:
+                        fresh = True
                         res = ("error", _death_message(specs[i], _how_it_died(exc), listed[i]))
                     except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
                         res = ("error", f"worker task failed: {error_text(exc)}")
@@ -359,7 +369,7 @@ def _run_isolated(
                             for i, res in zip(items, future.result(), strict=True):
                                 yield i, res
                         except BrokenProcessPool as exc:
-                            broken = exc
+                            broken, fresh = exc, True
                             crashed.append((items, _marked(marker)))
                         except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
                             for i in items:
@@ -391,6 +401,9 @@ def _run_isolated(
         if executor is not None:
             # wait=True: the pool's manager thread is joined, so it logs no stray errors
             executor.shutdown(wait=True, kill_workers=True)
+            executor = None
         raise
     finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
         shutil.rmtree(markers, ignore_errors=True)
