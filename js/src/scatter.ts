@@ -301,6 +301,9 @@ function bindSelection(
   const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
   let highlight: Int32Array | null = null; // to draw, null: the scatter shows the store
   let resting = false; // a brushed highlight waits for the drag to rest
+  // ... and for the button's release: a mouse held still longer than the rest (a slow
+  // drag) must not start a second-long frame in the middle of it.
+  let pressed = false;
   const frame = frameTask(() => {
     onChange();
     if (highlight === null || resting) return;
@@ -309,15 +312,29 @@ function bindSelection(
     if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
     else scatterplot.select(Array.from(selection), { preventEvent: true });
   });
+  let waits = 0; // a release missed (outside the window) must not hold the highlight forever
   const rest = restTask(() => {
+    if (pressed && ++waits < 10) {
+      rest.schedule();
+      return;
+    }
+    waits = 0;
     resting = false;
     frame.schedule();
   }, BRUSH_REST_MS);
+  const press = (down: boolean) => () => {
+    pressed = down;
+  };
   return [
     () => scatterplot.unsubscribe(selectSub),
     () => scatterplot.unsubscribe(deselectSub),
     () => frame.cancel(),
     () => rest.cancel(),
+    listen(window, "mousedown", press(true), { capture: true }),
+    listen(window, "mouseup", press(false), { capture: true }),
+    listen(window, "pointerdown", press(true), { capture: true }),
+    listen(window, "pointerup", press(false), { capture: true }),
+    listen(window, "pointercancel", press(false), { capture: true }),
     store.subscribe((selection, source) => {
       const slow = gate.lastMs > SLOW_RENDER_MS;
       if (slow) gate.hold(SEND_HOLD_MS);
