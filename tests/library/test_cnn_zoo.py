@@ -18,7 +18,6 @@ from miwd_widget.library.cnn_zoo import (
     cnn_zoo_chunks,
     cnn_zoo_datasets,
     cnn_zoo_value_range,
-    describe_rows,
     read_layout,
 )
 
@@ -185,12 +184,14 @@ def test_the_matrix_is_memory_mapped_and_read_in_chunks(zoo):
 
 
 def test_describe_rows_equals_describing_each_row(zoo):
+    from miwd_widget.library.rows import describe_matrix
+
     root, models = zoo
     theta = next(cnn_zoo_chunks(root / "cifar10", chunk_rows=9)).theta()
     theta[3, 5] = np.nan
     config = DescriptorConfig(S=S, B=B, value_range=(-0.15, 0.15), nan_policy="omit")
     for threads in (1, 2):
-        d, bad = describe_rows(theta, config, threads=threads)
+        d, bad = describe_matrix(theta, config, threads=threads)
         assert d.dtype == np.float32 and d.shape == (9, S, B)
         assert bad.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0]
         for i in (0, 3, 8):
@@ -308,3 +309,39 @@ def test_the_chunked_writer_builds_the_same_library_from_the_chunks(zoo, tmp_pat
     np.testing.assert_array_equal(np.asarray(chunked.descriptors), direct.descriptors)
     assert chunked.metadata["id"].tolist() == direct.metadata["id"].tolist()
     assert chunked.metadata[EPOCH].tolist() == direct.metadata[EPOCH].tolist()
+
+
+def test_from_cnn_zoo_equals_the_chunked_build_with_a_sampled_range(zoo, tmp_path, monkeypatch):
+    from miwd_widget.descriptors import value_range
+
+    root, models = zoo
+    path = root / "cifar10" / "weights.npy"
+    matrix = np.load(path)
+    matrix[4, 100] = np.nan  # an error row
+    matrix[10] = 0.0  # a degenerate row, among the sampled: a range warning
+    np.save(path, matrix)
+    unsampled = ModelLibrary.from_cnn_zoo(root, S=S, B=B).value_range
+    # one budget for both builds: every 4th of the 45 rows is sampled
+    monkeypatch.setattr(value_range, "RANGE_BUDGET", 12 * N)
+    ref = ModelLibrary.from_cnn_zoo(root, S=S, B=B)
+    lib = ModelLibrary.from_chunks(cnn_zoo_chunks(root, 7), tmp_path / "zoo.parquet", S=S, B=B)
+    assert ref.value_range != unsampled and lib.value_range == ref.value_range
+    np.testing.assert_array_equal(lib.descriptors, ref.descriptors)
+    pd.testing.assert_frame_equal(lib.metadata, ref.metadata[lib.metadata.columns])
+    assert sorted(lib.errors["error"]) == sorted(ref.errors["error"])
+    assert len(ref.errors) == 2  # the NaN row; the zero row (sampled: global row 28 = 18 + 10)
+
+
+def test_the_range_pass_reads_only_its_sampled_rows(zoo, monkeypatch):
+    from miwd_widget.library.cnn_zoo import CnnZooChunk
+
+    root, _ = zoo
+
+    def no_full_read(self):
+        raise AssertionError(f"{self.key}: read whole for the range")
+
+    monkeypatch.setattr(CnnZooChunk, "theta", no_full_read)
+    chunks = list(cnn_zoo_chunks(root, chunk_rows=10))
+    assert [c.n_weights for c in chunks] == [N] * len(chunks)
+    lo_hi, _ = cnn_zoo_value_range(cnn_zoo_datasets(root), (5, 95))
+    assert lo_hi[0] < 0 < lo_hi[1]

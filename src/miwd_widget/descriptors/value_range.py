@@ -42,6 +42,7 @@ __all__ = [
     "degenerate_reason",
     "model_stride",
     "AUTO_RANGE_SAMPLES",
+    "RANGE_BUDGET",
     "MIN_SAMPLES_PER_MODEL",
     "DEGENERATE_FRACTION",
     "CHUNK_ELEMS",
@@ -51,6 +52,11 @@ log = logging.getLogger(__name__)
 
 #: Pooled weight samples behind an ``"auto"`` range (a describe call, or a whole library).
 AUTO_RANGE_SAMPLES = 1 << 22
+
+#: Most weight samples behind the ``"auto"`` range of a chunked build (a matrix with one
+#: model per row, e.g. the Small CNN Zoo): 64 MB of float32. Beyond it a regular stride of
+#: rows is sampled (all rows weigh the same).
+RANGE_BUDGET = 1 << 24
 
 #: Each model is represented by at least this many sampled weights (if it has them).
 MIN_SAMPLES_PER_MODEL = 4096

@@ -44,13 +44,9 @@ from .._progress import progress as progress_bar
 from ..columns import ID, SOURCE
 from ..descriptors.config import DescriptorConfig
 
-__all__ = ["MatrixChunk", "matrix_chunks", "build_chunked", "chunks_value_range", "RANGE_BUDGET"]
+__all__ = ["MatrixChunk", "matrix_chunks", "build_chunked", "chunks_value_range"]
 
 log = logging.getLogger(__name__)
-
-#: Most weight samples behind a chunked build's ``"auto"`` range (when every row's share
-#: exceeds it, a regular stride of rows is sampled: all rows weigh the same).
-RANGE_BUDGET = 1 << 25
 
 MANIFEST = "manifest.json"
 
@@ -153,13 +149,18 @@ def matrix_chunks(
 def chunks_value_range(
     chunks: list[Any],
     percentiles: tuple[float, float],
-    budget: int = RANGE_BUDGET,
+    budget: int | None = None,
 ) -> tuple[tuple[float, float], list[tuple[str, str]]]:
     """The pooled ``"auto"`` range of the chunks' rows, one vote per row (model).
 
+    The one ``"auto"`` range of every chunked build (:func:`build_chunked`, and
+    :func:`~miwd_widget.library.cnn_zoo.build_cnn_zoo` through its chunks).
+
     Each row is sampled as a library build samples a model (``model_stride`` among all
     rows, every stride-th finite weight) and degenerate rows are left out (and reported).
-    When all rows' samples exceed ``budget`` values, every k-th row is sampled instead.
+    When all rows' samples exceed ``budget`` values (default:
+    :data:`~miwd_widget.descriptors.value_range.RANGE_BUDGET`), every k-th row is sampled
+    instead.
     Up to that size this is the range of a build of the same rows as in-memory models.
 
     Returns
@@ -167,12 +168,15 @@ def chunks_value_range(
     ((lo, hi), warnings)
         The range, and ``(label, message)`` of the degenerate rows left out.
     """
+    from ..descriptors import value_range as vr
     from ..descriptors.value_range import (
         AUTO_RANGE_SAMPLES,
         degenerate_reason,
         model_stride,
         pooled_percentiles,
     )
+
+    budget = vr.RANGE_BUDGET if budget is None else budget  # read now: tests may lower it
 
     total = sum(len(c) for c in chunks)
     if total == 0:
@@ -195,6 +199,8 @@ def chunks_value_range(
             continue
         read = getattr(c, "theta_rows", None)
         block = (read(picked) if read is not None else c.theta()[picked])[:, ::stride]
+        if stride > 1:  # a compact copy: the rows' samples must not hold whole rows alive
+            block = np.ascontiguousarray(block)
         finite = np.isfinite(block)
         for j, r in enumerate(picked):
             s = block[j] if finite[j].all() else block[j][finite[j]]
@@ -218,9 +224,7 @@ def chunks_value_range(
 def _row_width(chunk: Any) -> int:
     if hasattr(chunk, "n_weights"):
         return int(chunk.n_weights)
-    if hasattr(chunk, "dataset") and hasattr(chunk.dataset, "n_weights"):
-        return int(chunk.dataset.n_weights)
-    return int(chunk.theta().shape[1])
+    return int(chunk.theta().shape[1])  # a chunk that cannot say: read it
 
 
 # --------------------------------------------------------------------------------------

@@ -38,17 +38,16 @@ the matrix first uses them.
 
 Descriptors are computed chunk by chunk straight from the memory map with the project's
 histogram kernel (one compiled loop over the rows of a chunk, no Python object per row):
-:func:`cnn_zoo_chunks` yields the chunks (for the chunked, resumable library writer) and
-:func:`describe_rows` describes one.
+:func:`cnn_zoo_chunks` yields the chunks, and :func:`build_cnn_zoo` describes them with the
+chunked builder's own code (:mod:`.chunked`: the same ``"auto"`` range, the same rows
+kernel and messages as ``ModelLibrary.from_chunks(cnn_zoo_chunks(...))``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,6 @@ __all__ = [
     "cnn_zoo_datasets",
     "cnn_zoo_chunks",
     "cnn_zoo_value_range",
-    "describe_rows",
     "build_cnn_zoo",
     "read_layout",
 ]
@@ -86,8 +84,6 @@ LAYOUT = "layout.csv"
 
 #: Rows described per chunk: 4,096 x 4,970 float32 is 81 MB read at a time.
 DEFAULT_CHUNK_ROWS = 4096
-#: Most sampled weight values the ``"auto"`` range pools (64 MB of float32).
-RANGE_BUDGET = 1 << 24
 
 _NAME_COLUMNS = ("varname", "var_name", "variable", "name", "tensor", "weight", "param")
 _START_COLUMNS = ("start", "start_idx", "start_index", "begin", "offset", "first")
@@ -390,10 +386,23 @@ class CnnZooChunk:
     def key(self) -> str:
         return f"{self.source}:{self.start}-{self.stop}"
 
+    @property
+    def n_weights(self) -> int:
+        """Weights per row (from the layout, else the .npy header: nothing is read)."""
+        if self.order is not None:
+            return int(self.order.size)
+        return int(np.load(self.source, mmap_mode="r", allow_pickle=False).shape[1])
+
     def theta(self) -> np.ndarray:
         """The chunk's weights, (rows, N) in theta order, read from the memory map now."""
         matrix = np.load(self.source, mmap_mode="r", allow_pickle=False)
         return _ordered(matrix[self.start : self.stop], self.order)
+
+    def theta_rows(self, index: np.ndarray) -> np.ndarray:
+        """Rows ``index`` (sorted, relative to the chunk) only, in theta order: the
+        ``"auto"`` range's sample reads these, not the whole chunk."""
+        matrix = np.load(self.source, mmap_mode="r", allow_pickle=False)
+        return _ordered(matrix[self.start + np.asarray(index, dtype=np.int64)], self.order)
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -469,7 +478,8 @@ def cnn_zoo_chunks(
     Examples
     --------
     >>> chunks = cnn_zoo_chunks("zoos/small-cnn-zoo", chunk_rows=8192)  # doctest: +SKIP
-    >>> d, bad = describe_rows(next(chunks).theta(), config)  # doctest: +SKIP
+    >>> next(chunks).theta().shape  # doctest: +SKIP
+    (8192, 4970)
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)):
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
@@ -484,181 +494,51 @@ def cnn_zoo_chunks(
 
 
 # --------------------------------------------------------------------------------------
-# Descriptors of many rows
+# The "auto" range and the build
 # --------------------------------------------------------------------------------------
 
-_rows_kernel: Any = None
 
-
-def _compiled_rows_kernel() -> Any:
-    """The compiled loop over the rows of a block (numba loads here, on first use)."""
-    global _rows_kernel
-    if _rows_kernel is None:
-        from numba import njit
-
-        # The project's kernel, called per row inside one compiled loop: the same counts as
-        # describing each row as its own model, without a Python call per row.
-        from ..descriptors.kernel import _accumulate
-
-        @njit(cache=False, nogil=True)
-        def rows_kernel(block, n_windows, nbins, lo, hi, clip, counts, bad):
-            n = block.shape[1]
-            for r in range(block.shape[0]):
-                _accumulate(block[r], 0, n, n_windows, nbins, lo, hi, clip, counts[r], bad[r])
-
-        _rows_kernel = rows_kernel
-    return _rows_kernel
-
-
-def describe_rows(
-    theta: np.ndarray, config: DescriptorConfig, threads: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """MI-WD descriptors of every row of a (rows, N) block, each row one model's theta.
-
-    Equal to describing each row on its own (:func:`miwd_widget.describe` with the same
-    resolved config), but in one compiled loop over the rows, split over ``threads``
-    threads (default: numba's thread count).
-
-    Parameters
-    ----------
-    theta
-        (rows, N) float32 or float64, C-contiguous rows (a chunk's ``theta()``).
-    config
-        A config with a resolved (fixed) value range.
-    threads
-        Threads to split the rows over.
-
-    Returns
-    -------
-    (descriptors, nonfinite)
-        (rows, S, B) float32, and (rows,) int64 counts of NaN/Inf weights per row (left
-        out of the histograms; the caller applies its ``nan_policy``).
-
-    Examples
-    --------
-    >>> cfg = DescriptorConfig(S=2, B=2, value_range=(-1, 1))
-    >>> d, bad = describe_rows(np.array([[-0.5, -0.5, 0.5, 0.5], [0.5, 0.5, -0.5, np.nan]]), cfg)
-    >>> d.tolist(), bad.tolist()
-    ([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]], [0, 1])
-    """
-    import numba
-
-    from ..descriptors.kernel import check_describable
-    from ..weights import open_weights
-
-    block = np.ascontiguousarray(_kernel_dtype(np.asarray(theta)))
-    if block.ndim != 2:
-        raise ValueError(f"theta must be a (rows, N) block, got shape {block.shape}")
-    S, B = config.S, config.B
-    lo, hi = config.range
-    n_rows, n = block.shape
-    if n_rows:
-        check_describable(open_weights(block[0], name="a row"), S)
-    counts = np.zeros((n_rows, S, B), dtype=np.int64)
-    bad = np.zeros((n_rows, S), dtype=np.int64)
-    kernel = _compiled_rows_kernel()
-    nthreads = max(1, int(threads) if threads is not None else numba.get_num_threads())
-    nthreads = min(nthreads, max(1, n_rows))
-    if nthreads == 1:
-        kernel(block, S, B, lo, hi, config.clip, counts, bad)
-    else:
-        bounds = [(n_rows * t) // nthreads for t in range(nthreads + 1)]
-        with ThreadPoolExecutor(max_workers=nthreads, thread_name_prefix="miwd-rows") as pool:
-            futures = [
-                pool.submit(kernel, block[a:b], S, B, lo, hi, config.clip, counts[a:b], bad[a:b])
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-                if b > a
-            ]
-            for f in futures:
-                f.result()
-    totals = counts.sum(axis=2, keepdims=True)
-    # As describe_source: float64 division, then float32; an empty window stays zeros.
-    descriptors = (counts / np.maximum(totals, 1)).astype(np.float32)
-    return descriptors, bad.sum(axis=1)
-
-
-def _nonfinite_text(source: str, row: int, values: np.ndarray) -> str:
-    nan = int(np.isnan(values).sum())
-    inf = int(np.isinf(values).sum())
-    first = int(np.flatnonzero(~np.isfinite(values))[0])
-    return (
-        f"{source}: row {row}: theta holds {nan} NaN and {inf} Inf values (first at "
-        f"theta[{first}]); pass nan_policy='omit' to leave them out of the histograms"
-    )
+def _same_width(datasets: list[CnnZooDataset]) -> None:
+    for ds in datasets[1:]:
+        if ds.n_weights != datasets[0].n_weights:
+            raise ValueError(
+                f"{ds.source}: {ds.n_weights} weights per row, {datasets[0].source} has "
+                f"{datasets[0].n_weights}"
+            )
 
 
 def cnn_zoo_value_range(
     datasets: list[CnnZooDataset],
     percentiles: tuple[float, float],
-    budget: int = RANGE_BUDGET,
+    budget: int | None = None,
 ) -> tuple[tuple[float, float], list[tuple[str, str]]]:
     """The ``"auto"`` range of a Small CNN Zoo: pooled percentiles, one vote per checkpoint.
 
-    Each checkpoint is a model of the library: it is sampled as a library build samples a
-    model (:func:`~miwd_widget.descriptors.value_range.model_stride` among all rows, every
-    stride-th weight of theta); degenerate rows are left out and reported. When all rows'
-    samples exceed ``budget`` values, a regular stride of rows is sampled instead (all rows
-    have the same size, so each still weighs the same). Up to that size the result equals a
-    library build of the same rows as in-memory models.
+    :func:`~miwd_widget.library.chunked.chunks_value_range` over the zoo's chunks (the one
+    implementation, so ``from_cnn_zoo`` and ``from_chunks(cnn_zoo_chunks(...))`` agree):
+    each checkpoint sampled as a library build samples a model, degenerate rows left out
+    and reported, a regular stride of rows beyond ``budget`` samples (default
+    :data:`~miwd_widget.descriptors.value_range.RANGE_BUDGET`).
 
     Returns
     -------
     ((lo, hi), warnings)
         The range, and ``(label, message)`` of degenerate rows left out.
-    """
-    from ..descriptors.value_range import (
-        AUTO_RANGE_SAMPLES,
-        model_stride,
-        pooled_percentiles,
-        split_degenerate,
-    )
 
-    total = sum(ds.n_rows for ds in datasets)
-    if total == 0:
+    Examples
+    --------
+    >>> cnn_zoo_value_range(cnn_zoo_datasets("zoo"), (0.5, 99.5))  # doctest: +SKIP
+    ((-0.41, 0.43), [])
+    """
+    from .chunked import chunks_value_range
+
+    if sum(ds.n_rows for ds in datasets) == 0:
         raise ValueError("the Small CNN Zoo has no checkpoints (its matrices have no rows)")
-    n_weights = datasets[0].n_weights
-    stride = model_stride(n_weights, total, AUTO_RANGE_SAMPLES)
-    per_row = len(range(0, n_weights, stride))
-    row_step = max(1, math.ceil(total * per_row / budget))
-    samples: list[np.ndarray] = []
-    labels: list[str] = []
-    offset = 0  # rows of the datasets before this one, so the row stride runs across them
-    for ds in datasets:
-        if ds.n_weights != n_weights:
-            raise ValueError(
-                f"{ds.source}: {ds.n_weights} weights per row, {datasets[0].source} has {n_weights}"
-            )
-        picked = np.arange((-offset) % row_step, ds.n_rows, row_step)
-        offset += ds.n_rows
-        for a in range(0, picked.size, DEFAULT_CHUNK_ROWS):
-            index = picked[a : a + DEFAULT_CHUNK_ROWS]
-            block = ds.rows(index)[:, ::stride]
-            samples.append(block)
-            labels += [f"{ds.source}: row {int(r)}" for r in index]
-    sample = np.concatenate(samples) if len(samples) > 1 else samples[0]
-    finite = np.isfinite(sample)
-    rows_ok = finite.all(axis=1)
-    per_model = [sample[i] if rows_ok[i] else sample[i][finite[i]] for i in range(len(sample))]
-    used, dropped = split_degenerate(per_model)
-    warnings = [
-        (
-            labels[i],
-            f"{labels[i]}: warning: degenerate weights ({reason}); described, but left out "
-            "of the pooled 'auto' value range",
-        )
-        for i, reason in dropped
-    ]
-    if rows_ok[used].all():
-        pooled = [sample[used].reshape(-1)]  # equal sizes: one array, same percentiles
-    else:
-        pooled = [per_model[i] for i in used]
-    lo_hi = pooled_percentiles(pooled, percentiles=percentiles)
-    log.info(
-        "Small CNN Zoo value_range='auto': [%.4g, %.4g] over %d of %d rows",
-        *lo_hi,
-        len(used),
-        total,
+    _same_width(datasets)
+    lo_hi, warnings = chunks_value_range(
+        list(cnn_zoo_chunks(datasets, DEFAULT_CHUNK_ROWS)), percentiles, budget
     )
+    log.info("Small CNN Zoo value_range='auto': [%.4g, %.4g]", *lo_hi)
     return lo_hi, warnings
 
 
@@ -676,8 +556,10 @@ def build_cnn_zoo(
     written into one preallocated (rows, S, B) array, chunk by chunk.
     """
     from .build import accuracy_norm, errors_frame
+    from .chunked import _describe_chunk
 
     datasets = cnn_zoo_datasets(folder)
+    _same_width(datasets)
     errors: list[tuple[str, str]] = []
     if config.is_auto:
         lo_hi, warnings = cnn_zoo_value_range(datasets, config.percentiles)
@@ -693,19 +575,12 @@ def build_cnn_zoo(
     bar = progress_bar(desc="MI-WD (CNN zoo)", total=total, show=progress, unit="row")
     try:
         for chunk in cnn_zoo_chunks(datasets, chunk_rows):
-            theta = chunk.theta()
-            d, bad = describe_rows(theta, resolved, threads)
-            ok = np.ones(len(chunk), dtype=bool)
-            if resolved.nan_policy == "raise" and bad.any():
-                for i in np.flatnonzero(bad):
-                    row = chunk.start + int(i)
-                    errors.append(
-                        (f"{chunk.source}:{row}", _nonfinite_text(chunk.source, row, theta[i]))
-                    )
-                ok = bad == 0
-                keep[first : first + len(chunk)] = ok
+            # the chunked builder's own code: the same kernel, NaN/Inf policy and messages
+            d, ok, _, failed = _describe_chunk(chunk, resolved, threads)
+            errors += failed
+            keep[first : first + len(chunk)] = ok
             k = int(ok.sum())
-            out[written : written + k] = d if k == len(chunk) else d[ok]
+            out[written : written + k] = d
             written += k
             first += len(chunk)
             bar.update(len(chunk))
