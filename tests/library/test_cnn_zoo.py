@@ -345,3 +345,29 @@ def test_the_range_pass_reads_only_its_sampled_rows(zoo, monkeypatch):
     assert [c.n_weights for c in chunks] == [N] * len(chunks)
     lo_hi, _ = cnn_zoo_value_range(cnn_zoo_datasets(root), (5, 95))
     assert lo_hi[0] < 0 < lo_hi[1]
+
+
+def test_a_run_missing_its_epoch_1_checkpoint_gets_nan_epochs_and_an_error(zoo, tmp_path):
+    root, _ = zoo
+    folder = root / "cifar10"
+    metrics = pd.read_csv(folder / "metrics.csv.gz")
+    weights = np.load(folder / "weights.npy")
+    drop = 10  # run 1 (rows 9-17), epoch 1: its smallest step is now epoch 2's
+    assert metrics["step"].iloc[drop] == metrics["step"].iloc[drop + 1] / 2
+    metrics.drop(index=drop).to_csv(folder / "metrics.csv.gz", index=False)
+    np.save(folder / "weights.npy", np.delete(weights, drop, axis=0))
+    lib = ModelLibrary.from_cnn_zoo(root, S=S, B=B, value_range=(-0.3, 0.3))
+    run = "/cns/zoo/cifar10/xid/1001"
+    bad = lib.metadata[MODEL] == run
+    assert bad.sum() == 8 and lib.metadata.loc[bad, EPOCH].isna().all()
+    good = lib.metadata.loc[~bad & (lib.metadata["dataset"] == "cifar10"), EPOCH]
+    assert good.tolist() == list(CNN_ZOO_EPOCHS) * 2
+    (error,) = lib.errors["error"]
+    assert error.startswith(f"{folder / 'metrics.csv.gz'}: run {run}: steps [0, ")
+    assert "epoch-1 checkpoint may be missing" in error
+    # the chunked build records it too, once
+    chunked = ModelLibrary.from_chunks(
+        cnn_zoo_chunks(root, 5), tmp_path / "z.parquet", S=S, B=B, value_range=(-0.3, 0.3)
+    )
+    assert chunked.errors["error"].tolist() == [error]
+    np.testing.assert_array_equal(chunked.metadata[EPOCH], lib.metadata[EPOCH])

@@ -465,7 +465,10 @@ def build_chunked(
     done = [json.loads((parts / f"{i:06d}.json").read_text()) for i in range(len(chunks))]
     ok = [i for i, p in enumerate(done) if not p.get("failed")]  # failed parts hold no rows
     n = sum(done[i]["rows"] for i in ok)
-    all_errors = list(errors or []) + [tuple(w) for w in manifest.get("warnings", [])]
+    all_errors = list(errors or [])
+    # errors a chunk's reader found (e.g. CnnZooChunk: runs with unknown epochs)
+    all_errors += [tuple(e) for c in chunks for e in getattr(c, "errors", None) or []]
+    all_errors += [tuple(w) for w in manifest.get("warnings", [])]
     for p in done:
         all_errors += [tuple(e) for e in p["errors"]]
     if not ok:

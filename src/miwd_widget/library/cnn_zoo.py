@@ -19,11 +19,13 @@ prefix dropped, ``n_params`` and ``accuracy_norm``.
 **Epochs.** Each run checkpoints at epochs 0 (initialization), 1, 2, 3, 20, 40, 60, 80 and
 86, and ``step`` counts optimizer steps, a whole number of steps per epoch (the training
 batches drop their remainder). So a run's steps per epoch is its smallest positive
-``step`` (the epoch-1 checkpoint, which every run has: epochs 0 to 3 are always
-checkpointed) and ``epoch = step // steps_per_epoch``; a full run gives exactly
+``step`` (the epoch-1 checkpoint: epochs 0 to 3 are always checkpointed) and
+``epoch = step // steps_per_epoch``; a full run gives exactly
 0, 1, 2, 3, 20, 40, 60, 80, 86. (``config.epochs_between_checkpoints`` is the spacing of the
 later checkpoints, 20, not a divisor of the steps.) A run whose only checkpoint is step 0
-gets epoch 0.
+gets epoch 0. A run missing its epoch-1 checkpoint would get wrong epochs, so a run with
+a step that is no whole number of epochs, or an epoch outside :data:`CNN_ZOO_EPOCHS`, gets
+NaN epochs and an error in ``library.errors`` naming the metrics file and the run.
 
 **Weight order (theta).** The network's layers in order, each layer's kernel before its
 bias, as Keras lists a layer's weights and as the project's Keras reader reads them. The
@@ -233,17 +235,55 @@ def read_layout(path: str | os.PathLike, n_columns: int) -> tuple[list[str], np.
 # --------------------------------------------------------------------------------------
 
 
-def _epochs(dataset: pd.Series, model: pd.Series, step: pd.Series) -> np.ndarray:
+def _epochs(
+    dataset: pd.Series, model: pd.Series, step: pd.Series, path: Path | None = None
+) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """``step // steps_per_epoch`` per checkpoint, steps per epoch = the run's smallest
-    positive step (see the module docstring); 0 for runs with only step 0."""
+    positive step (see the module docstring); 0 for runs with only step 0.
+
+    That rests on every run having its epoch-1 checkpoint. A run where it cannot hold (a
+    step that is no whole number of epochs, or an epoch not in :data:`CNN_ZOO_EPOCHS`:
+    e.g. epoch 1 missing, so epoch 2 is taken for 1) gets NaN epochs and an error naming
+    the metrics file and the run, rather than wrong epochs silently.
+    """
     positive = step.where(step > 0)
     per_epoch = positive.groupby([dataset, model], sort=False).transform("min")
     epoch = (step // per_epoch).fillna(0)
-    return epoch.to_numpy(dtype=np.int64)
+    wrong = (per_epoch.notna() & (step % per_epoch != 0)) | ~epoch.isin(CNN_ZOO_EPOCHS)
+    errors: list[tuple[str, str]] = []
+    if not wrong.any():
+        return epoch.to_numpy(dtype=np.int64), errors
+    runs = pd.DataFrame({"dataset": dataset, "model": model})
+    bad = pd.MultiIndex.from_frame(runs[wrong.to_numpy()]).unique()
+    in_bad = pd.MultiIndex.from_frame(runs).isin(bad)
+    where = f"{path}: " if path is not None else ""
+    for ds, run in bad:
+        rows = in_bad & (runs["dataset"] == ds).to_numpy() & (runs["model"] == run).to_numpy()
+        steps = sorted(int(v) for v in step[rows])
+        errors.append(
+            (
+                f"{path}:{run}" if path is not None else str(run),
+                f"{where}run {run}: steps {steps} are not the checkpoints of epochs "
+                f"{list(CNN_ZOO_EPOCHS)} at {int(per_epoch[rows].iloc[0])} steps per epoch "
+                "(its epoch-1 checkpoint may be missing); its epochs are left NaN",
+            )
+        )
+    out = epoch.to_numpy(dtype=np.float64, copy=True)
+    out[in_bad] = np.nan
+    return out, errors
 
 
-def read_metrics(path: Path, dataset: str, n_rows: int, source: str) -> pd.DataFrame:
-    """The cleaned metadata of one dataset's checkpoints (one row per matrix row)."""
+def read_metrics(
+    path: Path,
+    dataset: str,
+    n_rows: int,
+    source: str,
+    errors: list[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """The cleaned metadata of one dataset's checkpoints (one row per matrix row).
+
+    Runs whose epochs cannot be told from their steps are appended to ``errors``.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (the Small CNN Zoo's {METRICS})")
     try:
@@ -280,13 +320,16 @@ def read_metrics(path: Path, dataset: str, n_rows: int, source: str) -> pd.DataF
         names = table.pop("dataset").astype(str)
     else:
         names = pd.Series(dataset, index=table.index)
+    epoch, epoch_errors = _epochs(names, model, step, path)
+    if errors is not None:
+        errors += epoch_errors
     front = pd.DataFrame(
         {
             ID: dataset + "/" + pd.Series(np.arange(n_rows), dtype=np.int64).astype(str),
             SOURCE: source,
             "dataset": names,
             MODEL: model,
-            EPOCH: _epochs(names, model, step),
+            EPOCH: epoch,
             "step": step,
         }
     )
@@ -310,6 +353,7 @@ class CnnZooDataset:
     order: np.ndarray | None  # theta = row[order]; None: the stored order already is theta
     tensors: list[str]
     metadata: pd.DataFrame
+    errors: list[tuple[str, str]] = field(default_factory=list)  # found reading the metrics
 
     @property
     def source(self) -> str:
@@ -381,6 +425,9 @@ class CnnZooChunk:
     stop: int
     order: np.ndarray | None = field(repr=False)  # theta = row[order]; None: as stored
     metadata: pd.DataFrame = field(repr=False)  # one row per checkpoint of the chunk
+    #: Errors found reading the dataset (runs with unknown epochs): carried by its first
+    #: chunk, so a chunked build records them once.
+    errors: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     @property
     def key(self) -> str:
@@ -442,8 +489,11 @@ def open_dataset(folder: Path) -> CnnZooDataset:
     names, order = read_layout(folder / LAYOUT, weights.shape[1])
     identity = np.array_equal(order, np.arange(weights.shape[1]))
     source = os.path.abspath(weights_path)
-    metadata = read_metrics(folder / METRICS, folder.name, weights.shape[0], source)
-    return CnnZooDataset(folder.name, folder, weights, None if identity else order, names, metadata)
+    errors: list[tuple[str, str]] = []
+    metadata = read_metrics(folder / METRICS, folder.name, weights.shape[0], source, errors)
+    return CnnZooDataset(
+        folder.name, folder, weights, None if identity else order, names, metadata, errors
+    )
 
 
 def cnn_zoo_datasets(folder: str | os.PathLike) -> list[CnnZooDataset]:
@@ -490,7 +540,8 @@ def cnn_zoo_chunks(
         for start in range(0, ds.n_rows, int(chunk_rows)):
             stop = min(start + int(chunk_rows), ds.n_rows)
             meta = ds.metadata.iloc[start:stop].reset_index(drop=True)
-            yield CnnZooChunk(ds.name, ds.source, start, stop, ds.order, meta)
+            first = list(ds.errors) if start == 0 else []
+            yield CnnZooChunk(ds.name, ds.source, start, stop, ds.order, meta, first)
 
 
 # --------------------------------------------------------------------------------------
@@ -560,7 +611,7 @@ def build_cnn_zoo(
 
     datasets = cnn_zoo_datasets(folder)
     _same_width(datasets)
-    errors: list[tuple[str, str]] = []
+    errors: list[tuple[str, str]] = [e for ds in datasets for e in ds.errors]
     if config.is_auto:
         lo_hi, warnings = cnn_zoo_value_range(datasets, config.percentiles)
         errors += warnings
