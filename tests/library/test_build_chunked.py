@@ -168,6 +168,18 @@ def test_the_same_build_on_a_dask_local_cluster(tmp_path, matrix):
         for i in range(12):
             np.save(files / f"m{i:02d}.npy", x[i + 50])
         on_dask = ModelLibrary.from_files(files, S=S, B=B, client=client, batch_size=3)
+        # a chunk failing on a worker is recorded; the build goes on
+        failing = [
+            Spy(c, [], fail_on_read=1 if i == 2 else 0, error=OSError)
+            for i, c in enumerate(matrix_chunks(path, meta, 40))
+        ]
+        partial = ModelLibrary.from_chunks(
+            failing, tmp_path / "f.parquet", S=S, B=B, value_range=(-0.3, 0.3), client=client
+        )
+    assert len(partial) == ROWS - 40 - 1  # rows 80-119 failed; row 17 is NaN
+    assert partial.errors.loc[partial.errors["source"] == f"{path}:80-120", "error"].tolist() == [
+        "OSError: interrupted"
+    ]
     np.testing.assert_array_equal(lib.descriptors, ref.descriptors)
     pd.testing.assert_frame_equal(lib.metadata, ref.metadata)
     assert lib.value_range == ref.value_range
