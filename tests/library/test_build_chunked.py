@@ -145,7 +145,7 @@ def test_bad_matrices_are_refused_naming_the_file(tmp_path):
         matrix_chunks(tmp_path / "ok.npy", pd.DataFrame({"id": ["a", "b"]}))
 
 
-def test_the_same_build_on_a_dask_local_cluster(tmp_path, matrix):
+def test_the_same_build_on_a_dask_local_cluster(tmp_path, matrix, monkeypatch):
     import distributed  # the `dask` extra, installed in the dev environment
 
     path, _, meta = matrix
@@ -176,6 +176,38 @@ def test_the_same_build_on_a_dask_local_cluster(tmp_path, matrix):
         partial = ModelLibrary.from_chunks(
             failing, tmp_path / "f.parquet", S=S, B=B, value_range=(-0.3, 0.3), client=client
         )
+        # Ctrl-C while tasks are in flight: they are cancelled (chunked and file builds)
+        from miwd_widget.library import chunked, executor
+
+        cancelled = []
+        real_cancel = client.cancel
+        monkeypatch.setattr(
+            client, "cancel", lambda fs: cancelled.append(len(fs)) or real_cancel(fs)
+        )
+
+        def ctrl_c(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as m:
+            m.setattr(chunked, "_save_part", ctrl_c)
+            with pytest.raises(KeyboardInterrupt):
+                ModelLibrary.from_chunks(
+                    matrix_chunks(path, meta, 20), tmp_path / "c.parquet", S=S, B=B, client=client
+                )
+        assert len(cancelled) == 1 and cancelled[0] >= 1  # the others in flight
+
+        class Bar:
+            def update(self, n):
+                raise KeyboardInterrupt
+
+            def close(self):
+                pass
+
+        with monkeypatch.context() as m:
+            m.setattr(executor, "progress", lambda **kwargs: Bar())
+            with pytest.raises(KeyboardInterrupt):
+                ModelLibrary.from_files(files, S=S, B=B, client=client, batch_size=1)
+        assert len(cancelled) == 2 and cancelled[1] >= 1
     assert len(partial) == ROWS - 40 - 1  # rows 80-119 failed; row 17 is NaN
     assert partial.errors.loc[partial.errors["source"] == f"{path}:80-120", "error"].tolist() == [
         "OSError: interrupted"

@@ -525,6 +525,8 @@ def _run_on_dask(
 ) -> None:
     from distributed import as_completed
 
+    from .executor import _sigterm_as_interrupt
+
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     pending = list(reversed(todo))
     futures: dict[Any, int] = {}
@@ -536,18 +538,19 @@ def _run_on_dask(
         return fut
 
     try:
-        queue = as_completed([submit() for _ in range(min(2 * workers, len(pending)))])
-        for fut in queue:
-            i = futures.pop(fut)
-            try:
-                result = fut.result()
-            except Exception as exc:  # noqa: BLE001 - recorded; the build goes on
-                _save_failed_part(parts, i, chunks[i], exc)
-            else:
-                _save_part(parts, i, chunks[i], result)
-            bar.update(1)
-            if pending:
-                queue.add(submit())
+        with _sigterm_as_interrupt():  # SIGTERM as Ctrl-C: either cancels what is in flight
+            queue = as_completed([submit() for _ in range(min(2 * workers, len(pending)))])
+            for fut in queue:
+                i = futures.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - recorded; the build goes on
+                    _save_failed_part(parts, i, chunks[i], exc)
+                else:
+                    _save_part(parts, i, chunks[i], result)
+                bar.update(1)
+                if pending:
+                    queue.add(submit())
     finally:
-        if futures:  # interrupted (Ctrl-C, an error writing a part): stop the rest
+        if futures:  # interrupted (Ctrl-C, SIGTERM, an error writing a part): stop the rest
             client.cancel(list(futures))

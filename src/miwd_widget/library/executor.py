@@ -155,13 +155,18 @@ def run_batches(
 
             futures = runner.client.map(func, batches, pure=False, threads=1, **kwargs)
             index = {f.key: i for i, f in enumerate(futures)}
-            for fut in as_completed(futures):
-                i = index[fut.key]
-                try:
-                    results[i] = fut.result()
-                except Exception as exc:  # noqa: BLE001
-                    fail(i, exc)
-                bar.update(len(batches[i]))
+            try:
+                with _sigterm_as_interrupt():
+                    for fut in as_completed(futures):
+                        i = index[fut.key]
+                        try:
+                            results[i] = fut.result()
+                        except Exception as exc:  # noqa: BLE001
+                            fail(i, exc)
+                        bar.update(len(batches[i]))
+            except BaseException:  # Ctrl-C or SIGTERM: the cluster must not go on with them
+                runner.client.cancel(futures)
+                raise
         elif workers == 1 or len(batches) == 1:
             for i, batch in enumerate(batches):
                 try:
