@@ -381,6 +381,7 @@ def measure_jscatter(nb, index: int, n: int, repeats: int) -> dict[str, list[flo
 
     def lasso():
         nb.run_python(f"sc_{n}.mouse(mode='lasso')")
+        nb.page.wait_for_timeout(500)  # the mode reaches the page first (else the drag pans)
         drag(nb, box, polygon)
         nb.run_python(f"sc_{n}.mouse(mode='panZoom')")
 
