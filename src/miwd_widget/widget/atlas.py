@@ -145,8 +145,9 @@ class Atlas(anywidget.AnyWidget):
         A projected :class:`~miwd_widget.ModelLibrary` (``library.embedding`` set).
     color
         Metadata column that colors the points (continuous: viridis + color bar;
-        categorical: palette + legend). ``None`` for a single color. The default falls
-        back to ``test_accuracy`` when ``accuracy_norm`` is absent.
+        categorical: palette + legend), or ``"(cluster)"`` to colour by the clusters.
+        ``None`` for a single color. The default falls back to ``test_accuracy`` when
+        ``accuracy_norm`` is absent, then to the first accuracy- or loss-like column.
     axes
         Hyper-parameter columns for the parallel coordinates; accuracy is appended last.
         Default: the paper's dataset, lr, batch_size, optimizer, activation, initialization
@@ -155,6 +156,14 @@ class Atlas(anywidget.AnyWidget):
         How many individual descriptors of a selection the gallery shows.
     tooltip
         Columns shown on hover (default: ``id`` plus the axes and color column).
+    clusters
+        Named clusters ``{name: rows}`` to start with (default: the library's saved ones).
+        ``atlas.clusters`` writes through to ``library.clusters``, so ``library.save`` keeps
+        them; with two atlases on one library, the last change wins.
+    neighbors_k
+        How many descriptor-space neighbours a click shows.
+    selection
+        Row positions selected at first.
 
     Examples
     --------
