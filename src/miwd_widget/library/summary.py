@@ -48,8 +48,10 @@ def summarize(
 def characteristic(metadata: pd.DataFrame, idx: np.ndarray, quantiles: int) -> pd.DataFrame:
     """Values over-represented in rows ``idx``: lift = share_selection / share_library > 1.
 
-    Columns and values are those of :func:`.compare.compare` (same :func:`.compare.column_kind`,
-    same counting), except that continuous numbers are binned into library quantiles here.
+    Values are counted as :func:`.compare.compare` counts them (same :func:`.compare.column_kind`),
+    except that continuous numbers are binned into library quantiles here. Unlike ``compare``,
+    which looks at the hyper-parameters only, every column but the identifiers is looked at,
+    outcomes (``test_accuracy``) included: a selection of the best models shows it here.
     """
     columns = ["column", "value", "share_selection", "share_library", "lift"]
     rows: list[tuple] = []
