@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Column } from "./columns";
-import { axisTicks, extentOf, fitText, layoutAxes, placeInSlot, rangeOf, titleSlots } from "./parallel";
-
-const mono = (text: string) => text.length * 6; // 6 px per character
+import { axisTicks, extentOf, layoutAxes, placeInSlot, rangeOf, titleSlots } from "./parallel";
 
 describe("parallel coordinates labels", () => {
-  it("keeps text that fits and otherwise ellipsizes to the longest fitting prefix", () => {
-    expect(fitText("optimizer", 54, mono)).toBe("optimizer"); // 54 px exactly
-    expect(fitText("initialization", 59, mono)).toBe("initiali…"); // "initializ…" is 60 px
-    expect(fitText("random_normal", 61, mono)).toBe("random_no…");
-    expect(fitText("abc", 11, mono)).toBe(""); // not even "a…" (12 px) fits
-    expect(fitText("abc", 12, mono)).toBe("a…");
-  });
-
   it("gives each title the room halfway to its neighbours, edges for the outer ones", () => {
     expect(titleSlots([20, 120, 220], 300, 8)).toEqual([
       { lo: 0, hi: 66 },

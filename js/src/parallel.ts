@@ -504,22 +504,6 @@ function textMeasurer(font: string): (text: string) => number {
 }
 
 /**
- * `text`, or its longest prefix + "…" that is at most `maxWidth` wide ("" when not even
- * one character fits).
- */
-export function fitText(text: string, maxWidth: number, measure: (text: string) => number): string {
-  if (measure(text) <= maxWidth) return text;
-  let lo = 0; // longest prefix length known to fit (with the ellipsis)
-  let hi = text.length - 1;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (measure(`${text.slice(0, mid)}…`) <= maxWidth) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo === 0 ? "" : `${text.slice(0, lo)}…`;
-}
-
-/**
  * Horizontal room [lo, hi] of each axis title: from halfway to the previous axis to halfway
  * to the next (the canvas edges for the outer ones), less `gap` px between titles.
  */
