@@ -245,8 +245,7 @@ class Atlas(anywidget.AnyWidget):
         else:
             color_name = self._resolve_color(color, meta)
         # "(cluster)" may be an axis too when there are clusters (the browser builds it).
-        known = meta.assign(**{CLUSTER_COLUMN: 0}) if initial else meta
-        axes_names = self._resolve_axes(axes, known if axes is not None else meta)
+        axes_names = self._resolve_axes(axes, meta, extra={CLUSTER_COLUMN} if initial else set())
         tooltip_names = self._resolve_tooltip(tooltip, meta, axes_names, color_name)
         needed = dict.fromkeys([*axes_names, *([color_name] if color_name else []), *tooltip_names])
         # Columns drawn (axes, color) are encoded as values or categories; text columns only
@@ -311,7 +310,9 @@ class Atlas(anywidget.AnyWidget):
         )
 
     @staticmethod
-    def _resolve_axes(axes: list[str] | None, meta: pd.DataFrame) -> list[str]:
+    def _resolve_axes(
+        axes: list[str] | None, meta: pd.DataFrame, extra: set[str] | None = None
+    ) -> list[str]:
         accuracy = next((c for c in _ACCURACY_COLUMNS if c in meta.columns), None)
         if axes is None:
             chosen = [c for c in _DEFAULT_AXES if c in meta.columns]
@@ -329,7 +330,7 @@ class Atlas(anywidget.AnyWidget):
             if isinstance(axes, str):
                 raise TypeError("axes: expected a list of column names, not a single string")
             chosen = list(axes)
-            missing = [c for c in chosen if c not in meta.columns]
+            missing = [c for c in chosen if c not in meta.columns and c not in (extra or ())]
             if missing:
                 raise ValueError(
                     f"axes: no metadata column(s) {missing}; "
@@ -359,9 +360,6 @@ class Atlas(anywidget.AnyWidget):
             name == CLUSTER_COLUMN and bool(self.clusters)
         )
 
-    def _encoded(self, name: str, drawn: bool) -> dict[str, Any]:
-        return self._encode_needed(self._library.metadata[name], drawn)
-
     @traitlets.validate("color")
     def _validate_color(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
@@ -390,7 +388,7 @@ class Atlas(anywidget.AnyWidget):
             [*self.axes, *([self.color] if self.color else []), *self.tooltip_columns]
         )
         added = {
-            name: self._encoded(name, name in drawn)
+            name: self._encode_needed(self._library.metadata[name], name in drawn)
             for name in wanted
             if name != CLUSTER_COLUMN
             and (
