@@ -86,6 +86,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   const coordinates = model.get("coordinates");
   const points = coordinates ? decodeFloat32(coordinates) : new Float32Array(0);
   const allColumns = () => model.get("_all_columns") ?? [...columns.keys()];
+  /** Every column a view can draw: the metadata's, and "(cluster)" while there are clusters. */
   const colorOptions = () => [...(clusters.size ? [CLUSTER_COLUMN] : []), ...allColumns()];
   const showNeighbors = (row: number) => {
     const message: NeighborsRequest = { type: "neighbors", row, k: model.get("neighbors_k") ?? 10 };
@@ -138,7 +139,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
       model.set("axes", names);
       model.save_changes();
     },
-    options: () => [...(clusters.size ? [CLUSTER_COLUMN] : []), ...allColumns()],
+    options: colorOptions, // the columns the colour menu offers, "(cluster)" included
   });
   const tooltipPicker = createColumnPicker({
     parent: controls,
