@@ -123,6 +123,24 @@ def test_library_gives_a_huge_model_no_more_weight_than_a_small_one(monkeypatch)
     assert by_weight[1] < 0.05 and lib.value_range[1] > 0.5
 
 
+def test_range_models_spread_over_the_library_and_estimate_its_range():
+    from miwd_widget.descriptors.value_range import RANGE_MODELS, range_models
+
+    assert list(range_models(5)) == [0, 1, 2, 3, 4]
+    picked = range_models(3 * RANGE_MODELS + 1)
+    assert len(picked) <= RANGE_MODELS and picked[-1] >= 3 * RANGE_MODELS - 3
+    # models sorted by scale (a zoo listed by learning rate): the stride sees all scales
+    rng = np.random.default_rng(4)
+    n = 4 * RANGE_MODELS
+    scales = np.sort(rng.lognormal(-2.5, 1.0, n))
+    samples = [rng.normal(0, s, 512) for s in scales]
+    full = pooled_percentiles(samples)
+    sub = pooled_percentiles([samples[i] for i in range_models(n)])
+    assert sub == pytest.approx(full, rel=0.05)
+    first = pooled_percentiles(samples[: len(range_models(n))])  # what "the first rows" gives
+    assert first[1] < 0.8 * full[1]
+
+
 def test_pooled_percentiles_errors_and_constant_models():
     with pytest.raises(DescriptorError, match="no finite weights"):
         pooled_percentiles([np.empty(0)], [1])

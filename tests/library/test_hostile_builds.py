@@ -138,3 +138,33 @@ def test_a_nearly_constant_model_is_flagged_a_sparse_one_is_not(tmp_path):
     assert len(lib) == 4
     assert list(errors_by_name(lib)) == ["nearly.npy"]
     assert "99.5% of its sampled weights are 0.05" in lib.errors["error"].iloc[0]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_beyond_range_models_the_range_is_pooled_over_a_stride_and_all_are_checked(
+    tmp_path, monkeypatch, n_jobs
+):
+    from miwd_widget.descriptors import value_range
+
+    monkeypatch.setattr(value_range, "RANGE_MODELS", 4)  # 12 models: every 3rd is sampled
+    d = tmp_path / "models"
+    d.mkdir()
+    rng = np.random.default_rng(3)
+    thetas = {}
+    for i in range(12):
+        theta = rng.normal(0, 0.05 * (i + 1), 600).astype(np.float32)
+        if i in (1, 3):  # degenerate: 1 is not sampled for the range, 3 is
+            theta = np.zeros(600, np.float32)
+        thetas[i] = theta
+        np.save(d / f"m{i:02d}.npy", theta)
+    (d / "m05.npy").write_bytes(b"not a model")  # not sampled: fails in pass 2
+    lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=n_jobs)
+    assert lib.value_range == pytest.approx(pooled_percentiles([thetas[0], thetas[6], thetas[9]]))
+    errors = errors_by_name(lib)
+    assert sorted(errors) == ["m01.npy", "m03.npy", "m05.npy"]
+    for name in ("m01.npy", "m03.npy"):
+        assert "degenerate weights (100.0% of its sampled weights are 0)" in errors[name]
+    assert "m05.npy" in errors["m05.npy"] and "degenerate" not in errors["m05.npy"]
+    assert len(lib) == 11  # the degenerate ones are described
+    fixed = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1, value_range=lib.value_range)
+    np.testing.assert_array_equal(lib.descriptors, fixed.descriptors)

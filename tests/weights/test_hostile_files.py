@@ -749,8 +749,8 @@ def write_every_format(folder: Path) -> dict[str, Path]:
 
 
 MEMORY_HUNGRY = {
-    "safetensors": (np, "memmap"),
-    "sharded": (np, "memmap"),
+    "safetensors": (np, "frombuffer"),  # small files are read whole
+    "sharded": (np, "frombuffer"),
     "npy": (np, "load"),
     "npz": (np, "frombuffer"),
     "torch": (torch, "load"),
@@ -765,6 +765,19 @@ def test_memory_error_while_reading_is_a_named_error(model_dir, monkeypatch, kin
     path = write_every_format(model_dir)[kind]
     assert flatten_weights(path).tolist() == [0.0, 1.0, 2.0, 3.0]
     monkeypatch.setattr(*MEMORY_HUNGRY[kind], _no_memory)
+    with pytest.raises(WeightReadError) as err:
+        open_weights(path)
+    assert str(err.value).startswith(f"{path}: not enough memory to ")
+
+
+def test_memory_error_while_mapping_a_large_safetensors_file_is_a_named_error(
+    model_dir, monkeypatch
+):
+    from miwd_widget.weights.formats import safetensors as safetensors_format
+
+    path = write_every_format(model_dir)["safetensors"]
+    monkeypatch.setattr(safetensors_format, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(np, "memmap", _no_memory)
     with pytest.raises(WeightReadError) as err:
         open_weights(path)
     assert str(err.value).startswith(f"{path}: not enough memory to ")

@@ -27,6 +27,7 @@ from miwd_widget.weights import (
     natural_key,
     open_weights,
 )
+from miwd_widget.weights.formats import safetensors as safetensors_format
 
 
 def values(ws: WeightSource) -> dict[str, np.ndarray]:
@@ -272,7 +273,7 @@ def test_pickle_that_carries_code_is_refused_and_never_run(tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-def test_safetensors_numpy_is_memory_mapped_in_natural_order(tmp_path):
+def test_safetensors_numpy_is_memory_mapped_in_natural_order(tmp_path, monkeypatch):
     path = tmp_path / "m.safetensors"
     tensors = {
         "layers.10.w": arange(3, 100),
@@ -285,7 +286,14 @@ def test_safetensors_numpy_is_memory_mapped_in_natural_order(tmp_path):
     assert ws.names == ["embed", "layers.2.w", "layers.10.w"]
     assert ws.skipped == [("layers.2.pos_ids", "int64 tensor is not a weight")]
     assert ws.format == "safetensors" and ws.path == str(path)
+    # a small file is read whole, into one read-only buffer
+    assert not any(isinstance(t.data, np.memmap) for t in ws.tensors)
+    assert not any(t.data.flags.writeable for t in ws.tensors)
+    small = flatten_weights(ws)
+    monkeypatch.setattr(safetensors_format, "SMALL_FILE_BYTES", 0)  # a large one is mapped
+    ws = open_weights(path)
     assert all(isinstance(t.data, np.memmap) for t in ws.tensors)
+    np.testing.assert_array_equal(flatten_weights(ws), small)
     got = values(ws)
     for name in ws.names:
         np.testing.assert_array_equal(got[name], tensors[name].reshape(-1))
@@ -356,7 +364,8 @@ def write_shards(directory: Path, weight_map_order: list[str]) -> dict[str, np.n
     return tensors
 
 
-def test_sharded_safetensors_follow_weight_map_or_natural_order(tmp_path):
+def test_sharded_safetensors_follow_weight_map_or_natural_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(safetensors_format, "SMALL_FILE_BYTES", 0)  # shards as large files
     explicit = ["layers.2.w", "layers.0.w", "layers.10.w", "layers.1.w"]
     tensors = write_shards(tmp_path, explicit)
     for source in (tmp_path / "model.safetensors.index.json", tmp_path):  # index or directory

@@ -44,6 +44,8 @@ __all__ = [
     "AUTO_RANGE_SAMPLES",
     "RANGE_BUDGET",
     "MIN_SAMPLES_PER_MODEL",
+    "RANGE_MODELS",
+    "range_models",
     "DEGENERATE_FRACTION",
     "CHUNK_ELEMS",
 ]
@@ -60,6 +62,14 @@ RANGE_BUDGET = 1 << 24
 
 #: Each model is represented by at least this many sampled weights (if it has them).
 MIN_SAMPLES_PER_MODEL = 4096
+
+#: An ``"auto"`` range over more models than this is pooled over a regular stride of
+#: about this many of them (:func:`range_models`), each still one vote: percentiles of
+#: an equal mixture are estimated about as well from a thousand models as from all of
+#: them (``benchmarks/bench_build.py`` prints the difference), and a build of 10,000
+#: small files then reads a tenth of them twice instead of all of them.
+#: ``RANGE_MODELS * MIN_SAMPLES_PER_MODEL == AUTO_RANGE_SAMPLES``.
+RANGE_MODELS = 1024
 
 #: A model whose sampled weights are this much one single value is degenerate.
 DEGENERATE_FRACTION = 0.99
@@ -105,6 +115,19 @@ def model_stride(n: int, n_models: int, max_samples: int = AUTO_RANGE_SAMPLES) -
     """
     cap = max(MIN_SAMPLES_PER_MODEL, max_samples // max(1, n_models))
     return max(1, -(-n // cap))
+
+
+def range_models(n_models: int, most: int | None = None) -> range:
+    """Indices of the models an ``"auto"`` range is pooled over: all of them up to
+    ``most`` (default :data:`RANGE_MODELS`), else every k-th, spread over all of them.
+
+    Examples
+    --------
+    >>> range_models(3), range_models(10_000)
+    (range(0, 3), range(0, 10000, 10))
+    """
+    most = RANGE_MODELS if most is None else most
+    return range(0, n_models, max(1, -(-n_models // most)))
 
 
 def pooled_percentiles(
@@ -203,7 +226,8 @@ def auto_value_range(
     models' weights; most networks have far smaller weights, so the same rationale is
     applied to the models at hand. Every model weighs the same (see the module docstring):
     each is subsampled to its share of ``max_samples`` and degenerate models (nearly all
-    one value) are left out, with a logged warning naming them.
+    one value) are left out, with a logged warning naming them. Beyond
+    :data:`RANGE_MODELS` sources, a regular stride of them is pooled (:func:`range_models`).
 
     Examples
     --------
@@ -215,7 +239,7 @@ def auto_value_range(
     ):
         sources = [sources]
     percentiles = check_percentiles(percentiles)
-    opened = [open_weights(s) for s in sources]
+    opened = [open_weights(sources[i]) for i in range_models(len(sources))]
     total = sum(ws.n for ws in opened)
     if total == 0:
         raise DescriptorError("value_range='auto': the models have no floating-point weights")

@@ -1,12 +1,18 @@
 """Describe a list of work items: the library's two passes over the models.
 
 1. With ``value_range="auto"`` each worker reads a strided sample of each model's weights
-   (an equal share of the sample budget per model); the pooled percentiles
+   (an equal share of the sample budget per model; beyond 1,024 models, of a regular
+   stride of 1,024 models: :func:`~miwd_widget.descriptors.value_range.range_models`);
+   the pooled percentiles
    (:func:`~miwd_widget.descriptors.pooled_percentiles`, one equal weight per model, so no
    single huge file decides the range) become the library's histogram range. Degenerate
    models (nearly all one value, e.g. all zeros) are left out of that range and recorded
    in ``errors`` as a warning; they are still described.
-2. Each worker computes the descriptors of its models with that one range.
+2. Each worker computes the descriptors of its models with that one range (and, for the
+   models pass 1 did not sample, checks them for degenerate weights).
+
+Both passes run on the same worker processes (:func:`~.executor.worker_pool`): starting
+workers (numpy, the readers, numba) is a fixed cost of every parallel build.
 
 Workers open the files themselves (readers return memory maps), so only paths and small
 results travel between processes. A model that fails is recorded with its reason and the
@@ -32,8 +38,9 @@ from ..descriptors.config import DescriptorConfig
 from ..descriptors.value_range import (
     AUTO_RANGE_SAMPLES,
     pooled_percentiles,
+    range_models,
 )
-from .executor import Runner, run_batches
+from .executor import Runner, run_batches, worker_pool
 from .sources import Item
 from .workers import _describe_batch, _sample_batch
 
@@ -74,59 +81,40 @@ def build(
     errors = list(errors or [])
     if runner.progress is None:
         runner = replace(runner, progress=len(items) > 10)
-    if config.is_auto:
-        budget = {"n_models": len(items), "max_samples": AUTO_RANGE_SAMPLES}
-        sampled = run_batches(
-            _sample_batch, [it.spec for it in items], budget, runner, "value range"
-        )
-        kept, samples, reasons = [], [], []
-        for item, res in zip(items, sampled, strict=True):
-            if res[0] != "ok":
-                errors.append((item.label, res[1]))
-                continue
-            kept.append(item)
-            samples.append(res[3])
-            reasons.append(res[4])
-        items = kept
-        resolved = None
-        if kept:
-            used = [i for i, r in enumerate(reasons) if r is None]
-            if used:  # as split_degenerate: if every model is degenerate, all are used
-                for i, reason in enumerate(reasons):
-                    if reason is not None:
-                        label = kept[i].label
-                        errors.append(
-                            (
-                                label,
-                                f"{label}: warning: degenerate weights ({reason}); described, "
-                                "but left out of the pooled 'auto' value range",
-                            )
-                        )
-            else:
-                used = list(range(len(kept)))
-            lo_hi = pooled_percentiles([samples[i] for i in used], percentiles=config.percentiles)
-            resolved = config.with_range(lo_hi)
-            log.info(
-                "value_range='auto': [%.4g, %.4g] over %d models (%d degenerate left out)",
-                *lo_hi,
-                len(used),
-                len(kept) - len(used),
+    with worker_pool(runner) as runner:  # both passes run on the same worker processes
+        items, resolved, reasons, check_n = _resolve_range(items, config, runner, errors)
+        descriptors: list[np.ndarray | None] = [None] * len(items)
+        n_params = [0] * len(items)
+        failed: dict[int, str] = {}
+        if items and resolved is not None:
+            described = run_batches(
+                _describe_batch,
+                [it.spec for it in items],
+                {
+                    "config": resolved,
+                    "degenerate_among": check_n,
+                    "max_samples": AUTO_RANGE_SAMPLES,
+                },
+                runner,
+                "MI-WD",
             )
-        del samples
-    else:
-        resolved = config
-    descriptors: list[np.ndarray | None] = [None] * len(items)
-    n_params = [0] * len(items)
-    failed: dict[int, str] = {}
-    if items and resolved is not None:
-        described = run_batches(
-            _describe_batch, [it.spec for it in items], {"config": resolved}, runner, "MI-WD"
-        )
-        for i, res in enumerate(described):
-            if res[0] == "ok":
-                descriptors[i], n_params[i] = res[1], int(res[2])
-            else:
-                failed[i] = res[1]
+            for i, res in enumerate(described):
+                if res[0] == "ok":
+                    descriptors[i], n_params[i] = res[1], int(res[2])
+                    if check_n is not None:
+                        reasons[i] = res[3]
+                else:
+                    failed[i] = res[1]
+    for i, reason in enumerate(reasons):
+        if reason is not None and i not in failed:
+            label = items[i].label
+            errors.append(
+                (
+                    label,
+                    f"{label}: warning: degenerate weights ({reason}); described, but left "
+                    "out of the pooled 'auto' value range",
+                )
+            )
     rows = []
     for i, item in enumerate(items):
         if i in failed:
@@ -152,6 +140,61 @@ def build(
     else:
         d = np.empty((0, config.S, config.B), np.float32)
     return Built(d, pd.DataFrame(rows), resolved, errors)
+
+
+def _resolve_range(
+    items: list[Item],
+    config: DescriptorConfig,
+    runner: Runner,
+    errors: list[tuple[str, str]],
+) -> tuple[list[Item], DescriptorConfig | None, list[str | None], int | None]:
+    """Pass 1: ``config``'s ``"auto"`` range over the items (a fixed range is kept).
+
+    The range is pooled over :func:`~miwd_widget.descriptors.value_range.range_models`
+    of the items (all of them up to 1,024; beyond, a regular stride). Items that fail to
+    be read are recorded in ``errors`` and dropped.
+
+    Returns
+    -------
+    (items, resolved config, degenerate reasons to report, check_n)
+        ``resolved`` is None if no item could be sampled. ``check_n`` is None when every
+        item was sampled (the reasons are known); otherwise pass 2 checks every item for
+        degenerate weights with the stride of a range over ``check_n`` models, the one
+        pass 1 used, so a sampled model gets the same verdict twice.
+    """
+    if not config.is_auto:
+        return items, config, [None] * len(items), None
+    picked = range_models(len(items))
+    budget = {"n_models": len(picked), "max_samples": AUTO_RANGE_SAMPLES}
+    sampled = run_batches(
+        _sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
+    )
+    bad = set()
+    samples, reasons = [], []
+    for i, res in zip(picked, sampled, strict=True):
+        if res[0] != "ok":
+            errors.append((items[i].label, res[1]))
+            bad.add(i)
+            continue
+        samples.append(res[3])
+        reasons.append(res[4])
+    kept = [item for i, item in enumerate(items) if i not in bad]
+    if not samples:
+        return kept, None, [None] * len(kept), None
+    used = [j for j, r in enumerate(reasons) if r is None]
+    if not used:  # as split_degenerate: if every model is degenerate, all are used
+        used, reasons = list(range(len(samples))), [None] * len(samples)
+    lo_hi = pooled_percentiles([samples[j] for j in used], percentiles=config.percentiles)
+    log.info(
+        "value_range='auto': [%.4g, %.4g] over %d of %d models (%d degenerate left out)",
+        *lo_hi,
+        len(used),
+        len(kept),
+        len(samples) - len(used),
+    )
+    if len(picked) == len(items):
+        return kept, config.with_range(lo_hi), reasons, None
+    return kept, config.with_range(lo_hi), [None] * len(kept), len(picked)
 
 
 def errors_frame(records: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from typing import Any
 
 from .._progress import progress
 
-__all__ = ["Runner", "run_batches", "error_text", "spec_path"]
+__all__ = ["Runner", "run_batches", "worker_pool", "error_text", "spec_path"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class Runner:
         Items per task (default: about 8 tasks per worker, at most 64 items each).
     progress
         Show progress bars (default: for more than 10 items).
+    pool
+        The worker processes to run on (:func:`worker_pool`), shared by several
+        :func:`run_batches` calls; None: each call starts and stops its own.
     """
 
     n_jobs: int | None = -1
@@ -100,6 +103,7 @@ class Runner:
     in_process: bool = False
     batch_size: int | None = None
     progress: bool | None = None
+    pool: WorkerPool | None = None
 
     @property
     def workers(self) -> int:
@@ -176,9 +180,11 @@ def run_batches(
                 bar.update(len(batch))
         else:  # worker processes: answers come per item (see _run_isolated)
             per_item: list[Any] = [None] * len(specs)
-            for i, res in _run_isolated(func, specs, batches, kwargs, workers):
-                per_item[i] = res
-                bar.update(1)
+            with contextlib.ExitStack() as stack:
+                pool = runner.pool or stack.enter_context(WorkerPool(workers))
+                for i, res in _run_isolated(func, specs, batches, kwargs, pool):
+                    per_item[i] = res
+                    bar.update(1)
             return per_item
     finally:
         bar.close()
@@ -201,32 +207,32 @@ def _watch_parent(parent: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="miwd-parent-watchdog", daemon=True).start()
 
 
-def _mark(marker: str, j: int) -> None:
-    """Note (for the parent) that this task now works on its item ``j``."""
-    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, str(j).encode())
-    finally:
-        os.close(fd)
-
-
 def _marked(marker: str) -> int | None:
     """The item a task was working on (None: it had not started)."""
     try:
         with open(marker, "rb") as f:
-            return int(f.read() or b"-1")
-    except (OSError, ValueError):
+            raw = f.read(8)
+    except OSError:
         return None
+    return int.from_bytes(raw, "little") if len(raw) == 8 else None
 
 
 def _tracked(
     func: Callable[..., list[tuple]], batch: list[Any], kwargs: dict[str, Any], marker: str
 ) -> list[tuple]:
-    """Run ``func`` item by item in a worker, noting each item before it is read."""
+    """Run ``func`` item by item in a worker, noting each item before it is read.
+
+    The marker is opened once per task and overwritten in place (8 bytes, one ``pwrite``
+    per item): reopening it per item cost about as much as reading a small model file.
+    """
     out: list[tuple] = []
-    for j, spec in enumerate(batch):
-        _mark(marker, j)
-        out += func([spec], threads=1, **kwargs)
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for j, spec in enumerate(batch):
+            os.pwrite(fd, j.to_bytes(8, "little"), 0)
+            out += func([spec], threads=1, **kwargs)
+    finally:
+        os.close(fd)
     return out
 
 
@@ -285,18 +291,76 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _executor(workers: int) -> Any:
-    """A pool of our own, not loky's process-wide reusable one.
+class WorkerPool:
+    """Worker processes of our own, not loky's process-wide reusable pool, shared by the
+    :func:`run_batches` calls of one build (its two passes start the workers once).
 
-    joblib's ``Parallel`` (the zoo's training) picks up that shared pool when its arguments
-    match and then fails on attributes only its own pools have; one build's broken pool must
-    not be anyone else's either.
+    joblib's ``Parallel`` (the zoo's training) picks up loky's shared pool when its
+    arguments match and then fails on attributes only its own pools have; one build's
+    broken pool must not be anyone else's either. A pool whose worker died is replaced
+    (:meth:`replace`) before its next task.
+
+    Examples
+    --------
+    >>> with WorkerPool(2) as pool:
+    ...     pool.executor().submit(abs, -3).result()
+    3
     """
-    from joblib.externals.loky import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(
-        max_workers=workers, initializer=_watch_parent, initargs=(os.getpid(),)
-    )
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: Any = None
+        self._broken = False
+
+    def executor(self) -> Any:
+        """The live executor, started (or restarted after a death) on first use."""
+        if self._executor is None or self._broken:
+            from joblib.externals.loky import ProcessPoolExecutor
+
+            self.close(kill=True)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, initializer=_watch_parent, initargs=(os.getpid(),)
+            )
+            self._broken = False
+        return self._executor
+
+    def replace(self) -> None:
+        """A worker died: start new ones before the next task."""
+        self._broken = True
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the workers (``kill``: without waiting for running tasks)."""
+        if self._executor is not None:
+            # wait=True: the pool's manager thread is joined, so it logs no stray errors
+            self._executor.shutdown(wait=True, kill_workers=kill)
+            self._executor = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        self.close(kill=kind is not None)
+
+
+@contextlib.contextmanager
+def worker_pool(runner: Runner) -> Iterator[Runner]:
+    """``runner`` with one :class:`WorkerPool` for all the batches run in this block.
+
+    Runners that run in this process, on dask or already with a pool come back unchanged.
+
+    Examples
+    --------
+    >>> with worker_pool(Runner(n_jobs=1)) as runner:
+    ...     runner.pool is None
+    True
+    """
+    if runner.pool is not None or runner.client is not None or runner.workers == 1:
+        yield runner
+        return
+    from dataclasses import replace
+
+    with WorkerPool(runner.workers) as pool:
+        yield replace(runner, pool=pool)
 
 
 def _run_isolated(
@@ -304,13 +368,14 @@ def _run_isolated(
     specs: list[Any],
     batches: list[list[Any]],
     kwargs: dict[str, Any],
-    workers: int,
+    pool: WorkerPool,
 ) -> Iterator[tuple[int, tuple]]:
     """Yield ``(spec index, result)`` for every spec, a dead worker costing only its item."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     from joblib.externals.loky.process_executor import BrokenProcessPool
 
+    workers = pool.workers
     listed = [_size(s) for s in specs]
     starts = itertools.accumulate([0] + [len(b) for b in batches])
     queue = [list(range(a, a + len(b))) for a, b in zip(starts, batches, strict=False)]
@@ -318,28 +383,22 @@ def _run_isolated(
     died: dict[int, str] = {}  # suspect -> how the worker died when it was reading it
     task_ids = itertools.count()
     markers = tempfile.mkdtemp(prefix="miwd-tasks-")
-    executor = None
-    fresh = True  # a new pool is needed (none yet, or the last one broke)
 
     def submit(items: list[int]) -> tuple[Any, str]:
         marker = os.path.join(markers, str(next(task_ids)))
-        future = executor.submit(_tracked, func, [specs[i] for i in items], kwargs, marker)
+        future = pool.executor().submit(_tracked, func, [specs[i] for i in items], kwargs, marker)
         return future, marker
 
     try:
         with _sigterm_as_interrupt():
             while queue or suspects:
-                if fresh:
-                    if executor is not None:
-                        executor.shutdown(wait=True, kill_workers=True)
-                    executor, fresh = _executor(workers), False
                 if not queue:  # a suspect alone: if its worker dies, it was the one
                     i = suspects.pop(0)
                     future, _ = submit([i])
                     try:
                         res = future.result()[0]
                     except BrokenProcessPool as exc:
-                        fresh = True
+                        pool.replace()
                         res = ("error", _death_message(specs[i], _how_it_died(exc), listed[i]))
                     except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
                         res = ("error", f"worker task failed: {error_text(exc)}")
@@ -374,7 +433,8 @@ def _run_isolated(
                             for i, res in zip(items, future.result(), strict=True):
                                 yield i, res
                         except BrokenProcessPool as exc:
-                            broken, fresh = exc, True
+                            broken = exc
+                            pool.replace()
                             crashed.append((items, _marked(marker)))
                         except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
                             for i in items:
@@ -403,12 +463,7 @@ def _run_isolated(
                     if items[:j] + items[j + 1 :]:
                         queue.append(items[:j] + items[j + 1 :])
     except BaseException:
-        if executor is not None:
-            # wait=True: the pool's manager thread is joined, so it logs no stray errors
-            executor.shutdown(wait=True, kill_workers=True)
-            executor = None
+        pool.close(kill=True)  # Ctrl-C or SIGTERM: no worker goes on with them
         raise
     finally:
-        if executor is not None:
-            executor.shutdown(wait=True)
         shutil.rmtree(markers, ignore_errors=True)

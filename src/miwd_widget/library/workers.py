@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..descriptors.config import DescriptorConfig
-from ..descriptors.value_range import degenerate_reason, model_stride, sample_weights
+from ..descriptors.value_range import (
+    AUTO_RANGE_SAMPLES,
+    degenerate_reason,
+    model_stride,
+    sample_weights,
+)
 from ..weights import WeightReadError, WeightSource, open_weights
 from .executor import error_text
 
@@ -53,16 +58,30 @@ def _sample_batch(
 
 
 def _describe_batch(
-    specs: list[Any], config: DescriptorConfig, threads: int | None = None
+    specs: list[Any],
+    config: DescriptorConfig,
+    degenerate_among: int | None = None,
+    max_samples: int = AUTO_RANGE_SAMPLES,
+    threads: int | None = None,
 ) -> list[tuple]:
-    """Pass 2: per model ("ok", descriptor (S, B) float32, N) or ("error", message)."""
+    """Pass 2: per model ("ok", descriptor (S, B) float32, N, degenerate reason) or
+    ("error", message).
+
+    ``degenerate_among``: check for degenerate weights on the sample pass 1 takes of a
+    model among that many (None: pass 1 checked every model; the reason is None).
+    """
     from ..descriptors.kernel import describe_source  # lazily: numba loads here
 
     out: list[tuple] = []
     for spec in specs:
         try:
             ws = _open(spec)
-            out.append(("ok", describe_source(ws, config, threads=threads), ws.n))
+            descriptor = describe_source(ws, config, threads=threads)
+            reason = None
+            if degenerate_among is not None and ws.n:
+                stride = model_stride(ws.n, degenerate_among, max_samples)
+                reason = degenerate_reason(sample_weights(ws, stride))
+            out.append(("ok", descriptor, ws.n, reason))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
             out.append(("error", error_text(exc)))
     return out

@@ -1,4 +1,5 @@
-"""safetensors files, hand-parsed so that every tensor is a read-only memory map.
+"""safetensors files, hand-parsed so that every tensor is a read-only memory map (small
+files are read whole, into one read-only buffer).
 
 Order: the JSON list under ``"order"`` in the file's ``__metadata__`` if present (names it
 omits follow in natural order), otherwise :func:`~miwd_widget.weights.natural_key` order,
@@ -51,6 +52,9 @@ SAFETENSORS_OTHERS = {
     "F4": (4, "float4"),
 }
 MAX_HEADER_BYTES = 100_000_000  # the format's own limit
+#: Files up to this size are read whole in one call instead of memory-mapped: mapping a
+#: 40 KB file costs more than reading it, and a library of small files opens thousands.
+SMALL_FILE_BYTES = 1 << 20
 
 
 def _is_index(value: Any) -> bool:
@@ -122,7 +126,12 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
     """
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(8)
+        whole = f.read(size + 1) if size <= SMALL_FILE_BYTES else None
+        if whole is not None and len(whole) != size:
+            raise WeightReadError(
+                f"{path}: changed while it was read ({size:,} bytes listed, {len(whole):,} read)"
+            )
+        head = whole[:8] if whole is not None else f.read(8)
         if len(head) < 8:
             raise WeightReadError(f"{path}: not a safetensors file (shorter than 8 bytes)")
         n_header = int.from_bytes(head, "little")
@@ -131,7 +140,8 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
                 f"{path}: not a safetensors file or truncated (header length {n_header:,} "
                 f"bytes, file size {size:,})"
             )
-        header = _header(path, f.read(n_header))
+        raw = whole[8 : 8 + n_header] if whole is not None else f.read(n_header)
+        header = _header(path, raw)
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise WeightReadError(
@@ -159,7 +169,10 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
             f"{path}: corrupt safetensors file: {size - start - position:,} bytes after the "
             f"last tensor (the header covers {start + position:,} of {size:,} bytes)"
         )
-    buffer = np.memmap(path, dtype=np.uint8, mode="r") if size > start else None
+    if whole is not None:
+        buffer = np.frombuffer(whole, np.uint8)  # read-only, as the memory map
+    else:
+        buffer = np.memmap(path, dtype=np.uint8, mode="r") if size > start else None
     items: Items = []
     for key, (dtype, _, begin, end, nbytes) in entries.items():
         if dtype not in SAFETENSORS_FLOATS:
