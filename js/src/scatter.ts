@@ -38,6 +38,8 @@ interface ScatterOptions {
   paths: Paths | null;
   /** A click on one point (also in path mode, where it selects the point's whole path). */
   onPick?: (row: number) => void;
+  /** Called once, when every point has been drawn for the first time. */
+  onDrawn?: () => void;
 }
 
 interface ScatterView {
@@ -430,6 +432,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
 
   // regl-scatterplot rejects overlapping draw calls: chain them.
   let drawing: Promise<void> = Promise.resolve();
+  let drawnOnce = false;
   const draw = () => {
     const encoding = encodeColors(opts.columns().get(colorName), n, theme.background);
     renderLegend(dom.legend, encoding.legend);
@@ -447,6 +450,10 @@ export function createScatter(opts: ScatterOptions): ScatterView {
         await scatterplot.draw(connected, { zDataType: "categorical", select: Array.from(store.get()) });
         dom.root.dataset.paths = String(showPaths && paths ? paths.count : 0);
         drawOverlay();
+        if (!drawnOnce) {
+          drawnOnce = true;
+          opts.onDrawn?.();
+        }
       })
       .catch((err) => console.error("miwd-widget: scatter draw failed", err));
   };
