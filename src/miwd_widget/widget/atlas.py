@@ -33,6 +33,15 @@ buffers: the first
 all requested rows. Errors come back as ``{"type": "descriptors", "id", "error": message}``.
 ``{"type": "neighbors", "row", "k"}`` asks for a model's descriptor-space neighbours; the
 answer is the ``_neighbors`` trait (every view of the widget shows them).
+
+Deferred text columns: a library of more than :data:`DEFERRED_TEXT_ROWS` models leaves its
+tooltip-only text columns (ids, paths: packed UTF-8, 9 MB of ids at 1,000,000 models) out
+of the first ``_columns``; ``_deferred_columns`` names them. After its first frame (or on
+the first hover or CSV download) the front end asks ``{"type": "columns", "names": [...]}``;
+Python adds those columns to ``_columns`` and removes them from ``_deferred_columns`` in
+one update (names not deferred are ignored). A deferred column chosen as an axis or the
+colour, or added to the tooltip again, is sent at once (encoded as drawn). ``save_html``
+pages hold every column.
 """
 
 from __future__ import annotations
@@ -89,6 +98,10 @@ _MAX_AUTO_CATEGORIES = 50
 #: here, within 1.3% of a standard deviation of the exact values (benchmarks/bench_gallery.py).
 #: ``atlas.summary()`` is always exact.
 GALLERY_EXACT_ROWS = 65_536
+#: Above this many models the tooltip-only text columns (ids, paths) are sent after the first
+#: paint, when the browser asks: at 1,000,000 models the ids are 9 of the 33 MB of the first
+#: state and delay the first frame; below it they are small (2 MB at 200,000) and sent with it.
+DEFERRED_TEXT_ROWS = 200_000
 # A generic library's colour: the first numeric column whose name says accuracy or loss.
 _SCORE_WORDS = ("acc", "loss", "score", "error")
 # The keyword arguments of Atlas(...) besides the library (ipywidgets' `layout` included).
@@ -202,6 +215,8 @@ class Atlas(anywidget.AnyWidget):
     _neighbors = traitlets.Dict().tag(sync=True)
     neighbors_k = traitlets.Int(10).tag(sync=True)
     _paths = traitlets.Dict().tag(sync=True)
+    # Text columns left out of the first `_columns` (large libraries); the browser asks.
+    _deferred_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
 
     def __init__(
         self,
@@ -252,15 +267,24 @@ class Atlas(anywidget.AnyWidget):
         # in the tooltip (ids, paths: one label per row) as packed UTF-8, no factorizing.
         shown = {*axes_names, *([color_name] if color_name else [])}
         n, s, b = library.descriptors.shape
+        sent = [name for name in needed if name != CLUSTER_COLUMN]  # "(cluster)": below
+        deferred = (
+            [name for name in sent if _is_text(meta[name], name in shown)]
+            if n > DEFERRED_TEXT_ROWS
+            else []
+        )
         vr = library.value_range
+        # Until super().__init__ has set every trait, a tooltip change is the initial one.
+        self._deferral_ready = False
         super().__init__(
             n=n,
             coordinates=np.ascontiguousarray(library.embedding, dtype=np.float32),
             _columns={
                 name: self._encode_needed(meta[name], name in shown)
-                for name in needed
-                if name != CLUSTER_COLUMN  # sent with the clusters, below
+                for name in sent
+                if name not in deferred
             },
+            _deferred_columns=deferred,
             color=color_name,
             axes=axes_names,
             tooltip_columns=tooltip_names,
@@ -274,15 +298,13 @@ class Atlas(anywidget.AnyWidget):
             clusters=initial,
             **kwargs,
         )
+        self._deferral_ready = True
         self.on_msg(self._on_custom_msg)
 
     # ------------------------------------------------------------------ configuration
     @staticmethod
     def _encode_needed(series: pd.Series, drawn: bool) -> dict[str, Any]:
-        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        if drawn or numeric or isinstance(series.dtype, pd.CategoricalDtype):
-            return encode_column(series)
-        return encode_text(series)
+        return encode_text(series) if _is_text(series, drawn) else encode_column(series)
 
     @staticmethod
     def _resolve_color(color: str | None, meta: pd.DataFrame) -> str:
@@ -382,22 +404,39 @@ class Atlas(anywidget.AnyWidget):
     @traitlets.observe("color", "axes", "tooltip_columns")
     def _send_missing_columns(self, change: dict[str, Any]) -> None:
         # Columns chosen from Python or from the view's menus that the browser does not have
-        # yet (or has only as tooltip text, when they are now drawn) are sent now.
+        # yet (or has only as tooltip text, when they are now drawn) are sent now. Deferred
+        # ones wait for the browser's request unless drawn or added to the tooltip again.
         drawn = {*self.axes, *([self.color] if self.color else [])}
         wanted = dict.fromkeys(
             [*self.axes, *([self.color] if self.color else []), *self.tooltip_columns]
         )
-        added = {
-            name: self._encode_needed(self._library.metadata[name], name in drawn)
+        deferred = set(self._deferred_columns)
+        chosen = (
+            set(change["new"]) - set(change["old"] or ())
+            if change["name"] == "tooltip_columns" and self._deferral_ready
+            else set()
+        )
+        self._add_columns(
+            name
             for name in wanted
             if name != CLUSTER_COLUMN
             and (
-                name not in self._columns
-                or (name in drawn and self._columns[name].get("kind") == "text")
+                (name not in self._columns and (name not in deferred or name in drawn | chosen))
+                or (name in drawn and self._columns.get(name, {}).get("kind") == "text")
             )
-        }
-        if added:
+        )
+
+    def _add_columns(self, names: Any) -> None:
+        """Send the columns ``names`` (encoded as drawn or as tooltip text); none deferred after."""
+        drawn = {*self.axes, *([self.color] if self.color else [])}
+        meta = self._library.metadata
+        added = {name: self._encode_needed(meta[name], name in drawn) for name in names}
+        if not added:
+            return
+        with self.hold_sync():  # one update: the browser sees the columns and the list agree
             self._columns = {**self._columns, **added}
+            if any(name in added for name in self._deferred_columns):
+                self._deferred_columns = [c for c in self._deferred_columns if c not in added]
 
     @traitlets.validate("clusters")
     def _validate_clusters(self, proposal: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -678,6 +717,9 @@ class Atlas(anywidget.AnyWidget):
         if isinstance(content, dict) and content.get("type") == "neighbors":
             self._on_neighbors_msg(content)
             return
+        if isinstance(content, dict) and content.get("type") == "columns":
+            self._on_columns_msg(content)
+            return
         if not isinstance(content, dict) or content.get("type") != "descriptors":
             return
         request_id = content.get("id")
@@ -691,6 +733,14 @@ class Atlas(anywidget.AnyWidget):
             self.send({"type": "descriptors", "id": request_id, "error": str(err)})
             return
         self.send(reply, buffers=reply_buffers)
+
+    def _on_columns_msg(self, content: dict[str, Any]) -> None:
+        # The deferred columns asked for; other names (unknown, already sent) are ignored.
+        names = content.get("names")
+        if not isinstance(names, list):
+            return
+        asked = {name for name in names if isinstance(name, str)}
+        self._add_columns([name for name in self._deferred_columns if name in asked])
 
     def _on_neighbors_msg(self, content: dict[str, Any]) -> None:
         # The answer is a trait, not a reply: every view of the widget shows the neighbours.
@@ -746,8 +796,14 @@ class Atlas(anywidget.AnyWidget):
         state = self.get_state(key=list(_STANDALONE_TRAITS))
         state["selection"] = _selection_to_json(chosen, self)
         meta = self._library.metadata
-        if "id" in meta and "id" not in state["_columns"]:  # the page's CSV download has ids
-            state["_columns"] = {**state["_columns"], "id": encode_text(meta["id"])}
+        # The page has no kernel to ask: it holds the deferred columns, and the ids for its
+        # CSV download.
+        extra = [*self._deferred_columns, *(["id"] if "id" in meta else [])]
+        state["_columns"] = {
+            **state["_columns"],
+            **{name: encode_text(meta[name]) for name in extra if name not in state["_columns"]},
+        }
+        state["_deferred_columns"] = []
         # The page has no kernel to send more columns: its menus offer the columns it holds.
         state["_all_columns"] = [c for c in state["_all_columns"] if c in state["_columns"]]
         reply, reply_buffers = self.descriptor_reply(chosen, "saved")
@@ -769,6 +825,19 @@ class Atlas(anywidget.AnyWidget):
             title or f"MI-WD atlas of {self.n} models", css, payload, js_path.read_text("utf-8")
         )
         pathlib.Path(path).write_text(text, encoding="utf-8")
+
+
+def _is_text(series: pd.Series, drawn: bool) -> bool:
+    """Whether a column travels as packed text: shown only in the tooltip, and neither a
+    number nor a categorical (ids, paths: one label per row, not worth factorizing).
+
+    Examples
+    --------
+    >>> _is_text(pd.Series(["a", "b"]), drawn=False), _is_text(pd.Series(["a", "b"]), drawn=True)
+    (True, False)
+    """
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    return not (drawn or numeric or isinstance(series.dtype, pd.CategoricalDtype))
 
 
 def _spread_sample(positions: np.ndarray, k: int) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""Deferred tooltip text columns of large libraries (widget/atlas.py, DEFERRED_TEXT_ROWS).
+
+The threshold is lowered with monkeypatch instead of building 200,000 models; the browser
+is simulated by the messages it sends (custom ``columns`` requests, comm updates).
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_widget import Recorder, _script_json, frontend_update, make_library
+
+import miwd_widget.widget.atlas as atlas_module
+from miwd_widget import Atlas
+from miwd_widget.widget.codec import decode_column
+
+
+@pytest.fixture(scope="module")
+def library():
+    return make_library(n=120)
+
+
+@pytest.fixture
+def deferring(monkeypatch):
+    """A threshold under the test library's 120 models."""
+    monkeypatch.setattr(atlas_module, "DEFERRED_TEXT_ROWS", 100)
+
+
+def test_below_the_threshold_nothing_is_deferred(library, monkeypatch):
+    monkeypatch.setattr(atlas_module, "DEFERRED_TEXT_ROWS", 120)  # "more than": 120 is not
+    atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
+    assert atlas._deferred_columns == []
+    assert atlas._columns["id"]["kind"] == "text" and atlas._columns["dataset"]["kind"] == "text"
+
+
+def test_above_the_threshold_tooltip_text_columns_are_deferred(library, deferring):
+    atlas = Atlas(library, tooltip=["id", "dataset", "lr"], axes=["lr", "optimizer"])
+    assert atlas._deferred_columns == ["id", "dataset"]
+    assert "id" not in atlas._columns and "dataset" not in atlas._columns
+    # Drawn and numeric columns are in the first state as before.
+    assert {"lr", "optimizer", "accuracy_norm"} <= set(atlas._columns)
+    state = atlas.get_state()
+    assert state["_deferred_columns"] == ["id", "dataset"] and "id" not in state["_columns"]
+
+
+def test_a_columns_request_sends_them_with_the_usual_encoding(library, monkeypatch):
+    small = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
+    monkeypatch.setattr(atlas_module, "DEFERRED_TEXT_ROWS", 100)
+    atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
+    sent = Recorder(atlas)
+    atlas._handle_custom_msg({"type": "columns", "names": ["id", "nope", "lr"]}, [])
+    assert atlas._deferred_columns == ["dataset"]
+    assert atlas._columns["id"]["kind"] == "text"
+    assert decode_column(atlas._columns["id"]).tolist() == library.metadata["id"].tolist()
+    assert plain(atlas._columns["id"]) == plain(small._columns["id"])
+    # One update carries the column and the shorter list (the browser sees them agree).
+    ((update, _),) = sent.updates("_columns")
+    assert update["state"]["_deferred_columns"] == ["dataset"]
+    assert "id" in update["state"]["_columns"]
+    atlas._handle_custom_msg({"type": "columns", "names": ["dataset"]}, [])
+    assert atlas._deferred_columns == []
+    assert plain(atlas._columns["dataset"]) == plain(small._columns["dataset"])
+    # Asking again (a second view) or for names not deferred changes nothing.
+    before = len(sent.messages)
+    atlas._handle_custom_msg({"type": "columns", "names": ["id", "dataset", "batch_size"]}, [])
+    atlas._handle_custom_msg({"type": "columns", "names": "id"}, [])
+    assert len(sent.messages) == before and "batch_size" not in atlas._columns
+    assert sent.custom() == []  # the answer is the trait, no reply message
+
+
+def plain(value):
+    """An encoded column with its buffers as bytes (comparable with ==)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def small_text(library, name):
+    return library.metadata[name].astype(str).tolist()
+
+
+def test_a_deferred_column_chosen_as_axis_or_colour_is_sent_drawn(library, deferring):
+    atlas = Atlas(library, tooltip=["id", "dataset", "optimizer"], axes=["lr"])
+    assert atlas._deferred_columns == ["id", "dataset", "optimizer"]
+    frontend_update(atlas, {"axes": ["lr", "dataset"]})  # chosen in the view's menu
+    assert atlas._columns["dataset"]["kind"] == "categorical"
+    assert atlas._deferred_columns == ["id", "optimizer"]
+    atlas.color = "optimizer"
+    assert atlas._columns["optimizer"]["kind"] == "categorical"
+    assert atlas._deferred_columns == ["id"]
+    # Unrelated changes do not bring the ids into the state before the browser asks.
+    assert "id" not in atlas._columns
+
+
+def test_a_deferred_column_added_to_the_tooltip_again_is_sent(library, deferring):
+    atlas = Atlas(library, tooltip=["id", "lr"], axes=["lr"])
+    atlas.tooltip_columns = ["lr", "id"]  # reordered: still deferred
+    assert atlas._deferred_columns == ["id"] and "id" not in atlas._columns
+    atlas.tooltip_columns = ["lr"]
+    frontend_update(atlas, {"tooltip_columns": ["lr", "id"]})
+    assert atlas._deferred_columns == [] and atlas._columns["id"]["kind"] == "text"
+    assert decode_column(atlas._columns["id"]).tolist() == library.metadata["id"].tolist()
+
+
+def test_save_html_holds_the_deferred_columns(library, deferring, tmp_path):
+    atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
+    assert atlas._deferred_columns == ["id", "dataset"]
+    path = tmp_path / "atlas.html"
+    atlas.save_html(path)
+    state = _script_json(path.read_text(encoding="utf-8"), "miwd-payload")["state"]
+    assert state["_deferred_columns"] == []
+    columns = state["_columns"]
+    assert decode_column(columns["id"]).tolist() == library.metadata["id"].tolist()
+    assert decode_column(columns["dataset"]).tolist() == small_text(library, "dataset")
+    assert {"id", "dataset"} <= set(state["_all_columns"])
+    # The widget itself still waits for the browser's request.
+    assert atlas._deferred_columns == ["id", "dataset"]
