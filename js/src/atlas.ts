@@ -15,6 +15,7 @@ import {
 import { decodeFloat32, decodeIndices } from "./codec";
 import { createColumnPicker } from "./column_picker";
 import { type Column, decodeColumns, isDrawn } from "./columns";
+import { createDeferredColumns } from "./deferred";
 import { el, listen, readTheme, type Theme } from "./dom";
 import { createExportBar } from "./export";
 import { createGallery } from "./gallery";
@@ -88,6 +89,12 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
   const allColumns = () => model.get("_all_columns") ?? [...columns.keys()];
   /** Every column a view can draw: the metadata's, and "(cluster)" while there are clusters. */
   const colorOptions = () => [...(clusters.size ? [CLUSTER_COLUMN] : []), ...allColumns()];
+  // Ids of a large library come after the first paint (or when a tooltip or the CSV needs them).
+  const deferred = createDeferredColumns({
+    deferred: () => model.get("_deferred_columns") ?? [],
+    has: (name) => columns.has(name),
+    send: (message) => model.send(message),
+  });
   const showNeighbors = (row: number) => {
     const message: NeighborsRequest = { type: "neighbors", row, k: model.get("neighbors_k") ?? 10 };
     model.send(message);
@@ -99,7 +106,12 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     coordinates: points,
     store,
     columns: () => columns,
-    tooltipColumns: () => model.get("tooltip_columns") ?? [],
+    // The scatter reads these only to show a tooltip: the first hover asks for the deferred
+    // columns (they show "…" until they arrive). "(cluster)" without clusters never comes.
+    tooltipColumns: () => {
+      deferred.request();
+      return (model.get("tooltip_columns") ?? []).filter((name) => name !== CLUSTER_COLUMN || columns.has(name));
+    },
     color: model.get("color") ?? "",
     theme,
     onColorChange: (name) => {
@@ -110,6 +122,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     colorOptions,
     paths: decodePaths(model.get("_paths")),
     onPick: showNeighbors,
+    onDrawn: () => deferred.afterFirstPaint(),
   });
   const setClusters = (next: Clusters) => {
     model.set("clusters", encodeClusters(next));
@@ -197,11 +210,17 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     onTrait(model, "_columns", () => {
       const axes = model.get("axes") ?? [];
       const missing = axes.filter((name) => !isDrawn(columns.get(name)));
+      const before = columns;
       columns = withClusters(decodeColumns(model.get("_columns")));
-      scatter.setColumns();
+      // Text columns (the deferred ids) draw nothing: no redraw of every point for them.
+      if ([...columns].some(([name, column]) => isDrawn(column) && !isDrawn(before.get(name)))) {
+        scatter.setColumns();
+      }
       // Only axes that were waiting for their column are re-laid out (that resets brushes).
       if (missing.some((name) => isDrawn(columns.get(name)))) parallel.setAxes(axes);
+      deferred.update();
     }),
+    onTrait(model, "_deferred_columns", () => deferred.update()),
     onTrait(model, "axes", () => {
       parallel.setAxes(model.get("axes") ?? []);
       axesPicker.refresh();
@@ -238,6 +257,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     columns: () => columns,
     canvases: () => [...left.querySelectorAll<HTMLCanvasElement>(".miwd-stage canvas")],
     background: () => theme.background,
+    columnsReady: () => deferred.ready(),
   });
 
   // --- layout (fit the cell width) and theme
@@ -265,6 +285,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
 
   return () => {
     for (const cleanup of cleanups.reverse()) cleanup();
+    deferred.destroy();
     channel.destroy();
     clusterChannel.destroy();
     clusterGallery.destroy();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Column, encodeCategories } from "./columns";
-import { csvNumber, csvText, selectionCsv } from "./export";
+import { csvNumber, csvText, csvWhenReady, selectionCsv } from "./export";
 
 /** A minimal RFC 4180 reader (quoted fields, doubled quotes, CRLF), to read the CSV back. */
 function parseCsv(text: string): { fields: string[]; quoted: boolean[] }[] {
@@ -125,5 +125,35 @@ describe("CSV safety and fidelity", () => {
     ).split("\r\n");
     expect(rows[1]).toBe(`0,"a","${(2n ** 60n + 1n).toString()}"`);
     expect(rows[2]).toBe("1,,");
+  });
+});
+
+describe("CSV while the ids are deferred", () => {
+  it("waits for them and then writes them first", async () => {
+    const withoutIds = columns();
+    withoutIds.delete("id");
+    let current = withoutIds;
+    let arrive = () => {};
+    const ready = new Promise<void>((resolve) => {
+      arrive = resolve;
+    });
+    let text: string | null = null;
+    void csvWhenReady(Int32Array.from([1]), () => current, ready).then((csv) => {
+      text = csv;
+    });
+    await Promise.resolve();
+    expect(text).toBeNull(); // nothing is saved without the ids
+    current = columns(); // the ids arrived (the _columns change), then the promise resolves
+    arrive();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(parseCsv(text ?? "").map((r) => r.fields)).toEqual([
+      ["id", "lr", "optimizer"],
+      ["c,d", "0.001", "sgd"],
+    ]);
+  });
+
+  it("writes at once when nothing is deferred", async () => {
+    const csv = await csvWhenReady(Int32Array.from([0]), columns, null);
+    expect(parseCsv(csv)[1].fields[0]).toBe('a"b');
   });
 });

@@ -15,6 +15,11 @@ interface ExportOptions {
   canvases: () => HTMLCanvasElement[];
   /** Fill behind the canvases (the theme's background). */
   background: () => string;
+  /**
+   * null when every column is here; else a promise of the deferred columns (the ids of a
+   * large library), which the CSV waits for: it never goes out without them.
+   */
+  columnsReady?: () => Promise<void> | null;
 }
 
 interface ExportBar {
@@ -75,6 +80,19 @@ export function selectionCsv(rows: ArrayLike<number>, columns: Map<string, Colum
   return `${lines.join("\r\n")}\r\n`;
 }
 
+/**
+ * The CSV of `rows` once `ready` (the deferred columns, null: none) has resolved: `columns` is
+ * read then, so the ids that arrived are in it.
+ */
+export async function csvWhenReady(
+  rows: ArrayLike<number>,
+  columns: () => Map<string, Column>,
+  ready: Promise<void> | null,
+): Promise<string> {
+  if (ready) await ready;
+  return selectionCsv(rows, columns());
+}
+
 /** The canvases stacked on one canvas of the first one's pixel size, over `background`. */
 export function composite(canvases: HTMLCanvasElement[], background: string): HTMLCanvasElement {
   const out = document.createElement("canvas");
@@ -131,14 +149,32 @@ export function createExportBar(opts: ExportOptions): ExportBar {
       setTimeout(() => revoke(url), REVOKE_MS),
     );
   };
+  const csvTitle = csv.title;
+  let waiting = false; // for the deferred columns (ids), after a click
+  let destroyed = false;
   const updateCsv = () => {
-    csv.disabled = store.size === 0;
+    csv.disabled = waiting || store.size === 0;
+    csv.title = waiting ? "Loading the ids of the models: the CSV follows" : csvTitle;
   };
+  const saveCsv = (text: string) => save(new Blob([text], { type: "text/csv" }), "miwd-selection.csv");
 
   const removers = [
     listen(csv, "click", () => {
-      if (store.size === 0) return;
-      save(new Blob([selectionCsv(store.get(), opts.columns())], { type: "text/csv" }), "miwd-selection.csv");
+      if (store.size === 0 || waiting) return;
+      const rows = store.get(); // the selection of the click, even if it changes meanwhile
+      const ready = opts.columnsReady?.() ?? null;
+      if (!ready) {
+        saveCsv(selectionCsv(rows, opts.columns())); // at once, inside the click
+        return;
+      }
+      waiting = true;
+      updateCsv();
+      void csvWhenReady(rows, opts.columns, ready).then((text) => {
+        if (destroyed) return;
+        waiting = false;
+        updateCsv();
+        saveCsv(text);
+      });
     }),
     listen(png, "click", () => {
       composite(opts.canvases(), opts.background()).toBlob((blob) => {
@@ -151,6 +187,7 @@ export function createExportBar(opts: ExportOptions): ExportBar {
 
   return {
     destroy() {
+      destroyed = true;
       for (const remove of removers) remove();
       for (const url of [...urls.keys()]) revoke(url);
       bar.remove();

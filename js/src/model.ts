@@ -41,7 +41,18 @@ export type AtlasTraits = {
   _neighbors: EncodedNeighbors;
   neighbors_k: number;
   _paths: EncodedPaths;
+  /**
+   * Tooltip-only text columns (ids, paths) of a large library not in `_columns` yet: the view
+   * asks for them with a `ColumnsRequest` after its first frame. Absent in older pages.
+   */
+  _deferred_columns?: string[];
 };
+
+/** Browser -> Python: send these deferred columns (Python adds them to `_columns`). */
+export interface ColumnsRequest {
+  type: "columns";
+  names: string[];
+}
 
 /** Browser -> Python: show the descriptor-space neighbours of `row` (-1: show none). */
 export interface NeighborsRequest {

@@ -21,7 +21,32 @@ export function placeTooltip(
   return { left: Math.max(0, left), top };
 }
 
-/** Fill `tooltip` with row `index` of `names` (missing columns skipped) and show it at `pos`. */
+/** What a tooltip shows for a column that has not arrived from Python yet. */
+export const PENDING_TEXT = "…";
+
+/** One line of the tooltip: the column's name, its text for the row, and how it reads. */
+export interface TooltipCell {
+  name: string;
+  text: string;
+  /** A missing value ("(missing)", in italics). */
+  missing: boolean;
+  /** The column is on its way (a deferred id column, or one just chosen): "…". */
+  pending: boolean;
+}
+
+/**
+ * The lines of row `index`: one per name in `names`. A name without a column yet is on its
+ * way from Python (the view asks for every tooltip column) and shows `PENDING_TEXT`.
+ */
+export function tooltipCells(index: number, columns: Map<string, Column>, names: readonly string[]): TooltipCell[] {
+  return names.map((name) => {
+    const column = columns.get(name);
+    if (!column) return { name, text: PENDING_TEXT, missing: false, pending: true };
+    return { name, text: cellText(column, index), missing: isMissing(column, index), pending: false };
+  });
+}
+
+/** Fill `tooltip` with row `index` of `names` (see `tooltipCells`) and show it at `pos`. */
 export function showTooltip(
   tooltip: HTMLElement,
   index: number,
@@ -32,15 +57,14 @@ export function showTooltip(
 ): void {
   tooltip.replaceChildren();
   const table = el("table");
-  for (const name of names) {
-    const column = columns.get(name);
-    if (!column) continue;
+  for (const { name, text, missing, pending } of tooltipCells(index, columns, names)) {
     const row = el("tr");
-    const cell = el("td", "", cellText(column, index));
-    if (isMissing(column, index)) {
+    const cell = el("td", "", text);
+    if (missing) {
       cell.classList.add("miwd-missing");
       cell.style.fontStyle = "italic"; // "(missing)" reads as no value, not as a category
     }
+    if (pending) cell.classList.add("miwd-pending");
     row.append(el("th", "", name), cell);
     table.append(row);
   }
