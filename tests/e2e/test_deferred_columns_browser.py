@@ -1,0 +1,123 @@
+"""Deferred id columns in JupyterLab + Chromium: asked for after the first paint, shown after.
+
+A small library with ``DEFERRED_TEXT_ROWS`` lowered in the kernel stands in for a million
+models. The first view asks for the ids by itself once it has drawn; the second view's kernel
+holds its answer back, so the tooltip shows "…" and a CSV download waits for the ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lab_harness import LabNotebook, artifacts_on_error
+from test_atlas_browser import ROOT, SCATTER_CANVAS, TOOLTIP, screen_positions
+
+pytestmark = pytest.mark.e2e
+
+LIBRARY_CELL = """
+import numpy as np
+import pandas as pd
+import miwd_widget.widget.atlas as atlas_module
+from miwd_widget import Atlas, ModelLibrary
+
+atlas_module.DEFERRED_TEXT_ROWS = 10  # a small library behaves as a million-model one
+rng = np.random.default_rng(3)
+n = 40
+# An 8 x 5 grid, far apart on screen: a hover finds exactly one point.
+embedding = np.column_stack([np.arange(n) % 8, np.arange(n) // 8]).astype(np.float32) * 3
+accuracy = rng.uniform(0.1, 0.99, n)
+metadata = pd.DataFrame({
+    "id": [f"net-{i:03d}" for i in range(n)],
+    "dataset": rng.choice(["mnist", "svhn"], n),
+    "lr": 10 ** rng.uniform(-4, -1, n),
+    "test_accuracy": accuracy,
+    "accuracy_norm": accuracy,
+})
+lib = ModelLibrary(rng.random((n, 4, 4), dtype=np.float32), metadata, embedding=embedding,
+                   value_range=(0.0, 1.0))
+"""
+FIRST_CELL = """
+atlas = Atlas(lib)
+first_state = {"deferred": list(atlas._deferred_columns), "columns": sorted(atlas._columns)}
+atlas
+"""
+# The second view's request is recorded and answered only when the test says so.
+HELD_CELL = """
+held = Atlas(lib)
+asked = []
+held._on_columns_msg = asked.append
+held.select([5, 6, 7])
+held
+"""
+HOVERED = 19
+
+
+@pytest.fixture(scope="module")
+def nb(open_notebook):
+    notebook = open_notebook("deferred.ipynb", [LIBRARY_CELL, FIRST_CELL, HELD_CELL])
+    with artifacts_on_error(notebook, "deferred-notebook-setup"):
+        notebook.page.wait_for_function(
+            "(sel) => document.querySelectorAll(sel).length === 2", arg=ROOT, timeout=60_000
+        )
+        for i in range(2):
+            view(notebook, i).locator(SCATTER_CANVAS).wait_for(state="visible", timeout=60_000)
+    yield notebook
+    notebook.close()
+
+
+def view(nb: LabNotebook, i: int):
+    return nb.page.locator(ROOT).nth(i)
+
+
+def hover_tooltip(nb: LabNotebook, i: int, row: int) -> dict[str, str]:
+    """Hover ``row`` in view ``i``; its tooltip as {column: text}."""
+    canvas = view(nb, i).locator(SCATTER_CANVAS)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 100, box
+    embedding = np.asarray(nb.kernel_value("lib.embedding.tolist()"), dtype=np.float32)
+    x, y = screen_positions(embedding, box["width"], box["height"])[row]
+    nb.page.mouse.move(1, 1)
+    nb.page.mouse.move(box["x"] + x + 25, box["y"] + y + 25)
+    nb.page.mouse.move(box["x"] + x, box["y"] + y, steps=5)
+    tooltip = view(nb, i).locator(TOOLTIP)
+    tooltip.wait_for(state="visible", timeout=10_000)
+    cells = tooltip.locator("tr").evaluate_all(
+        "rows => rows.map(r => [r.querySelector('th').textContent, r.querySelector('td').textContent])"
+    )
+    return dict(cells)
+
+
+def test_ids_come_after_the_first_paint_and_show_in_the_tooltip(nb):
+    first = nb.kernel_value("first_state")
+    assert first["deferred"] == ["id"] and "id" not in first["columns"]
+    # No gesture: the view asks once it has drawn, and Python has sent them.
+    nb.wait_kernel_value("atlas._deferred_columns", lambda v: v == [], timeout=30)
+    assert nb.kernel_value("atlas._columns['id']['kind']") == "text"
+    cells = hover_tooltip(nb, 0, HOVERED)
+    assert cells["id"] == f"net-{HOVERED:03d}"
+
+
+def test_pending_ids_show_an_ellipsis_and_the_csv_waits_for_them(nb):
+    asked = nb.wait_kernel_value("asked", lambda v: len(v) == 1, timeout=30)
+    assert asked[0]["names"] == ["id"]
+    assert nb.kernel_value("held._deferred_columns") == ["id"]
+    cells = hover_tooltip(nb, 1, HOVERED)
+    assert cells["id"] == "…"
+    button = view(nb, 1).locator(".miwd-export-csv")
+    with nb.page.expect_download(timeout=30_000) as info:
+        button.click()
+        nb.page.wait_for_function(
+            "(b) => b.disabled && /ids/.test(b.title)", arg=button.element_handle(), timeout=5_000
+        )
+        nb.run_python("type(held)._on_columns_msg(held, asked[0])")
+    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert rows[0][0] == "id"
+    assert [r[0] for r in rows[1:]] == ["net-005", "net-006", "net-007"]
+    assert nb.kernel_value("held._deferred_columns") == []
+    nb.page.wait_for_function("(b) => !b.disabled", arg=button.element_handle(), timeout=5_000)
+    assert hover_tooltip(nb, 1, HOVERED)["id"] == f"net-{HOVERED:03d}"
