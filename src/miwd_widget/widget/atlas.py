@@ -168,7 +168,9 @@ class Atlas(anywidget.AnyWidget):
     gallery_size
         How many individual descriptors of a selection the gallery shows.
     tooltip
-        Columns shown on hover (default: ``id`` plus the axes and color column).
+        Columns shown on hover (default: ``id`` plus the axes and color column). Above
+        ``DEFERRED_TEXT_ROWS`` models their text columns (ids) reach the browser after the
+        first paint; until then the tooltip shows "…" and the CSV download waits for them.
     clusters
         Named clusters ``{name: rows}`` to start with (default: the library's saved ones).
         ``atlas.clusters`` writes through to ``library.clusters``, so ``library.save`` keeps
