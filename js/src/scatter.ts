@@ -8,6 +8,7 @@ import { encodeColors, pointStyleFor } from "./coloring";
 import type { Column } from "./columns";
 import { el, listen, type Theme } from "./dom";
 import { frameTask, type RenderGate, renderGate, restTask } from "./frame";
+import { bindLasso, combineSorted, type LassoMode, nearestPoint, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
 import { drawLocated, type Located } from "./located";
 import { type Neighbors, neighborsAsLocated } from "./neighbors";
@@ -131,11 +132,12 @@ function buildDom(parent: HTMLElement) {
   const canvas = el("canvas", "miwd-scatter-canvas");
   canvas.dataset.testid = "miwd-scatter-canvas";
   const overlay = el("canvas", "miwd-overlay");
+  const lassoCanvas = el("canvas", "miwd-lasso-canvas");
   const tooltip = el("div", "miwd-tooltip");
   tooltip.hidden = true;
   const legend = el("div", "miwd-legend");
   legend.dataset.testid = "miwd-legend";
-  stage.append(canvas, overlay, legend, tooltip);
+  stage.append(canvas, overlay, lassoCanvas, legend, tooltip);
   root.append(toolbar, stage);
   parent.append(root);
   return {
@@ -149,6 +151,7 @@ function buildDom(parent: HTMLElement) {
     stage,
     canvas,
     overlay,
+    lassoCanvas,
     tooltip,
     legend,
   };
@@ -207,9 +210,10 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
     // regl-scatterplot listens for Escape on window: in Jupyter that key leaves edit mode
     // anywhere on the page, and must not clear every atlas's selection.
     deselectOnEscape: false,
+    // Always pan/zoom: the lasso is our own (lasso.ts), also for shift+drag.
     mouseMode: "panZoom",
-    // shift = "add": shift+drag lassos into the selection, shift+click adds a point.
-    actionKeyMap: { lasso: "shift", merge: "shift", remove: "alt" },
+    // shift = "add": shift+click adds a point (shift+drag lassos, lasso.ts).
+    actionKeyMap: { merge: "shift", remove: "alt" },
     colorBy: "valueA",
     // Events in the same task: by default regl-scatterplot publishes "select" in a
     // setTimeout, and at a million points in software WebGL an animation frame (~1 s) ran
@@ -399,16 +403,13 @@ function fillColorSelect(select: HTMLSelectElement, names: Iterable<string>, sel
 
 /** Lasso toggle, reset view and clear buttons. */
 function bindButtons(scatterplot: Scatterplot, dom: Dom, store: SelectionStore): (() => void)[] {
-  let lassoMode = false;
   const setLassoMode = (on: boolean) => {
-    lassoMode = on;
     dom.lassoButton.setAttribute("aria-pressed", String(on));
     dom.lassoButton.classList.toggle("miwd-active", on);
     dom.root.classList.toggle("miwd-lasso-mode", on);
-    void scatterplot.set({ mouseMode: on ? "lasso" : "panZoom" });
   };
   return [
-    listen(dom.lassoButton, "click", () => setLassoMode(!lassoMode)),
+    listen(dom.lassoButton, "click", () => setLassoMode(dom.lassoButton.getAttribute("aria-pressed") !== "true")),
     listen(dom.resetButton, "click", () => void scatterplot.reset()),
     listen(dom.clearButton, "click", () => store.set([], "toolbar")),
   ];
@@ -493,7 +494,43 @@ export function createScatter(opts: ScatterOptions): ScatterView {
       pointConnectionSize: 1.5,
     } as Partial<ScatterplotProperties>);
   }
+  /** A lasso or a lasso-mode click, combined with the selection as its keys say. */
+  const lassoSelect = (rows: Int32Array, mode: LassoMode) => {
+    const next = mode === "replace" ? rows : combineSorted(store.get(), rows, mode);
+    store.set(next, "lasso");
+  };
+  const scales = () => ({
+    xs: scatterplot.get("xScale") as LinearScale,
+    ys: scatterplot.get("yScale") as LinearScale,
+  });
+  const removeLasso = bindLasso({
+    stage: dom.stage,
+    frame: dom.canvas,
+    canvas: dom.lassoCanvas,
+    active: () => dom.lassoButton.getAttribute("aria-pressed") === "true",
+    toData: (sx, sy) => {
+      const { xs, ys } = scales();
+      return [xs.invert(sx), ys.invert(sy)];
+    },
+    unitsPerPixel: () => {
+      const { xs } = scales();
+      const [d0, d1] = xs.domain();
+      const [r0, r1] = xs.range();
+      return Math.abs((d1 - d0) / (r1 - r0 || 1));
+    },
+    pointRadius: () => pointStyleFor(n).size / 2,
+    color: () => theme.accent,
+    onLasso: (polygon, mode) => lassoSelect(pointsInPolygon(points.x, points.y, polygon), mode),
+    onClick: (x, y, radius, mode) => {
+      const row = nearestPoint(points.x, points.y, x, y, radius);
+      if (row < 0) return;
+      const path = mode === "replace" ? expandClick(row) : null;
+      lassoSelect(path ?? Int32Array.of(row), mode);
+      opts.onPick?.(row);
+    },
+  });
   const removers = [
+    removeLasso,
     ...bindSelection(scatterplot, gl.gate, store, updateCount, expandClick, (row) => opts.onPick?.(row)),
     ...bindHover(scatterplot, dom, store, tooltipFor, drawOverlay),
     ...bindButtons(scatterplot, dom, store),

@@ -4,7 +4,7 @@
  * its own echo. No module-level state: two widgets on a page never share a store.
  */
 
-export type SelectionSource = "model" | "scatter" | "parallel" | "toolbar" | "path" | "init";
+export type SelectionSource = "model" | "scatter" | "lasso" | "parallel" | "toolbar" | "path" | "init";
 type SelectionListener = (selection: Int32Array, source: SelectionSource) => void;
 
 /** Above this share of n, normalizing goes through a membership mask (O(n)) instead of a sort. */

@@ -1,0 +1,180 @@
+import { describe, expect, it, vi } from "vitest";
+import { bindLasso, combineSorted, LASSO_MIN_DIST_PX, nearestPoint, PICK_RADIUS_PX, pointsInPolygon } from "./lasso";
+
+/** Even-odd ray casting, one point at a time (the reference the scan must equal). */
+function inside(px: number, py: number, poly: number[]): boolean {
+  let hit = false;
+  const k = poly.length / 2;
+  for (let a = 0, b = k - 1; a < k; b = a++) {
+    const [ax, ay, bx, by] = [poly[2 * a], poly[2 * a + 1], poly[2 * b], poly[2 * b + 1]];
+    if (ay > py !== by > py && px < ax + ((py - ay) * (bx - ax)) / (by - ay)) hit = !hit;
+  }
+  return hit;
+}
+
+function randomPoints(n: number, seed = 1): { x: Float32Array; y: Float32Array } {
+  let s = seed;
+  const next = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+  const x = new Float32Array(n);
+  const y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    x[i] = 2 * next() - 1;
+    y[i] = 2 * next() - 1;
+  }
+  return { x, y };
+}
+
+/** A concave star around (0.1, -0.05). */
+function star(k = 9): number[] {
+  const poly: number[] = [];
+  for (let j = 0; j < 2 * k; j++) {
+    const r = j % 2 === 0 ? 0.7 : 0.3;
+    const a = (Math.PI * j) / k;
+    poly.push(0.1 + r * Math.cos(a), -0.05 + r * Math.sin(a));
+  }
+  return poly;
+}
+
+describe("pointsInPolygon", () => {
+  it("selects exactly the points inside a concave polygon, in row order", () => {
+    const { x, y } = randomPoints(20000);
+    const poly = star();
+    const expected: number[] = [];
+    for (let i = 0; i < x.length; i++) if (inside(x[i], y[i], poly)) expected.push(i);
+    const got = pointsInPolygon(x, y, poly);
+    expect(got).toBeInstanceOf(Int32Array);
+    expect(Array.from(got)).toEqual(expected);
+    expect(expected.length).toBeGreaterThan(2000);
+    expect(expected.length).toBeLessThan(18000); // the star's notches exclude points
+  });
+
+  it("needs three vertices and keeps row 0", () => {
+    const x = Float32Array.of(0, 5, 0.2);
+    const y = Float32Array.of(0, 5, 0.1);
+    expect(pointsInPolygon(x, y, [0, 0, 1, 1]).length).toBe(0);
+    expect(Array.from(pointsInPolygon(x, y, [-1, -1, 1, -1, 1, 1, -1, 1]))).toEqual([0, 2]);
+  });
+});
+
+describe("nearestPoint and combineSorted", () => {
+  it("picks the nearest row within the radius, row 0 included, else -1", () => {
+    const x = Float32Array.of(0, 1, 1.05);
+    const y = Float32Array.of(0, 0, 0);
+    expect(nearestPoint(x, y, 0.01, 0, 0.1)).toBe(0);
+    expect(nearestPoint(x, y, 1.04, 0.01, 0.1)).toBe(2);
+    expect(nearestPoint(x, y, 0.5, 0.5, 0.1)).toBe(-1);
+  });
+
+  it("merges and removes sorted rows", () => {
+    const current = Int32Array.of(0, 3, 5, 9);
+    const change = Int32Array.of(1, 3, 9, 12);
+    expect(Array.from(combineSorted(current, change, "merge"))).toEqual([0, 1, 3, 5, 9, 12]);
+    expect(Array.from(combineSorted(current, change, "remove"))).toEqual([0, 5]);
+    expect(Array.from(combineSorted(new Int32Array(0), change, "remove"))).toEqual([]);
+  });
+});
+
+/** A stand-in DOM: EventTargets with the few properties the lasso reads. */
+function stage() {
+  const el = Object.assign(new EventTarget(), { clientWidth: 200, clientHeight: 100 });
+  const frame = Object.assign(new EventTarget(), {
+    getBoundingClientRect: () => ({ left: 10, top: 20, width: 200, height: 100 }),
+  });
+  const canvas = Object.assign(new EventTarget(), { width: 0, height: 0, style: {}, getContext: () => null });
+  const win = Object.assign(new EventTarget(), { devicePixelRatio: 1 });
+  return { el, frame, canvas, win };
+}
+
+function mouse(type: string, clientX: number, clientY: number, extra: Record<string, unknown> = {}): Event {
+  return Object.assign(new Event(type, { cancelable: true }), { button: 0, clientX, clientY, ...extra });
+}
+
+function bind(active: boolean) {
+  const dom = stage();
+  const onLasso = vi.fn();
+  const onClick = vi.fn();
+  const cleanup = bindLasso(
+    {
+      stage: dom.el as unknown as HTMLElement,
+      frame: dom.frame as unknown as HTMLElement,
+      canvas: dom.canvas as unknown as HTMLCanvasElement,
+      active: () => active,
+      toData: (sx, sy) => [sx / 100, -sy / 100],
+      unitsPerPixel: () => 0.01,
+      pointRadius: () => 3,
+      color: () => "#f00",
+      onLasso,
+      onClick,
+    },
+    dom.win as unknown as Window,
+  );
+  return { ...dom, onLasso, onClick, cleanup };
+}
+
+describe("bindLasso", () => {
+  it("turns a drag in lasso mode into a data-space polygon and swallows the click after it", () => {
+    const t = bind(true);
+    const down = mouse("mousedown", 20, 30);
+    t.el.dispatchEvent(down);
+    expect(down.defaultPrevented).toBe(true); // regl-scatterplot never sees it
+    for (const [x, y] of [
+      [60, 30],
+      [61, 30], // closer than LASSO_MIN_DIST_PX to the last vertex: dropped
+      [60, 80],
+      [20, 80],
+    ])
+      t.win.dispatchEvent(mouse("pointermove", x, y));
+    t.win.dispatchEvent(mouse("mouseup", 20, 80, { shiftKey: true }));
+    expect(t.onLasso).toHaveBeenCalledTimes(1);
+    const [polygon, mode] = t.onLasso.mock.calls[0];
+    // relative to the frame (10, 20), then toData
+    expect(Array.from(polygon as Float64Array)).toEqual([0.1, -0.1, 0.5, -0.1, 0.5, -0.6, 0.1, -0.6]);
+    expect(mode).toBe("merge");
+    expect(LASSO_MIN_DIST_PX).toBeGreaterThan(1);
+    const click = mouse("click", 20, 80);
+    t.el.dispatchEvent(click);
+    expect(click.defaultPrevented).toBe(true);
+    // a move after the release draws nothing and lassos nothing
+    t.win.dispatchEvent(mouse("pointermove", 90, 90));
+    t.win.dispatchEvent(mouse("mouseup", 90, 90));
+    expect(t.onLasso).toHaveBeenCalledTimes(1);
+    t.cleanup();
+  });
+
+  it("a click in lasso mode picks; alt removes; without lasso mode only shift lassos", () => {
+    const t = bind(true);
+    t.el.dispatchEvent(mouse("mousedown", 50, 50));
+    t.win.dispatchEvent(mouse("mouseup", 50, 50, { altKey: true }));
+    expect(t.onLasso).not.toHaveBeenCalled();
+    expect(t.onClick).toHaveBeenCalledWith(0.4, -0.3, (3 + PICK_RADIUS_PX) * 0.01, "remove");
+    t.cleanup();
+
+    const pan = bind(false);
+    const plain = mouse("mousedown", 20, 30);
+    pan.el.dispatchEvent(plain);
+    expect(plain.defaultPrevented).toBe(false); // a pan: regl-scatterplot's
+    pan.win.dispatchEvent(mouse("pointermove", 80, 80));
+    pan.win.dispatchEvent(mouse("mouseup", 80, 80));
+    expect(pan.onLasso).not.toHaveBeenCalled();
+    expect(pan.onClick).not.toHaveBeenCalled();
+    pan.el.dispatchEvent(mouse("mousedown", 20, 30, { shiftKey: true }));
+    for (const [x, y] of [
+      [60, 30],
+      [60, 80],
+    ])
+      pan.win.dispatchEvent(mouse("pointermove", x, y));
+    pan.win.dispatchEvent(mouse("mouseup", 60, 80));
+    expect(pan.onLasso).toHaveBeenCalledTimes(1);
+    expect(pan.onLasso.mock.calls[0][1]).toBe("replace"); // shift released before the end
+    pan.cleanup();
+    // after the cleanup nothing listens
+    pan.el.dispatchEvent(mouse("mousedown", 20, 30, { shiftKey: true }));
+    pan.win.dispatchEvent(mouse("pointermove", 60, 30));
+    pan.win.dispatchEvent(mouse("pointermove", 60, 80));
+    pan.win.dispatchEvent(mouse("mouseup", 60, 80));
+    expect(pan.onLasso).toHaveBeenCalledTimes(1);
+  });
+});
