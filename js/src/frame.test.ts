@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { frameTask, renderGate, restTask } from "./frame";
+import { afterPaint, frameTask, renderGate, restTask } from "./frame";
 
 describe("frame tasks", () => {
   it("run once per frame however often scheduled, and cancel cleanly", () => {
@@ -136,5 +136,26 @@ describe("render gate", () => {
     gate.destroy();
     h.advance(200);
     expect(redraws).toBe(1);
+  });
+});
+
+describe("afterPaint", () => {
+  it("runs the task two frames on, once, and not after its cancel", () => {
+    const queue: (() => void)[] = [];
+    const request = (cb: () => void) => queue.push(cb);
+    const cancel = (h: number) => {
+      queue[h - 1] = () => {};
+    };
+    let runs = 0;
+    afterPaint(() => runs++, request, cancel);
+    queue.shift()?.(); // the frame that draws
+    expect(runs).toBe(0);
+    queue.shift()?.(); // the next: painted
+    expect(runs).toBe(1);
+    expect(queue.length).toBe(0);
+    const stop = afterPaint(() => runs++, request, cancel);
+    stop();
+    for (const cb of queue.splice(0)) cb();
+    expect(runs).toBe(1);
   });
 });

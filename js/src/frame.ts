@@ -45,6 +45,24 @@ export function frameTask(task: () => void, request = defaultRequest, cancel = d
   };
 }
 
+/**
+ * Run `task` once the browser has painted what is scheduled now (two animation frames on:
+ * the one that draws, then the next); returns the cancel. A view that is costly to lay out
+ * (parallel coordinates of a million rows) waits for it, so the scatter shows first.
+ */
+export function afterPaint(task: () => void, request = defaultRequest, cancel = defaultCancel): () => void {
+  let handle: number | null = request(() => {
+    handle = request(() => {
+      handle = null;
+      task();
+    });
+  });
+  return () => {
+    if (handle !== null) cancel(handle);
+    handle = null;
+  };
+}
+
 interface Timers {
   set: (callback: () => void, ms: number) => unknown;
   clear: (handle: unknown) => void;

@@ -13,7 +13,7 @@ import { encodeColors } from "./coloring";
 import { type Column, type DrawnColumn, formatValue, isDrawn } from "./columns";
 import { type BinnedAxis, binCategorical, binNumeric, pairHistogram, strokeDensity } from "./density";
 import { el, type Theme } from "./dom";
-import { frameTask, restTask } from "./frame";
+import { afterPaint, frameTask, restTask } from "./frame";
 import { fitLabel, timeTicks } from "./labels";
 import type { SelectionStore } from "./selection";
 
@@ -446,6 +446,8 @@ export function createParallel(opts: ParallelOptions): ParallelView {
     selectionFrame.schedule(); // after the selection went to Python, once per frame
   });
 
+  let firstDraw: (() => void) | undefined;
+
   function redrawAll() {
     axes = layoutAxes(opts.columns(), axesNames, width, height);
     binned = [];
@@ -482,10 +484,19 @@ export function createParallel(opts: ParallelOptions): ParallelView {
       const next = Math.max(300, Math.floor(w));
       if (drawn && next === width) return;
       width = next;
-      drawn = true;
-      redrawAll();
+      if (drawn) {
+        redrawAll();
+        return;
+      }
+      // The first layout bins every row on every axis (a quarter second at a million):
+      // after the page painted once, so the scatter is not held back by it.
+      firstDraw ??= afterPaint(() => {
+        drawn = true;
+        redrawAll();
+      });
     },
     destroy() {
+      firstDraw?.();
       unsubscribe();
       selectionFrame.cancel();
       brushRest.cancel();

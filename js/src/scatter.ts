@@ -7,7 +7,7 @@ import createScatterplot, { createRenderer } from "regl-scatterplot";
 import { encodeColors, pointStyleFor } from "./coloring";
 import type { Column } from "./columns";
 import { el, listen, type Theme } from "./dom";
-import { frameTask, type RenderGate, renderGate, restTask } from "./frame";
+import { afterPaint, frameTask, type RenderGate, renderGate, restTask } from "./frame";
 import { bindLasso, combineSorted, type LassoMode, nearestPoint, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
 import { drawLocated, type Located } from "./located";
@@ -273,6 +273,35 @@ function paintOverlay(
   for (const located of markers) if (located) drawLocated(ctx, located, project, theme);
 }
 
+/** Above this many points the first frames draw a spread sample of them, then all points. */
+export const PREVIEW_ABOVE = 200_000;
+/** About this many points are in that first, preview draw. */
+export const PREVIEW_POINTS = 100_000;
+
+/** The rows regl-scatterplot draws: a preview sample (`rows`) or, once null, all of them. */
+export interface Preview {
+  rows: Int32Array | null;
+  toRow(index: number): number;
+}
+
+/**
+ * A regular stride of rows (every k-th, from row 0): spread over the whole library, so the
+ * preview shows every region of the atlas in proportion; null when all rows fit.
+ */
+export function previewRows(n: number, points = PREVIEW_POINTS, above = PREVIEW_ABOVE): Int32Array | null {
+  if (n <= above) return null;
+  const step = Math.ceil(n / points);
+  const rows = new Int32Array(Math.ceil(n / step));
+  for (let k = 0; k < rows.length; k++) rows[k] = k * step;
+  return rows;
+}
+
+function pickRows<T extends Float32Array | Uint8Array | Uint16Array | Int32Array>(values: T, rows: Int32Array): T {
+  const out = new (values.constructor as new (length: number) => T)(rows.length);
+  for (let k = 0; k < rows.length; k++) out[k] = values[rows[k]];
+  return out;
+}
+
 /** A frame slower than this (ms) is too slow to follow a brush drag or to precede a send. */
 export const SLOW_RENDER_MS = 50;
 /** How long a slow frame waits after a selection was sent (the message leaves first). */
@@ -296,12 +325,14 @@ function bindSelection(
   onChange: () => void,
   expandClick: (row: number) => Int32Array | null,
   onPick: (row: number) => void,
+  drawn: Preview,
 ): (() => void)[] {
-  const selectSub = scatterplot.subscribe("select", ({ points }) => {
+  const selectSub = scatterplot.subscribe("select", ({ points: picked }) => {
+    const points = drawn.rows ? picked.map((i) => drawn.toRow(i)) : picked;
     // A click on a path point selects the whole path ("path": the scatter redraws it).
     const path = points.length === 1 ? expandClick(points[0]) : null;
     if (path) store.set(path, "path");
-    else store.set(points, "scatter");
+    else store.set(points, drawn.rows ? "lasso" : "scatter"); // a preview's pick: highlighted later
     if (points.length === 1) onPick(points[0]);
   });
   const deselectSub = scatterplot.subscribe("deselect", () => store.set([], "scatter"));
@@ -312,7 +343,7 @@ function bindSelection(
   let pressed = false;
   const frame = frameTask(() => {
     onChange();
-    if (highlight === null || resting) return;
+    if (highlight === null || resting || drawn.rows) return; // the full draw selects the store's
     const selection = highlight;
     highlight = null;
     if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
@@ -360,10 +391,12 @@ function bindHover(
   store: SelectionStore,
   tooltipFor: (index: number, pos: readonly [number, number]) => void,
   onView: () => void,
+  drawn: Preview,
 ): (() => void)[] {
   let pointer: [number, number] | null = null;
   const show = (index: number) => tooltipFor(index, scatterplot.getScreenPosition(index) ?? pointer ?? [0, 0]);
-  const overSub = scatterplot.subscribe("pointOver", (index) => show(index));
+  // Hover waits for the full draw (a preview's indices are not rows; it lasts a moment).
+  const overSub = scatterplot.subscribe("pointOver", (index) => drawn.rows || show(index));
   const outSub = scatterplot.subscribe("pointOut", () => {
     dom.tooltip.hidden = true;
   });
@@ -377,6 +410,7 @@ function bindHover(
       pointer = [e.clientX - r.left, e.clientY - r.top];
     }),
     store.hover.on((index) => {
+      if (drawn.rows) return;
       if (index === null) {
         scatterplot.hover(-1, { preventEvent: true });
         dom.tooltip.hidden = true;
@@ -431,14 +465,38 @@ export function createScatter(opts: ScatterOptions): ScatterView {
   const drawOverlay = () => paintOverlay(dom.overlay, size, [located, neighbors], scatterplot, points, theme);
   const pathConnections = paths ? connectionData(paths) : null;
 
+  // A million points take seconds to draw in software WebGL: the first frames show a spread
+  // sample of them (regl-scatterplot then holds only those; its indices map through
+  // `rows`), the next all of them. The lasso works on all points throughout (lasso.ts).
+  const preview: Preview = {
+    rows: previewRows(n),
+    toRow(index) {
+      return this.rows ? this.rows[index] : index;
+    },
+  };
+  dom.root.dataset.preview = String(preview.rows?.length ?? 0);
   // regl-scatterplot rejects overlapping draw calls: chain them.
   let drawing: Promise<void> = Promise.resolve();
   let drawnOnce = false;
+  let destroyed = false;
   const draw = () => {
     const encoding = encodeColors(opts.columns().get(colorName), n, theme.background);
     renderLegend(dom.legend, encoding.legend);
     drawing = drawing
       .then(async () => {
+        const rows = preview.rows;
+        if (rows) {
+          await scatterplot.set({ pointColor: encoding.palette, showPointConnections: false });
+          const sample = {
+            x: pickRows(points.x, rows),
+            y: pickRows(points.y, rows),
+            z: pickRows(encoding.codes, rows),
+          };
+          await scatterplot.draw(sample, { zDataType: "categorical" });
+          await new Promise<void>((resolve) => afterPaint(resolve));
+          if (destroyed) return;
+          preview.rows = null;
+        }
         await scatterplot.set({ pointColor: encoding.palette, showPointConnections: showPaths });
         const data = { x: points.x, y: points.y, z: encoding.codes };
         // Paths: regl-scatterplot connects points by a 5th (line) and 6th (order) component,
@@ -450,6 +508,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
             : data;
         await scatterplot.draw(connected, { zDataType: "categorical", select: Array.from(store.get()) });
         dom.root.dataset.paths = String(showPaths && paths ? paths.count : 0);
+        dom.root.dataset.preview = "0";
         drawOverlay();
         if (!drawnOnce) {
           drawnOnce = true;
@@ -531,8 +590,8 @@ export function createScatter(opts: ScatterOptions): ScatterView {
   });
   const removers = [
     removeLasso,
-    ...bindSelection(scatterplot, gl.gate, store, updateCount, expandClick, (row) => opts.onPick?.(row)),
-    ...bindHover(scatterplot, dom, store, tooltipFor, drawOverlay),
+    ...bindSelection(scatterplot, gl.gate, store, updateCount, expandClick, (row) => opts.onPick?.(row), preview),
+    ...bindHover(scatterplot, dom, store, tooltipFor, drawOverlay, preview),
     ...bindButtons(scatterplot, dom, store),
     listen(dom.colorSelect, "change", onColorSelect),
     listen(dom.pathsButton, "click", togglePaths),
@@ -591,6 +650,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     },
     resize,
     destroy() {
+      destroyed = true;
       for (const remove of removers) remove();
       gl.destroy(); // releases the WebGL context
       dom.root.remove();
