@@ -275,13 +275,35 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       });
   }
 
+  // No request while a mouse button is held (a brush or lasso drag): each would make Python
+  // summarize a selection about to change, and the drag's final selection would wait in
+  // the kernel behind it. The request follows the release.
+  let pressed = false;
+  let afterRelease = false;
   function schedule() {
     if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (pressed) {
+      afterRelease = true;
+      return;
+    }
     timer = setTimeout(() => {
       timer = undefined;
       fetchNow();
     }, opts.debounceMs ?? 150);
   }
+  const press = (down: boolean) => () => {
+    pressed = down;
+    if (!down && afterRelease) {
+      afterRelease = false;
+      schedule();
+    }
+  };
+  const pointerRemovers = [
+    listen(window, "pointerdown", press(true), { capture: true }),
+    listen(window, "pointerup", press(false), { capture: true }),
+    listen(window, "pointercancel", press(false), { capture: true }),
+  ];
 
   const unsubscribe = store.subscribe(() => schedule());
   fetchNow();
@@ -292,7 +314,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       destroyed = true;
       if (timer !== undefined) clearTimeout(timer);
       unsubscribe();
-      for (const remove of removers) remove();
+      for (const remove of [...removers, ...pointerRemovers]) remove();
       root.remove();
     },
   };
