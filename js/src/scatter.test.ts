@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countText, normalizeCoordinates } from "./scatter";
+import { countText, normalizeCoordinates, previewRows } from "./scatter";
 
 describe("scatter", () => {
   it("centres the atlas and scales its longer side to [-0.95, 0.95] (one scale for x and y)", () => {
@@ -13,5 +13,20 @@ describe("scatter", () => {
   it("counts the selection", () => {
     expect(countText(0, 1500)).toBe("1,500 models");
     expect(countText(1, 1500)).toBe("1 of 1,500 selected");
+  });
+});
+
+describe("previewRows", () => {
+  it("is a regular stride from row 0 over the whole library, above the threshold only", () => {
+    expect(previewRows(200_000)).toBeNull();
+    const rows = previewRows(1_000_000) as Int32Array;
+    expect(rows.length).toBe(100_000);
+    expect(rows[0]).toBe(0);
+    expect(rows[rows.length - 1]).toBe(999_990);
+    expect(rows.every((r, k) => r === 10 * k)).toBe(true);
+    const odd = previewRows(250_001, 100_000) as Int32Array;
+    expect(odd.length).toBeLessThanOrEqual(100_000);
+    expect(odd[odd.length - 1]).toBeGreaterThan(250_001 - 3 - 1); // reaches the last rows
+    expect(previewRows(10, 4, 5)?.length).toBe(4); // every 3rd of 10: 0, 3, 6, 9
   });
 });
