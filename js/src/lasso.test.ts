@@ -1,5 +1,14 @@
 import { describe, expect, it, vi } from "vitest";
-import { bindLasso, combineSorted, LASSO_MIN_DIST_PX, nearestPoint, PICK_RADIUS_PX, pointsInPolygon } from "./lasso";
+import {
+  bindLasso,
+  combineSorted,
+  LASSO_MIN_DIST_PX,
+  MIN_LASSO_AREA_PX2,
+  nearestPoint,
+  PICK_RADIUS_PX,
+  pointsInPolygon,
+  polygonArea,
+} from "./lasso";
 
 /** Even-odd ray casting, one point at a time (the reference the scan must equal). */
 function inside(px: number, py: number, poly: number[]): boolean {
@@ -79,17 +88,21 @@ describe("nearestPoint and combineSorted", () => {
 
 /** A stand-in DOM: EventTargets with the few properties the lasso reads. */
 function stage() {
-  const el = Object.assign(new EventTarget(), { clientWidth: 200, clientHeight: 100 });
-  const frame = Object.assign(new EventTarget(), {
+  // The stage and the scatter canvas are one target here (no DOM tree to propagate in).
+  const el = Object.assign(new EventTarget(), {
+    clientWidth: 200,
+    clientHeight: 100,
     getBoundingClientRect: () => ({ left: 10, top: 20, width: 200, height: 100 }),
   });
+  const frame = el;
   const canvas = Object.assign(new EventTarget(), { width: 0, height: 0, style: {}, getContext: () => null });
   const win = Object.assign(new EventTarget(), { devicePixelRatio: 1 });
   return { el, frame, canvas, win };
 }
 
 function mouse(type: string, clientX: number, clientY: number, extra: Record<string, unknown> = {}): Event {
-  return Object.assign(new Event(type, { cancelable: true }), { button: 0, clientX, clientY, ...extra });
+  const buttons = type === "pointermove" || type === "mousedown" ? 1 : 0;
+  return Object.assign(new Event(type, { cancelable: true }), { button: 0, buttons, clientX, clientY, ...extra });
 }
 
 function bind(active: boolean) {
@@ -176,5 +189,54 @@ describe("bindLasso", () => {
     pan.win.dispatchEvent(mouse("pointermove", 60, 80));
     pan.win.dispatchEvent(mouse("mouseup", 60, 80));
     expect(pan.onLasso).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("lasso edge cases", () => {
+  it("measures areas; a wobbling click is a click, not an empty lasso", () => {
+    expect(polygonArea([0, 0, 4, 0, 4, 3, 0, 3])).toBe(12);
+    expect(polygonArea([0, 0, 0, 3, 4, 3, 4, 0])).toBe(12); // either orientation
+    const t = bind(true);
+    t.el.dispatchEvent(mouse("mousedown", 50, 50));
+    t.win.dispatchEvent(mouse("pointermove", 54, 50));
+    t.win.dispatchEvent(mouse("pointermove", 50, 51)); // three vertices, almost no area
+    t.win.dispatchEvent(mouse("mouseup", 50, 50));
+    expect(MIN_LASSO_AREA_PX2).toBeGreaterThan(4);
+    expect(t.onLasso).not.toHaveBeenCalled();
+    expect(t.onClick).toHaveBeenCalledTimes(1);
+    t.cleanup();
+  });
+
+  it("cancels when the button was released unseen, and ignores other targets and buttons", () => {
+    const t = bind(true);
+    t.el.dispatchEvent(mouse("mousedown", 20, 30));
+    t.win.dispatchEvent(mouse("pointermove", 60, 30));
+    t.win.dispatchEvent(mouse("pointermove", 60, 80, { buttons: 0 })); // released elsewhere
+    t.win.dispatchEvent(mouse("mouseup", 20, 80));
+    expect(t.onLasso).not.toHaveBeenCalled();
+    expect(t.onClick).not.toHaveBeenCalled();
+    // a mouse-down on another element (the legend over the points) starts nothing
+    const legend = mouse("mousedown", 20, 30);
+    Object.defineProperty(legend, "target", { value: {} });
+    t.el.dispatchEvent(legend);
+    expect(legend.defaultPrevented).toBe(false);
+    // a right-button release does not end a lasso; the left one does
+    t.el.dispatchEvent(mouse("mousedown", 20, 30));
+    for (const [x, y] of [
+      [60, 30],
+      [60, 80],
+    ])
+      t.win.dispatchEvent(mouse("pointermove", x, y));
+    const wheel = mouse("wheel", 60, 80);
+    t.el.dispatchEvent(wheel);
+    expect(wheel.defaultPrevented).toBe(true); // no zoom under the path
+    t.win.dispatchEvent(mouse("mouseup", 60, 80, { button: 2 }));
+    expect(t.onLasso).not.toHaveBeenCalled();
+    t.win.dispatchEvent(mouse("mouseup", 60, 80));
+    expect(t.onLasso).toHaveBeenCalledTimes(1);
+    const after = mouse("wheel", 60, 80);
+    t.el.dispatchEvent(after);
+    expect(after.defaultPrevented).toBe(false);
+    t.cleanup();
   });
 });

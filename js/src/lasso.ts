@@ -18,6 +18,18 @@ import { listen } from "./dom";
 export const LASSO_MIN_DIST_PX = 3;
 /** A click picks the nearest point within this many px of the pointer (beyond its radius). */
 export const PICK_RADIUS_PX = 4;
+/** A path enclosing less than this many px² is a click with a wobble, not a lasso. */
+export const MIN_LASSO_AREA_PX2 = 24;
+
+/** The area (px²) a closed polygon (flat [x0, y0, ...]) encloses (shoelace formula). */
+export function polygonArea(polygon: ArrayLike<number>): number {
+  const k = Math.floor(polygon.length / 2);
+  let twice = 0;
+  for (let a = 0, b = k - 1; a < k; b = a++) {
+    twice += polygon[2 * b] * polygon[2 * a + 1] - polygon[2 * a] * polygon[2 * b + 1];
+  }
+  return Math.abs(twice) / 2;
+}
 
 /**
  * Rows whose (x[i], y[i]) lie inside `polygon` (flat [x0, y0, x1, y1, ...], closed
@@ -123,6 +135,8 @@ interface LassoOptions {
   /** The point radius in px (a click within it, plus PICK_RADIUS_PX, picks the point). */
   pointRadius: () => number;
   color: () => string;
+  /** A lasso starts (hide what hovering showed). */
+  onStart?: () => void;
   /** A finished lasso: the polygon in data coordinates (flat), and how to combine it. */
   onLasso: (polygon: Float64Array, mode: LassoMode) => void;
   /** A click without a drag: the data position, the pick radius in data units, how to combine. */
@@ -187,23 +201,34 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
     const ly = path[path.length - 1];
     if ((sx - lx) ** 2 + (sy - ly) ** 2 >= LASSO_MIN_DIST_PX ** 2) path.push(sx, sy);
   };
+  const cancel = () => {
+    if (!path) return;
+    path = null;
+    clear();
+  };
   const onDown = (e: MouseEvent) => {
-    if (e.button !== 0 || !(opts.active() || e.shiftKey)) return;
+    // On the points only (not the legend over them), in lasso mode or with shift.
+    if (e.button !== 0 || e.target !== opts.frame || !(opts.active() || e.shiftKey)) return;
     // regl-scatterplot (its pan, its click bookkeeping) never sees this gesture.
     e.stopPropagation();
     e.preventDefault();
     path = local(e);
+    opts.onStart?.();
   };
   const onMove = (e: MouseEvent) => {
     if (!path) return;
-    e.stopPropagation(); // no hover tooltips, no pan while the lasso is drawn
+    if ((e.buttons & 1) === 0) {
+      cancel(); // released where no mouse-up reached us (outside the frame, a lost focus)
+      return;
+    }
+    e.stopPropagation(); // no hover (each would redraw every point), no pan meanwhile
     const events =
       typeof (e as PointerEvent).getCoalescedEvents === "function" ? (e as PointerEvent).getCoalescedEvents() : [];
     for (const one of events.length ? events : [e]) extend(...local(one));
     paint();
   };
   const onUp = (e: MouseEvent) => {
-    if (!path) return;
+    if (!path || e.button !== 0) return;
     const screen = path;
     path = null;
     clear();
@@ -214,7 +239,7 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
       swallowClick = false;
     }, 0);
     const mode = modeOf(e);
-    if (screen.length >= 6) {
+    if (screen.length >= 6 && polygonArea(screen) >= MIN_LASSO_AREA_PX2) {
       const polygon = new Float64Array(screen.length);
       for (let j = 0; j < screen.length; j += 2) {
         const [dx, dy] = opts.toData(screen[j], screen[j + 1]);
@@ -240,7 +265,20 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
     listen(win, "pointermove", onMove, { capture: true }),
     listen(win, "mousemove", (e) => path && e.stopPropagation(), { capture: true }),
     listen(win, "mouseup", onUp, { capture: true }),
+    listen(win, "pointercancel", cancel, { capture: true }),
+    listen(win, "blur", cancel),
     listen(stage, "click", onClick, { capture: true }),
+    // The path is in screen space: no zoom under it while it is drawn.
+    listen(
+      stage,
+      "wheel",
+      (e) => {
+        if (!path) return;
+        e.preventDefault();
+        e.stopPropagation();
+      },
+      { capture: true, passive: false },
+    ),
   ];
   return () => {
     for (const remove of removers) remove();

@@ -577,15 +577,23 @@ export function createScatter(opts: ScatterOptions): ScatterView {
       const [r0, r1] = xs.range();
       return Math.abs((d1 - d0) / (r1 - r0 || 1));
     },
-    pointRadius: () => pointStyleFor(n).size / 2,
+    // The drawn radius: regl-scatterplot's asinh point scale grows the points when zoomed in.
+    pointRadius: () => {
+      const size = pointStyleFor(n).size;
+      const [d0, d1] = scales().xs.domain();
+      const zoom = 2 / Math.abs(d1 - d0 || 2);
+      return (size * (zoom > 1 ? Math.asinh(zoom) / Math.asinh(1) : Math.max(1 / size, zoom))) / 2;
+    },
     color: () => theme.accent,
+    onStart: () => {
+      dom.tooltip.hidden = true;
+    },
     onLasso: (polygon, mode) => lassoSelect(pointsInPolygon(points.x, points.y, polygon), mode),
     onClick: (x, y, radius, mode) => {
       const row = nearestPoint(points.x, points.y, x, y, radius);
       if (row < 0) return;
-      const path = mode === "replace" ? expandClick(row) : null;
-      lassoSelect(path ?? Int32Array.of(row), mode);
-      opts.onPick?.(row);
+      lassoSelect(expandClick(row) ?? Int32Array.of(row), mode); // a path point: its whole path
+      if (mode !== "remove") opts.onPick?.(row);
     },
   });
   const removers = [
