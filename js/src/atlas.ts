@@ -14,7 +14,7 @@ import {
 } from "./clusters";
 import { decodeFloat32, decodeIndices } from "./codec";
 import { createColumnPicker } from "./column_picker";
-import { type Column, decodeColumns, isDrawn } from "./columns";
+import { type Column, decodeColumns, decodeNewColumns, isDrawn, mergeColumns } from "./columns";
 import { createDeferredColumns } from "./deferred";
 import { el, listen, readTheme, type Theme } from "./dom";
 import { createExportBar } from "./export";
@@ -82,7 +82,11 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     else sent.delete(CLUSTER_COLUMN);
     return sent;
   };
-  let columns: Map<string, Column> = withClusters(decodeColumns(model.get("_columns")));
+  // Python's `_columns`, and its `_text_columns` (deferred text columns, once sent), decoded
+  // apart: a change of one does not decode the other again.
+  let sentColumns = decodeColumns(model.get("_columns"));
+  let textColumns = decodeColumns(model.get("_text_columns"));
+  let columns: Map<string, Column> = withClusters(mergeColumns(sentColumns, textColumns));
   let theme = readTheme(root);
   const coordinates = model.get("coordinates");
   const points = coordinates ? decodeFloat32(coordinates) : new Float32Array(0);
@@ -211,13 +215,20 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
       const axes = model.get("axes") ?? [];
       const missing = axes.filter((name) => !isDrawn(columns.get(name)));
       const before = columns;
-      columns = withClusters(decodeColumns(model.get("_columns")));
-      // Text columns (the deferred ids) draw nothing: no redraw of every point for them.
+      sentColumns = decodeColumns(model.get("_columns"));
+      columns = withClusters(mergeColumns(sentColumns, textColumns));
+      // Text columns draw nothing: no redraw of every point for them.
       if ([...columns].some(([name, column]) => isDrawn(column) && !isDrawn(before.get(name)))) {
         scatter.setColumns();
       }
       // Only axes that were waiting for their column are re-laid out (that resets brushes).
       if (missing.some((name) => isDrawn(columns.get(name)))) parallel.setAxes(axes);
+      deferred.update();
+    }),
+    // The deferred ids arrived: only tooltips and the CSV read them, nothing redraws.
+    onTrait(model, "_text_columns", () => {
+      textColumns = decodeNewColumns(model.get("_text_columns"), textColumns);
+      columns = withClusters(mergeColumns(sentColumns, textColumns));
       deferred.update();
     }),
     onTrait(model, "_deferred_columns", () => deferred.update()),

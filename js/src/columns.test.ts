@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { encodeInt32 } from "./codec";
-import { cellText, decodeColumns, encodeCategories, formatDate, formatNumber, formatValue, isMissing } from "./columns";
+import {
+  type Column,
+  cellText,
+  decodeColumns,
+  decodeNewColumns,
+  encodeCategories,
+  formatDate,
+  formatNumber,
+  formatValue,
+  isMissing,
+  mergeColumns,
+} from "./columns";
 
 /** An encoded array as Python sends it: a DataView into a larger buffer (offset 8). */
 function wire(data: ArrayBufferView & { length: number }, dtype: string) {
@@ -196,5 +207,38 @@ describe("exact columns from Python's codec", () => {
       x: { kind: "numeric", values: wire(Float32Array.from([1, Number.NaN]), "float32"), min: 1, max: 1, log: false },
     }).get("x");
     expect(nums && [isMissing(nums, 0), isMissing(nums, 1)]).toEqual([false, true]);
+  });
+});
+
+describe("the view's columns: `_columns` over `_text_columns`", () => {
+  /** A text column as Python's encode_text sends it: packed NUL-separated UTF-8. */
+  const packed = (labels: string[]) => ({
+    kind: "text",
+    labels: { text: wire(new TextEncoder().encode(labels.join("\0")), "uint8"), count: labels.length },
+  });
+
+  it("overlays the text columns, `_columns` winning for a name in both, in `_columns`' order", () => {
+    const sent = decodeColumns({
+      lr: { kind: "numeric", values: wire(Float32Array.from([0.5, 0.25]), "float32"), min: 0.25, max: 0.5 },
+      dataset: { kind: "categorical", codes: wire(Uint8Array.from([1, 0]), "uint8"), categories: ["a", "b"] },
+    });
+    const text = decodeColumns({ dataset: packed(["b", "a"]), id: packed(["m0", "m1"]) });
+    const merged = mergeColumns(sent, text);
+    expect([...merged.keys()]).toEqual(["lr", "dataset", "id"]);
+    expect(merged.get("dataset")?.kind).toBe("categorical"); // the drawn encoding
+    expect(cellText(merged.get("id") as Column, 1)).toBe("m1");
+    expect(merged).not.toBe(sent); // the decoded `_columns` stay as they were
+    expect([...sent.keys()]).toEqual(["lr", "dataset"]);
+  });
+
+  it("decodes only the text columns that are new, and drops none of them", () => {
+    const first = decodeNewColumns({ id: packed(["m0", "m1"]) }, new Map());
+    const id = first.get("id");
+    expect(id?.kind === "text" && id.labels).toEqual(["m0", "m1"]);
+    // Python sends the whole dict again when a column is added: the ids are not unpacked again.
+    const next = decodeNewColumns({ id: packed(["m0", "m1"]), path: packed(["p/0", "p/1"]) }, first);
+    expect(next.get("id")).toBe(id);
+    expect(cellText(next.get("path") as Column, 0)).toBe("p/0");
+    expect(decodeNewColumns(undefined, first).size).toBe(0); // no `_text_columns` (older pages)
   });
 });

@@ -153,6 +153,35 @@ export function decodeColumns(value: unknown): Map<string, Column> {
 }
 
 /**
+ * `decodeColumns(value)`, keeping the columns `held` already has by name instead of decoding
+ * them again: for Python's `_text_columns`, which only grows (a deferred column is added
+ * once) and is sent whole on each change; unpacking 1,000,000 ids again would take a while.
+ */
+export function decodeNewColumns(value: unknown, held: ReadonlyMap<string, Column>): Map<string, Column> {
+  const out = new Map<string, Column>();
+  if (value && typeof value === "object") {
+    for (const [name, enc] of Object.entries(value as Record<string, EncodedColumn>)) {
+      out.set(name, held.get(name) ?? decodeColumn(name, enc));
+    }
+  }
+  return out;
+}
+
+/**
+ * The view's columns: `sent` (Python's `_columns`) overlaid on `text` (its `_text_columns`,
+ * the deferred text columns once sent). A column in both is `sent`'s, the drawn encoding.
+ * Order: `sent`'s, then the other text columns (the CSV keeps it).
+ */
+export function mergeColumns(
+  sent: ReadonlyMap<string, Column>,
+  text: ReadonlyMap<string, Column>,
+): Map<string, Column> {
+  const out = new Map(sent);
+  for (const [name, column] of text) if (!out.has(name)) out.set(name, column);
+  return out;
+}
+
+/**
  * Dictionary-encode string values (sorted categories, codes in the smallest unsigned type).
  * The browser-side twin of Python's encode_column, used for tests and derived columns.
  */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createDeferredColumns } from "./deferred";
+import { createDeferredColumns, DEFERRED_WAIT_MS } from "./deferred";
 import type { ColumnsRequest } from "./model";
 
 /** Python's side: `_deferred_columns` and the columns the view holds; `answer` plays a reply. */
@@ -68,20 +68,64 @@ describe("deferred columns", () => {
 
   it("ready() asks at once and resolves only when every pending column has arrived", async () => {
     const { sent, deferred, answer } = fakePython(["id", "path"]);
-    let done = false;
+    let done: string[] | null = null;
     const ready = deferred.ready();
     expect(ready).not.toBeNull();
-    void ready?.then(() => {
-      done = true;
+    void ready?.then((missing) => {
+      done = missing;
     });
     expect(sent).toEqual([{ type: "columns", names: ["id", "path"] }]);
     answer(["id"]);
     await Promise.resolve();
-    expect(done).toBe(false);
+    expect(done).toBeNull();
     answer(["path"]);
     await Promise.resolve();
-    expect(done).toBe(true);
+    expect(done).toEqual([]);
     expect(deferred.pending()).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0); // the wait's timer is cleared
+  });
+
+  it("without an answer ready() gives up after DEFERRED_WAIT_MS, naming what is missing", async () => {
+    expect(DEFERRED_WAIT_MS).toBe(10_000);
+    const { sent, deferred, answer } = fakePython(["id", "path"]);
+    deferred.afterFirstPaint();
+    vi.advanceTimersByTime(100);
+    expect(sent).toHaveLength(1); // asked after the first frame; Python is gone
+    let missing: string[] | null = null;
+    void deferred.ready()?.then((names) => {
+      missing = names;
+    });
+    expect(sent).toHaveLength(1); // already asked: the click does not ask twice
+    await vi.advanceTimersByTimeAsync(DEFERRED_WAIT_MS - 1);
+    expect(missing).toBeNull();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(missing).toEqual(["id", "path"]);
+    // The next click asks again, and this time Python answers before the wait is over.
+    let second: string[] | null = null;
+    void deferred.ready()?.then((names) => {
+      second = names;
+    });
+    expect(sent).toEqual([
+      { type: "columns", names: ["id", "path"] },
+      { type: "columns", names: ["id", "path"] },
+    ]);
+    await vi.advanceTimersByTimeAsync(DEFERRED_WAIT_MS / 2);
+    answer(["id", "path"]);
+    await Promise.resolve();
+    expect(second).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(deferred.ready()).toBeNull();
+  });
+
+  it("a column that arrived while waiting is not named missing", async () => {
+    const { deferred, answer } = fakePython(["id", "path"]);
+    let missing: string[] | null = null;
+    void deferred.ready()?.then((names) => {
+      missing = names;
+    });
+    answer(["id"]);
+    await vi.advanceTimersByTimeAsync(DEFERRED_WAIT_MS);
+    expect(missing).toEqual(["path"]);
   });
 
   it("the cleanup cancels a scheduled request and a later draw schedules none", () => {
@@ -94,6 +138,14 @@ describe("deferred columns", () => {
     deferred.request();
     vi.runAllTimers();
     expect(sent).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("the cleanup clears the wait of a pending ready()", () => {
+    const { deferred } = fakePython(["id"]);
+    void deferred.ready();
+    expect(vi.getTimerCount()).toBe(1);
+    deferred.destroy();
     expect(vi.getTimerCount()).toBe(0);
   });
 });

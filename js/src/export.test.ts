@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Column, encodeCategories } from "./columns";
-import { csvNumber, csvText, csvWhenReady, selectionCsv } from "./export";
+import { csvButtonText, csvNumber, csvText, csvWhenReady, selectionCsv } from "./export";
 
 /** A minimal RFC 4180 reader (quoted fields, doubled quotes, CRLF), to read the CSV back. */
 function parseCsv(text: string): { fields: string[]; quoted: boolean[] }[] {
@@ -133,27 +133,50 @@ describe("CSV while the ids are deferred", () => {
     const withoutIds = columns();
     withoutIds.delete("id");
     let current = withoutIds;
-    let arrive = () => {};
-    const ready = new Promise<void>((resolve) => {
+    let arrive = (_missing: string[]) => {};
+    const ready = new Promise<string[]>((resolve) => {
       arrive = resolve;
     });
-    let text: string | null = null;
+    let result: { text: string; missing: string[] } | null = null;
     void csvWhenReady(Int32Array.from([1]), () => current, ready).then((csv) => {
-      text = csv;
+      result = csv;
     });
     await Promise.resolve();
-    expect(text).toBeNull(); // nothing is saved without the ids
-    current = columns(); // the ids arrived (the _columns change), then the promise resolves
-    arrive();
+    expect(result).toBeNull(); // nothing is saved without the ids
+    current = columns(); // the ids arrived (the _text_columns change), then the promise resolves
+    arrive([]);
     await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(parseCsv(text ?? "").map((r) => r.fields)).toEqual([
+    const done = result as { text: string; missing: string[] } | null;
+    expect(done?.missing).toEqual([]);
+    expect(parseCsv(done?.text ?? "").map((r) => r.fields)).toEqual([
       ["id", "lr", "optimizer"],
       ["c,d", "0.001", "sgd"],
     ]);
   });
 
+  it("writes the columns there when the ids never came, and names them", async () => {
+    const withoutIds = columns();
+    withoutIds.delete("id");
+    const { text, missing } = await csvWhenReady(Int32Array.from([1]), () => withoutIds, Promise.resolve(["id"]));
+    expect(missing).toEqual(["id"]);
+    expect(parseCsv(text).map((r) => r.fields)).toEqual([
+      ["row", "lr", "optimizer"],
+      ["1", "0.001", "sgd"],
+    ]);
+  });
+
   it("writes at once when nothing is deferred", async () => {
-    const csv = await csvWhenReady(Int32Array.from([0]), columns, null);
-    expect(parseCsv(csv)[1].fields[0]).toBe('a"b');
+    const { text, missing } = await csvWhenReady(Int32Array.from([0]), columns, null);
+    expect(parseCsv(text)[1].fields[0]).toBe('a"b');
+    expect(missing).toEqual([]);
+  });
+
+  it("the button says it is waiting, then which columns the CSV lacks", () => {
+    expect(csvButtonText("CSV", false, [])).toEqual({ title: "CSV", note: "" });
+    expect(csvButtonText("CSV", true, ["id"]).title).toMatch(/ids/);
+    expect(csvButtonText("CSV", true, ["id"]).note).toBe("");
+    const lacking = csvButtonText("CSV", false, ["id", "path"]);
+    expect(lacking.note).toBe("CSV saved without id, path (no answer from the kernel)");
+    expect(lacking.title).toMatch(/^CSV\. The last CSV has no id, path: .*try again$/);
   });
 });

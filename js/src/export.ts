@@ -17,9 +17,10 @@ interface ExportOptions {
   background: () => string;
   /**
    * null when every column is here; else a promise of the deferred columns (the ids of a
-   * large library), which the CSV waits for: it never goes out without them.
+   * large library), which the CSV waits for. It resolves with the names that did not come
+   * in time (the kernel did not answer): the CSV is then saved without them, and says so.
    */
-  columnsReady?: () => Promise<void> | null;
+  columnsReady?: () => Promise<readonly string[]> | null;
 }
 
 interface ExportBar {
@@ -82,15 +83,31 @@ export function selectionCsv(rows: ArrayLike<number>, columns: Map<string, Colum
 
 /**
  * The CSV of `rows` once `ready` (the deferred columns, null: none) has resolved: `columns` is
- * read then, so the ids that arrived are in it.
+ * read then, so the ids that arrived are in it. `missing`: the deferred columns that did not
+ * come, so are not in the CSV.
  */
 export async function csvWhenReady(
   rows: ArrayLike<number>,
   columns: () => Map<string, Column>,
-  ready: Promise<void> | null,
-): Promise<string> {
-  if (ready) await ready;
-  return selectionCsv(rows, columns());
+  ready: Promise<readonly string[]> | null,
+): Promise<{ text: string; missing: string[] }> {
+  const missing = ready ? [...(await ready)] : [];
+  return { text: selectionCsv(rows, columns()), missing };
+}
+
+/** What the CSV button says: waiting for the deferred columns, or the last CSV lacked some. */
+export function csvButtonText(
+  base: string,
+  waiting: boolean,
+  missing: readonly string[],
+): { title: string; note: string } {
+  if (waiting) return { title: "Loading the ids of the models: the CSV follows", note: "" };
+  if (missing.length === 0) return { title: base, note: "" };
+  const names = missing.join(", ");
+  return {
+    title: `${base}. The last CSV has no ${names}: the kernel did not send them; click to try again`,
+    note: `CSV saved without ${names} (no answer from the kernel)`,
+  };
 }
 
 /** The canvases stacked on one canvas of the first one's pixel size, over `background`. */
@@ -126,7 +143,10 @@ export function createExportBar(opts: ExportOptions): ExportBar {
     "export-csv",
   );
   const png = button("PNG", "Image of the scatter as shown", "export-png");
-  bar.append(csv, png);
+  // Says which deferred columns the last CSV lacks (the kernel did not answer); else empty.
+  const note = el("span", "miwd-note miwd-export-note");
+  note.dataset.testid = "miwd-export-note";
+  bar.append(csv, png, note);
   opts.parent.append(bar);
 
   const urls = new Map<string, ReturnType<typeof setTimeout>>();
@@ -151,10 +171,13 @@ export function createExportBar(opts: ExportOptions): ExportBar {
   };
   const csvTitle = csv.title;
   let waiting = false; // for the deferred columns (ids), after a click
+  let missing: string[] = []; // the deferred columns the last CSV was saved without
   let destroyed = false;
   const updateCsv = () => {
     csv.disabled = waiting || store.size === 0;
-    csv.title = waiting ? "Loading the ids of the models: the CSV follows" : csvTitle;
+    const text = csvButtonText(csvTitle, waiting, missing);
+    csv.title = text.title;
+    note.textContent = text.note;
   };
   const saveCsv = (text: string) => save(new Blob([text], { type: "text/csv" }), "miwd-selection.csv");
 
@@ -164,16 +187,19 @@ export function createExportBar(opts: ExportOptions): ExportBar {
       const rows = store.get(); // the selection of the click, even if it changes meanwhile
       const ready = opts.columnsReady?.() ?? null;
       if (!ready) {
+        missing = [];
+        updateCsv();
         saveCsv(selectionCsv(rows, opts.columns())); // at once, inside the click
         return;
       }
       waiting = true;
       updateCsv();
-      void csvWhenReady(rows, opts.columns, ready).then((text) => {
+      void csvWhenReady(rows, opts.columns, ready).then((result) => {
         if (destroyed) return;
         waiting = false;
+        missing = result.missing;
         updateCsv();
-        saveCsv(text);
+        saveCsv(result.text);
       });
     }),
     listen(png, "click", () => {

@@ -46,9 +46,17 @@ export type AtlasTraits = {
    * asks for them with a `ColumnsRequest` after its first frame. Absent in older pages.
    */
   _deferred_columns?: string[];
+  /**
+   * The deferred columns once sent, as tooltip text: a trait of their own, so that sending
+   * them does not send `_columns` again. `_columns` wins for a name in both. Absent in pages.
+   */
+  _text_columns?: Record<string, EncodedColumn>;
 };
 
-/** Browser -> Python: send these deferred columns (Python adds them to `_columns`). */
+/**
+ * Browser -> Python: send these deferred columns (Python adds them to `_text_columns`, or to
+ * `_columns` when they are drawn).
+ */
 export interface ColumnsRequest {
   type: "columns";
   names: string[];

@@ -46,19 +46,29 @@ def test_a_columns_request_sends_them_with_the_usual_encoding(library, monkeypat
     small = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
     monkeypatch.setattr(atlas_module, "DEFERRED_TEXT_ROWS", 100)
     atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
+    columns_before = dict(atlas._columns)
     sent = Recorder(atlas)
     atlas._handle_custom_msg({"type": "columns", "names": ["id", "nope", "lr"]}, [])
     assert atlas._deferred_columns == ["dataset"]
-    assert atlas._columns["id"]["kind"] == "text"
-    assert decode_column(atlas._columns["id"]).tolist() == library.metadata["id"].tolist()
-    assert plain(atlas._columns["id"]) == plain(small._columns["id"])
-    # One update carries the column and the shorter list (the browser sees them agree).
-    ((update, _),) = sent.updates("_columns")
+    # The ids go into `_text_columns` only: `_columns` is unchanged.
+    assert atlas._columns == columns_before and "id" not in atlas._columns
+    assert atlas._text_columns["id"]["kind"] == "text"
+    assert decode_column(atlas._text_columns["id"]).tolist() == library.metadata["id"].tolist()
+    assert plain(atlas._text_columns["id"]) == plain(small._columns["id"])
+    # One update carries the column and the shorter list (the browser sees them agree), and
+    # not `_columns`: the columns the browser has are not sent again.
+    ((update, buffers),) = sent.updates("_text_columns")
+    assert set(update["state"]) == {"_text_columns", "_deferred_columns"}
     assert update["state"]["_deferred_columns"] == ["dataset"]
-    assert "id" in update["state"]["_columns"]
+    assert set(update["state"]["_text_columns"]) == {"id"}
+    assert sum(len(b) for b in buffers) == len(
+        plain(small._columns["id"])["labels"]["text"]["buffer"]
+    )
+    assert sent.updates("_columns") == []
     atlas._handle_custom_msg({"type": "columns", "names": ["dataset"]}, [])
     assert atlas._deferred_columns == []
-    assert plain(atlas._columns["dataset"]) == plain(small._columns["dataset"])
+    assert plain(atlas._text_columns["dataset"]) == plain(small._columns["dataset"])
+    assert sent.updates("_columns") == []
     # Asking again (a second view) or for names not deferred changes nothing.
     before = len(sent.messages)
     atlas._handle_custom_msg({"type": "columns", "names": ["id", "dataset", "batch_size"]}, [])
@@ -88,17 +98,34 @@ def test_a_deferred_column_chosen_as_axis_or_colour_is_sent_drawn(library, defer
     assert atlas._columns["optimizer"]["kind"] == "categorical"
     assert atlas._deferred_columns == ["id"]
     # Unrelated changes do not bring the ids into the state before the browser asks.
-    assert "id" not in atlas._columns
+    assert "id" not in atlas._columns and atlas._text_columns == {}
+
+
+def test_a_text_column_sent_then_drawn_goes_into_columns_drawn(library, deferring):
+    atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
+    atlas._handle_custom_msg({"type": "columns", "names": ["id", "dataset"]}, [])
+    assert set(atlas._text_columns) == {"id", "dataset"} and "dataset" not in atlas._columns
+    sent = Recorder(atlas)
+    atlas.color = "dataset"  # held as text only: sent again, as categories
+    assert atlas._columns["dataset"]["kind"] == "categorical"
+    ((update, _),) = sent.updates("_columns")
+    assert "_text_columns" not in update["state"]
+    # Held drawn now (`_columns` wins): an axis or the tooltip again sends no column.
+    atlas.axes = ["lr", "dataset"]
+    atlas.tooltip_columns = ["dataset", "id"]
+    assert len(sent.updates("_columns")) == 1 and sent.updates("_text_columns") == []
 
 
 def test_a_deferred_column_added_to_the_tooltip_again_is_sent(library, deferring):
     atlas = Atlas(library, tooltip=["id", "lr"], axes=["lr"])
     atlas.tooltip_columns = ["lr", "id"]  # reordered: still deferred
-    assert atlas._deferred_columns == ["id"] and "id" not in atlas._columns
+    assert atlas._deferred_columns == ["id"] and "id" not in atlas._text_columns
     atlas.tooltip_columns = ["lr"]
+    sent = Recorder(atlas)
     frontend_update(atlas, {"tooltip_columns": ["lr", "id"]})
-    assert atlas._deferred_columns == [] and atlas._columns["id"]["kind"] == "text"
-    assert decode_column(atlas._columns["id"]).tolist() == library.metadata["id"].tolist()
+    assert atlas._deferred_columns == [] and atlas._text_columns["id"]["kind"] == "text"
+    assert "id" not in atlas._columns and sent.updates("_columns") == []
+    assert decode_column(atlas._text_columns["id"]).tolist() == library.metadata["id"].tolist()
 
 
 def test_save_html_holds_the_deferred_columns(library, deferring, tmp_path):
@@ -114,3 +141,17 @@ def test_save_html_holds_the_deferred_columns(library, deferring, tmp_path):
     assert {"id", "dataset"} <= set(state["_all_columns"])
     # The widget itself still waits for the browser's request.
     assert atlas._deferred_columns == ["id", "dataset"]
+
+
+def test_save_html_puts_the_text_columns_sent_in_columns(library, deferring, tmp_path):
+    atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
+    atlas._handle_custom_msg({"type": "columns", "names": ["id"]}, [])
+    atlas.color = "dataset"  # deferred, then drawn: in `_columns` as categories
+    path = tmp_path / "atlas.html"
+    atlas.save_html(path)
+    state = _script_json(path.read_text(encoding="utf-8"), "miwd-payload")["state"]
+    assert "_text_columns" not in state and state["_deferred_columns"] == []
+    columns = state["_columns"]
+    assert columns["id"]["kind"] == "text" and columns["dataset"]["kind"] == "categorical"
+    assert decode_column(columns["id"]).tolist() == library.metadata["id"].tolist()
+    assert list(columns)[-1] == "id"  # the view's order: `_columns`, then the text ones

@@ -24,6 +24,8 @@ Synced traits (binary arrays use the ``{"buffer", "dtype", "shape"}`` codec of
   for none; ``neighbors_k`` is how many a click asks for.
 - ``_paths``: training paths of snapshot libraries (``model``/``epoch`` columns): int32 path id
   per row (-1: a model with one row) and int32 order along the path; ``{}`` for none.
+- ``_deferred_columns`` (names), ``_text_columns`` (``{name: encoded text column}``): the
+  deferred text columns of large libraries, below.
 
 Custom messages: the front end asks ``{"type": "descriptors", "id", "n"}`` with one int32
 buffer of row positions (none = the whole library); Python answers ``{"type": "descriptors",
@@ -38,10 +40,14 @@ Deferred text columns: a library of more than :data:`DEFERRED_TEXT_ROWS` models 
 tooltip-only text columns (ids, paths: packed UTF-8, 9 MB of ids at 1,000,000 models) out
 of the first ``_columns``; ``_deferred_columns`` names them. After its first frame (or on
 the first hover or CSV download) the front end asks ``{"type": "columns", "names": [...]}``;
-Python adds those columns to ``_columns`` and removes them from ``_deferred_columns`` in
-one update (names not deferred are ignored). A deferred column chosen as an axis or the
-colour, or added to the tooltip again, is sent at once (encoded as drawn). ``save_html``
-pages hold every column.
+Python puts those columns in ``_text_columns`` (``{name: encoded text column}``, a trait of
+its own so that the update carries only the text columns, not every column of ``_columns``
+again) and removes them from ``_deferred_columns``, in one update (names not deferred are
+ignored). A deferred column added to the tooltip again is sent the same way at once; one
+chosen as an axis or the colour goes into ``_columns``, encoded as drawn. The browser's
+columns are ``_columns`` overlaid on ``_text_columns`` (``_columns`` wins: the drawn
+encoding). If no answer comes (no kernel), the CSV download waits at most 10 s and then
+saves without the missing columns. ``save_html`` pages hold every column in ``_columns``.
 """
 
 from __future__ import annotations
@@ -219,6 +225,9 @@ class Atlas(anywidget.AnyWidget):
     _paths = traitlets.Dict().tag(sync=True)
     # Text columns left out of the first `_columns` (large libraries); the browser asks.
     _deferred_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # The deferred columns once sent as tooltip text: their own trait, so that sending them
+    # does not send every column of `_columns` again (ipywidgets syncs a Dict whole).
+    _text_columns = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -419,25 +428,44 @@ class Atlas(anywidget.AnyWidget):
             else set()
         )
         self._add_columns(
-            name
-            for name in wanted
-            if name != CLUSTER_COLUMN
-            and (
-                (name not in self._columns and (name not in deferred or name in drawn | chosen))
-                or (name in drawn and self._columns.get(name, {}).get("kind") == "text")
-            )
+            [
+                name
+                for name in wanted
+                if name != CLUSTER_COLUMN
+                and (
+                    (
+                        self._held_kind(name) is None
+                        and (name not in deferred or name in drawn | chosen)
+                    )
+                    or (name in drawn and self._held_kind(name) == "text")
+                )
+            ]
         )
 
-    def _add_columns(self, names: Any) -> None:
-        """Send the columns ``names`` (encoded as drawn or as tooltip text); none deferred after."""
+    def _held_kind(self, name: str) -> str | None:
+        """The kind of the column ``name`` the browser holds (None: not sent). ``_columns``
+        wins over ``_text_columns``, as in the browser: it is the drawn encoding."""
+        column = self._columns.get(name, self._text_columns.get(name))
+        return None if column is None else str(column.get("kind"))
+
+    def _add_columns(self, names: list[str]) -> None:
+        """Send the columns ``names`` (encoded as drawn or as tooltip text); none deferred after.
+
+        Deferred columns sent as text go into ``_text_columns``, the others into
+        ``_columns``; only the traits that change are in the update.
+        """
         drawn = {*self.axes, *([self.color] if self.color else [])}
         meta = self._library.metadata
+        deferred = set(self._deferred_columns)
         added = {name: self._encode_needed(meta[name], name in drawn) for name in names}
-        if not added:
-            return
+        text = {k: v for k, v in added.items() if k in deferred and v["kind"] == "text"}
+        other = {k: v for k, v in added.items() if k not in text}
         with self.hold_sync():  # one update: the browser sees the columns and the list agree
-            self._columns = {**self._columns, **added}
-            if any(name in added for name in self._deferred_columns):
+            if other:
+                self._columns = {**self._columns, **other}
+            if text:
+                self._text_columns = {**self._text_columns, **text}
+            if deferred & set(added):
                 self._deferred_columns = [c for c in self._deferred_columns if c not in added]
 
     @traitlets.validate("clusters")
@@ -798,12 +826,16 @@ class Atlas(anywidget.AnyWidget):
         state = self.get_state(key=list(_STANDALONE_TRAITS))
         state["selection"] = _selection_to_json(chosen, self)
         meta = self._library.metadata
-        # The page has no kernel to ask: it holds the deferred columns, and the ids for its
-        # CSV download.
+        # The page has no kernel to ask: its `_columns` hold every column (the text columns
+        # sent, the deferred ones, and the ids for its CSV download).
+        held = {  # `_columns` wins, as in the view
+            **state["_columns"],
+            **{k: v for k, v in self._text_columns.items() if k not in state["_columns"]},
+        }
         extra = [*self._deferred_columns, *(["id"] if "id" in meta else [])]
         state["_columns"] = {
-            **state["_columns"],
-            **{name: encode_text(meta[name]) for name in extra if name not in state["_columns"]},
+            **held,
+            **{name: encode_text(meta[name]) for name in extra if name not in held},
         }
         state["_deferred_columns"] = []
         # The page has no kernel to send more columns: its menus offer the columns it holds.
