@@ -178,7 +178,14 @@ function themeProperties(theme: Theme) {
  * number of live contexts, and a notebook re-renders views often).
  */
 function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: number, theme: Theme) {
-  const renderer: Renderer = createRenderer();
+  // Its own drawing canvas at the scatter's size: by default the renderer draws into a
+  // canvas (and framebuffer) of the whole window, which in software WebGL cost a tenth of a
+  // second to allocate and more fill per frame than the points need.
+  const dpr = window.devicePixelRatio || 1;
+  const glCanvas = document.createElement("canvas");
+  glCanvas.width = Math.round(width * dpr);
+  glCanvas.height = Math.round(height * dpr);
+  const renderer: Renderer = createRenderer({ canvas: glCanvas });
   const style = pointStyleFor(n);
   const properties: ScatterplotProperties & { actionKeyMap: ActionKeyMap } = {
     renderer,
@@ -232,7 +239,7 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
     renderer.destroy();
     gl?.getExtension("WEBGL_lose_context")?.loseContext();
   };
-  return { scatterplot, gate, destroy };
+  return { scatterplot, gate, renderer, destroy };
 }
 
 type Dom = ReturnType<typeof buildDom>;
@@ -611,6 +618,8 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     dom.stage.style.height = `${size.height}px`;
     dom.canvas.style.width = `${size.width}px`;
     dom.canvas.style.height = `${size.height}px`;
+    // Never smaller than the scatter: regl-scatterplot scales its frame by the ratio.
+    gl.renderer.resize(size.width, size.height);
     // regl-scatterplot applies a new size's aspect ratio one frame later without updating
     // its scales (the overlay's projection): fresh scales of the same base domain then make
     // it compute them from the current camera, and the markers are drawn again.
