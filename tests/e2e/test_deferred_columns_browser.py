@@ -1,8 +1,10 @@
 """Deferred id columns in JupyterLab + Chromium: asked for after the first paint, shown after.
 
 A small library with ``DEFERRED_TEXT_ROWS`` lowered in the kernel stands in for a million
-models. The first view asks for the ids by itself once it has drawn; the second view's kernel
-holds its answer back, so the tooltip shows "…" and a CSV download waits for the ids.
+models. The first view asks for the ids by itself once it has drawn; they arrive in
+``_text_columns``. The second view's kernel holds its answer back, so the tooltip shows "…",
+a CSV download waits ``DEFERRED_WAIT_MS`` (10 s) for the ids and is then saved without them,
+and the next click asks again and gets them.
 """
 
 from __future__ import annotations
@@ -97,9 +99,14 @@ def test_ids_come_after_the_first_paint_and_show_in_the_tooltip(nb):
     assert first["deferred"] == ["id"] and "id" not in first["columns"]
     # No gesture: the view asks once it has drawn, and Python has sent them.
     nb.wait_kernel_value("atlas._deferred_columns", lambda v: v == [], timeout=30)
-    assert nb.kernel_value("atlas._columns['id']['kind']") == "text"
+    assert nb.kernel_value("atlas._text_columns['id']['kind']") == "text"
+    assert nb.kernel_value("'id' in atlas._columns") is False  # `_columns` was not sent again
     cells = hover_tooltip(nb, 0, HOVERED)
     assert cells["id"] == f"net-{HOVERED:03d}"
+
+
+def read_csv(download) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
 
 
 def test_pending_ids_show_an_ellipsis_and_the_csv_waits_for_them(nb):
@@ -109,15 +116,30 @@ def test_pending_ids_show_an_ellipsis_and_the_csv_waits_for_them(nb):
     cells = hover_tooltip(nb, 1, HOVERED)
     assert cells["id"] == "…"
     button = view(nb, 1).locator(".miwd-export-csv")
+    note = view(nb, 1).locator(".miwd-export-note")
+    # No answer (as without a kernel): after 10 s the CSV is saved without the ids, and says so.
     with nb.page.expect_download(timeout=30_000) as info:
         button.click()
         nb.page.wait_for_function(
             "(b) => b.disabled && /ids/.test(b.title)", arg=button.element_handle(), timeout=5_000
         )
-        nb.run_python("type(held)._on_columns_msg(held, asked[0])")
-    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    rows = read_csv(info.value)
+    assert rows[0][0] == "row" and "id" not in rows[0]
+    assert [r[0] for r in rows[1:]] == ["5", "6", "7"]
+    nb.page.wait_for_function("(b) => !b.disabled", arg=button.element_handle(), timeout=5_000)
+    assert "without id" in note.text_content()
+    assert nb.kernel_value("len(asked)") == 1  # the click did not ask twice meanwhile
+    # The next click asks again; this time the kernel answers while the CSV waits.
+    with nb.page.expect_download(timeout=30_000) as info:
+        button.click()
+        asked = nb.wait_kernel_value("asked", lambda v: len(v) == 2, timeout=5)
+        assert asked[1]["names"] == ["id"]
+        nb.run_python("type(held)._on_columns_msg(held, asked[1])")
+    rows = read_csv(info.value)
     assert rows[0][0] == "id"
     assert [r[0] for r in rows[1:]] == ["net-005", "net-006", "net-007"]
     assert nb.kernel_value("held._deferred_columns") == []
+    assert nb.kernel_value("sorted(held._text_columns)") == ["id"]
     nb.page.wait_for_function("(b) => !b.disabled", arg=button.element_handle(), timeout=5_000)
+    assert note.text_content() == ""
     assert hover_tooltip(nb, 1, HOVERED)["id"] == f"net-{HOVERED:03d}"
