@@ -139,6 +139,13 @@ def test_range_models_spread_over_the_library_and_estimate_its_range():
     assert sub == pytest.approx(full, rel=0.05)
     first = pooled_percentiles(samples[: len(range_models(n))])  # what "the first rows" gives
     assert first[1] < 0.8 * full[1]
+    # an ordered library (20 snapshots per network, the first its initialization): the
+    # picks are not in step with it
+    ordered = range_models(20 * 2 * RANGE_MODELS)
+    assert len(set((ordered % 20).tolist())) >= 15
+    assert (
+        np.all(np.diff(ordered) > 0) and range_models(5000).tolist() == range_models(5000).tolist()
+    )
 
 
 def test_pooled_percentiles_errors_and_constant_models():

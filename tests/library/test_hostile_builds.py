@@ -141,30 +141,71 @@ def test_a_nearly_constant_model_is_flagged_a_sparse_one_is_not(tmp_path):
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_beyond_range_models_the_range_is_pooled_over_a_stride_and_all_are_checked(
+def test_beyond_range_models_the_range_is_pooled_over_a_spread_and_all_are_checked(
     tmp_path, monkeypatch, n_jobs
 ):
     from miwd_widget.descriptors import value_range
 
-    monkeypatch.setattr(value_range, "RANGE_MODELS", 4)  # 12 models: every 3rd is sampled
+    monkeypatch.setattr(value_range, "RANGE_MODELS", 4)  # 12 models: one from each 3
+    picked = value_range.range_models(12).tolist()
+    assert len(picked) == 4 and [p // 3 for p in picked] == [0, 1, 2, 3]
+    unpicked = [i for i in range(12) if i not in picked]
+    degenerate = {picked[1], unpicked[0]}  # one sampled for the range, one not
+    broken = unpicked[-1]  # not sampled: fails in pass 2
     d = tmp_path / "models"
     d.mkdir()
     rng = np.random.default_rng(3)
     thetas = {}
     for i in range(12):
         theta = rng.normal(0, 0.05 * (i + 1), 600).astype(np.float32)
-        if i in (1, 3):  # degenerate: 1 is not sampled for the range, 3 is
+        if i in degenerate:
             theta = np.zeros(600, np.float32)
         thetas[i] = theta
         np.save(d / f"m{i:02d}.npy", theta)
-    (d / "m05.npy").write_bytes(b"not a model")  # not sampled: fails in pass 2
+    (d / f"m{broken:02d}.npy").write_bytes(b"not a model")
     lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=n_jobs)
-    assert lib.value_range == pytest.approx(pooled_percentiles([thetas[0], thetas[6], thetas[9]]))
+    used = [thetas[i] for i in picked if i not in degenerate]
+    assert lib.value_range == pytest.approx(pooled_percentiles(used))
     errors = errors_by_name(lib)
-    assert sorted(errors) == ["m01.npy", "m03.npy", "m05.npy"]
-    for name in ("m01.npy", "m03.npy"):
-        assert "degenerate weights (100.0% of its sampled weights are 0)" in errors[name]
-    assert "m05.npy" in errors["m05.npy"] and "degenerate" not in errors["m05.npy"]
+    assert sorted(errors) == sorted(f"m{i:02d}.npy" for i in [*degenerate, broken])
+    for i in degenerate:
+        assert "degenerate weights (100.0% of its sampled weights are 0)" in errors[f"m{i:02d}.npy"]
+    assert "degenerate" not in errors[f"m{broken:02d}.npy"]
     assert len(lib) == 11  # the degenerate ones are described
     fixed = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1, value_range=lib.value_range)
     np.testing.assert_array_equal(lib.descriptors, fixed.descriptors)
+
+
+def test_when_no_sampled_model_can_be_read_the_range_comes_from_the_others(tmp_path, monkeypatch):
+    from miwd_widget.descriptors import value_range
+
+    monkeypatch.setattr(value_range, "RANGE_MODELS", 2)
+    picked = value_range.range_models(6).tolist()
+    d = tmp_path / "models"
+    d.mkdir()
+    rng = np.random.default_rng(4)
+    thetas = {}
+    for i in range(6):
+        thetas[i] = rng.normal(0, 0.1 * (i + 1), 400).astype(np.float32)
+        np.save(d / f"m{i}.npy", thetas[i])
+    for i in picked:
+        (d / f"m{i}.npy").write_bytes(b"broken")
+    lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1)
+    others = [i for i in range(6) if i not in picked]
+    assert len(lib) == 4 and sorted(errors_by_name(lib)) == [f"m{i}.npy" for i in picked]
+    assert lib.value_range == pytest.approx(pooled_percentiles([thetas[i] for i in others]))
+
+
+def test_when_every_sampled_model_is_degenerate_none_is_reported(tmp_path, monkeypatch):
+    from miwd_widget.descriptors import value_range
+
+    monkeypatch.setattr(value_range, "RANGE_MODELS", 2)
+    picked = value_range.range_models(6).tolist()
+    d = tmp_path / "models"
+    d.mkdir()
+    for i in range(6):
+        theta = np.zeros(400, np.float32) if i in picked else np.linspace(-1, 1, 400) * (i + 1)
+        np.save(d / f"m{i}.npy", theta.astype(np.float32))
+    lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1)
+    assert len(lib) == 6 and lib.errors.empty  # as a library sampled whole
+    assert lib.value_range[0] < 0 < lib.value_range[1]  # the widened range of all zeros

@@ -45,6 +45,7 @@ __all__ = [
     "RANGE_BUDGET",
     "MIN_SAMPLES_PER_MODEL",
     "RANGE_MODELS",
+    "RANGE_SEED",
     "range_models",
     "DEGENERATE_FRACTION",
     "CHUNK_ELEMS",
@@ -63,13 +64,17 @@ RANGE_BUDGET = 1 << 24
 #: Each model is represented by at least this many sampled weights (if it has them).
 MIN_SAMPLES_PER_MODEL = 4096
 
-#: An ``"auto"`` range over more models than this is pooled over a regular stride of
-#: about this many of them (:func:`range_models`), each still one vote: percentiles of
-#: an equal mixture are estimated about as well from a thousand models as from all of
-#: them (``benchmarks/bench_build.py`` prints the difference), and a build of 10,000
-#: small files then reads a tenth of them twice instead of all of them.
+#: An ``"auto"`` range over more models than this is pooled over this many of them
+#: (:func:`range_models`), each still one vote: percentiles of an equal mixture are
+#: estimated about as well from a thousand models as from all of them
+#: (``benchmarks/bench_build.py`` prints the difference), and a build of 10,000 small files
+#: then reads a tenth of them twice instead of all of them.
 #: ``RANGE_MODELS * MIN_SAMPLES_PER_MODEL == AUTO_RANGE_SAMPLES``.
 RANGE_MODELS = 1024
+
+#: Seed of the draw within each block (:func:`range_models`): the same library gets the same
+#: range on every build.
+RANGE_SEED = 0
 
 #: A model whose sampled weights are this much one single value is degenerate.
 DEGENERATE_FRACTION = 0.99
@@ -117,17 +122,29 @@ def model_stride(n: int, n_models: int, max_samples: int = AUTO_RANGE_SAMPLES) -
     return max(1, -(-n // cap))
 
 
-def range_models(n_models: int, most: int | None = None) -> range:
-    """Indices of the models an ``"auto"`` range is pooled over: all of them up to
-    ``most`` (default :data:`RANGE_MODELS`), else every k-th, spread over all of them.
+def range_models(n_models: int, most: int | None = None) -> np.ndarray:
+    """Sorted indices of the models an ``"auto"`` range is pooled over: all of them up to
+    ``most`` (default :data:`RANGE_MODELS`), else one from each of ``most`` equal blocks of
+    the list, drawn at random (seeded, :data:`RANGE_SEED`).
+
+    Spread over the whole list like a regular stride, but not in step with an ordered
+    library: NWS snapshot libraries list 20 snapshots per network, and every 20th model
+    would be each network's untrained initialization.
 
     Examples
     --------
-    >>> range_models(3), range_models(10_000)
-    (range(0, 3), range(0, 10000, 10))
+    >>> range_models(3).tolist()
+    [0, 1, 2]
+    >>> picked = range_models(10_000)
+    >>> len(picked), int(picked[0]) < 10, int(picked[-1]) >= 9990
+    (1024, True, True)
     """
     most = RANGE_MODELS if most is None else most
-    return range(0, n_models, max(1, -(-n_models // most)))
+    if n_models <= most:
+        return np.arange(n_models)
+    edges = (np.arange(most + 1, dtype=np.int64) * n_models) // most
+    offsets = np.random.default_rng(RANGE_SEED).random(most) * np.diff(edges)
+    return edges[:-1] + offsets.astype(np.int64)
 
 
 def pooled_percentiles(
@@ -227,7 +244,7 @@ def auto_value_range(
     applied to the models at hand. Every model weighs the same (see the module docstring):
     each is subsampled to its share of ``max_samples`` and degenerate models (nearly all
     one value) are left out, with a logged warning naming them. Beyond
-    :data:`RANGE_MODELS` sources, a regular stride of them is pooled (:func:`range_models`).
+    :data:`RANGE_MODELS` sources, a spread sample of them is pooled (:func:`range_models`).
 
     Examples
     --------

@@ -1,8 +1,8 @@
 """Describe a list of work items: the library's two passes over the models.
 
 1. With ``value_range="auto"`` each worker reads a strided sample of each model's weights
-   (an equal share of the sample budget per model; beyond 1,024 models, of a regular
-   stride of 1,024 models: :func:`~miwd_widget.descriptors.value_range.range_models`);
+   (an equal share of the sample budget per model; beyond 1,024 models, of 1,024 models
+   spread over the list: :func:`~miwd_widget.descriptors.value_range.range_models`);
    the pooled percentiles
    (:func:`~miwd_widget.descriptors.pooled_percentiles`, one equal weight per model, so no
    single huge file decides the range) become the library's histogram range. Degenerate
@@ -151,38 +151,52 @@ def _resolve_range(
     """Pass 1: ``config``'s ``"auto"`` range over the items (a fixed range is kept).
 
     The range is pooled over :func:`~miwd_widget.descriptors.value_range.range_models`
-    of the items (all of them up to 1,024; beyond, a regular stride). Items that fail to
-    be read are recorded in ``errors`` and dropped.
+    of the items (all of them up to 1,024; beyond, 1,024 spread over the list; if none of
+    those can be read, all the others). Items that fail to be read are recorded in
+    ``errors`` and dropped.
 
     Returns
     -------
     (items, resolved config, degenerate reasons to report, check_n)
         ``resolved`` is None if no item could be sampled. ``check_n`` is None when every
-        item was sampled (the reasons are known); otherwise pass 2 checks every item for
-        degenerate weights with the stride of a range over ``check_n`` models, the one
-        pass 1 used, so a sampled model gets the same verdict twice.
+        item was sampled (the reasons are known), or when every sampled model was
+        degenerate (then they set the range, and none is reported, as for a library
+        sampled whole); otherwise pass 2 checks every item for degenerate weights with the
+        stride of a range over ``check_n`` models, the one pass 1 used, so a sampled model
+        gets the same verdict twice.
     """
     if not config.is_auto:
         return items, config, [None] * len(items), None
-    picked = range_models(len(items))
-    budget = {"n_models": len(picked), "max_samples": AUTO_RANGE_SAMPLES}
-    sampled = run_batches(
-        _sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
-    )
-    bad = set()
-    samples, reasons = [], []
-    for i, res in zip(picked, sampled, strict=True):
-        if res[0] != "ok":
-            errors.append((items[i].label, res[1]))
-            bad.add(i)
-            continue
-        samples.append(res[3])
-        reasons.append(res[4])
+    bad: set[int] = set()
+    samples: list[np.ndarray] = []
+    reasons: list[str | None] = []
+
+    def sample(picked: list[int]) -> None:
+        budget = {"n_models": len(picked), "max_samples": AUTO_RANGE_SAMPLES}
+        sampled = run_batches(
+            _sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
+        )
+        for i, res in zip(picked, sampled, strict=True):
+            if res[0] != "ok":
+                errors.append((items[i].label, res[1]))
+                bad.add(i)
+                continue
+            samples.append(res[3])
+            reasons.append(res[4])
+
+    picked = [int(i) for i in range_models(len(items))]
+    sample(picked)
+    if not samples and len(picked) < len(items):
+        chosen = set(picked)  # none of them could be read: the range comes from the others
+        picked = [i for i in range(len(items)) if i not in chosen]
+        sample(picked)
+        picked = list(range(len(items)))  # every item has been read once now
     kept = [item for i, item in enumerate(items) if i not in bad]
     if not samples:
         return kept, None, [None] * len(kept), None
     used = [j for j, r in enumerate(reasons) if r is None]
-    if not used:  # as split_degenerate: if every model is degenerate, all are used
+    fallback = not used
+    if fallback:  # as split_degenerate: if every model is degenerate, all are used
         used, reasons = list(range(len(samples))), [None] * len(samples)
     lo_hi = pooled_percentiles([samples[j] for j in used], percentiles=config.percentiles)
     log.info(
@@ -194,7 +208,7 @@ def _resolve_range(
     )
     if len(picked) == len(items):
         return kept, config.with_range(lo_hi), reasons, None
-    return kept, config.with_range(lo_hi), [None] * len(kept), len(picked)
+    return kept, config.with_range(lo_hi), [None] * len(kept), None if fallback else len(picked)
 
 
 def errors_frame(records: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:

@@ -386,7 +386,12 @@ def _run_isolated(
 
     def submit(items: list[int]) -> tuple[Any, str]:
         marker = os.path.join(markers, str(next(task_ids)))
-        future = pool.executor().submit(_tracked, func, [specs[i] for i in items], kwargs, marker)
+        args = (_tracked, func, [specs[i] for i in items], kwargs, marker)
+        try:
+            future = pool.executor().submit(*args)
+        except BrokenProcessPool:  # a worker died idle (between two passes): new workers
+            pool.replace()
+            future = pool.executor().submit(*args)
         return future, marker
 
     try:
