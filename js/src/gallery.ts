@@ -292,17 +292,28 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       fetchNow();
     }, opts.debounceMs ?? 150);
   }
-  const press = (down: boolean) => () => {
-    pressed = down;
-    if (!down && afterRelease) {
+  const release = () => {
+    pressed = false;
+    if (afterRelease) {
       afterRelease = false;
       schedule();
     }
   };
+  // Only the main button drags; a release that never comes (a context menu, a lost focus)
+  // ends with the next move without buttons, or with the blur.
   const pointerRemovers = [
-    listen(window, "pointerdown", press(true), { capture: true }),
-    listen(window, "pointerup", press(false), { capture: true }),
-    listen(window, "pointercancel", press(false), { capture: true }),
+    listen(
+      window,
+      "pointerdown",
+      (e) => {
+        if (e.button === 0) pressed = true;
+      },
+      { capture: true },
+    ),
+    listen(window, "pointerup", (e) => e.button === 0 && release(), { capture: true }),
+    listen(window, "pointercancel", release, { capture: true }),
+    listen(window, "pointermove", (e) => pressed && (e.buttons & 1) === 0 && release(), { capture: true }),
+    listen(window, "blur", release),
   ];
 
   const unsubscribe = store.subscribe(() => schedule());

@@ -157,7 +157,7 @@ describe("bindLasso", () => {
     t.cleanup();
   });
 
-  it("a click in lasso mode picks; alt removes; without lasso mode only shift lassos", () => {
+  it("a click in lasso mode picks; alt removes; without lasso mode only shift or alt lassos", () => {
     const t = bind(true);
     t.el.dispatchEvent(mouse("mousedown", 50, 50));
     t.win.dispatchEvent(mouse("mouseup", 50, 50, { altKey: true }));
@@ -182,13 +182,24 @@ describe("bindLasso", () => {
     pan.win.dispatchEvent(mouse("mouseup", 60, 80));
     expect(pan.onLasso).toHaveBeenCalledTimes(1);
     expect(pan.onLasso.mock.calls[0][1]).toBe("replace"); // shift released before the end
+    // alt removes: also a lasso in pan mode (never regl-scatterplot's own selection)
+    const alt = mouse("mousedown", 20, 30, { altKey: true });
+    pan.el.dispatchEvent(alt);
+    expect(alt.defaultPrevented).toBe(true);
+    for (const [x, y] of [
+      [60, 30],
+      [60, 80],
+    ])
+      pan.win.dispatchEvent(mouse("pointermove", x, y));
+    pan.win.dispatchEvent(mouse("mouseup", 60, 80, { altKey: true }));
+    expect(pan.onLasso.mock.calls[1][1]).toBe("remove");
     pan.cleanup();
     // after the cleanup nothing listens
     pan.el.dispatchEvent(mouse("mousedown", 20, 30, { shiftKey: true }));
     pan.win.dispatchEvent(mouse("pointermove", 60, 30));
     pan.win.dispatchEvent(mouse("pointermove", 60, 80));
     pan.win.dispatchEvent(mouse("mouseup", 60, 80));
-    expect(pan.onLasso).toHaveBeenCalledTimes(1);
+    expect(pan.onLasso).toHaveBeenCalledTimes(2);
   });
 });
 

@@ -8,9 +8,9 @@
  * the points, the selection a scan of the Float32Array coordinates (a few ms at a million),
  * and it reaches the store (and Python) before regl-scatterplot draws the highlight.
  *
- * A drag in lasso mode, or with shift in pan mode, lassos; shift adds to the selection and
- * alt removes from it (as regl-scatterplot's action keys did). A click there (no drag)
- * picks the nearest point within a few pixels, as regl-scatterplot's click does.
+ * A drag in lasso mode, or with shift or alt in pan mode, lassos; shift adds to the
+ * selection and alt removes from it (as regl-scatterplot's action keys did). A click there
+ * (no drag) picks the nearest point within a few pixels, as regl-scatterplot's click does.
  */
 import { listen } from "./dom";
 
@@ -207,8 +207,9 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
     clear();
   };
   const onDown = (e: MouseEvent) => {
-    // On the points only (not the legend over them), in lasso mode or with shift.
-    if (e.button !== 0 || e.target !== opts.frame || !(opts.active() || e.shiftKey)) return;
+    // On the points only (not the legend over them), in lasso mode or with shift (add) or
+    // alt (remove): the store's selection is combined here, never regl-scatterplot's own.
+    if (e.button !== 0 || e.target !== opts.frame || !(opts.active() || e.shiftKey || e.altKey)) return;
     // regl-scatterplot (its pan, its click bookkeeping) never sees this gesture.
     e.stopPropagation();
     e.preventDefault();

@@ -13,7 +13,7 @@ import { renderLegend } from "./legend";
 import { drawLocated, type Located } from "./located";
 import { type Neighbors, neighborsAsLocated } from "./neighbors";
 import { connectionData, type Paths, pathColors } from "./paths";
-import type { SelectionStore } from "./selection";
+import { type SelectionStore, sameIndices } from "./selection";
 import { showTooltip } from "./tooltip";
 
 type Scatterplot = ReturnType<typeof createScatterplot>;
@@ -502,7 +502,6 @@ export function createScatter(opts: ScatterOptions): ScatterView {
           await scatterplot.draw(sample, { zDataType: "categorical" });
           await new Promise<void>((resolve) => afterPaint(resolve));
           if (destroyed) return;
-          preview.rows = null;
         }
         await scatterplot.set({ pointColor: encoding.palette, showPointConnections: showPaths });
         const data = { x: points.x, y: points.y, z: encoding.codes };
@@ -513,7 +512,17 @@ export function createScatter(opts: ScatterOptions): ScatterView {
           showPaths && pathConnections
             ? { ...data, x: Array.from(points.x), w: encoding.codes, ...pathConnections }
             : data;
-        await scatterplot.draw(connected, { zDataType: "categorical", select: Array.from(store.get()) });
+        const chosen = store.get();
+        await scatterplot.draw(connected, { zDataType: "categorical", select: Array.from(chosen) });
+        // regl-scatterplot held the sample until now (its picks map through `rows`).
+        preview.rows = null;
+        // A selection made while it drew (its spatial index is built in a worker at a
+        // million points) would otherwise lose its highlight to the one drawn with.
+        const now = store.get();
+        if (!sameIndices(now, chosen)) {
+          if (now.length === 0) scatterplot.deselect({ preventEvent: true });
+          else scatterplot.select(Array.from(now), { preventEvent: true });
+        }
         dom.root.dataset.paths = String(showPaths && paths ? paths.count : 0);
         dom.root.dataset.preview = "0";
         drawOverlay();
