@@ -133,6 +133,17 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return inside
 
 
+def near_edges(points: np.ndarray, polygon: np.ndarray, distance: float = 0.5) -> np.ndarray:
+    """Points within ``distance`` of the polygon's edges (float rounding may put them either
+    side of it)."""
+    near = np.zeros(len(points), dtype=bool)
+    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        d = np.array([x1 - x0, y1 - y0])
+        t = np.clip(((points - [x0, y0]) @ d) / (d @ d), 0, 1)
+        near |= np.linalg.norm(points - ([x0, y0] + t[:, None] * d), axis=1) < distance
+    return near
+
+
 def kernel_selection(nb: LabNotebook) -> list[int]:
     return nb.kernel_value("sorted(atlas.selection)")
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from lab_harness import artifacts_on_error
-from test_atlas_browser import LASSO_TOGGLE, ROOT, points_in_polygon, screen_positions
+from test_atlas_browser import (
+    LASSO_TOGGLE,
+    ROOT,
+    near_edges,
+    points_in_polygon,
+    screen_positions,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -88,11 +94,7 @@ def test_first_frames_are_a_preview_then_all_points_and_the_lasso_is_exact(open_
         )
         screen = screen_positions(embedding, w, h)
         expected = points_in_polygon(screen, polygon)
-        edge = np.zeros(N, dtype=bool)  # within half a pixel of an edge: either way
-        for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
-            d = np.array([x1 - x0, y1 - y0])
-            t = np.clip(((screen - [x0, y0]) @ d) / (d @ d), 0, 1)
-            edge |= np.linalg.norm(screen - ([x0, y0] + t[:, None] * d), axis=1) < 0.5
+        edge = near_edges(screen, polygon)  # within half a pixel of an edge: either way
         nb.page.locator(f"{ROOT} {LASSO_TOGGLE}").first.click()
         mouse = nb.page.mouse
         mouse.move(box["x"] + polygon[0, 0], box["y"] + polygon[0, 1])

@@ -14,7 +14,14 @@ import time
 import numpy as np
 import pytest
 from lab_harness import LabNotebook, artifacts_on_error
-from test_atlas_browser import COUNT, LASSO_TOGGLE, ROOT, points_in_polygon, screen_positions
+from test_atlas_browser import (
+    COUNT,
+    LASSO_TOGGLE,
+    ROOT,
+    near_edges,
+    points_in_polygon,
+    screen_positions,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -130,12 +137,7 @@ def test_mouse_lasso_selects_exactly_the_points_inside_the_polygon(big):
     polygon = np.round(np.column_stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)]))
     inside = points_in_polygon(screen, polygon)
     # Points within half a pixel of an edge may go either way (float rounding in the mapping).
-    edge_band = np.zeros(len(screen), dtype=bool)
-    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
-        d = np.array([x1 - x0, y1 - y0])
-        t = np.clip(((screen - [x0, y0]) @ d) / (d @ d), 0, 1)
-        nearest = np.array([x0, y0]) + t[:, None] * d
-        edge_band |= np.linalg.norm(screen - nearest, axis=1) < 0.5
+    edge_band = near_edges(screen, polygon)
     assert inside.sum() > 5000, inside.sum()
 
     first_view(nb).locator(LASSO_TOGGLE).click()
