@@ -22,6 +22,77 @@ export function listen<K extends keyof HTMLElementEventMap>(
   return () => target.removeEventListener(type, handler as EventListener, options);
 }
 
+/**
+ * A 2-D canvas sized to `width` x `height` CSS px at `dpr` device pixels per px (resized only
+ * when that changed), cleared, its context drawing in CSS px; null without a 2-D context.
+ */
+export function fitCanvas(
+  canvas: HTMLCanvasElement,
+  width: number,
+  height: number,
+  dpr: number,
+  attributes?: CanvasRenderingContext2DSettings,
+): CanvasRenderingContext2D | null {
+  const w = Math.round(width * dpr);
+  const h = Math.round(height * dpr);
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+  }
+  const ctx = canvas.getContext("2d", attributes);
+  if (!ctx) return null;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  return ctx;
+}
+
+/** Whether the main mouse button is held (see {@link watchMainButton}). */
+export interface MainButton {
+  readonly pressed: boolean;
+  remove(): void;
+}
+
+/**
+ * Track the main mouse button on `win` (capture phase: a drag in any view). Mouse and
+ * pointer events both count (pages dispatch either); a release that never comes (a context
+ * menu, a lost focus) ends with the next move without buttons, or with the blur.
+ * `onRelease` runs once per release.
+ */
+export function watchMainButton(onRelease?: () => void, win: Window = window): MainButton {
+  let pressed = false;
+  const press = (e: MouseEvent) => {
+    if (e.button === 0) pressed = true;
+  };
+  const release = () => {
+    if (!pressed) return;
+    pressed = false;
+    onRelease?.();
+  };
+  const up = (e: MouseEvent) => e.button === 0 && release();
+  const move = (e: MouseEvent) => pressed && (e.buttons & 1) === 0 && release();
+  const capture = { capture: true };
+  const removers = [
+    listen(win, "mousedown", press, capture),
+    listen(win, "pointerdown", press, capture),
+    listen(win, "mouseup", up, capture),
+    listen(win, "pointerup", up, capture),
+    listen(win, "pointercancel", release, capture),
+    listen(win, "mousemove", move, capture),
+    listen(win, "pointermove", move, capture),
+    listen(win, "blur", release),
+  ];
+  return {
+    get pressed() {
+      return pressed;
+    },
+    remove() {
+      for (const remove of removers) remove();
+    },
+  };
+}
+
 /** Colors of the current Jupyter theme (CSS variables with light fallbacks). */
 export interface Theme {
   background: string;

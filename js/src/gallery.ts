@@ -6,7 +6,7 @@
 import { scalePow } from "d3-scale";
 import { type ColormapName, sampleColormap } from "./colormaps";
 import { formatNumber } from "./columns";
-import { el, listen } from "./dom";
+import { el, listen, watchMainButton } from "./dom";
 import { type Measure, packParts, shortenMiddle, textMeasurer } from "./labels";
 import { type DescriptorReply, isSuperseded } from "./requests";
 import type { SelectionStore } from "./selection";
@@ -278,12 +278,16 @@ export function createGallery(opts: GalleryOptions): GalleryView {
   // No request while a mouse button is held (a brush or lasso drag): each would make Python
   // summarize a selection about to change, and the drag's final selection would wait in
   // the kernel behind it. The request follows the release.
-  let pressed = false;
   let afterRelease = false;
+  const button = watchMainButton(() => {
+    if (!afterRelease) return;
+    afterRelease = false;
+    schedule();
+  });
   function schedule() {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    if (pressed) {
+    if (button.pressed) {
       afterRelease = true;
       return;
     }
@@ -292,29 +296,6 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       fetchNow();
     }, opts.debounceMs ?? 150);
   }
-  const release = () => {
-    pressed = false;
-    if (afterRelease) {
-      afterRelease = false;
-      schedule();
-    }
-  };
-  // Only the main button drags; a release that never comes (a context menu, a lost focus)
-  // ends with the next move without buttons, or with the blur.
-  const pointerRemovers = [
-    listen(
-      window,
-      "pointerdown",
-      (e) => {
-        if (e.button === 0) pressed = true;
-      },
-      { capture: true },
-    ),
-    listen(window, "pointerup", (e) => e.button === 0 && release(), { capture: true }),
-    listen(window, "pointercancel", release, { capture: true }),
-    listen(window, "pointermove", (e) => pressed && (e.buttons & 1) === 0 && release(), { capture: true }),
-    listen(window, "blur", release),
-  ];
 
   const unsubscribe = store.subscribe(() => schedule());
   fetchNow();
@@ -325,7 +306,8 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       destroyed = true;
       if (timer !== undefined) clearTimeout(timer);
       unsubscribe();
-      for (const remove of [...removers, ...pointerRemovers]) remove();
+      for (const remove of removers) remove();
+      button.remove();
       root.remove();
     },
   };

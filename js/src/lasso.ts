@@ -12,7 +12,7 @@
  * selection and alt removes from it (as regl-scatterplot's action keys did). A click there
  * (no drag) picks the nearest point within a few pixels, as regl-scatterplot's click does.
  */
-import { listen } from "./dom";
+import { fitCanvas, listen } from "./dom";
 
 /** A vertex is kept when it is at least this far (px) from the previous one. */
 export const LASSO_MIN_DIST_PX = 3;
@@ -168,19 +168,8 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
   };
   const paint = () => {
     if (!path) return;
-    const dpr = win.devicePixelRatio || 1;
-    const w = Math.round(stage.clientWidth * dpr);
-    const h = Math.round(stage.clientHeight * dpr);
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-      canvas.style.width = `${stage.clientWidth}px`;
-      canvas.style.height = `${stage.clientHeight}px`;
-    }
-    const ctx = canvas.getContext("2d");
+    const ctx = fitCanvas(canvas, stage.clientWidth, stage.clientHeight, win.devicePixelRatio || 1);
     if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, stage.clientWidth, stage.clientHeight);
     ctx.beginPath();
     for (let j = 0; j < path.length; j += 2) {
       if (j === 0) ctx.moveTo(path[0], path[1]);

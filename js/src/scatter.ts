@@ -6,7 +6,7 @@ import { scaleLinear } from "d3-scale";
 import createScatterplot, { createRenderer } from "regl-scatterplot";
 import { encodeColors, pointStyleFor } from "./coloring";
 import type { Column } from "./columns";
-import { el, listen, type Theme } from "./dom";
+import { el, fitCanvas, listen, type Theme, watchMainButton } from "./dom";
 import { afterPaint, frameTask, type RenderGate, renderGate, restTask } from "./frame";
 import { bindLasso, combineSorted, type LassoMode, nearestPoint, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
@@ -254,18 +254,10 @@ function paintOverlay(
   points: ReturnType<typeof normalizeCoordinates>,
   theme: Theme,
 ): void {
-  const { width, height } = size;
-  const dpr = window.devicePixelRatio || 1;
-  if (overlay.width !== Math.round(width * dpr) || overlay.height !== Math.round(height * dpr)) {
-    overlay.width = Math.round(width * dpr);
-    overlay.height = Math.round(height * dpr);
-    overlay.style.width = `${width}px`;
-    overlay.style.height = `${height}px`;
-  }
-  const ctx = overlay.getContext("2d", { willReadFrequently: true });
+  const ctx = fitCanvas(overlay, size.width, size.height, window.devicePixelRatio || 1, {
+    willReadFrequently: true,
+  });
   if (!ctx) return;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, width, height);
   if (!markers.some((m) => m !== null)) return;
   const xs = scatterplot.get("xScale") as LinearScale;
   const ys = scatterplot.get("yScale") as LinearScale;
@@ -347,7 +339,7 @@ function bindSelection(
   let resting = false; // a brushed highlight waits for the drag to rest
   // ... and for the button's release: a mouse held still longer than the rest (a slow
   // drag) must not start a second-long frame in the middle of it.
-  let pressed = false;
+  const button = watchMainButton();
   const frame = frameTask(() => {
     onChange();
     if (highlight === null || resting || drawn.rows) return; // the full draw selects the store's
@@ -358,7 +350,7 @@ function bindSelection(
   });
   let waits = 0; // a release missed (outside the window) must not hold the highlight forever
   const rest = restTask(() => {
-    if (pressed && ++waits < 10) {
+    if (button.pressed && ++waits < 10) {
       rest.schedule();
       return;
     }
@@ -366,19 +358,12 @@ function bindSelection(
     resting = false;
     frame.schedule();
   }, BRUSH_REST_MS);
-  const press = (down: boolean) => () => {
-    pressed = down;
-  };
   return [
     () => scatterplot.unsubscribe(selectSub),
     () => scatterplot.unsubscribe(deselectSub),
     () => frame.cancel(),
     () => rest.cancel(),
-    listen(window, "mousedown", press(true), { capture: true }),
-    listen(window, "mouseup", press(false), { capture: true }),
-    listen(window, "pointerdown", press(true), { capture: true }),
-    listen(window, "pointerup", press(false), { capture: true }),
-    listen(window, "pointercancel", press(false), { capture: true }),
+    () => button.remove(),
     store.subscribe((selection, source) => {
       const slow = gate.lastMs > SLOW_RENDER_MS;
       if (slow) gate.hold(SEND_HOLD_MS);
