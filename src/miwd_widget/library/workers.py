@@ -37,6 +37,13 @@ def _open(spec: Any) -> WeightSource:
     return open_weights(spec)
 
 
+def _range_sample(ws: WeightSource, n_models: int, max_samples: int) -> tuple[int, Any]:
+    """(stride, sample) of a model among ``n_models`` for the ``"auto"`` range: the one
+    sample both passes take of it, so its degenerate verdict is the same in either."""
+    stride = model_stride(ws.n, n_models, max_samples)
+    return stride, sample_weights(ws, stride)
+
+
 def _sample_batch(
     specs: list[Any], n_models: int, max_samples: int, threads: int | None = None
 ) -> list[tuple]:
@@ -49,8 +56,7 @@ def _sample_batch(
             n = ws.n
             if n == 0:
                 raise ValueError("the model has no floating-point weights")
-            stride = model_stride(n, n_models, max_samples)
-            sample = sample_weights(ws, stride)
+            stride, sample = _range_sample(ws, n_models, max_samples)
             out.append(("ok", n, stride, sample, degenerate_reason(sample)))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
             out.append(("error", error_text(exc)))
@@ -79,8 +85,7 @@ def _describe_batch(
             descriptor = describe_source(ws, config, threads=threads)
             reason = None
             if degenerate_among is not None and ws.n:
-                stride = model_stride(ws.n, degenerate_among, max_samples)
-                reason = degenerate_reason(sample_weights(ws, stride))
+                reason = degenerate_reason(_range_sample(ws, degenerate_among, max_samples)[1])
             out.append(("ok", descriptor, ws.n, reason))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
             out.append(("error", error_text(exc)))
