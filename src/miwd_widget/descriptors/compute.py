@@ -10,7 +10,7 @@ import numpy as np
 from .._progress import progress as progress_bar
 from ..weights import open_weights
 from .config import DEFAULT_PERCENTILES, DEFAULT_VALUE_RANGE, DescriptorConfig, ValueRange
-from .value_range import resolve_value_range
+from .value_range import pooled_range, range_models
 
 __all__ = ["mi_wd", "describe", "DescriptorArray", "is_single"]
 
@@ -176,10 +176,17 @@ def describe(
     opened = [open_weights(s, order=order, include_buffers=include_buffers) for s in sources]
     for ws in opened:
         check_describable(ws, config.S)  # a clear per-model error before the range pass
-    resolved = resolve_value_range(config, opened)
+    resolved, scans = config, {}
+    if config.is_auto:
+        # One pass over each range model: 16-/8-bit models keep their window counts, so
+        # their descriptors need no second read.
+        picked = range_models(len(opened))
+        lo_hi, kept = pooled_range([opened[i] for i in picked], config, progress=progress)
+        resolved = config.with_range(lo_hi)
+        scans = {int(picked[j]): scan for j, scan in kept.items()}
     out = np.empty((len(opened), config.S, config.B), dtype=np.float32)
     for i, ws in enumerate(progress_bar(opened, desc="MI-WD", show=progress)):
-        out[i] = describe_source(ws, resolved)
+        out[i] = describe_source(ws, resolved, scan=scans.pop(i, None), progress=progress)
     result = DescriptorArray(
         out,
         resolved.range,

@@ -1,49 +1,81 @@
-"""The MI-WD histogram kernel: per-window histograms of theta, segment by segment.
+"""The MI-WD kernels: one pass over theta, window by window, on every core.
 
-Written in numba because numpy has no batched, windowed histogram: a per-window
-``np.histogram`` loop is an order of magnitude slower and copies. The kernel reads
-float32/float64 segments in place (memory maps included) and never builds a concatenated or
-float64 copy of theta. A large segment is cut into one block per thread; each block runs the
-serial compiled loop on a Python thread (it releases the GIL) and the blocks' counts are
-added. Segments below ``PARALLEL_MIN_ELEMS`` run on the calling thread.
+Two compiled loops, both in numba because numpy has no batched, windowed histogram (a
+per-window ``np.histogram`` loop is an order of magnitude slower and copies), and neither
+numpy nor numba has a windowed bit-pattern count:
+
+- :func:`_count_patterns`: 16- and 8-bit floats (bfloat16, float16, float8) have only
+  65,536 or 256 values, so each window's bit patterns are counted in a small table and
+  never converted. Any range's histogram, and the ``"auto"`` range's exact percentiles,
+  follow from the counts (:mod:`.window_counts`).
+- :func:`_bin_run`: float32 and float64 are binned directly, exactly as
+  ``numpy.histogram`` bins their float64 values over ``[lo, hi]`` (its index formula and
+  its correction onto the edges ``numpy.linspace(lo, hi, B + 1)``, hi in the last bin).
+
+:func:`scan_source` cuts theta into blocks that threads take in order (a thread per core,
+each with its own tables, added at the end): files are read nearly sequentially, which
+keeps the kernel's read-ahead working when they are not cached.
 """
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 from numba import njit
 
+from .._progress import progress as progress_bar
 from ..weights import WeightSource
+from ..weights.dtypes import pattern_bits
 from .config import DescriptorConfig, DescriptorError
-from .value_range import CHUNK_ELEMS
 
-__all__ = ["describe_source", "check_describable"]
+__all__ = [
+    "scan_source",
+    "describe_source",
+    "descriptor_from_scan",
+    "check_describable",
+    "histogram_edges",
+    "accumulate_windows",
+    "kernel_threads",
+    "WindowScan",
+    "CompactScan",
+    "BLOCK_ELEMS",
+    "PROGRESS_BYTES",
+]
+
+#: Values one thread takes at a time: large enough that a block's fixed costs vanish,
+#: small enough that two threads stay close together in a file.
+BLOCK_ELEMS = 1 << 23
+#: A model of at least this many bytes shows its own progress bar (per gigabyte).
+PROGRESS_BYTES = 1 << 30
+#: A uint32 pattern table is folded into its int64 total before it could overflow.
+_TABLE_LIMIT = (1 << 32) - 1
 
 
 @njit(cache=True, nogil=True)
-def _histogram_run(x, a, b, lo, hi, scale, nbins, clip, rows):
+def _bin_run(x, a, b, lo, hi, norm, edges, nbins, clip, rows):
     """Add values x[a:b] (all in one window) to ``rows``; return the non-finite count.
 
-    ``rows`` is (4, B): consecutive values go to different copies so that runs of equal
-    bins don't serialize on one memory location (about 1.5x faster); callers sum them.
-    The bin is floor((v - lo) * B / (hi - lo)) in float64, with hi in the last bin, as
-    numpy.histogram over [lo, hi]; numpy additionally nudges values within a few ulps
-    of an edge onto its own rounded edges, which costs a third of the speed here and
-    changes nothing at the scale of weights.
+    numpy.histogram's rule on float64: k = int((v - lo) * norm), hi in the last bin, then
+    one step down if v < edges[k] or up if v >= edges[k + 1]. ``rows`` is (4, B):
+    consecutive values go to different copies so that runs of equal bins don't serialize
+    on one memory location (about 1.5x faster); callers sum them.
     """
     nonfinite = 0
     last = nbins - 1
     for i in range(a, b):
-        v = x[i]
-        f = (v - lo) * scale
-        if f >= 0.0 and v <= hi:
-            k = int(f)
+        v = np.float64(x[i])
+        if v >= lo and v <= hi:
+            k = int((v - lo) * norm)
             if k > last:
                 k = last
+            if v < edges[k]:
+                k -= 1
+            elif k < last and v >= edges[k + 1]:
+                k += 1
             rows[i & 3, k] += 1
         elif v != v or v == np.inf or v == -np.inf:
             nonfinite += 1
@@ -53,23 +85,21 @@ def _histogram_run(x, a, b, lo, hi, scale, nbins, clip, rows):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad):
+def accumulate_windows(x, offset, n_total, n_windows, nbins, lo, hi, edges, clip, counts, bad):
     """Add the histogram counts of segment ``x`` (theta[offset:offset+len(x)]) to ``counts``.
 
-    counts: (S, B) int64, bad: (S,) int64 non-finite counts per window. Compiled serially
-    and run on blocks of a segment from Python threads (it releases the GIL): measured here,
-    numba's own parallel=True compilation of the same loop ran each thread 25% slower, and
-    its thread pool costs more than a small segment's histogram.
+    counts: (S, B) int64, bad: (S,) int64 non-finite counts per window; ``edges`` is
+    :func:`histogram_edges`. Window s holds theta[floor(N s / S) : floor(N (s + 1) / S)].
     """
     rows = np.zeros((n_windows, 4, nbins), dtype=np.int64)
-    scale = nbins / (hi - lo)
+    norm = nbins / (hi - lo)
     g = offset
     stop = offset + x.shape[0]
     while g < stop:
         # window holding global index g: the largest s with floor(N s / S) <= g
         s = ((g + 1) * n_windows - 1) // n_total
         end = min(((s + 1) * n_total) // n_windows, stop)
-        bad[s] += _histogram_run(x, g - offset, end - offset, lo, hi, scale, nbins, clip, rows[s])
+        bad[s] += _bin_run(x, g - offset, end - offset, lo, hi, norm, edges, nbins, clip, rows[s])
         g = end
     for s in range(n_windows):
         for c in range(4):
@@ -77,47 +107,230 @@ def _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad)
                 counts[s, k] += rows[s, c, k]
 
 
-PARALLEL_MIN_ELEMS = 1 << 18
-_executor: ThreadPoolExecutor | None = None
+@njit(cache=True, nogil=True)
+def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
+    """Count the bit patterns ``p`` (theta[offset:offset+len(p)]) per window.
+
+    tables: (S, P) uint32, the fast per-thread tables; filled: (S,) values counted into
+    each table since it was last folded into totals: (S, P) int64 (folded before a uint32
+    could overflow, so a window of any size is counted exactly).
+    """
+    g = offset
+    stop = offset + p.shape[0]
+    n_patterns = tables.shape[1]
+    while g < stop:
+        s = ((g + 1) * n_windows - 1) // n_total
+        end = min(((s + 1) * n_total) // n_windows, stop)
+        if filled[s] + (end - g) > 4294967295:
+            for k in range(n_patterns):
+                totals[s, k] += tables[s, k]
+                tables[s, k] = 0
+            filled[s] = 0
+        table = tables[s]
+        for i in range(g - offset, end - offset):
+            table[p[i]] += 1
+        filled[s] += end - g
+        g = end
 
 
-def _threads() -> int:
-    return max(1, numba.get_num_threads())  # honours NUMBA_NUM_THREADS
+def kernel_threads(threads: int | None = None) -> int:
+    """Threads the kernels use: ``threads``, else numba's count (honours NUMBA_NUM_THREADS)."""
+    return max(1, int(threads) if threads is not None else numba.get_num_threads())
 
 
-def _accumulate_threaded(
-    x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad, threads=None
-):
-    """Histogram segment ``x`` in one block per thread, then add the blocks' counts."""
-    global _executor
-    n = x.shape[0]
-    nthreads = _threads() if threads is None else max(1, int(threads))
-    if nthreads == 1 or n < PARALLEL_MIN_ELEMS:
-        _accumulate(x, offset, n_total, n_windows, nbins, lo, hi, clip, counts, bad)
-        return
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="miwd")
-    bounds = [(n * t) // nthreads for t in range(nthreads + 1)]
-    parts = [(np.zeros_like(counts), np.zeros_like(bad)) for _ in range(nthreads)]
-    futures = [
-        _executor.submit(
-            _accumulate, x[a:b], offset + a, n_total, n_windows, nbins, lo, hi, clip, c, e
-        )
-        for a, b, (c, e) in zip(bounds[:-1], bounds[1:], parts, strict=True)
-    ]
-    for f in futures:
-        f.result()
-    for c, e in parts:
-        counts += c
-        bad += e
+def histogram_edges(config: DescriptorConfig) -> np.ndarray:
+    """The B + 1 float64 bin edges of a resolved config, as numpy.histogram makes them.
+
+    Examples
+    --------
+    >>> histogram_edges(DescriptorConfig(S=1, B=4, value_range=(-1, 1))).tolist()
+    [-1.0, -0.5, 0.0, 0.5, 1.0]
+    """
+    lo, hi = config.range
+    return np.linspace(lo, hi, config.B + 1)
 
 
 @dataclass
-class _NonFinite:
-    tensor: str
-    nan: int
-    inf: int
-    first_index: int
+class WindowScan:
+    """What one pass over a model counted.
+
+    Attributes
+    ----------
+    patterns : dict
+        Narrow float dtype name -> (S, 2**bits) int64 bit-pattern counts per window.
+    binned : numpy.ndarray or None
+        (S, B) int64 histogram counts of the float32/float64 tensors (None if not binned).
+    nonfinite : numpy.ndarray or None
+        (S,) int64 NaN/Inf counts of the binned tensors.
+    """
+
+    patterns: dict[str, np.ndarray] = field(default_factory=dict)
+    binned: np.ndarray | None = None
+    nonfinite: np.ndarray | None = None
+
+    def compact(self) -> CompactScan:
+        """The pattern counts without the patterns that never occur (a bfloat16 model of
+        normal weights uses a third of them), to keep between passes or send between
+        processes; the binned counts are not kept."""
+        kept = {}
+        for dtype, counts in self.patterns.items():
+            used = np.flatnonzero(counts.any(axis=0))
+            narrow = counts[:, used]
+            if narrow.size and narrow.max() <= np.iinfo(np.uint32).max:
+                narrow = narrow.astype(np.uint32)
+            kept[dtype] = (used.astype(np.uint32), narrow)
+        return CompactScan(kept)
+
+
+@dataclass
+class CompactScan:
+    """:class:`WindowScan` pattern counts, only of the patterns that occur."""
+
+    patterns: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(u.nbytes + c.nbytes for u, c in self.patterns.values())
+
+    def expand(self) -> WindowScan:
+        """The full :class:`WindowScan` pattern tables again."""
+        scan = WindowScan()
+        for dtype, (used, counts) in self.patterns.items():
+            full = np.zeros((counts.shape[0], 1 << pattern_bits(dtype)), np.int64)
+            full[:, used] = counts
+            scan.patterns[dtype] = full
+        return scan
+
+
+class _ThreadState:
+    """One thread's tables (zeroed lazily: np.zeros pages cost nothing until touched)."""
+
+    def __init__(self, S: int, config: DescriptorConfig | None) -> None:
+        self.S = S
+        self.tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        if config is not None:
+            self.binned = np.zeros((S, config.B), np.int64)
+            self.nonfinite = np.zeros(S, np.int64)
+
+    def table(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if dtype not in self.tables:
+            n = 1 << pattern_bits(dtype)
+            self.tables[dtype] = (
+                np.zeros((self.S, n), np.uint32),
+                np.zeros(self.S, np.int64),
+                np.zeros((self.S, n), np.int64),
+            )
+        return self.tables[dtype]
+
+
+def _blocks(ws: WeightSource, narrow: bool, wide: bool) -> list[tuple[int, int, int, int]]:
+    """(tensor index, start, stop, global offset) of the blocks to scan, in theta order."""
+    out = []
+    offset = 0
+    for i, t in enumerate(ws.tensors):
+        is_narrow = t.patterns is not None
+        if (narrow and is_narrow) or (wide and not is_narrow):
+            for a in range(0, t.size, BLOCK_ELEMS):
+                out.append((i, a, min(a + BLOCK_ELEMS, t.size), offset + a))
+        offset += t.size
+    return out
+
+
+def scan_source(
+    ws: WeightSource,
+    S: int,
+    bin_config: DescriptorConfig | None = None,
+    *,
+    count_patterns: bool = True,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> WindowScan:
+    """One pass over a model: count the patterns of its 16-/8-bit tensors per window and,
+    given a resolved ``bin_config``, bin its float32/float64 tensors directly.
+
+    Parameters
+    ----------
+    ws
+        The opened model.
+    S
+        Windows.
+    bin_config
+        Bin the float32/float64 tensors on this resolved config (None: leave them).
+    count_patterns
+        Count the 16-/8-bit tensors (False: leave them, e.g. already counted).
+    threads
+        Threads (default :func:`kernel_threads`); worker processes pass 1.
+    progress
+        Show a bar per gigabyte (default: for models of at least :data:`PROGRESS_BYTES`).
+
+    Examples
+    --------
+    >>> import ml_dtypes
+    >>> from miwd_widget.weights import open_weights
+    >>> ws = open_weights(np.array([1.0, 1.0, 2.0], ml_dtypes.bfloat16))
+    >>> scan = scan_source(ws, S=1)
+    >>> int(scan.patterns["bfloat16"][0, 0x3F80]), int(scan.patterns["bfloat16"][0, 0x4000])
+    (2, 1)
+    """
+    n_total = ws.n
+    blocks = _blocks(ws, count_patterns, bin_config is not None)
+    nthreads = min(kernel_threads(threads), max(1, len(blocks)))
+    states = [_ThreadState(S, bin_config) for _ in range(nthreads)]
+    if bin_config is not None:
+        lo, hi = bin_config.range
+        edges = histogram_edges(bin_config)
+        B, clip = bin_config.B, bin_config.clip
+    total_bytes = sum(ws.tensors[i].data.itemsize * (b - a) for i, a, b, _ in blocks)
+    show = progress if progress is not None else total_bytes >= PROGRESS_BYTES
+    bar = progress_bar(desc=f"MI-WD {ws.name}"[-60:], total=total_bytes, show=show, unit="B")
+    if show:
+        bar.unit_scale = True
+    lock = threading.Lock()
+    position = iter(range(len(blocks)))
+
+    def work(state: _ThreadState) -> None:
+        while True:
+            with lock:
+                j = next(position, None)
+            if j is None:
+                return
+            i, a, b, g = blocks[j]
+            t = ws.tensors[i]
+            patterns = t.patterns
+            if patterns is not None:
+                table, filled, totals = state.table(t.dtype)
+                _count_patterns(patterns[a:b], g, n_total, S, table, filled, totals)
+            else:
+                x = t.data[a:b]
+                if x.dtype not in (np.float32, np.float64):
+                    x = x.astype(np.float32)  # float16 stored as such, int-free floats
+                accumulate_windows(
+                    x, g, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
+                )
+            with lock:
+                bar.update(t.data.itemsize * (b - a))
+
+    try:
+        if nthreads == 1:
+            work(states[0])
+        else:
+            with ThreadPoolExecutor(nthreads, thread_name_prefix="miwd") as pool:
+                for f in [pool.submit(work, st) for st in states]:
+                    f.result()
+    finally:
+        bar.close()
+    scan = WindowScan()
+    for st in states:
+        for dtype, (table, _, totals) in st.tables.items():
+            total = totals + table
+            if dtype in scan.patterns:
+                scan.patterns[dtype] += total
+            else:
+                scan.patterns[dtype] = total
+    if bin_config is not None:
+        scan.binned = sum(st.binned for st in states[1:]) + states[0].binned
+        scan.nonfinite = sum(st.nonfinite for st in states[1:]) + states[0].nonfinite
+    return scan
 
 
 def check_describable(ws: WeightSource, S: int) -> None:
@@ -143,12 +356,19 @@ def check_describable(ws: WeightSource, S: int) -> None:
 
 
 def describe_source(
-    ws: WeightSource, config: DescriptorConfig, threads: int | None = None
+    ws: WeightSource,
+    config: DescriptorConfig,
+    threads: int | None = None,
+    *,
+    scan: WindowScan | CompactScan | None = None,
+    progress: bool | None = None,
 ) -> np.ndarray:
     """The (S, B) float32 descriptor of one opened model on a resolved ``config``.
 
     ``threads`` caps the kernel's threads (default: numba's thread count, which honours
     ``NUMBA_NUM_THREADS``); worker processes pass 1, as they already use every core.
+    ``scan``: the model's pattern counts from an earlier pass (:func:`scan_source`), so
+    only its float32/float64 tensors are read again.
 
     Examples
     --------
@@ -157,35 +377,58 @@ def describe_source(
     >>> describe_source(open_weights(np.array([-0.5, -0.5, 0.5, 0.5])), cfg).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    S, B = config.S, config.B
-    lo, hi = config.range
-    clip, nan_policy = config.clip, config.nan_policy
-    check_describable(ws, S)
-    n_total = ws.n
-    counts = np.zeros((S, B), dtype=np.int64)
-    bad = np.zeros(S, dtype=np.int64)
-    problems: list[_NonFinite] = []
-    for tensor, offset, piece in ws.chunks(CHUNK_ELEMS):
-        before = int(bad.sum())
-        _accumulate_threaded(
-            np.ascontiguousarray(piece), offset, n_total, S, B, lo, hi, clip, counts, bad, threads
-        )
-        if int(bad.sum()) != before and nan_policy == "raise":
-            finite = np.isfinite(piece)
-            nan = int(np.isnan(piece).sum())
-            first = offset + int(np.flatnonzero(~finite)[0])
-            problems.append(_NonFinite(tensor.name, nan, int((~finite).sum()) - nan, first))
-    if problems:
-        nan = sum(p.nan for p in problems)
-        inf = sum(p.inf for p in problems)
-        where = "; ".join(
-            f"tensor {p.tensor!r}: {p.nan} NaN, {p.inf} Inf, first at theta[{p.first_index}]"
-            for p in problems[:5]
-        )
-        raise DescriptorError(
-            f"{ws.name}: theta holds {nan} NaN and {inf} Inf values ({where}); "
-            f"pass nan_policy='omit' to leave them out of the histograms"
-        )
+    from .window_counts import raise_nonfinite
+
+    check_describable(ws, config.S)
+    if isinstance(scan, CompactScan):
+        scan = scan.expand()
+    has_wide = any(t.patterns is None for t in ws.tensors)
+    fresh = scan_source(
+        ws,
+        config.S,
+        config if has_wide else None,
+        count_patterns=scan is None,
+        threads=threads,
+        progress=progress,
+    )
+    if scan is not None:
+        fresh.patterns = scan.patterns
+    descriptor = descriptor_from_scan(fresh, config)
+    if descriptor is None:
+        raise_nonfinite(ws)
+    return descriptor
+
+
+def descriptor_from_scan(
+    scan: WindowScan | CompactScan, config: DescriptorConfig
+) -> np.ndarray | None:
+    """The (S, B) float32 descriptor from a complete scan of a model on a resolved config;
+    None if the model holds NaN/Inf and ``config.nan_policy`` is ``"raise"`` (the caller
+    names them: :func:`~.window_counts.raise_nonfinite`).
+
+    Examples
+    --------
+    >>> counts = np.zeros((1, 256), np.int64)
+    >>> counts[0, [0x38, 0xB8]] = [3, 1]  # float8_e4m3fn 1.0 and -1.0
+    >>> d = descriptor_from_scan(WindowScan({"float8_e4m3fn": counts}), DescriptorConfig(1, 2, (-1, 1)))
+    >>> d.tolist()
+    [[0.25, 0.75]]
+    """
+    from .window_counts import counts_histogram
+
+    if isinstance(scan, CompactScan):
+        scan = scan.expand()
+    counts = np.zeros((config.S, config.B), np.int64)
+    nonfinite = np.zeros(config.S, np.int64)
+    for dtype, table in scan.patterns.items():
+        hist, bad = counts_histogram(table, dtype, config)
+        counts += hist
+        nonfinite += bad
+    if scan.binned is not None:
+        counts += scan.binned
+        nonfinite += scan.nonfinite
+    if nonfinite.any() and config.nan_policy == "raise":
+        return None
     totals = counts.sum(axis=1, keepdims=True)
     # A window with no in-range weight stays all zeros rather than dividing by zero.
     return (counts / np.maximum(totals, 1)).astype(np.float32)

@@ -35,8 +35,10 @@ import pandas as pd
 
 from ..columns import ACCURACY_COLUMNS, ID, SOURCE
 from ..descriptors.config import DescriptorConfig
+from ..descriptors.kernel import descriptor_from_scan
 from ..descriptors.value_range import (
     AUTO_RANGE_SAMPLES,
+    KEEP_SCAN_BYTES,
     pooled_percentiles,
     range_models,
 )
@@ -44,9 +46,14 @@ from .executor import Runner, run_batches, worker_pool
 from .sources import Item
 from .workers import _describe_batch, _sample_batch
 
-__all__ = ["build", "Built", "accuracy_norm", "errors_frame"]
+__all__ = ["build", "Built", "accuracy_norm", "errors_frame", "KEEP_SCANS_UP_TO"]
 
 log = logging.getLogger(__name__)
+
+#: Pass 1 sends 16-/8-bit models' window counts back (to skip their second read) when the
+#: range is pooled over at most this many models; the parent keeps them within
+#: KEEP_SCAN_BYTES.
+KEEP_SCANS_UP_TO = 64
 
 # --------------------------------------------------------------------------------------
 # The two passes
@@ -82,14 +89,20 @@ def build(
     if runner.progress is None:
         runner = replace(runner, progress=len(items) > 10)
     with worker_pool(runner) as runner:  # both passes run on the same worker processes
-        items, resolved, reasons, check_n = _resolve_range(items, config, runner, errors)
+        items, resolved, reasons, check_n, counted = _resolve_range(items, config, runner, errors)
         descriptors: list[np.ndarray | None] = [None] * len(items)
         n_params = [0] * len(items)
         failed: dict[int, str] = {}
-        if items and resolved is not None:
+        if resolved is not None:
+            # 16-/8-bit models counted whole in pass 1 need no second read.
+            for i, (n, scan) in counted.items():
+                descriptors[i] = descriptor_from_scan(scan, resolved)
+                n_params[i] = n
+        todo = [i for i in range(len(items)) if descriptors[i] is None]
+        if todo and resolved is not None:
             described = run_batches(
                 _describe_batch,
-                [it.spec for it in items],
+                [items[i].spec for i in todo],
                 {
                     "config": resolved,
                     "degenerate_among": check_n,
@@ -98,7 +111,7 @@ def build(
                 runner,
                 "MI-WD",
             )
-            for i, res in enumerate(described):
+            for i, res in zip(todo, described, strict=True):
                 if res[0] == "ok":
                     descriptors[i], n_params[i] = res[1], int(res[2])
                     if check_n is not None:
@@ -147,7 +160,7 @@ def _resolve_range(
     config: DescriptorConfig,
     runner: Runner,
     errors: list[tuple[str, str]],
-) -> tuple[list[Item], DescriptorConfig | None, list[str | None], int | None]:
+) -> tuple[list[Item], DescriptorConfig | None, list[str | None], int | None, dict[int, tuple]]:
     """Pass 1: ``config``'s ``"auto"`` range over the items (a fixed range is kept).
 
     The range is pooled over :func:`~miwd_widget.descriptors.value_range.range_models`
@@ -157,22 +170,32 @@ def _resolve_range(
 
     Returns
     -------
-    (items, resolved config, degenerate reasons to report, check_n)
+    (items, resolved config, degenerate reasons to report, check_n, counted)
         ``resolved`` is None if no item could be sampled. ``check_n`` is None when every
         item was sampled (the reasons are known), or when every sampled model was
         degenerate (then they set the range, and none is reported, as for a library
         sampled whole); otherwise pass 2 checks every item for degenerate weights with the
         stride of a range over ``check_n`` models, the one pass 1 used, so a sampled model
-        gets the same verdict twice.
+        gets the same verdict twice. ``counted``: kept item index -> (N, window counts)
+        of the 16-/8-bit models pass 1 counted whole, within
+        :data:`~miwd_widget.descriptors.value_range.KEEP_SCAN_BYTES`.
     """
     if not config.is_auto:
-        return items, config, [None] * len(items), None
+        return items, config, [None] * len(items), None, {}
     bad: set[int] = set()
-    samples: list[np.ndarray] = []
+    samples: list[Any] = []
     reasons: list[str | None] = []
+    scans: dict[int, tuple] = {}
+    kept_bytes = 0
 
     def sample(picked: list[int]) -> None:
-        budget = {"n_models": len(picked), "max_samples": AUTO_RANGE_SAMPLES}
+        nonlocal kept_bytes
+        budget = {
+            "n_models": len(picked),
+            "max_samples": AUTO_RANGE_SAMPLES,
+            "config": config,
+            "keep_scans": len(picked) <= KEEP_SCANS_UP_TO,
+        }
         sampled = run_batches(
             _sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
         )
@@ -181,8 +204,12 @@ def _resolve_range(
                 errors.append((items[i].label, res[1]))
                 bad.add(i)
                 continue
-            samples.append(res[3])
-            reasons.append(res[4])
+            samples.append(res[2])
+            reasons.append(res[3])
+            scan = res[4]
+            if scan is not None and kept_bytes + scan.nbytes <= KEEP_SCAN_BYTES:
+                scans[i] = (int(res[1]), scan)
+                kept_bytes += scan.nbytes
 
     picked = [int(i) for i in range_models(len(items))]
     sample(picked)
@@ -192,8 +219,10 @@ def _resolve_range(
         sample(picked)
         picked = list(range(len(items)))  # every item has been read once now
     kept = [item for i, item in enumerate(items) if i not in bad]
+    new_index = {i: j for j, i in enumerate(i for i in range(len(items)) if i not in bad)}
+    counted = {new_index[i]: scan for i, scan in scans.items()}
     if not samples:
-        return kept, None, [None] * len(kept), None
+        return kept, None, [None] * len(kept), None, {}
     used = [j for j, r in enumerate(reasons) if r is None]
     fallback = not used
     if fallback:  # as split_degenerate: if every model is degenerate, all are used
@@ -207,8 +236,9 @@ def _resolve_range(
         len(samples) - len(used),
     )
     if len(picked) == len(items):
-        return kept, config.with_range(lo_hi), reasons, None
-    return kept, config.with_range(lo_hi), [None] * len(kept), None if fallback else len(picked)
+        return kept, config.with_range(lo_hi), reasons, None, counted
+    check_n = None if fallback else len(picked)
+    return kept, config.with_range(lo_hi), [None] * len(kept), check_n, counted
 
 
 def errors_frame(records: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:

@@ -4,7 +4,7 @@ A build of many small models, or of a matrix with one model per row (the Small C
 ``weights.npy``), spends more time in Python per model than in the histograms. Here the
 models are one 1-D float32/float64 buffer plus ``offsets`` (model ``i`` is
 ``flat[offsets[i]:offsets[i + 1]]``), and one compiled loop calls the MI-WD kernel's own
-:func:`~miwd_widget.descriptors.kernel._accumulate` per model, so the counts, and hence the
+:func:`~miwd_widget.descriptors.kernel.accumulate_windows` per model, so the counts, and hence the
 descriptors, are exactly those of :func:`~miwd_widget.descriptors.kernel.describe_source`.
 Blocks of models run on Python threads (the loop releases the GIL).
 """
@@ -17,13 +17,13 @@ import numpy as np
 from numba import njit
 
 from ..descriptors.config import DescriptorConfig
-from ..descriptors.kernel import _accumulate, _threads
+from ..descriptors.kernel import accumulate_windows, histogram_edges, kernel_threads
 
 __all__ = ["describe_rows", "describe_matrix"]
 
 
 @njit(cache=True, nogil=True)
-def _describe_range(flat, offsets, first, last, n_windows, nbins, lo, hi, clip, out, bad):
+def _describe_range(flat, offsets, first, last, n_windows, nbins, lo, hi, edges, clip, out, bad):
     """Descriptors of models first..last-1 into out (m, S, B) float32; non-finite counts."""
     counts = np.zeros((n_windows, nbins), dtype=np.int64)
     window_bad = np.zeros(n_windows, dtype=np.int64)
@@ -31,7 +31,9 @@ def _describe_range(flat, offsets, first, last, n_windows, nbins, lo, hi, clip, 
         a, b = offsets[i], offsets[i + 1]
         counts[:] = 0
         window_bad[:] = 0
-        _accumulate(flat[a:b], 0, b - a, n_windows, nbins, lo, hi, clip, counts, window_bad)
+        accumulate_windows(
+            flat[a:b], 0, b - a, n_windows, nbins, lo, hi, edges, clip, counts, window_bad
+        )
         bad[i] = window_bad.sum()
         for s in range(n_windows):
             total = 0
@@ -76,10 +78,10 @@ def describe_rows(
         return out, bad
     if np.any(np.diff(offsets) < S):
         raise ValueError(f"every model needs at least S={S} weights")
-    nthreads = _threads() if threads is None else max(1, int(threads))
+    nthreads = kernel_threads(threads)
     nthreads = min(nthreads, m)
     args = (flat, offsets)
-    rest = (S, B, float(lo), float(hi), bool(config.clip), out, bad)
+    rest = (S, B, float(lo), float(hi), histogram_edges(config), bool(config.clip), out, bad)
     if nthreads == 1:
         _describe_range(*args, 0, m, *rest)
         return out, bad

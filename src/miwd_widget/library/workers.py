@@ -13,8 +13,7 @@ from ..descriptors.config import DescriptorConfig
 from ..descriptors.value_range import (
     AUTO_RANGE_SAMPLES,
     degenerate_reason,
-    model_stride,
-    sample_weights,
+    range_summary,
 )
 from ..weights import WeightReadError, WeightSource, open_weights
 from .executor import error_text
@@ -37,18 +36,19 @@ def _open(spec: Any) -> WeightSource:
     return open_weights(spec)
 
 
-def _range_sample(ws: WeightSource, n_models: int, max_samples: int) -> tuple[int, Any]:
-    """(stride, sample) of a model among ``n_models`` for the ``"auto"`` range: the one
-    sample both passes take of it, so its degenerate verdict is the same in either."""
-    stride = model_stride(ws.n, n_models, max_samples)
-    return stride, sample_weights(ws, stride)
-
-
 def _sample_batch(
-    specs: list[Any], n_models: int, max_samples: int, threads: int | None = None
+    specs: list[Any],
+    n_models: int,
+    max_samples: int,
+    config: DescriptorConfig,
+    keep_scans: bool = False,
+    threads: int | None = None,
 ) -> list[tuple]:
-    """Pass 1: per model ("ok", n, stride, finite strided sample, degenerate reason) or
-    ("error", message). The degenerate check runs here, in parallel, not in the parent."""
+    """Pass 1: per model ("ok", n, range summary, degenerate reason, window counts or None)
+    or ("error", message). The summary is :func:`range_summary`'s (the one both passes
+    take, so a model's degenerate verdict is the same in either); the window counts of a
+    16-/8-bit model come back only with ``keep_scans``. The degenerate check runs here,
+    in parallel, not in the parent."""
     out: list[tuple] = []
     for spec in specs:
         try:
@@ -56,8 +56,11 @@ def _sample_batch(
             n = ws.n
             if n == 0:
                 raise ValueError("the model has no floating-point weights")
-            stride, sample = _range_sample(ws, n_models, max_samples)
-            out.append(("ok", n, stride, sample, degenerate_reason(sample)))
+            summary, scan = range_summary(ws, config, n_models, max_samples, threads=threads)
+            # Only a model that is all 16-/8-bit floats is whole in its counts.
+            whole = all(t.patterns is not None for t in ws.tensors)
+            kept = scan if keep_scans and whole else None
+            out.append(("ok", n, summary, degenerate_reason(summary), kept))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
             out.append(("error", error_text(exc)))
     return out
@@ -82,10 +85,13 @@ def _describe_batch(
     for spec in specs:
         try:
             ws = _open(spec)
-            descriptor = describe_source(ws, config, threads=threads)
-            reason = None
+            reason, scan = None, None
             if degenerate_among is not None and ws.n:
-                reason = degenerate_reason(_range_sample(ws, degenerate_among, max_samples)[1])
+                summary, scan = range_summary(
+                    ws, config, degenerate_among, max_samples, threads=threads
+                )
+                reason = degenerate_reason(summary)
+            descriptor = describe_source(ws, config, threads=threads, scan=scan)
             out.append(("ok", descriptor, ws.n, reason))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, the build goes on
             out.append(("error", error_text(exc)))

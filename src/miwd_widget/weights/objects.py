@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import is_narrow, pattern_view
 from .source import Skip, Tensor, WeightReadError, WeightSource
 
 __all__ = ["build_source", "object_items", "is_tensor_like", "is_module", "CHECKPOINT_KEYS"]
@@ -49,7 +50,8 @@ def is_module(x: Any) -> bool:
 
 
 def _from_torch(name: str, t: Any) -> tuple[Tensor | None, str | None]:
-    """A torch tensor as a Tensor sharing its memory where possible (bfloat16 as uint16 bits)."""
+    """A torch tensor as a Tensor sharing its memory where possible (16- and 8-bit floats
+    that numpy lacks as their bit patterns)."""
     torch = _torch()
     t = t.detach()
     if t.is_quantized:
@@ -68,8 +70,10 @@ def _from_torch(name: str, t: Any) -> tuple[Tensor | None, str | None]:
     flat = t.reshape(-1)
     if t.dtype == torch.bfloat16:
         return Tensor(name, flat.view(torch.int16).numpy().view(np.uint16), "bfloat16"), None
+    if is_narrow(kind) and t.element_size() == 1:
+        return Tensor(name, flat.view(torch.uint8).numpy(), kind), None
     if t.dtype not in (torch.float16, torch.float32, torch.float64):
-        # float8 and other exotic floats: small in practice, converted once to float32.
+        # Other exotic floats (float4, e8m0 scales): converted once to float32.
         flat = flat.to(torch.float32)
     data = flat.numpy()
     return Tensor(name, data, str(data.dtype)), None
@@ -91,8 +95,8 @@ def _classify(name: str, arr: Any) -> tuple[Tensor | None, str | None]:
         return Tensor(name, a.reshape(-1), str(a.dtype)), None
     if a.dtype.kind in "biu":
         return None, f"{a.dtype} tensor is not a weight"
-    if a.dtype.kind == "V" and a.dtype.name == "bfloat16":  # ml_dtypes (onnx, jax, keras)
-        return Tensor(name, a.reshape(-1).view(np.uint16), "bfloat16"), None
+    if a.dtype.kind == "V" and is_narrow(a.dtype.name):  # ml_dtypes (onnx, jax, keras)
+        return Tensor(name, pattern_view(a.reshape(-1), a.dtype.name), a.dtype.name), None
     if a.dtype.kind == "V" and a.dtype.name.startswith("float"):  # ml_dtypes float8/float4
         return Tensor(name, a.reshape(-1).astype(np.float32), "float32"), None
     return None, f"unsupported dtype {a.dtype}"

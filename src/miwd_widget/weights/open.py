@@ -92,7 +92,7 @@ def open_weights(
 def flatten_weights(source: Any, **kwargs: Any) -> np.ndarray:
     """Concatenate a model's floating-point weights in layer order into one 1-D theta.
 
-    The result has the widest input float dtype (bfloat16 and float16 become float32).
+    The result has the widest input float dtype (16- and 8-bit floats become float32).
     Keyword arguments are passed to :func:`open_weights`.
 
     Examples
@@ -103,9 +103,7 @@ def flatten_weights(source: Any, **kwargs: Any) -> np.ndarray:
     ws = open_weights(source, **kwargs)
     if not ws.tensors:
         raise WeightReadError(f"{ws.name}: the model has no floating-point weights")
-    dtype = np.result_type(
-        *[np.float32 if t.dtype in ("bfloat16", "float16") else t.data.dtype for t in ws.tensors]
-    )
+    dtype = np.result_type(*[t.chunk_dtype for t in ws.tensors])
     try:
         out = np.empty(ws.n, dtype=dtype)
     except MemoryError:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import is_narrow, pattern_view, to_float32
+
 __all__ = [
     "Tensor",
     "WeightSource",
@@ -63,8 +65,9 @@ def require(module: str, extra: str, what: str) -> Any:
 class Tensor:
     """One named floating-point tensor of a model, flattened to 1-D.
 
-    ``data`` is a 1-D numpy array (possibly a ``np.memmap``). For bfloat16, which numpy lacks,
-    ``data`` holds the raw ``uint16`` bit patterns and ``dtype`` is ``"bfloat16"``.
+    ``data`` is a 1-D numpy array (possibly a ``np.memmap``). For the narrow floats numpy
+    lacks (bfloat16, the float8 kinds), ``data`` holds the raw ``uint16``/``uint8`` bit
+    patterns and ``dtype`` names the format (:mod:`~miwd_widget.weights.dtypes`).
 
     Examples
     --------
@@ -83,19 +86,25 @@ class Tensor:
     def chunks(self, max_elems: int = 1 << 20) -> Iterator[np.ndarray]:
         """Yield the tensor as float32/float64 1-D pieces of at most ``max_elems`` values.
 
-        float32 and float64 data are yielded as views (no copy); float16 and bfloat16 are
+        float32 and float64 data are yielded as views (no copy); 16- and 8-bit floats are
         converted to float32 one piece at a time, so extra memory stays bounded.
         """
         n = self.size
+        narrow = is_narrow(self.dtype)
         for start in range(0, n, max_elems):
             piece = self.data[start : start + max_elems]
-            if self.dtype == "bfloat16":
-                # bfloat16 is the high half of a float32: shift the bits into place.
-                yield (np.asarray(piece, dtype=np.uint32) << 16).view(np.float32)
+            if narrow:
+                yield to_float32(piece, self.dtype)
             elif piece.dtype in KERNEL_DTYPES:
                 yield piece
             else:
                 yield np.asarray(piece, dtype=np.float32)
+
+    @property
+    def patterns(self) -> np.ndarray | None:
+        """The raw bit patterns (uint16/uint8, no copy) of a 16- or 8-bit float tensor,
+        else None: descriptors count these instead of converting the values."""
+        return pattern_view(self.data, self.dtype) if is_narrow(self.dtype) else None
 
     @property
     def chunk_dtype(self) -> np.dtype:

@@ -27,6 +27,11 @@ SAFETENSORS_FLOATS = {
     "BF16": ("<u2", "bfloat16"),
     "F32": ("<f4", "float32"),
     "F64": ("<f8", "float64"),
+    # 8-bit floats, as their bit patterns (miwd_widget.weights.dtypes decodes them).
+    "F8_E4M3": ("<u1", "float8_e4m3fn"),
+    "F8_E5M2": ("<u1", "float8_e5m2"),
+    "F8_E4M3FNUZ": ("<u1", "float8_e4m3fnuz"),
+    "F8_E5M2FNUZ": ("<u1", "float8_e5m2fnuz"),
 }
 #: Every other dtype the safetensors library knows: dtype -> (bits per value, report name).
 #: They are not read as weights, but a dtype outside this list and SAFETENSORS_FLOATS
@@ -42,11 +47,7 @@ SAFETENSORS_OTHERS = {
     "U64": (64, "uint64"),
     "I64": (64, "int64"),
     "C64": (64, "complex64"),
-    "F8_E4M3": (8, "float8_e4m3"),
-    "F8_E5M2": (8, "float8_e5m2"),
     "F8_E8M0": (8, "float8_e8m0"),
-    "F8_E4M3FNUZ": (8, "float8_e4m3fnuz"),
-    "F8_E5M2FNUZ": (8, "float8_e5m2fnuz"),
     "F6_E2M3": (6, "float6_e2m3"),
     "F6_E3M2": (6, "float6_e3m2"),
     "F4": (4, "float4"),
@@ -185,7 +186,7 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
             items.append((key, np.empty(0, np.dtype(stored))))
         else:
             data = buffer[start + begin : start + end].view(np.dtype(stored))
-            # Tensor dtype "bfloat16" marks the uint16 bit patterns.
+            # Tensor dtypes "bfloat16" and "float8_*" mark uint16/uint8 bit patterns.
             items.append((key, Tensor(key, data, kind)))
     return items, metadata
 
