@@ -46,6 +46,7 @@ __all__ = [
     "WeightCounts",
     "range_summary",
     "linear_percentiles",
+    "mixture_inverted_cdf",
     "auto_value_range",
     "pooled_range",
     "KEEP_SCAN_BYTES",
@@ -124,7 +125,9 @@ class WeightCounts:
     def of(cls, values: np.ndarray) -> WeightCounts:
         """The multiset of an array's values (NaN/Inf left out)."""
         v = np.asarray(values, dtype=np.float64).reshape(-1)
-        distinct, counts = np.unique(v[np.isfinite(v)], return_counts=True)
+        # + 0.0 makes -0.0 the value 0.0 (they are one value; which sign np.unique keeps
+        # would depend on the order).
+        distinct, counts = np.unique(v[np.isfinite(v)] + 0.0, return_counts=True)
         return cls(distinct, counts.astype(np.int64))
 
     @classmethod
@@ -296,8 +299,11 @@ def pooled_percentiles(
     if any(isinstance(s, WeightCounts) for s in samples):
         values = _counted_percentiles(samples, (lo_q, hi_q))
     elif len({s.size for s in samples}) == 1:
-        # One array, partitioned in place (a lone sample is reordered): no second copy.
+        # One float64 array, partitioned in place (a lone float64 sample is reordered). The
+        # interpolation runs in float64 whatever the weights' dtype, as for counted models,
+        # so a float32 copy of a bfloat16 model gets the very same range.
         pooled = samples[0] if len(samples) == 1 else np.concatenate(samples)
+        pooled = pooled.astype(np.float64, copy=False)
         values = np.percentile(pooled, [lo_q, hi_q], overwrite_input=True)
     else:
         pooled = np.concatenate(samples)
@@ -315,13 +321,58 @@ def _counted_percentiles(
 ) -> np.ndarray:
     """:func:`pooled_percentiles` when some models come as counts: the same two rules, on
     multisets (equal sizes: linear percentiles of all weights together; else the weighted
-    ``inverted_cdf`` of the equal mixture)."""
+    ``inverted_cdf`` of the equal mixture, :func:`mixture_inverted_cdf`)."""
     sets = [s if isinstance(s, WeightCounts) else WeightCounts.of(s) for s in samples]
     if len({s.size for s in sets}) == 1:
         return linear_percentiles(sets[0] if len(sets) == 1 else WeightCounts.union(sets), q)
-    values = np.concatenate([s.values for s in sets])
-    weights = np.concatenate([s.counts / s.size for s in sets])
-    return np.percentile(values, list(q), weights=weights, method="inverted_cdf")
+    return mixture_inverted_cdf(sets, q)
+
+
+def mixture_inverted_cdf(sets: Sequence[WeightCounts], q: Sequence[float]) -> np.ndarray:
+    """The ``inverted_cdf`` percentiles of the equal mixture of several models' weights:
+    the smallest weight x with (1/M) sum_m #{w in model m : w <= x} / N_m >= q / 100.
+
+    Decided in exact rational arithmetic near the answer, so ties are settled exactly
+    (numpy's weighted percentile sums float weights and can land one value off there).
+
+    Examples
+    --------
+    >>> a = WeightCounts(np.array([0.0, 1.0]), np.array([1, 1]))
+    >>> b = WeightCounts(np.array([2.0]), np.array([3]))
+    >>> mixture_inverted_cdf([a, b], [25, 50, 51]).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    from fractions import Fraction
+
+    union = np.unique(np.concatenate([s.values for s in sets]))
+    cdf = np.zeros(union.shape[0], np.float64)
+    cumulative = []
+    for s in sets:
+        c = np.cumsum(s.counts)
+        cumulative.append(c)
+        at = np.searchsorted(s.values, union, side="right")  # values of s <= each x
+        cdf += np.where(at > 0, c[np.maximum(at - 1, 0)], 0) / s.size
+    cdf /= len(sets)
+
+    def reaches(j: int, target: Fraction) -> bool:
+        total = Fraction(0)
+        for s, c in zip(sets, cumulative, strict=True):
+            at = int(np.searchsorted(s.values, union[j], side="right"))
+            if at:
+                total += Fraction(int(c[at - 1]), s.size)
+        return total >= target * len(sets)
+
+    out = []
+    for p in q:
+        target = Fraction(float(p)) / 100
+        j = int(np.searchsorted(cdf, float(target) - 1e-9, side="left"))
+        j = max(0, min(j, union.shape[0] - 1))
+        while j > 0 and reaches(j - 1, target):
+            j -= 1
+        while j < union.shape[0] - 1 and not reaches(j, target):
+            j += 1
+        out.append(union[j])
+    return np.asarray(out, dtype=np.float64)
 
 
 def degenerate_reason(sample: np.ndarray | WeightCounts) -> str | None:

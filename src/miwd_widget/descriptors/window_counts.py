@@ -137,7 +137,7 @@ def pattern_multiset(counts: np.ndarray, dtype: str) -> tuple[np.ndarray, np.nda
     per_value = np.zeros(values.shape[0], np.int64)
     np.add.at(per_value, group, np.asarray(total, np.int64)[order])
     present = per_value > 0
-    return values[present], per_value[present]
+    return values[present] + 0.0, per_value[present]  # -0.0 as 0.0
 
 
 def raise_nonfinite(ws: WeightSource) -> None:
