@@ -70,8 +70,8 @@ def hard_weights(dtype, lo: float, hi: float, B: int, rng) -> np.ndarray:
 @pytest.mark.parametrize("dtype_name", list(ALL_DTYPES))
 @pytest.mark.parametrize(
     "lo_hi_b",
-    [(-1.0, 1.0, 8), (-0.3, 0.7, 7), (-3.0, 2.5, 32)],
-    ids=["representable-edges", "unrepresentable-edges", "wide"],
+    [(-1.0, 1.0, 8), (-0.3, 0.7, 7), (-3.0, 2.5, 32), (-0.01, 0.013, 3000)],
+    ids=["representable-edges", "unrepresentable-edges", "wide", "bins-finer-than-bf16"],
 )
 @pytest.mark.parametrize("clip", [False, True])
 def test_every_dtype_equals_the_float64_reference(dtype_name, lo_hi_b, clip):
@@ -97,6 +97,19 @@ def test_nan_and_inf_raise_by_default_naming_the_tensor(dtype_name):
     ws = open_weights({"a": np.ones(8, dtype), "b": w})
     with pytest.raises(ValueError, match=r"tensor 'b': .* first at theta\[18\]"):
         describe_source(ws, DescriptorConfig(S=2, B=4, value_range=(-1, 1)))
+
+
+def test_float32_buckets_split_by_one_edge_get_numpys_threshold():
+    from miwd_widget.descriptors.window_counts import bin_values, float32_buckets
+
+    lo, hi, B = -0.3, 0.7, 7
+    b = float32_buckets(lo, hi, B, False)
+    split = np.flatnonzero(b.kind == 1)
+    assert split.size == B + 1  # each edge, lo and hi included, splits one bucket
+    t = b.threshold[split].astype(np.float64)
+    before = np.nextafter(b.threshold[split], np.float32(-np.inf)).astype(np.float64)
+    # the threshold takes the upper slot, the float32 just below it the lower one
+    assert (bin_values(t, lo, hi, B, False) != bin_values(before, lo, hi, B, False)).all()
 
 
 def test_mixed_dtypes_in_one_model_equal_the_reference():

@@ -31,6 +31,7 @@ from .._progress import progress as progress_bar
 from ..weights import WeightSource
 from ..weights.dtypes import pattern_bits
 from .config import DescriptorConfig, DescriptorError
+from .window_counts import counts_histogram, float32_buckets, raise_nonfinite
 
 __all__ = [
     "scan_source",
@@ -133,6 +134,47 @@ def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
         g = end
 
 
+@njit(cache=True, nogil=True)
+def _count_float32(
+    bits, x, offset, n_total, n_windows, tables, filled, totals, kind, threshold, below,
+    above, lo, hi, norm, edges, nbins, clip, slots, rows, bad,
+):  # fmt: skip
+    """Bin float32 values ``x`` (``bits``: the same memory as uint32) per window, exactly.
+
+    Most values are counted by their top 16 bits (a bucket that lies within one bin, see
+    :func:`~.window_counts.float32_buckets`), as fast as a 16-bit float. A value of a
+    bucket split by one edge goes to the ``below``/``above`` slot of ``slots`` ((S, 4,
+    B + 2)) by one comparison with the bucket's ``threshold``; the rare buckets split more
+    often are binned value by value into ``rows`` ((S, 4, B)), NaN/Inf counted in ``bad``.
+    ``tables``, ``filled`` and ``totals`` as in :func:`_count_patterns`.
+    """
+    g = offset
+    stop = offset + bits.shape[0]
+    n_patterns = tables.shape[1]
+    while g < stop:
+        s = ((g + 1) * n_windows - 1) // n_total
+        end = min(((s + 1) * n_total) // n_windows, stop)
+        if filled[s] + (end - g) > 4294967295:
+            for k in range(n_patterns):
+                totals[s, k] += tables[s, k]
+                tables[s, k] = 0
+            filled[s] = 0
+        table = tables[s]
+        window_slots = slots[s]
+        for i in range(g - offset, end - offset):
+            key = bits[i] >> 16
+            k = kind[key]
+            if k == 0:
+                table[key] += 1
+            elif k == 1:
+                slot = above[key] if x[i] >= threshold[key] else below[key]
+                window_slots[i & 3, slot] += 1
+            else:
+                bad[s] += _bin_run(x, i, i + 1, lo, hi, norm, edges, nbins, clip, rows[s])
+        filled[s] += end - g
+        g = end
+
+
 def kernel_threads(threads: int | None = None) -> int:
     """Threads the kernels use: ``threads``, else numba's count (honours NUMBA_NUM_THREADS)."""
     return max(1, int(threads) if threads is not None else numba.get_num_threads())
@@ -211,10 +253,13 @@ class _ThreadState:
         if config is not None:
             self.binned = np.zeros((S, config.B), np.int64)
             self.nonfinite = np.zeros(S, np.int64)
+            # float32 values of buckets split by edges (window_counts.float32_buckets)
+            self.slots = np.zeros((S, 4, config.B + 2), np.int64)
+            self.rows = np.zeros((S, 4, config.B), np.int64)
 
     def table(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if dtype not in self.tables:
-            n = 1 << pattern_bits(dtype)
+            n = 1 << (16 if dtype == "float32" else pattern_bits(dtype))
             self.tables[dtype] = (
                 np.zeros((self.S, n), np.uint32),
                 np.zeros(self.S, np.int64),
@@ -280,6 +325,8 @@ def scan_source(
         lo, hi = bin_config.range
         edges = histogram_edges(bin_config)
         B, clip = bin_config.B, bin_config.clip
+        norm = B / (hi - lo)
+        buckets = float32_buckets(lo, hi, B, clip)
     total_bytes = sum(ws.tensors[i].data.itemsize * (b - a) for i, a, b, _ in blocks)
     show = progress if progress is not None else total_bytes >= PROGRESS_BYTES
     bar = progress_bar(desc=f"MI-WD {ws.name}"[-60:], total=total_bytes, show=show, unit="B")
@@ -300,10 +347,18 @@ def scan_source(
             if patterns is not None:
                 table, filled, totals = state.table(t.dtype)
                 _count_patterns(patterns[a:b], g, n_total, S, table, filled, totals)
+            elif t.data.dtype == np.float32:
+                x = t.data[a:b]
+                table, filled, totals = state.table("float32")
+                _count_float32(
+                    x.view(np.uint32), x, g, n_total, S, table, filled, totals, buckets.kind,
+                    buckets.threshold, buckets.below, buckets.above, lo, hi, norm, edges, B,
+                    clip, state.slots, state.rows, state.nonfinite,
+                )  # fmt: skip
             else:
                 x = t.data[a:b]
-                if x.dtype not in (np.float32, np.float64):
-                    x = x.astype(np.float32)  # float16 stored as such, int-free floats
+                if x.dtype != np.float64:
+                    x = x.astype(np.float32)  # other float widths, converted per block
                 accumulate_windows(
                     x, g, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
                 )
@@ -323,6 +378,11 @@ def scan_source(
     for st in states:
         for dtype, (table, _, totals) in st.tables.items():
             total = totals + table
+            if dtype == "float32":  # buckets of this range: binned counts, not patterns
+                hist, bad = counts_histogram(total, "float32", bin_config)
+                st.binned += hist + st.rows.sum(axis=1) + st.slots.sum(axis=1)[:, 1:-1]
+                st.nonfinite += bad
+                continue
             if dtype in scan.patterns:
                 scan.patterns[dtype] += total
             else:
@@ -377,8 +437,6 @@ def describe_source(
     >>> describe_source(open_weights(np.array([-0.5, -0.5, 0.5, 0.5])), cfg).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    from .window_counts import raise_nonfinite
-
     check_describable(ws, config.S)
     if isinstance(scan, CompactScan):
         scan = scan.expand()
@@ -414,8 +472,6 @@ def descriptor_from_scan(
     >>> d.tolist()
     [[0.25, 0.75]]
     """
-    from .window_counts import counts_histogram
-
     if isinstance(scan, CompactScan):
         scan = scan.expand()
     counts = np.zeros((config.S, config.B), np.int64)

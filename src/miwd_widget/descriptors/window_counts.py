@@ -10,6 +10,7 @@ percentiles are exact (:mod:`.value_range`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import numpy as np
@@ -20,6 +21,8 @@ from .config import DescriptorConfig, DescriptorError
 
 __all__ = [
     "pattern_bins",
+    "float32_buckets",
+    "Float32Buckets",
     "counts_histogram",
     "pattern_multiset",
     "bin_values",
@@ -64,6 +67,13 @@ def bin_values(values: np.ndarray, lo: float, hi: float, nbins: int, clip: bool)
     return out
 
 
+def _sorted_by_bin(bins: np.ndarray, nbins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.flatnonzero(bins >= 0)
+    order = order[np.argsort(bins[order], kind="stable")]
+    starts = np.searchsorted(bins[order], np.arange(nbins + 1))
+    return order, starts, np.flatnonzero(bins == NONFINITE)
+
+
 @lru_cache(maxsize=64)
 def pattern_bins(
     dtype: str, lo: float, hi: float, nbins: int, clip: bool
@@ -77,11 +87,95 @@ def pattern_bins(
         ``order``: pattern indices sorted by bin (dropped ones left out); ``starts``: B + 1
         positions in ``order`` where each bin begins; ``nonfinite``: NaN/Inf patterns.
     """
-    bins = bin_values(decode_table(dtype), lo, hi, nbins, clip)
-    order = np.flatnonzero(bins >= 0)
-    order = order[np.argsort(bins[order], kind="stable")]
-    starts = np.searchsorted(bins[order], np.arange(nbins + 1))
-    return order, starts, np.flatnonzero(bins == NONFINITE)
+    return _sorted_by_bin(bin_values(decode_table(dtype), lo, hi, nbins, clip), nbins)
+
+
+@dataclass(frozen=True)
+class Float32Buckets:
+    """float32 values grouped by their top 16 bits, for one histogram configuration.
+
+    Attributes
+    ----------
+    kind : numpy.ndarray
+        uint8 per bucket: 0 if all its values fall in one bin (or are all dropped, or all
+        NaN/Inf), so that counting the bucket bins it; 1 if one threshold splits it;
+        2 if more do (then its values are binned one by one).
+    threshold : numpy.ndarray
+        float32 per bucket of kind 1: values ``>= threshold`` take ``above``, the rest
+        ``below``.
+    below, above : numpy.ndarray
+        uint16 slot per bucket of kind 1: 0 for a value dropped below the range, ``k + 1``
+        for bin k, ``B + 1`` for a value dropped above it.
+    counted : tuple
+        :func:`pattern_bins`' structure for the buckets of kind 0.
+    """
+
+    kind: np.ndarray
+    threshold: np.ndarray
+    below: np.ndarray
+    above: np.ndarray
+    counted: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _float32_in_bucket(keys: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The j-th smallest float32 value of each bucket (j in 0..65535)."""
+    negative = keys >= 0x8000
+    low = np.where(negative, 0xFFFF - j, j).astype(np.uint32)
+    return ((keys.astype(np.uint32) << 16) | low).view(np.float32)
+
+
+def _slots(values: np.ndarray, lo: float, hi: float, nbins: int, clip: bool) -> np.ndarray:
+    """Ordered slot of each value: 0 below the range, k + 1 in bin k, B + 1 above."""
+    bins = bin_values(values, lo, hi, nbins, clip)
+    return np.where(bins >= 0, bins + 1, np.where(values < lo, 0, nbins + 1))
+
+
+@lru_cache(maxsize=16)
+def float32_buckets(lo: float, hi: float, nbins: int, clip: bool) -> Float32Buckets:
+    """Which float32 values a histogram can bin by their top 16 bits (65,536 buckets).
+
+    Binning is monotonic in the value, so a bucket whose smallest and largest values fall
+    in the same bin (or are both dropped, or both NaN/Inf) is binned whole by counting it.
+    Of the few that straddle an edge, a bucket split by one edge is binned by comparing
+    with one float32 threshold, found by bisection on numpy.histogram's own rule
+    (:func:`bin_values`), so the result stays exactly numpy's. See :class:`Float32Buckets`.
+
+    Examples
+    --------
+    >>> b = float32_buckets(-1.0, 1.0, 8, False)
+    >>> int(b.kind[0x3F80 >> 0]), int((b.kind == 1).sum()) > 0  # 1.0 .. 1.0078: split at 1.0
+    (1, True)
+    """
+    keys = np.arange(1 << 16, dtype=np.uint32)
+    with np.errstate(invalid="ignore"):  # NaN buckets
+        first = _float32_in_bucket(keys, np.zeros_like(keys))
+        last = _float32_in_bucket(keys, np.full_like(keys, 0xFFFF))
+        bin_first = bin_values(first, lo, hi, nbins, clip)
+        bin_last = bin_values(last, lo, hi, nbins, clip)
+        split = bin_first != bin_last
+        amb = np.flatnonzero(split)
+        slot_first = _slots(first[amb], lo, hi, nbins, clip)
+        slot_last = _slots(last[amb], lo, hi, nbins, clip)
+    # slots are uint16; beyond that many bins every split bucket goes value by value
+    one = (slot_last - slot_first == 1) & (nbins + 1 <= np.iinfo(np.uint16).max)
+    kind = np.zeros(1 << 16, np.uint8)
+    kind[amb] = np.where(one, 1, 2)
+    threshold = np.zeros(1 << 16, np.float32)
+    below = np.zeros(1 << 16, np.uint16)
+    above = np.zeros(1 << 16, np.uint16)
+    # Bisection, all split buckets at once: the smallest j whose value takes the upper slot.
+    k1, s_lo, s_hi = amb[one], slot_first[one], slot_last[one]
+    a = np.zeros(k1.shape[0], np.int64)  # value(a) is below
+    b = np.full(k1.shape[0], 0xFFFF, np.int64)  # value(b) is above
+    while np.any(b - a > 1):
+        mid = (a + b) // 2
+        upper = _slots(_float32_in_bucket(k1, mid), lo, hi, nbins, clip) == s_hi
+        b = np.where(upper, mid, b)
+        a = np.where(upper, a, mid)
+    threshold[k1] = _float32_in_bucket(k1, b)
+    below[k1], above[k1] = s_lo, s_hi
+    counted = _sorted_by_bin(np.where(split, DROPPED, bin_first), nbins)
+    return Float32Buckets(kind, threshold, below, above, counted)
 
 
 def counts_histogram(
@@ -98,7 +192,10 @@ def counts_histogram(
     ([[1, 3]], [2])
     """
     lo, hi = config.range
-    order, starts, nonfinite = pattern_bins(dtype, lo, hi, config.B, config.clip)
+    if dtype == "float32":  # top-16-bit buckets of float32 values (the ambiguous ones empty)
+        order, starts, nonfinite = float32_buckets(lo, hi, config.B, config.clip).counted
+    else:
+        order, starts, nonfinite = pattern_bins(dtype, lo, hi, config.B, config.clip)
     ordered = counts[:, order]
     cumulative = np.zeros((counts.shape[0], ordered.shape[1] + 1), np.int64)
     np.cumsum(ordered, axis=1, out=cumulative[:, 1:])
