@@ -30,6 +30,14 @@ NARROW = {
 ALL_DTYPES = {**NARROW, "float32": np.float32, "float64": np.float64}
 
 
+@pytest.fixture(params=["tables", "direct"], autouse=True)
+def kernel_path(request, monkeypatch):
+    """Every test runs on both paths: pattern/bucket tables (large models) and value by
+    value (models of at most DIRECT_MAX_ELEMS weights)."""
+    monkeypatch.setattr(kernel, "DIRECT_MAX_ELEMS", 0 if request.param == "tables" else 1 << 40)
+    return request.param
+
+
 def reference(theta64: np.ndarray, S: int, B: int, lo: float, hi: float, clip: bool = False):
     n = theta64.shape[0]
     out = np.zeros((S, B), np.float32)

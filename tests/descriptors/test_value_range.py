@@ -14,6 +14,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import miwd_widget.descriptors.kernel as kernel
 from miwd_widget.descriptors import DescriptorConfig, describe
 from miwd_widget.descriptors.value_range import (
     WeightCounts,
@@ -100,13 +101,18 @@ def test_counted_and_sampled_models_pool_together_one_vote_each():
     assert lo_hi == tuple(float(x) for x in np.percentile(both, [5, 95]))
 
 
-def test_range_summary_counts_narrow_models_whole_and_samples_float32():
+def test_range_summary_counts_narrow_models_whole_and_samples_float32(monkeypatch):
     rng = np.random.default_rng(8)
     config = DescriptorConfig(S=4, B=4)
     big = (rng.standard_normal(50_000) * 0.1).astype(ml_dtypes.bfloat16)
     summary, scan = range_summary(open_weights(big), config, n_models=100)
     assert isinstance(summary, WeightCounts) and summary.size == 50_000  # never a sample
-    assert scan is not None and scan.patterns["bfloat16"][1].shape[0] == 4
+    assert scan is None  # a small model: binned value by value later
+    monkeypatch.setattr(kernel, "DIRECT_MAX_ELEMS", 10_000)
+    counted, scan = range_summary(open_weights(big), config, n_models=100)
+    np.testing.assert_array_equal(counted.values, summary.values)
+    np.testing.assert_array_equal(counted.counts, summary.counts)
+    assert scan is not None and scan.patterns["bfloat16"][1].shape[0] == 4  # kept, per window
     f32 = (rng.standard_normal(50_000) * 0.1).astype(np.float32)
     sample, scan = range_summary(open_weights(f32), config, n_models=100, max_samples=40_000)
     assert isinstance(sample, np.ndarray) and scan is None

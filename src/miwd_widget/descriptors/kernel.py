@@ -29,7 +29,7 @@ from numba import njit
 
 from .._progress import progress as progress_bar
 from ..weights import WeightSource
-from ..weights.dtypes import pattern_bits
+from ..weights.dtypes import pattern_bits, to_float32
 from .config import DescriptorConfig, DescriptorError
 from .window_counts import counts_histogram, float32_buckets, raise_nonfinite
 
@@ -44,6 +44,7 @@ __all__ = [
     "WindowScan",
     "CompactScan",
     "BLOCK_ELEMS",
+    "DIRECT_MAX_ELEMS",
     "PROGRESS_BYTES",
 ]
 
@@ -52,6 +53,10 @@ __all__ = [
 BLOCK_ELEMS = 1 << 23
 #: A model of at least this many bytes shows its own progress bar (per gigabyte).
 PROGRESS_BYTES = 1 << 30
+#: Models of at most this many weights are binned value by value (16-/8-bit ones converted
+#: to float32 per block): their tables of 65,536 counts per window would cost more than
+#: the weights themselves (a library of 10,000-weight files).
+DIRECT_MAX_ELEMS = 1 << 20
 #: A uint32 pattern table is folded into its int64 total before it could overflow.
 _TABLE_LIMIT = (1 << 32) - 1
 
@@ -318,6 +323,8 @@ def scan_source(
     (2, 1)
     """
     n_total = ws.n
+    # A small model given a range is binned value by value, 16-/8-bit tensors included.
+    direct = bin_config is not None and n_total <= DIRECT_MAX_ELEMS
     blocks = _blocks(ws, count_patterns, bin_config is not None)
     nthreads = min(kernel_threads(threads), max(1, len(blocks)))
     states = [_ThreadState(S, bin_config) for _ in range(nthreads)]
@@ -344,7 +351,14 @@ def scan_source(
             i, a, b, g = blocks[j]
             t = ws.tensors[i]
             patterns = t.patterns
-            if patterns is not None:
+            if direct:
+                x = t.data[a:b] if patterns is None else to_float32(t.data[a:b], t.dtype)
+                if x.dtype not in (np.float32, np.float64):
+                    x = x.astype(np.float32)
+                accumulate_windows(
+                    x, g, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
+                )
+            elif patterns is not None:
                 table, filled, totals = state.table(t.dtype)
                 _count_patterns(patterns[a:b], g, n_total, S, table, filled, totals)
             elif t.data.dtype == np.float32:
@@ -441,10 +455,11 @@ def describe_source(
     if isinstance(scan, CompactScan):
         scan = scan.expand()
     has_wide = any(t.patterns is None for t in ws.tensors)
+    small = scan is None and ws.n <= DIRECT_MAX_ELEMS  # binned value by value, all of it
     fresh = scan_source(
         ws,
         config.S,
-        config if has_wide else None,
+        config if has_wide or small else None,
         count_patterns=scan is None,
         threads=threads,
         progress=progress,

@@ -185,7 +185,7 @@ def range_summary(
       model's share of ``max_samples`` (norms kept in float32 beside bfloat16 weights),
       else a stride sample of all of it.
     """
-    from .kernel import scan_source  # lazily: numba loads here
+    from .kernel import DIRECT_MAX_ELEMS, scan_source  # lazily: numba loads here
     from .window_counts import pattern_multiset
 
     narrow = [t for t in ws.tensors if t.patterns is not None]
@@ -195,6 +195,10 @@ def range_summary(
     cap = max(MIN_SAMPLES_PER_MODEL, max_samples // max(1, n_models))
     if wide_n > cap:
         return sample_weights(ws, model_stride(ws.n, n_models, max_samples)), None
+    if ws.n <= DIRECT_MAX_ELEMS:  # small: its values, decoded; binned directly later
+        return WeightCounts.of(
+            np.concatenate([np.concatenate(list(t.chunks())) for t in ws.tensors])
+        ), None
     scan = scan_source(ws, config.S, threads=threads, progress=progress)
     parts = [WeightCounts(*pattern_multiset(c, d)) for d, c in scan.patterns.items()]
     if wide_n:
