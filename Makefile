@@ -1,7 +1,7 @@
 # Quick start:  make demo   (set up, then build the demo atlas)
 #               make test   (set up, then run the whole test suite)
 #               make wheel  (dist/miwd_widget-*.whl, to install elsewhere or upload to Colab)
-#               make docs   (the API reference in docs/api/)
+#               make docs   (the documentation site in site/, with the API reference)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -44,13 +44,13 @@ test-py: setup js chromium
 test: test-js test-py
 
 lint: js/node_modules/.package-lock.json
-	$(VENV)/bin/ruff check src tests benchmarks scripts
-	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	$(VENV)/bin/ruff check src tests benchmarks scripts docs/griffe_sphinx_roles.py
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts docs/griffe_sphinx_roles.py
 	cd js && npm run lint
 
 format: js/node_modules/.package-lock.json
-	$(VENV)/bin/ruff format src tests benchmarks scripts
-	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
+	$(VENV)/bin/ruff format src tests benchmarks scripts docs/griffe_sphinx_roles.py
+	$(VENV)/bin/ruff check --fix src tests benchmarks scripts docs/griffe_sphinx_roles.py
 	cd js && npm run format
 
 # The full study of docs/results.md: main and development zoos (resumable), the variant chosen
@@ -73,16 +73,11 @@ wheel: setup js
 	$(PY) -m pip wheel --no-deps -q -w dist .
 	@ls dist/miwd_widget-*.whl
 
-# The API reference generated from the docstrings (numpy style) into docs/api/ (not committed);
-# tests/test_docs.py builds it with these modules and options and fails on any warning.
-DOC_MODULES := miwd_widget miwd_widget.descriptors miwd_widget.weights miwd_widget.library \
-  miwd_widget.projection miwd_widget.representations miwd_widget.widget miwd_widget.evaluate \
-  miwd_widget.zoo miwd_widget.columns
-PDOC_OPTIONS := --docformat numpy --no-show-source --template-directory docs/pdoc
+# The documentation site (mkdocs.yml: the pages in docs/, the API reference from the docstrings
+# with mkdocstrings) in site/, not committed; tests/test_docs.py builds it with --strict.
 docs: setup
-	rm -rf docs/api
-	$(VENV)/bin/pdoc $(PDOC_OPTIONS) -o docs/api $(DOC_MODULES)
-	@echo "API reference: docs/api/index.html"
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+	@echo "documentation: site/index.html"
 
 clean:
-	rm -rf $(VENV) js/node_modules src/miwd_widget/static build dist
+	rm -rf $(VENV) js/node_modules src/miwd_widget/static build dist site
