@@ -114,6 +114,17 @@ def accumulate_windows(x, offset, n_total, n_windows, nbins, lo, hi, edges, clip
 
 
 @njit(cache=True, nogil=True)
+def _make_room(s, n, tables, filled, totals):
+    """Fold window s's uint32 table into its int64 totals if n more counts could overflow."""
+    if filled[s] + n > _TABLE_LIMIT:
+        for k in range(tables.shape[1]):
+            totals[s, k] += tables[s, k]
+            tables[s, k] = 0
+        filled[s] = 0
+    filled[s] += n
+
+
+@njit(cache=True, nogil=True)
 def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
     """Count the bit patterns ``p`` (theta[offset:offset+len(p)]) per window.
 
@@ -123,19 +134,13 @@ def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
     """
     g = offset
     stop = offset + p.shape[0]
-    n_patterns = tables.shape[1]
     while g < stop:
         s = ((g + 1) * n_windows - 1) // n_total
         end = min(((s + 1) * n_total) // n_windows, stop)
-        if filled[s] + (end - g) > 4294967295:
-            for k in range(n_patterns):
-                totals[s, k] += tables[s, k]
-                tables[s, k] = 0
-            filled[s] = 0
+        _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
         for i in range(g - offset, end - offset):
             table[p[i]] += 1
-        filled[s] += end - g
         g = end
 
 
@@ -155,15 +160,10 @@ def _count_float32(
     """
     g = offset
     stop = offset + bits.shape[0]
-    n_patterns = tables.shape[1]
     while g < stop:
         s = ((g + 1) * n_windows - 1) // n_total
         end = min(((s + 1) * n_total) // n_windows, stop)
-        if filled[s] + (end - g) > 4294967295:
-            for k in range(n_patterns):
-                totals[s, k] += tables[s, k]
-                tables[s, k] = 0
-            filled[s] = 0
+        _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
         window_slots = slots[s]
         for i in range(g - offset, end - offset):
@@ -176,7 +176,6 @@ def _count_float32(
                 window_slots[i & 3, slot] += 1
             else:
                 bad[s] += _bin_run(x, i, i + 1, lo, hi, norm, edges, nbins, clip, rows[s])
-        filled[s] += end - g
         g = end
 
 
