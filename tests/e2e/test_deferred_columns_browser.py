@@ -23,10 +23,10 @@ pytestmark = pytest.mark.e2e
 LIBRARY_CELL = """
 import numpy as np
 import pandas as pd
-import miwd_widget.widget.atlas as atlas_module
+import miwd_widget.widget.column_transport as column_transport
 from miwd_widget import Atlas, ModelLibrary
 
-atlas_module.DEFERRED_TEXT_ROWS = 10  # a small library behaves as a million-model one
+column_transport.DEFERRED_TEXT_ROWS = 10  # a small library behaves as a million-model one
 rng = np.random.default_rng(3)
 n = 40
 # An 8 x 5 grid, far apart on screen: a hover finds exactly one point.

@@ -1,4 +1,4 @@
-"""Deferred tooltip text columns of large libraries (widget/atlas.py, DEFERRED_TEXT_ROWS).
+"""Deferred tooltip text columns of large libraries (widget/column_transport.py, DEFERRED_TEXT_ROWS).
 
 The threshold is lowered with monkeypatch instead of building 200,000 models; the browser
 is simulated by the messages it sends (custom ``columns`` requests, comm updates).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from test_widget import Recorder, _script_json, frontend_update, make_library
 
-import miwd_widget.widget.atlas as atlas_module
+import miwd_widget.widget.column_transport as column_transport
 from miwd_widget import Atlas
 from miwd_widget.widget.codec import decode_column
 
@@ -22,11 +22,11 @@ def library():
 @pytest.fixture
 def deferring(monkeypatch):
     """A threshold under the test library's 120 models."""
-    monkeypatch.setattr(atlas_module, "DEFERRED_TEXT_ROWS", 100)
+    monkeypatch.setattr(column_transport, "DEFERRED_TEXT_ROWS", 100)
 
 
 def test_below_the_threshold_nothing_is_deferred(library, monkeypatch):
-    monkeypatch.setattr(atlas_module, "DEFERRED_TEXT_ROWS", 120)  # "more than": 120 is not
+    monkeypatch.setattr(column_transport, "DEFERRED_TEXT_ROWS", 120)  # "more than": 120 is not
     atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
     assert atlas._deferred_columns == []
     assert atlas._columns["id"]["kind"] == "text" and atlas._columns["dataset"]["kind"] == "text"
@@ -44,7 +44,7 @@ def test_above_the_threshold_tooltip_text_columns_are_deferred(library, deferrin
 
 def test_a_columns_request_sends_them_with_the_usual_encoding(library, monkeypatch):
     small = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
-    monkeypatch.setattr(atlas_module, "DEFERRED_TEXT_ROWS", 100)
+    monkeypatch.setattr(column_transport, "DEFERRED_TEXT_ROWS", 100)
     atlas = Atlas(library, tooltip=["id", "dataset"], axes=["lr"])
     columns_before = dict(atlas._columns)
     sent = Recorder(atlas)
