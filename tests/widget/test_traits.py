@@ -17,7 +17,7 @@ import traitlets
 from miwd_widget import Atlas
 from miwd_widget.widget.traits import STANDALONE_TRAITS, AtlasTraits
 
-MODEL_TS = pathlib.Path(__file__).parents[2] / "js" / "src" / "model.ts"
+MODEL_TS = pathlib.Path(__file__).parents[2] / "js" / "src" / "wire" / "model.ts"
 
 
 def _strip_comments(text: str) -> str:

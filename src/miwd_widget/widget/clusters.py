@@ -2,7 +2,7 @@
 
 A cluster set is an ordered ``{name: sorted int64 row positions}``. Clusters may overlap
 (a model can belong to A and to B). The browser builds the ``"(cluster)"`` colour column from
-them (js/src/clusters.ts ``clusterColumn``: each row's first cluster), so a rename sends only
+them (js/src/views/clusters.ts ``clusterColumn``: each row's first cluster), so a rename sends only
 the clusters and a saved page recolours without a kernel.
 
 Wire format of the ``clusters`` trait (one binary buffer, however many clusters):

@@ -1,7 +1,7 @@
 """What the Atlas draws over its scatter: training paths, located models, neighbour lines.
 
 Each is a synced trait (``_paths``, ``_located``, ``_neighbors``), ``{}`` for none; the
-browser decodes them in js/src/wire/paths.ts, located.ts and neighbors.ts.
+browser decodes them in js/src/draw/paths.ts, located.ts and neighbors.ts.
 """
 
 from __future__ import annotations

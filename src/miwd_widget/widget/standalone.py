@@ -1,6 +1,6 @@
 """The standalone, offline HTML page of an atlas: bundle, CSS and data inlined.
 
-The page computes every selection's gallery itself (js/src/local_descriptors.ts) from the
+The page computes every selection's gallery itself (js/src/wire/local_descriptors.ts) from the
 library's descriptors embedded as uint16 codes: ``value = offset + code * step`` with one
 ``offset``/``step`` for the whole library, deflate-compressed, base64 text. The rounding
 error of a value is at most ``step / 2`` (7.6e-6 for histograms in [0, 1]), and so is the
@@ -94,7 +94,7 @@ def library_payload(
     ``labels()`` gives the gallery captions of the models (one per row; only called when the
     descriptors are embedded). The result holds the
     compressed codes as base64 text, ``offset``, ``step``, ``max_error`` (step / 2) and
-    ``shape``; js/src/local_descriptors.ts decodes it.
+    ``shape``; js/src/wire/local_descriptors.ts decodes it.
 
     Examples
     --------

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Column } from "./columns";
+import type { Column } from "../wire/columns";
 import { axisTicks, extentOf, layoutAxes, placeInSlot, rangeOf, titleSlots } from "./parallel";
 
 describe("parallel coordinates labels", () => {

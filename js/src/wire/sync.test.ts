@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { SelectionStore } from "../selection";
 import { decodeIndices } from "./codec";
 import type { AtlasTraits } from "./model";
-import { SelectionStore } from "./selection";
 import { LocalModel } from "./standalone";
 import { onTrait, syncSelection } from "./sync";
 

@@ -1,13 +1,14 @@
 /**
- * The widget's model: the traits Python syncs (`Atlas`, src/miwd_widget/widget/atlas.py) and the custom
- * messages of the descriptor request/reply protocol, typed on top of `@anywidget/types`.
+ * The widget's model: the traits Python syncs (`AtlasTraits`, src/miwd_widget/widget/traits.py;
+ * tests/widget/test_traits.py checks that both sides declare the same ones) and the custom
+ * messages (src/miwd_widget/widget/messages.py), typed on top of `@anywidget/types`.
  */
 import type { AnyModel } from "@anywidget/types";
-import type { EncodedClusters } from "./clusters";
+import type { EncodedNeighbors } from "../draw/neighbors";
+import type { EncodedPaths } from "../draw/paths";
+import type { EncodedClusters } from "../views/clusters";
 import type { EncodedArray } from "./codec";
 import type { EncodedColumn } from "./columns";
-import type { EncodedNeighbors } from "./neighbors";
-import type { EncodedPaths } from "./paths";
 
 /** `Atlas._located`: markers of located models, `{}` when there are none. */
 export interface EncodedLocated {
@@ -100,3 +101,24 @@ export interface DescriptorReplyContent {
 
 /** What a comm message's buffers may be (DataViews from ipywidgets, others when local). */
 export type MessageBuffer = DataView | ArrayBuffer | ArrayBufferView;
+
+/** Every message a view sends to Python. */
+export type ViewMessage = DescriptorRequest | ColumnsRequest | NeighborsRequest;
+
+/** One handler per message type: a message type without its handler does not compile. */
+export type MessageHandlers = {
+  [T in ViewMessage["type"]]: (message: Extract<ViewMessage, { type: T }>, buffers: readonly MessageBuffer[]) => void;
+};
+
+/** Give a message to the handler of its `type`; other contents (unknown types, non-objects) are ignored. */
+export function dispatchMessage(
+  handlers: MessageHandlers,
+  content: unknown,
+  buffers: readonly MessageBuffer[] = [],
+): void {
+  if (typeof content !== "object" || content === null) return;
+  const type = (content as { type?: unknown }).type;
+  if (typeof type !== "string" || !Object.hasOwn(handlers, type)) return;
+  const handler = handlers[type as ViewMessage["type"]] as (message: ViewMessage, b: readonly MessageBuffer[]) => void;
+  handler(content as ViewMessage, buffers);
+}

@@ -2,10 +2,11 @@
  * The clusters side by side (the paper's Figure 5): for each named cluster its size and its
  * mean and standard-deviation descriptors, on one colour scale per kind so they compare.
  */
+
+import { el } from "../draw/dom";
+import { type DescriptorReply, isSuperseded } from "../wire/requests";
 import { type Clusters, clusterColors } from "./clusters";
-import { el } from "./dom";
 import { colorBar, colorDomain, paintDescriptor, sampleNote } from "./gallery";
-import { type DescriptorReply, isSuperseded } from "./requests";
 
 interface ClusterGalleryOptions {
   parent: HTMLElement;

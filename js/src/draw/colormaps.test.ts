@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Column } from "../wire/columns";
 import { encodeColors, pointStyleFor } from "./coloring";
 import {
   COLORMAP_SIZE,
@@ -15,7 +16,6 @@ import {
   sampleColormap,
   themedColormap,
 } from "./colormaps";
-import type { Column } from "./columns";
 
 describe("colormaps", () => {
   it("samples viridis end points and is (nearly) monotonic in luma", () => {

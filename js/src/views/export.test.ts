@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Column, encodeCategories } from "./columns";
+import { type Column, encodeCategories } from "../wire/columns";
 import { csvButtonText, csvNumber, csvText, csvWhenReady, selectionCsv } from "./export";
 
 /** A minimal RFC 4180 reader (quoted fields, doubled quotes, CRLF), to read the CSV back. */

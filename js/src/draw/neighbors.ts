@@ -2,7 +2,7 @@
  * Neighbours in descriptor space (`Atlas._neighbors`): a clicked model's k nearest models by
  * descriptor distance, not by atlas distance, drawn as lines from it like located models.
  */
-import { decodeFloat32, decodeIndices, type EncodedArray } from "./codec";
+import { decodeFloat32, decodeIndices, type EncodedArray } from "../wire/codec";
 import type { Located } from "./located";
 
 /** The trait: `{}` for none, an error, or the row with its neighbours and distances. */

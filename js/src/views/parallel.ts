@@ -8,14 +8,14 @@
 import { type BrushBehavior, brushY, type D3BrushEvent } from "d3-brush";
 import { type ScaleContinuousNumeric, scaleLinear, scaleLog, scalePoint } from "d3-scale";
 import { type Selection, select } from "d3-selection";
+import { encodeColors } from "../draw/coloring";
+import { type BinnedAxis, binCategorical, binNumeric, pairHistogram, strokeDensity } from "../draw/density";
+import { el, type Theme } from "../draw/dom";
+import { afterPaint, BRUSH_REST_MS, frameTask, restTask } from "../draw/frame";
+import { fitLabel, timeTicks } from "../draw/labels";
+import type { SelectionStore } from "../selection";
+import { type Column, type DrawnColumn, formatValue, isDrawn } from "../wire/columns";
 import { type BrushRange, BrushSession, categoriesInExtent } from "./brush";
-import { encodeColors } from "./coloring";
-import { type Column, type DrawnColumn, formatValue, isDrawn } from "./columns";
-import { type BinnedAxis, binCategorical, binNumeric, pairHistogram, strokeDensity } from "./density";
-import { el, type Theme } from "./dom";
-import { afterPaint, frameTask, restTask } from "./frame";
-import { fitLabel, timeTicks } from "./labels";
-import type { SelectionStore } from "./selection";
 
 /** Selections up to this many rows are drawn line by line (colored); larger ones as density. */
 export const MAX_EXACT_LINES = 4000;
@@ -25,7 +25,6 @@ export const MAX_EXACT_LINES = 4000;
  * exact lines come back once the brush rests (`BRUSH_REST_MS`).
  */
 export const MAX_DRAG_LINES = 1000;
-const BRUSH_REST_MS = 250;
 /** The faint whole-library layer: line by line up to this many rows, else density. */
 export const MAX_EXACT_BACKGROUND = 8000;
 const MARGIN = { top: 30, right: 64, bottom: 16, left: 24 };

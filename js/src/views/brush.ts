@@ -4,7 +4,7 @@
  * it keeps rows whose category is in a set. Brushes AND together and narrow the *base*
  * selection, i.e. the selection that existed when brushing started (all rows if empty).
  */
-import type { Column } from "./columns";
+import type { Column } from "../wire/columns";
 
 export type BrushRange = { kind: "numeric"; lo: number; hi: number } | { kind: "categorical"; codes: Set<number> };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeInt32 } from "./codec";
+import { encodeInt32 } from "../wire/codec";
 import { connectionData, decodePaths, pathColors } from "./paths";
 
 describe("training paths", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { Column } from "../wire/columns";
 import { applyBrushes, type BrushRange, BrushSession, categoriesInExtent } from "./brush";
-import type { Column } from "./columns";
 
 const acc: Column = {
   kind: "numeric",

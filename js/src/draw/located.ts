@@ -1,7 +1,7 @@
 /** Located models (`Atlas.locate`): decoding and the markers + neighbor lines on a 2-D overlay. */
-import { decodeArray, decodeFloat32 } from "./codec";
+import { decodeArray, decodeFloat32 } from "../wire/codec";
+import type { EncodedLocated } from "../wire/model";
 import type { Theme } from "./dom";
-import type { EncodedLocated } from "./model";
 
 export interface Located {
   x: Float32Array;

@@ -3,11 +3,12 @@
  * "Keep as cluster" names the current selection and each cluster is a chip (colour, name,
  * size) that selects it again, renames it (double-click) or deletes it (×).
  */
-import { decodeIndices, type EncodedArray, encodeInt32 } from "./codec";
-import { encodeColors } from "./coloring";
-import type { Column } from "./columns";
-import { el, listen } from "./dom";
-import type { SelectionStore } from "./selection";
+
+import { encodeColors } from "../draw/coloring";
+import { el, listen } from "../draw/dom";
+import type { SelectionStore } from "../selection";
+import { decodeIndices, type EncodedArray, encodeInt32 } from "../wire/codec";
+import type { Column } from "../wire/columns";
 
 /** The trait's wire format (Python: miwd_widget/widget/clusters.py). */
 export interface EncodedClusters {

@@ -4,12 +4,12 @@
  * value bins) with a colormap and a color bar. Descriptors are fetched on demand.
  */
 import { scalePow } from "d3-scale";
-import { type ColormapName, sampleColormap } from "./colormaps";
-import { formatNumber } from "./columns";
-import { el, listen, watchMainButton } from "./dom";
-import { type Measure, packParts, shortenMiddle, textMeasurer } from "./labels";
-import { type DescriptorReply, isSuperseded } from "./requests";
-import type { SelectionStore } from "./selection";
+import { type ColormapName, sampleColormap } from "../draw/colormaps";
+import { el, listen, watchMainButton } from "../draw/dom";
+import { type Measure, packParts, shortenMiddle, textMeasurer } from "../draw/labels";
+import type { SelectionStore } from "../selection";
+import { formatNumber } from "../wire/columns";
+import { type DescriptorReply, isSuperseded } from "../wire/requests";
 
 interface GalleryOptions {
   parent: HTMLElement;

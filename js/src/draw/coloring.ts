@@ -2,8 +2,9 @@
  * Point colors from a column: colormap bins (continuous) or palette codes (categorical),
  * fitted to the background (3:1 contrast, colormaps.ts); missing values in grey.
  */
+
+import { type Column, MISSING_TEXT } from "../wire/columns";
 import { COLORMAP_SIZE, categoricalPalette, colormapIndex, missingColor, rgbToHex, themedColormap } from "./colormaps";
-import { type Column, MISSING_TEXT } from "./columns";
 
 export type Legend =
   | {

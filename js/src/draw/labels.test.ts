@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Column } from "./columns";
-import { captionLines } from "./gallery";
+import { captionLines } from "../views/gallery";
+import { axisTicks, layoutAxes } from "../views/parallel";
+import type { Column } from "../wire/columns";
 import { fitLabel, packParts, shortenMiddle, textMeasurer, timeTicks } from "./labels";
-import { axisTicks, layoutAxes } from "./parallel";
 
 const mono = (t: string) => Array.from(t).length * 6; // a 6 px per character font
 

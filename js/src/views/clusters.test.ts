@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { encodeColors } from "../draw/coloring";
+import { encodeCategories } from "../wire/columns";
 import {
   CLUSTER_COLUMN,
   clusterColors,
@@ -9,8 +11,6 @@ import {
   nextClusterName,
   renameCluster,
 } from "./clusters";
-import { encodeColors } from "./coloring";
-import { encodeCategories } from "./columns";
 
 describe("clusters trait codec", () => {
   it("round-trips names, order and rows through one int32 buffer", () => {

@@ -73,6 +73,13 @@ const defaultTimers: Timers = {
 };
 const defaultNow = () => performance.now();
 
+/**
+ * A brush drag rests when no move came for this long: then the views draw what they skip
+ * while it moves (the parallel coordinates' exact lines, the scatter's highlight when its
+ * frames are slow). One value for every view: they settle together.
+ */
+export const BRUSH_REST_MS = 250;
+
 export interface RestTask {
   /** Run the task once `ms` after the last call (a drag that rests). */
   schedule(): void;

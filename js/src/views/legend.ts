@@ -1,7 +1,7 @@
 /** The scatter's legend: a color bar (continuous column) or swatches (categorical column). */
-import type { Legend } from "./coloring";
-import { formatNumber, formatValue, MISSING_TEXT } from "./columns";
-import { el } from "./dom";
+import type { Legend } from "../draw/coloring";
+import { el } from "../draw/dom";
+import { formatNumber, formatValue, MISSING_TEXT } from "../wire/columns";
 
 /** Categories listed before "+N more". */
 const MAX_ENTRIES = 20;

@@ -1,6 +1,7 @@
 /** The scatter's hover tooltip: a table of the tooltip columns of one row, placed near it. */
-import { type Column, cellText, isMissing } from "./columns";
-import { el } from "./dom";
+
+import { el } from "../draw/dom";
+import { type Column, cellText, isMissing } from "../wire/columns";
 
 const OFFSET_PX = 12;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Column, encodeCategories } from "./columns";
+import { type Column, encodeCategories } from "../wire/columns";
 import { PENDING_TEXT, placeTooltip, tooltipCells } from "./tooltip";
 
 describe("tooltip placement", () => {

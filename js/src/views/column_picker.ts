@@ -3,7 +3,7 @@
  * column with move-left, move-right and remove buttons, and a menu that adds any column of
  * the metadata. Choosing a column the browser does not have makes Python send it.
  */
-import { el, listen } from "./dom";
+import { el, listen } from "../draw/dom";
 
 /** `names` with the item at `index` moved by `delta` places (clamped; a copy). */
 export function moveItem(names: readonly string[], index: number, delta: number): string[] {

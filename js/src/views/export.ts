@@ -3,9 +3,10 @@
  * rows (id first, then every column the view has), "PNG" an image of the scatter with the
  * markers of located models. Same buttons in Jupyter and in standalone pages (no kernel).
  */
-import { type Column, cellText, isMissing } from "./columns";
-import { el, listen } from "./dom";
-import type { SelectionStore } from "./selection";
+
+import { el, listen } from "../draw/dom";
+import type { SelectionStore } from "../selection";
+import { type Column, cellText, isMissing } from "../wire/columns";
 
 interface ExportOptions {
   parent: HTMLElement;

@@ -3,11 +3,19 @@
  * the state locally and answers descriptor requests itself: from the library's descriptors
  * embedded in the page (any selection), else with the one saved selection's gallery.
  */
+
+import { sameIndices } from "../selection";
 import { decodeIndices, toBytes } from "./codec";
 import { unpackLabels } from "./columns";
 import { decodeLibrary, describeSelection, type EncodedLibrary, type QuantizedDescriptors } from "./local_descriptors";
-import type { AtlasModel, AtlasTraits, DescriptorReplyContent, DescriptorRequest, MessageBuffer } from "./model";
-import { sameIndices } from "./selection";
+import {
+  type AtlasModel,
+  type AtlasTraits,
+  type DescriptorReplyContent,
+  dispatchMessage,
+  type MessageBuffer,
+  type MessageHandlers,
+} from "./model";
 
 /** A listener of any event (msg:custom gets content and buffers, change:* nothing). */
 type Handler = (...args: never[]) => void;
@@ -37,10 +45,6 @@ interface LocalLibrary {
 
 async function decodeEmbedded(library: EmbeddedLibrary): Promise<LocalLibrary> {
   return { descriptors: await decodeLibrary(library), labels: unpackLabels(library.labels) };
-}
-
-function isRequest(content: unknown): content is DescriptorRequest {
-  return typeof content === "object" && content !== null && (content as { type?: unknown }).type === "descriptors";
 }
 
 export class LocalModel implements AtlasModel {
@@ -95,11 +99,23 @@ export class LocalModel implements AtlasModel {
   }
 
   send(content: unknown, _callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void {
-    if (!isRequest(content)) return;
-    const first = buffers?.[0];
-    const requested = first ? decodeIndices({ buffer: first, dtype: "int32", shape: [content.n] }) : new Int32Array(0);
-    setTimeout(() => void this.reply(content.id, requested), 0);
+    dispatchMessage(this.answers, content, buffers ?? []);
   }
+
+  /** What the page answers, by message type (`Atlas`'s handlers in Python). */
+  private readonly answers: MessageHandlers = {
+    descriptors: (request, buffers) => {
+      const first = buffers[0];
+      const requested = first
+        ? decodeIndices({ buffer: first, dtype: "int32", shape: [request.n] })
+        : new Int32Array(0);
+      setTimeout(() => void this.reply(request.id, requested), 0);
+    },
+    // The page holds every column (`save_html` sends none deferred) and has no kernel to
+    // find neighbours: nothing to answer.
+    columns: () => {},
+    neighbors: () => {},
+  };
 
   private loadLibrary(): Promise<LocalLibrary | null> {
     if (!this.library) {

@@ -1,7 +1,8 @@
 /** Wiring between the anywidget model and the views: selection sync and trait listeners. */
+
+import { type SelectionStore, sameIndices } from "../selection";
 import { decodeIndices, encodeInt32 } from "./codec";
 import type { AtlasModel, AtlasTraits } from "./model";
-import { type SelectionStore, sameIndices } from "./selection";
 
 /**
  * Store -> model saves are throttled: a selection is saved at once (a lasso, click or Clear

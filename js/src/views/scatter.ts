@@ -4,16 +4,16 @@
  */
 import { scaleLinear } from "d3-scale";
 import createScatterplot, { createRenderer } from "regl-scatterplot";
-import { encodeColors, pointStyleFor } from "./coloring";
-import type { Column } from "./columns";
-import { el, fitCanvas, listen, type Theme, watchMainButton } from "./dom";
-import { afterPaint, frameTask, type RenderGate, renderGate, restTask } from "./frame";
+import { encodeColors, pointStyleFor } from "../draw/coloring";
+import { el, fitCanvas, listen, type Theme, watchMainButton } from "../draw/dom";
+import { afterPaint, BRUSH_REST_MS, frameTask, type RenderGate, renderGate, restTask } from "../draw/frame";
+import { drawLocated, type Located } from "../draw/located";
+import { type Neighbors, neighborsAsLocated } from "../draw/neighbors";
+import { connectionData, type Paths, pathColors } from "../draw/paths";
+import { type SelectionStore, sameIndices } from "../selection";
+import type { Column } from "../wire/columns";
 import { bindLasso, combineSorted, type LassoMode, nearestPoint, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
-import { drawLocated, type Located } from "./located";
-import { type Neighbors, neighborsAsLocated } from "./neighbors";
-import { connectionData, type Paths, pathColors } from "./paths";
-import { type SelectionStore, sameIndices } from "./selection";
 import { showTooltip } from "./tooltip";
 
 type Scatterplot = ReturnType<typeof createScatterplot>;
@@ -305,8 +305,6 @@ function pickRows<T extends Float32Array | Uint8Array | Uint16Array | Int32Array
 export const SLOW_RENDER_MS = 50;
 /** How long a slow frame waits after a selection was sent (the message leaves first). */
 export const SEND_HOLD_MS = 120;
-/** A brushed selection is highlighted (when frames are slow) this long after the drag rests. */
-export const BRUSH_REST_MS = 400;
 
 /**
  * scatter -> store on select/deselect; store -> scatter (and the count) for other sources.

@@ -12,7 +12,7 @@
  * selection and alt removes from it (as regl-scatterplot's action keys did). A click there
  * (no drag) picks the nearest point within a few pixels, as regl-scatterplot's click does.
  */
-import { fitCanvas, listen } from "./dom";
+import { fitCanvas, listen } from "../draw/dom";
 
 /** A vertex is kept when it is at least this far (px) from the previous one. */
 export const LASSO_MIN_DIST_PX = 3;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeInt32 } from "./codec";
+import { encodeInt32 } from "../wire/codec";
 import { decodeNeighbors, neighborsAsLocated } from "./neighbors";
 
 const f32 = (values: number[]) => {

@@ -2,7 +2,7 @@
  * Training paths (`Atlas._paths`): the snapshots of one model joined in epoch order. Python
  * sends a path id per row (-1: a model with a single row) and each row's place on its path.
  */
-import { decodeIndices, type EncodedArray } from "./codec";
+import { decodeIndices, type EncodedArray } from "../wire/codec";
 import { rgbToHex, themedColormap } from "./colormaps";
 
 export type EncodedPaths = Record<string, never> | { line: EncodedArray; order: EncodedArray; count: number };
