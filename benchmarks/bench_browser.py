@@ -13,7 +13,7 @@ display -> first paint and all points drawn, for 13,000 / 100,000 / 1,000,000 po
     WebGL frame) and stops at the first animation frame in which the scatter canvas holds
     drawn points (its 2-D canvas is read back with getImageData; regl-scatterplot copies its
     WebGL frame into it). Above 200,000 points the Atlas first draws a 100,000-point spread
-    sample (js/src/scatter.ts PREVIEW_ABOVE): "all points drawn" is when its full draw is
+    sample (js/src/views/scatter.ts PREVIEW_ABOVE): "all points drawn" is when its full draw is
     done (the scatter's ``data-preview`` is 0); for jupyter-scatter it is its first paint. Also reported: Python-side ``Atlas(lib)`` time, when the cell's
     execution finished ("cell done"), when the canvas element appeared, and the widget's
     initial state size (JSON + binary buffers).
@@ -25,7 +25,7 @@ selection round trip, 10,000 of 100,000 points
     on every change: scatter highlight, parallel lines, gallery request; in software WebGL
     that competes with the message handling) and on an undisplayed Atlas of the same library
     (transport + kernel only). The widget's 30 ms save debounce after a lasso
-    (js/src/sync.ts SAVE_DELAY_MS) is not included. One-way page->kernel latency is also
+    (js/src/wire/sync.ts SAVE_INTERVAL_MS) is not included. One-way page->kernel latency is also
     shown (same machine clock).
 
 gestures, Atlas side by side with jupyter-scatter (issue 11)

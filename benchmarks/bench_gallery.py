@@ -41,7 +41,7 @@ def main() -> None:
 
     from miwd_widget import Atlas, ModelLibrary
     from miwd_widget.library.summary import mean_std
-    from miwd_widget.widget.atlas import GALLERY_EXACT_ROWS
+    from miwd_widget.widget.gallery import GALLERY_EXACT_ROWS
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     rng = np.random.default_rng(0)

@@ -172,9 +172,9 @@ def test_cli_build_from_zoo_with_metadata(zoo, tmp_path, capsys):
 def test_demo_writes_the_atlas_and_a_hint_that_works_from_here(tmp_path, monkeypatch, capsys):
     """`miwd demo` (the README's first command) in a fresh folder, on a small library."""
     import miwd_widget.library as library_package
-    from miwd_widget.widget.atlas import _BUNDLE
+    from miwd_widget.widget.frontend import BUNDLE_JS
 
-    if not _BUNDLE.exists():
+    if not BUNDLE_JS.exists():
         pytest.skip("the front end is not built (make js)")
     rng = np.random.default_rng(0)
     models = {f"m{i}": rng.normal(0, 0.05 * (1 + i), 2048) for i in range(6)}

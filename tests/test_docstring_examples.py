@@ -34,8 +34,15 @@ MODULES = [
     "miwd_widget.library.neighbors",
     "miwd_widget.library.model_library",
     "miwd_widget.projection",
+    "miwd_widget.widget.clusters",
     "miwd_widget.widget.codec",
+    "miwd_widget.widget.column_transport",
+    "miwd_widget.widget.defaults",
+    "miwd_widget.widget.gallery",
+    "miwd_widget.widget.messages",
+    "miwd_widget.widget.overlays",
     "miwd_widget.widget.standalone",
+    "miwd_widget.widget.traits",
 ]
 
 

@@ -3,7 +3,12 @@
  * returns a cleanup that removes every listener, observer, timer and WebGL context it made.
  */
 import "./styles.css";
-import { createClusterGallery } from "./cluster_gallery";
+import { el, listen, readTheme, type Theme } from "./draw/dom";
+import { decodeLocated } from "./draw/located";
+import { decodeNeighbors } from "./draw/neighbors";
+import { decodePaths } from "./draw/paths";
+import { SelectionStore } from "./selection";
+import { createClusterGallery } from "./views/cluster_gallery";
 import {
   CLUSTER_COLUMN,
   type Clusters,
@@ -11,24 +16,19 @@ import {
   createClusterBar,
   decodeClusters,
   encodeClusters,
-} from "./clusters";
-import { decodeFloat32, decodeIndices } from "./codec";
-import { createColumnPicker } from "./column_picker";
-import { type Column, decodeColumns, decodeNewColumns, isDrawn, mergeColumns } from "./columns";
-import { createDeferredColumns } from "./deferred";
-import { el, listen, readTheme, type Theme } from "./dom";
-import { createExportBar } from "./export";
-import { createGallery } from "./gallery";
-import { observeLayout } from "./layout";
-import { decodeLocated } from "./located";
-import type { AtlasModel, NeighborsRequest } from "./model";
-import { decodeNeighbors } from "./neighbors";
-import { createParallel } from "./parallel";
-import { decodePaths } from "./paths";
-import { createDescriptorChannel } from "./requests";
-import { createScatter } from "./scatter";
-import { SelectionStore } from "./selection";
-import { onTrait, syncSelection } from "./sync";
+} from "./views/clusters";
+import { createColumnPicker } from "./views/column_picker";
+import { createExportBar } from "./views/export";
+import { createGallery } from "./views/gallery";
+import { observeLayout } from "./views/layout";
+import { createParallel } from "./views/parallel";
+import { createScatter } from "./views/scatter";
+import { decodeFloat32, decodeIndices } from "./wire/codec";
+import { type Column, decodeColumns, decodeNewColumns, isDrawn, mergeColumns } from "./wire/columns";
+import { createDeferredColumns } from "./wire/deferred";
+import type { AtlasModel, NeighborsRequest } from "./wire/model";
+import { createDescriptorChannel } from "./wire/requests";
+import { onTrait, syncSelection } from "./wire/sync";
 
 /**
  * Events kept inside the widget: in JupyterLab a shift+mousedown in an output would

@@ -4,8 +4,8 @@
  */
 import type { Render, RenderProps } from "@anywidget/types";
 import { render } from "./atlas";
-import type { AtlasTraits } from "./model";
-import { LocalModel, type StandalonePayload } from "./standalone";
+import type { AtlasTraits } from "./wire/model";
+import { LocalModel, type StandalonePayload } from "./wire/standalone";
 
 /** Render the atlas of a saved page into `host`; returns the cleanup. */
 export function renderStandalone(host: HTMLElement, payload: StandalonePayload): () => void {

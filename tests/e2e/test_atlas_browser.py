@@ -24,7 +24,7 @@ from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
-# Selectors of the widget's DOM (js/src/scatter.ts, parallel.ts, gallery.ts).
+# Selectors of the widget's DOM (js/src/views/scatter.ts, parallel.ts, gallery.ts).
 ROOT = ".miwd-root"
 SCATTER_CANVAS = ".miwd-scatter canvas.miwd-scatter-canvas"
 LASSO_TOGGLE = ".miwd-lasso-toggle"
@@ -107,7 +107,7 @@ def non_background(img: np.ndarray, tolerance: int = 40) -> np.ndarray:
 def screen_positions(embedding: np.ndarray, width: float, height: float) -> np.ndarray:
     """CSS-pixel positions of points on the scatter canvas at the initial view.
 
-    Mirrors js/src/scatter.ts ``normalizeCoordinates`` (center the bounding box, one scale
+    Mirrors js/src/views/scatter.ts ``normalizeCoordinates`` (center the bounding box, one scale
     for x and y so the longer side spans [-0.95, 0.95]) and regl-scatterplot's projection
     (x scaled by 1/aspect ratio): x_px = w/2 + nx * h/2, y_px = h/2 - ny * h/2.
     """
@@ -405,7 +405,7 @@ def test_html_in_metadata_is_shown_as_text(atlas, truth):
         timeout=20_000,
     )
     item = page.locator(f"{ROOT} {GALLERY_ITEM}")
-    # The caption shows the id as text (a long one shortened in the middle, js/src/labels.ts)
+    # The caption shows the id as text (a long one shortened in the middle, js/src/draw/labels.ts)
     # and in full on hover.
     assert "<img sr" in item.first.inner_text()
     assert XSS_ID in item.first.locator("figcaption").get_attribute("title")

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.e2e
 LIBRARY_CELL = """
 import numpy as np
 import pandas as pd
-import miwd_widget.widget.atlas as atlas_module
+import miwd_widget.widget.column_transport as column_transport
 from miwd_widget import Atlas, ModelLibrary
 
-atlas_module.DEFERRED_TEXT_ROWS = 10  # a small library behaves as a million-model one
+column_transport.DEFERRED_TEXT_ROWS = 10  # a small library behaves as a million-model one
 rng = np.random.default_rng(3)
 n = 40
 # An 8 x 5 grid, far apart on screen: a hover finds exactly one point.
@@ -49,9 +49,11 @@ atlas
 """
 # The second view's request is recorded and answered only when the test says so.
 HELD_CELL = """
-held = Atlas(lib)
 asked = []
-held._on_columns_msg = asked.append
+class HeldAtlas(Atlas):  # its handler of "columns" requests only records them
+    def _on_columns_request(self, message, buffers):
+        asked.append(message)
+held = HeldAtlas(lib)
 held.select([5, 6, 7])
 held
 """
@@ -134,7 +136,7 @@ def test_pending_ids_show_an_ellipsis_and_the_csv_waits_for_them(nb):
         button.click()
         asked = nb.wait_kernel_value("asked", lambda v: len(v) == 2, timeout=5)
         assert asked[1]["names"] == ["id"]
-        nb.run_python("type(held)._on_columns_msg(held, asked[1])")
+        nb.run_python("Atlas._on_columns_request(held, asked[1], [])")
     rows = read_csv(info.value)
     assert rows[0][0] == "id"
     assert [r[0] for r in rows[1:]] == ["net-005", "net-006", "net-007"]

@@ -1,4 +1,4 @@
-"""A library above the preview threshold (js/src/scatter.ts PREVIEW_ABOVE, 200,000 points).
+"""A library above the preview threshold (js/src/views/scatter.ts PREVIEW_ABOVE, 200,000 points).
 
 The scatter's first frames draw a spread sample, then every point. Checked in JupyterLab +
 Chromium: the first painted frame is the preview (``data-preview`` > 0), the full draw

@@ -31,7 +31,7 @@ from test_lifecycle_browser import (
 )
 
 from miwd_widget import Atlas
-from miwd_widget.widget.atlas import _spread_sample
+from miwd_widget.widget.gallery import spread_sample
 
 pytestmark = pytest.mark.e2e
 
@@ -137,7 +137,7 @@ def test_lasso_updates_the_gallery_and_the_csv_has_the_selected_ids(standalone, 
     count = page.locator(f"{ROOT} {COUNT}")
     saved = truth["saved"]
     count.filter(has_text=f"{len(saved)} of {n} selected").wait_for(timeout=10_000)
-    wait_gallery(page, len(saved), n, _spread_sample(np.asarray(saved), k).tolist())
+    wait_gallery(page, len(saved), n, spread_sample(np.asarray(saved), k).tolist())
     before = mean_pixels(page)
 
     # A lasso around cluster 2: the page computes its gallery (no kernel, not "saved").
@@ -147,7 +147,7 @@ def test_lasso_updates_the_gallery_and_the_csv_has_the_selected_ids(standalone, 
     drag_path_on(page, box, polygon)
     toggle.click()  # back to pan/zoom: the clicks below select points
     count.filter(has_text=f"{len(inside)} of {n} selected").wait_for(timeout=10_000)
-    wait_gallery(page, len(inside), n, _spread_sample(np.asarray(inside), k).tolist())
+    wait_gallery(page, len(inside), n, spread_sample(np.asarray(inside), k).tolist())
     status = page.locator(f"{ROOT} {GALLERY_STATUS}").inner_text()
     assert f"{len(inside)} selected" in status and "saved selection" not in status
     # Cluster 2's descriptors peak in other bins than cluster 1's: the mean image changed.

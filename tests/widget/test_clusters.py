@@ -33,7 +33,7 @@ def atlas(library):
 
 
 def browser_clusters(clusters: dict[str, list[int]]) -> dict:
-    """What js/src/clusters.ts's encodeClusters sends: names, sizes, one int32 buffer."""
+    """What js/src/views/clusters.ts's encodeClusters sends: names, sizes, one int32 buffer."""
     names = list(clusters)
     rows = np.concatenate([np.asarray(clusters[k], dtype=np.int32) for k in names])
     return {

@@ -1,6 +1,6 @@
 """The standalone page (widget/standalone.py, ``Atlas.save_html``): payload, quantization, limit.
 
-The page's own computation (js/src/local_descriptors.ts) is tested with vitest and in
+The page's own computation (js/src/wire/local_descriptors.ts) is tested with vitest and in
 Chromium (tests/e2e/test_standalone_browser.py); here the payload is decoded the way the page
 decodes it and checked against the library.
 """

@@ -16,10 +16,11 @@ import pytest
 import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
-import miwd_widget.widget.atlas as widget_module
+import miwd_widget.widget.frontend as frontend
 from miwd_widget import Atlas, ModelLibrary, mi_wd
-from miwd_widget.widget.atlas import _BUNDLE
 from miwd_widget.widget.codec import array_from_json, decode_column, encode_column
+from miwd_widget.widget.frontend import BUNDLE_JS
+from miwd_widget.widget.traits import selection_from_json
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -269,11 +270,19 @@ def test_bad_selections_raise_clear_errors(atlas, bad, error, message):
 
 def test_summary_is_the_library_summary_of_the_selection(atlas, library):
     atlas.select([1, 2, 7])
-    summary = atlas.summary()
+    summary = atlas.summarize()
     assert summary.n == 3
     np.testing.assert_allclose(
         np.asarray(summary.mean), library.descriptors[[1, 2, 7]].mean(axis=0), rtol=1e-5
     )
+
+
+def test_summary_is_a_deprecated_name_of_summarize(atlas):
+    atlas.select([1, 2])
+    with pytest.warns(DeprecationWarning, match=r"Atlas\.summarize\(\)"):
+        old = atlas.summary()
+    assert old.n == atlas.summarize().n == 2
+    np.testing.assert_array_equal(np.asarray(old.mean), np.asarray(atlas.summarize().mean))
 
 
 # ------------------------------------------------------------------------ descriptors
@@ -396,7 +405,7 @@ def test_save_html_is_standalone_and_escapes_metadata(atlas, library, tmp_path):
     atlas.save_html(path)
     page = path.read_text(encoding="utf-8")
     # The bundle is inlined (exactly), nothing is fetched from elsewhere.
-    assert _script_json(page, "miwd-bundle") == _BUNDLE.read_text(encoding="utf-8")
+    assert _script_json(page, "miwd-bundle") == BUNDLE_JS.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "<link" not in page and "cdn" not in page.lower().replace("\\u", "")
     # Metadata is data, never markup: no raw "<img" outside the (escaped) JSON.
@@ -427,36 +436,16 @@ def test_save_html_of_a_chosen_selection_keeps_the_widget_selection(atlas, tmp_p
 
 
 def test_save_html_without_a_built_front_end_says_how_to_build_it(atlas, tmp_path, monkeypatch):
-    monkeypatch.setattr(widget_module, "_BUNDLE", tmp_path / "missing.js")
+    monkeypatch.setattr(frontend, "BUNDLE_JS", tmp_path / "missing.js")
     with pytest.raises(FileNotFoundError, match="make js"):
         atlas.save_html(tmp_path / "a.html")
-
-
-def test_a_large_selection_gallery_says_it_is_sampled(library, monkeypatch):
-    monkeypatch.setattr(widget_module, "GALLERY_EXACT_ROWS", 10)
-    atlas = Atlas(library)
-    positions = np.arange(0, 100, 2)
-    content, buffers = atlas.descriptor_reply(positions)
-    assert content["n"] == 50 and content["sampled"] == 10
-    small, _ = atlas.descriptor_reply(positions[:8])
-    assert small["sampled"] == 8  # exact below the limit
-    mean = np.frombuffer(bytes(buffers[1]), dtype=np.float32).reshape(atlas.S, atlas.B)
-    again = np.frombuffer(bytes(atlas.descriptor_reply(positions)[1][1]), dtype=np.float32)
-    np.testing.assert_array_equal(mean.reshape(-1), again)  # the same selection, same sample
-
-
-def test_gallery_sample_is_spread_over_the_whole_selection():
-    spread = widget_module._spread_sample
-    assert spread(np.arange(1000), 4).tolist() == [0, 333, 666, 999]
-    assert spread(np.array([5, 9]), 12).tolist() == [5, 9]
-    assert spread(np.arange(10), 0).tolist() == []
 
 
 def test_large_selection_from_the_browser_is_decoded_without_per_row_python():
     lib = make_library(n=200_000, S=2, B=2)
     atlas = Atlas(lib)
     rows = np.arange(0, 200_000, 2, dtype=np.int32)
-    decoded = widget_module._selection_from_json(
+    decoded = selection_from_json(
         {"buffer": memoryview(rows), "dtype": "int32", "shape": [rows.size]}, atlas
     )
     assert isinstance(decoded, np.ndarray) and decoded.dtype == np.int32
@@ -483,20 +472,3 @@ def test_many_categories_travel_packed():
     enc = encode_column(series)
     assert "categories" not in enc and enc["labels"]["count"] == 3000
     assert decode_column(enc).tolist() == series.tolist()
-
-
-def test_gallery_captions_are_built_column_wise_and_name_missing_values(library):
-    atlas = Atlas(library)
-    labels = atlas._labels(np.array([3, 5, 1]))
-    meta = library.metadata
-    # row 3: optimizer missing; row 5: accuracy missing (no empty " ·  · " left behind)
-    assert labels[0] == (
-        f"{meta.loc[3, 'id']}\n{meta.loc[3, 'dataset']} · acc {meta.loc[3, 'test_accuracy']:.3f}"
-        f" · (missing) · {meta.loc[3, 'activation']}"
-    )
-    assert labels[1] == (
-        f"{meta.loc[5, 'id']}\n{meta.loc[5, 'dataset']} · {meta.loc[5, 'optimizer']}"
-        f" · {meta.loc[5, 'activation']}"
-    )
-    assert labels[2].startswith(f"{meta.loc[1, 'id']}\n")
-    assert atlas._labels(np.array([], dtype=np.int64)) == []

@@ -1,8 +1,16 @@
 """The Atlas widget: linked WebGL scatter, parallel coordinates and descriptor gallery.
 
-- :mod:`.atlas`: the :class:`Atlas` anywidget (synced state, selection, gallery requests);
+- :mod:`.atlas`: the :class:`Atlas` anywidget (construction, selection, clusters, public API);
+- :mod:`.traits`: its synced traits (``AtlasTraits``, mirrored in js/src/wire/model.ts);
+- :mod:`.defaults`: the colour, axes and tooltip shown when not given, and the names allowed;
+- :mod:`.column_transport`: which metadata columns are sent, how, and when (deferred text);
+- :mod:`.gallery`: a selection's descriptors, mean, std and captions for the gallery;
+- :mod:`.overlays`: training paths, located models and neighbour lines over the scatter;
+- :mod:`.messages`: the custom messages (typed dicts) and their one dispatch table;
+- :mod:`.clusters`: named clusters (validation, wire format);
 - :mod:`.codec`: binary encodings of arrays and table columns for the synced state;
-- :mod:`.standalone`: the offline HTML page written by :meth:`Atlas.save_html`.
+- :mod:`.standalone`: the offline HTML page written by :meth:`Atlas.save_html`;
+- :mod:`.frontend`: where the built front end is.
 
 The front end is ``js/src`` (bundled into ``miwd_widget/static``).
 """

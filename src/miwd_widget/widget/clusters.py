@@ -2,7 +2,7 @@
 
 A cluster set is an ordered ``{name: sorted int64 row positions}``. Clusters may overlap
 (a model can belong to A and to B). The browser builds the ``"(cluster)"`` colour column from
-them (js/src/clusters.ts ``clusterColumn``: each row's first cluster), so a rename sends only
+them (js/src/views/clusters.ts ``clusterColumn``: each row's first cluster), so a rename sends only
 the clusters and a saved page recolours without a kernel.
 
 Wire format of the ``clusters`` trait (one binary buffer, however many clusters):
@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .codec import array_from_json, array_to_json
 
 __all__ = [
     "CLUSTER_COLUMN",
     "NO_CLUSTER",
+    "clusters_frame",
     "clusters_from_json",
     "clusters_to_json",
     "next_cluster_name",
@@ -107,3 +109,23 @@ def next_cluster_name(existing: Any) -> str:
         if label not in taken:
             return label
         i += 1
+
+
+def clusters_frame(meta: pd.DataFrame, clusters: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """The metadata of every clustered model with its ``cluster`` (one row per membership).
+
+    The index is the row position; a model in two clusters appears twice. ``cluster`` is
+    a categorical in the clusters' order, ready for ``groupby``.
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"lr": [0.1, 0.2, 0.3]})
+    >>> frame = clusters_frame(meta, {"B": np.array([2]), "A": np.array([0, 2])})
+    >>> frame.index.tolist(), frame["cluster"].tolist(), list(frame["cluster"].cat.categories)
+    ([2, 0, 2], ['B', 'A', 'A'], ['B', 'A'])
+    """
+    names = list(clusters)
+    parts = [meta.iloc[clusters[k]].assign(cluster=k) for k in names]
+    frame = pd.concat(parts) if parts else meta.iloc[:0].assign(cluster=[])
+    frame["cluster"] = pd.Categorical(frame["cluster"], categories=names)
+    return frame

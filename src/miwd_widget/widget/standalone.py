@@ -1,6 +1,6 @@
 """The standalone, offline HTML page of an atlas: bundle, CSS and data inlined.
 
-The page computes every selection's gallery itself (js/src/local_descriptors.ts) from the
+The page computes every selection's gallery itself (js/src/wire/local_descriptors.ts) from the
 library's descriptors embedded as uint16 codes: ``value = offset + code * step`` with one
 ``offset``/``step`` for the whole library, deflate-compressed, base64 text. The rounding
 error of a value is at most ``step / 2`` (7.6e-6 for histograms in [0, 1]), and so is the
@@ -8,6 +8,10 @@ error of a selection's mean and of its standard deviation. uint8 codes were meas
 the 2,000-model demo library (benchmarks/bench_standalone.py): 0.0019 error, about 2.6 of
 the gallery's 256 colour levels; uint16 is invisible, and deflate brings its size back to
 about that of raw uint8.
+
+The page has no kernel to ask: its state (:func:`page_state`) holds every column in
+``_columns`` (the text columns sent, the deferred ones, and the ids for its CSV download),
+and its menus offer only those.
 """
 
 from __future__ import annotations
@@ -18,17 +22,27 @@ import json
 import warnings
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from .codec import pack_labels, state_to_base64
+from .codec import encode_text, pack_labels, state_to_base64
+from .frontend import bundle_texts
+from .gallery import captions, descriptor_reply
+from .traits import STANDALONE_TRAITS, selection_to_json
+
+if TYPE_CHECKING:
+    from ..library import ModelLibrary
+    from .traits import AtlasTraits
 
 __all__ = [
     "DEFAULT_MAX_DESCRIPTOR_BYTES",
     "json_for_script",
     "library_payload",
     "page",
+    "atlas_page",
+    "page_state",
     "quantize_descriptors",
 ]
 
@@ -80,7 +94,7 @@ def library_payload(
     ``labels()`` gives the gallery captions of the models (one per row; only called when the
     descriptors are embedded). The result holds the
     compressed codes as base64 text, ``offset``, ``step``, ``max_error`` (step / 2) and
-    ``shape``; js/src/local_descriptors.ts decodes it.
+    ``shape``; js/src/wire/local_descriptors.ts decodes it.
 
     Examples
     --------
@@ -122,6 +136,76 @@ def library_payload(
         "max_error": step / 2,
         "labels": state_to_base64(pack_labels(captions)),
     }
+
+
+def page_state(
+    state: dict[str, Any],
+    text_columns: dict[str, Any],
+    deferred: list[str],
+    meta: pd.DataFrame,
+) -> dict[str, Any]:
+    """The synced state a page opens with: the widget's, holding every column in ``_columns``.
+
+    ``state`` is the widget's (``get_state``), ``text_columns`` and ``deferred`` its
+    ``_text_columns`` and ``_deferred_columns``; ``meta`` the library's metadata.
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"id": ["m0"], "lr": [0.1], "path": ["a/b"]})
+    >>> state = {"_columns": {}, "_all_columns": ["id", "lr", "path"]}
+    >>> out = page_state(state, {}, ["path"], meta)
+    >>> sorted(out["_columns"]), out["_all_columns"], out["_deferred_columns"]
+    (['id', 'path'], ['id', 'path'], [])
+    """
+    columns = state["_columns"]
+    held = {**columns, **{k: v for k, v in text_columns.items() if k not in columns}}
+    extra = [*deferred, *(["id"] if "id" in meta else [])]
+    held.update({name: encode_text(meta[name]) for name in extra if name not in held})
+    return {
+        **state,
+        "_columns": held,
+        "_deferred_columns": [],
+        "_all_columns": [c for c in state["_all_columns"] if c in held],
+    }
+
+
+def atlas_page(
+    atlas: AtlasTraits,
+    library: ModelLibrary,
+    selection: list[int],
+    title: str = "",
+    max_descriptor_bytes: int = DEFAULT_MAX_DESCRIPTOR_BYTES,
+) -> str:
+    """The page of ``atlas`` (showing ``library``), opening with ``selection``.
+
+    It embeds the state (:func:`page_state`), the exact gallery reply of ``selection`` and
+    the library's descriptors (:func:`library_payload`), buffers as base64 text, and the
+    front-end bundle (an error if it is not built).
+    """
+    js, css = bundle_texts()
+    meta = library.metadata
+    state = page_state(
+        atlas.get_state(key=list(STANDALONE_TRAITS)),
+        atlas._text_columns,
+        atlas._deferred_columns,
+        meta,
+    )
+    state["selection"] = selection_to_json(selection)
+    reply, reply_buffers = descriptor_reply(library, selection, "saved", atlas.gallery_size)
+    payload = {
+        "state": state_to_base64(state),
+        "descriptors": {
+            "content": reply,
+            "buffers": state_to_base64(reply_buffers),
+            "selection": [int(row) for row in selection],
+        },
+        "library": library_payload(
+            library.descriptors,
+            lambda: captions(meta, np.arange(len(library.descriptors))),
+            max_descriptor_bytes,
+        ),
+    }
+    return page(title or f"MI-WD atlas of {atlas.n} models", css, payload, js)
 
 
 def page(title: str, css: str, payload: Any, bundle: str) -> str:

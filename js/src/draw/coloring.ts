@@ -1,0 +1,103 @@
+/**
+ * Point colors from a column: colormap bins (continuous) or palette codes (categorical),
+ * fitted to the background (3:1 contrast, colormaps.ts); missing values in grey.
+ */
+
+import { type Column, MISSING_TEXT } from "../wire/columns";
+import { COLORMAP_SIZE, categoricalPalette, colormapIndex, missingColor, rgbToHex, themedColormap } from "./colormaps";
+
+export type Legend =
+  | {
+      kind: "continuous";
+      name: string;
+      min: number;
+      max: number;
+      log: boolean;
+      colors: string[];
+      /** The column, for value text (dates, integers). */
+      column?: Extract<Column, { kind: "numeric" }>;
+      /** Rows without a value (drawn in `color`); absent when there are none. */
+      missing?: { color: string; count: number };
+    }
+  | { kind: "categorical"; name: string; entries: { label: string; color: string; count: number }[] }
+  | null;
+
+interface ColorEncoding {
+  /** Per point: index into `palette`. */
+  codes: Float32Array;
+  palette: string[];
+  legend: Legend;
+}
+
+const DEFAULT_POINT_COLOR = "#3a78b5";
+
+/**
+ * Per-point palette codes of `column` for `n` points on a `background` (the theme's; the
+ * light default when not given).
+ */
+export function encodeColors(column: Column | undefined, n: number, background = "#ffffff"): ColorEncoding {
+  const codes = new Float32Array(n);
+  if (!column || column.kind === "text") return { codes, palette: [DEFAULT_POINT_COLOR], legend: null };
+  const grey = missingColor(background);
+  if (column.kind === "numeric") {
+    const colors = themedColormap("viridis", background).map(rgbToHex);
+    const missing = COLORMAP_SIZE; // one extra palette entry, grey
+    let missingCount = 0;
+    for (let i = 0; i < n; i++) {
+      const bin = colormapIndex(column.values[i], column.min, column.max, column.log);
+      codes[i] = bin < 0 ? missing : bin;
+      if (bin < 0) missingCount++;
+    }
+    const { name, min, max, log } = column;
+    return {
+      codes,
+      palette: [...colors, grey],
+      legend: {
+        kind: "continuous",
+        name,
+        min,
+        max,
+        log,
+        colors,
+        column,
+        ...(missingCount ? { missing: { color: grey, count: missingCount } } : {}),
+      },
+    };
+  }
+  const palette = categoricalPalette(column.categories.length, background);
+  const counts = new Array<number>(column.categories.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    codes[i] = column.codes[i];
+    counts[column.codes[i]]++;
+  }
+  // The missing code when Python said which one; else the label (older states, tests).
+  const missingCode = column.missing ?? column.categories.indexOf(MISSING_TEXT);
+  if (missingCode >= 0 && missingCode < palette.length) palette[missingCode] = grey;
+  return {
+    codes,
+    palette,
+    legend: {
+      kind: "categorical",
+      name: column.name,
+      entries: column.categories.map((label, i) => ({ label, color: palette[i], count: counts[i] })),
+    },
+  };
+}
+
+/** Above this many points, the opacity follows the density of the points in view. */
+export const DENSITY_OPACITY_POINTS = 20000;
+
+/**
+ * Point size (CSS px) and opacity for n points: big and opaque when few, small when many;
+ * `byDensity` when there are so many that a fixed opacity would make one blob.
+ */
+export function pointStyleFor(n: number): { size: number; opacity: number; byDensity: boolean } {
+  const ratio = 1000 / Math.max(n, 1);
+  const size = n <= 1000 ? 6 : Math.max(1, 6 * ratio ** 0.3);
+  const opacity = n <= 1000 ? 0.9 : Math.min(0.9, Math.max(0.15, 0.9 * ratio ** 0.2));
+  return {
+    size: Math.round(size * 10) / 10,
+    opacity: Math.round(opacity * 100) / 100,
+    byDensity: n > DENSITY_OPACITY_POINTS,
+  };
+}

@@ -1,0 +1,153 @@
+"""The synced state of the Atlas: its traits and their binary codecs.
+
+js/src/wire/model.ts declares the same traits as ``AtlasTraits`` (tests/widget/test_traits.py
+checks that both sides name the same ones, of the same kinds). Binary arrays use the
+``{"buffer", "dtype", "shape"}`` codec of :mod:`.codec`; ipywidgets sends each buffer as a
+binary frame.
+
+- ``n``, ``coordinates``: the number of models and their float32 (n, 2) atlas positions.
+- ``_columns``: ``{name: encoded column}``, every column the views draw or show (parallel
+  axes, colour, tooltip): numeric float32 + range + log flag, categorical codes + labels, or
+  packed tooltip text (:mod:`.column_transport`).
+- ``color`` (column name or ""), ``axes`` (parallel-coordinate columns, accuracy last),
+  ``tooltip_columns`` (columns shown on hover): chosen in Python or in the view's menus.
+- ``_all_columns``: every metadata column name (the menus offer them; Python sends the
+  columns chosen).
+- ``_deferred_columns`` (names), ``_text_columns`` (``{name: encoded text column}``): the
+  tooltip-only text columns of large libraries, sent after the first paint
+  (:mod:`.column_transport`).
+- ``selection``: sorted row positions; sent as an int32 buffer, accepted from the front end
+  as an int32 buffer or a list; a list of ints in Python. An empty array travels as
+  ``"buffer": ""`` (empty base64), never as an empty binary frame.
+- ``S``, ``B``, ``value_range``, ``gallery_size``: the gallery's descriptor shape, value
+  span and number of images (:mod:`.gallery`).
+- ``clusters``: named clusters (:mod:`.clusters`: names, sizes, one int32 buffer of rows),
+  synced both ways; ``color``/``axes`` ``"(cluster)"`` draw by them.
+- ``_located``, ``_neighbors`` / ``neighbors_k``, ``_paths``: the scatter's overlays
+  (:mod:`.overlays`): located models, a model's descriptor-space neighbours (and how many a
+  click asks for), training paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from .._positions import PositionError, as_positions
+from .clusters import clusters_from_json, clusters_to_json, normalize_clusters
+from .codec import array_from_json, array_to_json
+
+__all__ = [
+    "STANDALONE_TRAITS",
+    "AtlasTraits",
+    "ndarray_to_json",
+    "selection_from_json",
+    "selection_to_json",
+]
+
+#: The synced traits a standalone page needs (the rest is ipywidgets/anywidget plumbing, the
+#: neighbours a kernel finds, and the deferral a kernel answers).
+STANDALONE_TRAITS = (
+    "n",
+    "coordinates",
+    "_columns",
+    "color",
+    "axes",
+    "tooltip_columns",
+    "selection",
+    "S",
+    "B",
+    "value_range",
+    "gallery_size",
+    "_located",
+    "clusters",
+    "_all_columns",
+    "_paths",
+)
+
+
+def selection_to_json(value: list[int], widget: Any = None) -> dict[str, Any]:
+    """The ``selection`` trait on the wire: one int32 buffer.
+
+    Examples
+    --------
+    >>> selection_to_json([2, 5])["dtype"], selection_to_json([])["buffer"]
+    ('int32', '')
+    """
+    return array_to_json(np.asarray(value, dtype=np.int64).astype(np.int32))
+
+
+def selection_from_json(value: Any, widget: Any = None) -> np.ndarray:
+    """The browser's selection (int32 buffer or list) as an array, no per-row Python.
+
+    Examples
+    --------
+    >>> selection_from_json(selection_to_json([2, 5])).tolist()
+    [2, 5]
+    """
+    return array_from_json(value, "selection").reshape(-1)
+
+
+def ndarray_to_json(value: np.ndarray | None, widget: Any = None) -> dict[str, Any] | None:
+    """An array trait on the wire (None stays None)."""
+    return None if value is None else array_to_json(value)
+
+
+class AtlasTraits(anywidget.AnyWidget):
+    """The synced traits of :class:`~miwd_widget.Atlas`, and the checks that need only ``n``."""
+
+    n = traitlets.Int(0).tag(sync=True)
+    coordinates = traitlets.Instance(np.ndarray, allow_none=True).tag(
+        sync=True, to_json=ndarray_to_json
+    )
+    _columns = traitlets.Dict().tag(sync=True)
+    color = traitlets.Unicode("").tag(sync=True)
+    axes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # Not named `tooltip`: ipywidgets' DOMWidget already syncs a `tooltip` (a string), and
+    # its JS view reads it in initialize; a list there broke rendering in JupyterLab.
+    tooltip_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # Any + a validator (not List(Int)): every input (mask, array, Index) gets one clear error.
+    selection = traitlets.Any([]).tag(
+        sync=True, to_json=selection_to_json, from_json=selection_from_json
+    )
+    S = traitlets.Int(0).tag(sync=True)
+    B = traitlets.Int(0).tag(sync=True)
+    value_range = traitlets.List(traitlets.Float(), allow_none=True).tag(sync=True)
+    gallery_size = traitlets.Int(12).tag(sync=True)
+    _located = traitlets.Dict().tag(sync=True)
+    clusters = traitlets.Any({}).tag(
+        sync=True, to_json=clusters_to_json, from_json=clusters_from_json
+    )
+    _all_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    _neighbors = traitlets.Dict().tag(sync=True)
+    neighbors_k = traitlets.Int(10).tag(sync=True)
+    _paths = traitlets.Dict().tag(sync=True)
+    # Text columns left out of the first `_columns` (large libraries); the browser asks.
+    _deferred_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # The deferred columns once sent as tooltip text: their own trait, so that sending them
+    # does not send every column of `_columns` again (ipywidgets syncs a Dict whole).
+    _text_columns = traitlets.Dict().tag(sync=True)
+
+    @traitlets.validate("selection")
+    def _validate_selection(self, proposal: dict[str, Any]) -> list[int]:
+        try:
+            positions = as_positions(proposal["value"], self.n, "selection")
+        except PositionError as err:
+            raise traitlets.TraitError(str(err)) from None
+        return positions.tolist()
+
+    @traitlets.validate("clusters")
+    def _validate_clusters(self, proposal: dict[str, Any]) -> dict[str, np.ndarray]:
+        try:
+            return normalize_clusters(proposal["value"], self.n, "clusters")
+        except (TypeError, ValueError, PositionError) as err:
+            raise traitlets.TraitError(str(err)) from None
+
+    @traitlets.validate("neighbors_k")
+    def _validate_neighbors_k(self, proposal: dict[str, Any]) -> int:
+        if int(proposal["value"]) < 1:
+            raise traitlets.TraitError(f"neighbors_k: must be >= 1, got {proposal['value']}")
+        return int(proposal["value"])

@@ -1,0 +1,135 @@
+"""The synced traits of the Atlas (widget/traits.py) against ``AtlasTraits`` in the front end.
+
+A trait added, renamed or retyped on one side only fails here: the names must be the same,
+and each trait's kind (number, string, list of strings or numbers, encoded object, nullable)
+must be one the TypeScript type allows.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import anywidget
+import pytest
+import traitlets
+
+from miwd_widget import Atlas
+from miwd_widget.widget.traits import STANDALONE_TRAITS, AtlasTraits
+
+MODEL_TS = pathlib.Path(__file__).parents[2] / "js" / "src" / "wire" / "model.ts"
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"//[^\n]*", "", re.sub(r"/\*.*?\*/", "", text, flags=re.S))
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    """``text`` split at ``separator`` outside brackets (``<>``, ``[]``, ``{}``, ``()``)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "<[{(":
+            depth += 1
+        elif char in ">]})":
+            depth -= 1
+        elif char == separator and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [part.strip() for part in parts if part.strip()]
+
+
+def ts_type_fields(source: str, name: str) -> dict[str, str]:
+    """The fields ``{name: type}`` of ``export type <name> = { ... };`` in ``source``."""
+    text = _strip_comments(source)
+    match = re.search(rf"export type {name}\s*=\s*\{{", text)
+    assert match, f"no `export type {name} = {{` in {MODEL_TS}"
+    depth, end = 1, match.end()
+    while depth:
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        end += 1
+    fields = {}
+    for member in _split_top(text[match.end() : end - 1], ";"):
+        field, _, kind = member.partition(":")
+        fields[field.strip().rstrip("?")] = kind.strip()
+    return fields
+
+
+def ts_kinds(ts_type: str) -> set[str]:
+    """The kinds a TypeScript type allows: number, string, boolean, null, string[], number[],
+    object (records, encoded arrays and columns: anything else)."""
+    kinds = set()
+    for member in _split_top(ts_type, "|"):
+        if member in {"number", "string", "boolean", "null"}:
+            kinds.add(member)
+        elif re.fullmatch(r"(string\[\]|Array<string>)", member):
+            kinds.add("string[]")
+        elif re.fullmatch(r"number\[\]|\[\s*number(\s*,\s*number)*\s*\]", member):
+            kinds.add("number[]")
+        else:
+            kinds.add("object")
+    return kinds
+
+
+def python_kind(trait: traitlets.TraitType) -> str:
+    """The kind a synced trait travels as (a ``to_json`` codec: an encoded object)."""
+    if trait.metadata.get("to_json") is not None:
+        return "object"
+    if isinstance(trait, traitlets.Int | traitlets.Float):
+        return "number"
+    if isinstance(trait, traitlets.Unicode):
+        return "string"
+    if isinstance(trait, traitlets.Bool):
+        return "boolean"
+    if isinstance(trait, traitlets.List):
+        item = trait._trait
+        return "string[]" if isinstance(item, traitlets.Unicode) else "number[]"
+    return "object"
+
+
+def synced_traits() -> dict[str, traitlets.TraitType]:
+    """The Atlas's own synced traits (not ipywidgets' and anywidget's plumbing)."""
+    plumbing = set(anywidget.AnyWidget.class_trait_names(sync=True))
+    return {
+        name: trait
+        for name, trait in AtlasTraits.class_traits(sync=True).items()
+        if name not in plumbing
+    }
+
+
+@pytest.fixture(scope="module")
+def ts_fields() -> dict[str, str]:
+    return ts_type_fields(MODEL_TS.read_text(encoding="utf-8"), "AtlasTraits")
+
+
+def test_python_and_typescript_declare_the_same_synced_traits(ts_fields):
+    python = set(synced_traits())
+    assert sorted(python - set(ts_fields)) == [], "synced in Python, not in AtlasTraits"
+    assert sorted(set(ts_fields) - python) == [], "in AtlasTraits, not synced in Python"
+
+
+def test_every_synced_trait_is_declared_in_traits_py():
+    plumbing = set(anywidget.AnyWidget.class_trait_names(sync=True))
+    assert set(Atlas.class_trait_names(sync=True)) - plumbing == set(synced_traits())
+
+
+def test_each_trait_has_a_kind_its_typescript_type_allows(ts_fields):
+    for name, trait in synced_traits().items():
+        allowed = ts_kinds(ts_fields[name])
+        assert python_kind(trait) in allowed, f"{name}: {python_kind(trait)} vs {ts_fields[name]}"
+        # Nullable on both sides or neither (Any is nullable without saying so).
+        if type(trait) is not traitlets.Any:
+            assert trait.allow_none == ("null" in allowed), f"{name}: null vs {ts_fields[name]}"
+
+
+def test_a_trait_on_one_side_only_or_of_another_kind_is_caught():
+    source = "export type AtlasTraits = {\n  /** doc; with a semicolon */\n  n: string;\n  extra?: number;\n};"
+    fields = ts_type_fields(source, "AtlasTraits")
+    assert fields == {"n": "string", "extra": "number"}
+    assert python_kind(AtlasTraits.class_traits()["n"]) not in ts_kinds(fields["n"])
+    assert ts_kinds("[number, number] | null") == {"number[]", "null"}
+    assert ts_kinds("Record<string, A | B>") == {"object"}
+
+
+def test_a_saved_page_holds_synced_traits_only():
+    assert set(STANDALONE_TRAITS) <= set(synced_traits())
