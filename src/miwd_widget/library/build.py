@@ -35,7 +35,6 @@ import pandas as pd
 
 from ..columns import ACCURACY_COLUMNS, ID, SOURCE
 from ..descriptors.config import DescriptorConfig
-from ..descriptors.kernel import descriptor_from_scan
 from ..descriptors.value_range import (
     AUTO_RANGE_SAMPLES,
     KEEP_SCAN_BYTES,
@@ -93,7 +92,9 @@ def build(
         descriptors: list[np.ndarray | None] = [None] * len(items)
         n_params = [0] * len(items)
         failed: dict[int, str] = {}
-        if resolved is not None:
+        if resolved is not None and counted:
+            from ..descriptors.kernel import descriptor_from_scan  # lazily: numba loads here
+
             # 16-/8-bit models counted whole in pass 1 need no second read.
             for i, (n, scan) in counted.items():
                 descriptors[i] = descriptor_from_scan(scan, resolved)
