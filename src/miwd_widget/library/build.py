@@ -42,7 +42,7 @@ from ..descriptors.value_range import (
 )
 from .executor import Runner, run_batches, worker_pool
 from .sources import Item
-from .workers import _describe_batch, _sample_batch
+from .workers import describe_batch, sample_batch
 
 __all__ = ["build", "Built", "accuracy_norm", "errors_frame"]
 
@@ -88,7 +88,7 @@ def build(
         failed: dict[int, str] = {}
         if items and resolved is not None:
             described = run_batches(
-                _describe_batch,
+                describe_batch,
                 [it.spec for it in items],
                 {
                     "config": resolved,
@@ -174,7 +174,7 @@ def _resolve_range(
     def sample(picked: list[int]) -> None:
         budget = {"n_models": len(picked), "max_samples": AUTO_RANGE_SAMPLES}
         sampled = run_batches(
-            _sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
+            sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
         )
         for i, res in zip(picked, sampled, strict=True):
             if res[0] != "ok":

@@ -19,7 +19,7 @@ from ..descriptors.value_range import (
 from ..weights import WeightReadError, WeightSource, open_weights
 from .executor import error_text
 
-__all__: list[str] = []
+__all__ = ["sample_batch", "describe_batch"]
 
 
 def _open(spec: Any) -> WeightSource:
@@ -44,7 +44,7 @@ def _range_sample(ws: WeightSource, n_models: int, max_samples: int) -> tuple[in
     return stride, sample_weights(ws, stride)
 
 
-def _sample_batch(
+def sample_batch(
     specs: list[Any], n_models: int, max_samples: int, threads: int | None = None
 ) -> list[tuple]:
     """Pass 1: per model ("ok", n, stride, finite strided sample, degenerate reason) or
@@ -63,7 +63,7 @@ def _sample_batch(
     return out
 
 
-def _describe_batch(
+def describe_batch(
     specs: list[Any],
     config: DescriptorConfig,
     degenerate_among: int | None = None,
