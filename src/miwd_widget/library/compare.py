@@ -24,13 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ..columns import ACCURACY_COLUMNS, hyperparameter_columns
-from .clusters import as_clusters, factorize, named_clusters
+from .clusters import as_clusters, factorize
+from .clusters import named_clusters as named_clusters  # widget.clusters imports it from here
 
 __all__ = [
     "compare",
     "cluster_accuracy",
-    "as_clusters",
-    "named_clusters",
     "value_codes",
     "code_counts",
     "accuracy_column",
