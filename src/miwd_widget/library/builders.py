@@ -36,6 +36,7 @@ from .sources import (
     read_table,
     zoo_items,
 )
+from .storage import LazyDescriptors
 
 __all__ = [
     "item_parts",
@@ -350,7 +351,7 @@ def appended(parts: LibraryParts, new: LibraryParts) -> LibraryParts:
     merged = meta if len(old) == 0 else pd.concat([old, meta], ignore_index=True)
     merged["accuracy_norm"] = accuracy_norm(merged)
     d = parts.descriptors
-    d = d.load() if hasattr(d, "load") else d  # still in its file (LazyDescriptors)
+    d = d.load() if isinstance(d, LazyDescriptors) else d  # still in its file
     if parts.embedding is not None:
         warnings.warn(
             f"added {len(new.descriptors)} models: the embedding was dropped, call project() again",

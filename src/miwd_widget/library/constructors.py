@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..descriptors.config import DescriptorConfig
-from . import builders
+from . import builders, storage
 from .options import build_options, kernel_threads
 from .parts import LibraryParts
 
@@ -347,7 +347,7 @@ class LibraryConstructors:
             client=runner.client,
             progress=runner.progress,
         )
-        return cls.load(path)  # type: ignore[attr-defined]
+        return cls.from_parts(storage.load(path))
 
     @classmethod
     def from_cnn_zoo(

@@ -92,7 +92,7 @@ class ModelLibrary(LibraryConstructors, NearestModels):
             self.descriptors = descriptors
         n, S, B = self._shape
         config = config or DescriptorConfig(S=S or 32, B=B or 32)
-        if (S, B) != (config.S, config.B) and n:
+        if S and B and (S, B) != (config.S, config.B):
             raise ValueError(f"config has S={config.S}, B={config.B}; descriptors are {S}x{B}")
         self._config = config if value_range is None else config.with_range(value_range)
         if metadata is None:
