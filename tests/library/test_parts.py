@@ -86,3 +86,11 @@ def test_the_library_config_follows_value_range_and_the_descriptors():
     assert lib.config.is_auto and lib.value_range is None
     with pytest.raises(ValueError, match="config has S=32, B=32; descriptors are 3x5"):
         ModelLibrary(np.zeros((2, 3, 5)), config=DescriptorConfig())
+
+
+def test_new_descriptors_on_another_grid_carry_the_config_along():
+    lib = ModelLibrary(np.zeros((2, 3, 5), np.float32), value_range=(-1, 1))
+    index = lib.descriptor_index()
+    lib.descriptors = np.ones((2, 4, 6), np.float32)
+    assert lib.config == DescriptorConfig(4, 6, (-1, 1))
+    assert lib.descriptor_index() is not index  # caches follow the descriptors

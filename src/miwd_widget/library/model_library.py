@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +133,8 @@ class ModelLibrary(LibraryConstructors, NearestModels):
             raise ValueError(f"descriptors must be (n, S, B), got shape {d.shape}")
         self._descriptors, self._lazy_descriptors, self._shape = d, None, d.shape
         self._reset_caches()
+        if hasattr(self, "_config") and min(d.shape[1:]) > 0:  # a new grid: the config's S, B
+            self._config = replace(self._config, S=d.shape[1], B=d.shape[2])
 
     def __len__(self) -> int:
         return int(self._shape[0])
