@@ -8,17 +8,23 @@ saves and loads parts, and :class:`~miwd_widget.library.ModelLibrary` is built f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from ..descriptors.config import DescriptorConfig
 
-if TYPE_CHECKING:
-    from .storage import LazyDescriptors
+__all__ = ["LibraryParts", "DescriptorsInFile"]
 
-__all__ = ["LibraryParts"]
+
+class DescriptorsInFile(Protocol):
+    """Descriptors not read yet (e.g. :class:`~miwd_widget.library.storage.LazyDescriptors`):
+    their shape, and ``load()`` to read them."""
+
+    shape: tuple[int, int, int]
+
+    def load(self) -> np.ndarray: ...
 
 
 @dataclass
@@ -29,7 +35,7 @@ class LibraryParts:
     ----------
     descriptors
         (n, S, B) float32 descriptors, or descriptors still in a file
-        (:class:`~miwd_widget.library.storage.LazyDescriptors`).
+        (:class:`DescriptorsInFile`).
     metadata
         One row per model.
     config
@@ -51,7 +57,7 @@ class LibraryParts:
     ((-1.0, 1.0), {})
     """
 
-    descriptors: np.ndarray | LazyDescriptors
+    descriptors: np.ndarray | DescriptorsInFile
     metadata: pd.DataFrame
     config: DescriptorConfig
     embedding: np.ndarray | None = None
