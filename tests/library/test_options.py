@@ -33,11 +33,13 @@ def test_unknown_keywords_are_named_with_the_valid_ones():
 
 
 def test_former_names_warn_and_map_to_the_new_ones():
-    with pytest.warns(
-        DeprecationWarning, match=r"f\(chunk_rows=...\) is deprecated; use batch_size="
-    ):
+    with pytest.warns(DeprecationWarning) as record:
         _, runner = build_options("f", None, {"chunk_rows": 7, "threads": 2})
     assert runner.batch_size == 7 and runner.n_jobs == 2
+    assert sorted(str(w.message) for w in record) == [
+        "f(chunk_rows=...) is deprecated; use batch_size=",
+        "f(threads=...) is deprecated; use n_jobs=",
+    ]
 
 
 def test_kernel_threads():
