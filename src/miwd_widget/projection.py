@@ -12,9 +12,10 @@ or by UMAP's own ``transform``; descriptors are read batch by batch, so a memory
 1,000,000 x 1024 matrix is never copied whole. ``backend="cuml"`` runs RAPIDS cuML's UMAP
 where cuML and a GPU are present, and otherwise falls back to umap-learn with a warning.
 
-Locating new models in an atlas lives here too: their nearest library models in descriptor
-space (:func:`nearest`) and their atlas position (:func:`place`), used by
-``ModelLibrary.locate``. scikit-learn and umap are imported when first needed.
+Placing new models in an atlas lives here too: their atlas position from their nearest
+library models (:func:`place`; the neighbours come from
+:class:`miwd_widget.library.neighbors.DescriptorIndex`), used by ``ModelLibrary.locate``.
+scikit-learn and umap are imported when first needed.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
-    from sklearn.neighbors import NearestNeighbors
     from sklearn.pipeline import Pipeline
 
 __all__ = [
     "project",
     "vectorize",
     "refit",
-    "nearest",
     "place",
     "locate_table",
     "PLACEMENTS",
@@ -285,35 +284,6 @@ def refit(descriptors: np.ndarray, embedding: np.ndarray, params: Mapping[str, A
             "or call project() again"
         )
     return model
-
-
-def nearest(
-    library: np.ndarray, queries: np.ndarray, k: int, index: NearestNeighbors | None = None
-) -> tuple[np.ndarray, np.ndarray, NearestNeighbors]:
-    """The ``k`` nearest library vectors of each query: (neighbor, distance, index).
-
-    Euclidean distance between vectorized descriptors (scikit-learn ``NearestNeighbors``),
-    recomputed exactly in float64 and re-ranked on it, so a library model finds itself at
-    distance 0. ``index`` (returned for reuse) is fitted on ``library`` when not given.
-
-    Examples
-    --------
-    >>> lib = np.eye(3, dtype=np.float32)
-    >>> neighbor, distance, _ = nearest(lib, lib[[2]], k=2)
-    >>> neighbor.tolist(), distance[0].tolist()
-    ([[2, 0]], [0.0, 1.4142135623730951])
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    if index is None:
-        index = NearestNeighbors(metric="euclidean").fit(library)
-    _, neighbor = index.kneighbors(queries, n_neighbors=k)
-    # The search's float32 dot-product trick leaves ~1e-8 noise, so an identical model would
-    # not come out at distance 0.
-    diff = library[neighbor].astype(np.float64) - queries[:, None, :].astype(np.float64)
-    distance = np.sqrt((diff * diff).sum(-1))
-    order = np.argsort(distance, axis=1, kind="stable")
-    return np.take_along_axis(neighbor, order, 1), np.take_along_axis(distance, order, 1), index
 
 
 def place(

@@ -58,6 +58,7 @@ __all__ = [
     "PCARepresentation",
     "RandomProjectionRepresentation",
     "make_representation",
+    "model_theta",
     "resample",
     "resample_models",
     "global_statistics",
@@ -106,8 +107,16 @@ def _as_model_list(models: Any, argname: str = "models") -> list[Any]:
     return models
 
 
-def _theta(model: Any) -> np.ndarray:
-    """One model's theta as a 1-D float array (float32/float64 as stored)."""
+def model_theta(model: Any) -> np.ndarray:
+    """One model's theta as a 1-D float array (float32/float64 as stored; a 1-D float
+    array is returned as it is, anything else is flattened by
+    :func:`~miwd_widget.weights.flatten_weights`).
+
+    Examples
+    --------
+    >>> model_theta({"w": np.ones((2, 2)), "b": np.zeros(2)}).shape
+    (6,)
+    """
     if isinstance(model, np.ndarray) and model.ndim == 1 and model.dtype.kind == "f":
         return model
     return flatten_weights(model)
@@ -152,7 +161,7 @@ def resample_models(
     models = _as_model_list(models)
     out = np.empty((len(models), n_points), dtype=np.float32)
     for i, m in enumerate(progress_bar(models, desc=f"resample to {n_points}", show=progress)):
-        out[i] = resample(_theta(m), n_points)
+        out[i] = resample(model_theta(m), n_points)
     return out
 
 
@@ -397,7 +406,7 @@ class StatsRepresentation(Representation):
             raise ValueError(f"stats: the global statistics have dim 16, got dim={self.dim!r}")
         out = np.empty((len(models), 16), dtype=np.float32)
         for i, m in enumerate(progress_bar(models, desc="global statistics", show=self.progress)):
-            out[i] = global_statistics(_theta(m))
+            out[i] = global_statistics(model_theta(m))
         return out
 
 

@@ -376,3 +376,25 @@ def test_a_failed_chunk_is_retried_by_a_re_run(tmp_path, matrix, monkeypatch):
     )
     assert len(reads) == 2  # chunks 1 (failed) and 2 (never finished)
     assert len(lib) == ROWS - 1 and not lib.errors["source"].str.endswith(":100-200").any()
+
+
+def test_from_chunks_takes_config_and_the_worker_options(tmp_path, matrix):
+    path, _, meta = matrix
+    config = DescriptorConfig(S, B, (-0.3, 0.3), nan_policy="omit")
+    lib = ModelLibrary.from_chunks(
+        matrix_chunks(path, meta, 64), tmp_path / "a.parquet", config=config, n_jobs=1
+    )
+    assert lib.config == config and ModelLibrary.load(tmp_path / "a.parquet").config == config
+    same = ModelLibrary.from_chunks(
+        matrix_chunks(path, meta, 64),
+        tmp_path / "b.parquet",
+        S=S,
+        B=B,
+        value_range=(-0.3, 0.3),
+        nan_policy="omit",
+    )
+    np.testing.assert_array_equal(lib.descriptors, same.descriptors)
+    with pytest.raises(TypeError, match="from_chunks\\(\\) takes no batch_size"):
+        ModelLibrary.from_chunks(
+            matrix_chunks(path, meta, 64), tmp_path / "c.parquet", batch_size=8
+        )

@@ -371,3 +371,20 @@ def test_a_run_missing_its_epoch_1_checkpoint_gets_nan_epochs_and_an_error(zoo, 
     )
     assert chunked.errors["error"].tolist() == [error]
     np.testing.assert_array_equal(chunked.metadata[EPOCH], lib.metadata[EPOCH])
+
+
+def test_config_and_one_set_of_worker_options(zoo):
+    root, _ = zoo
+    config = DescriptorConfig(S, B, (-0.2, 0.2), clip=True)
+    lib = ModelLibrary.from_cnn_zoo(root, config=config, n_jobs=2, batch_size=7)
+    assert lib.config == config
+    same = ModelLibrary.from_cnn_zoo(root, S=S, B=B, value_range=(-0.2, 0.2), clip=True)
+    np.testing.assert_array_equal(lib.descriptors, same.descriptors)
+    with pytest.warns(DeprecationWarning, match=r"from_cnn_zoo\(threads=...\) is deprecated"):
+        old = ModelLibrary.from_cnn_zoo(root, config=config, threads=2)
+    np.testing.assert_array_equal(old.descriptors, lib.descriptors)
+    with pytest.raises(TypeError, match="got both threads= and n_jobs="):
+        with pytest.warns(DeprecationWarning):
+            ModelLibrary.from_cnn_zoo(root, config=config, threads=2, n_jobs=2)
+    with pytest.raises(ValueError, match="on a dask cluster use from_chunks"):
+        ModelLibrary.from_cnn_zoo(root, config=config, client=object())

@@ -8,10 +8,10 @@ import pytest
 from scipy.stats import hypergeom
 
 from miwd_widget.library import ModelLibrary
+from miwd_widget.library.clusters import as_clusters
 from miwd_widget.library.compare import (
     ACCURACY_SUMMARY_COLUMNS,
     COMPARE_COLUMNS,
-    as_clusters,
     cluster_accuracy,
     compare,
 )

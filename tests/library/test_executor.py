@@ -211,14 +211,14 @@ import miwd_widget.library.build as build
 from miwd_widget.cli import main
 
 pids = sys.argv[1]
-real = build._sample_batch
+real = build.sample_batch
 
 def slow(specs, *args, **kwargs):  # a build whose reading takes long
     open(os.path.join(pids, str(os.getpid())), "w").close()
     time.sleep(120)
     return real(specs, *args, **kwargs)
 
-build._sample_batch = slow
+build.sample_batch = slow
 sys.exit(main(["build", *sys.argv[2:], "-o", os.path.join(pids, "..", "lib.parquet"),
                "--jobs", "2"]))
 """
@@ -247,14 +247,14 @@ import os, signal, sys
 import miwd_widget.library.build as build
 from miwd_widget import ModelLibrary
 
-real = build._describe_batch
+real = build.describe_batch
 
 def describe_or_die(specs, *args, **kwargs):  # a reader that dies on one named file
     if any(os.path.basename(str(s)) == "m3.npy" for s in specs):
         os.kill(os.getpid(), signal.SIGBUS)
     return real(specs, *args, **kwargs)
 
-build._describe_batch = describe_or_die
+build.describe_batch = describe_or_die
 lib = ModelLibrary.from_files(sys.argv[1], S=4, B=4, value_range=(-1, 1), n_jobs=2,
                               batch_size=3, progress=False)
 print(sorted(os.path.basename(s) for s in lib.metadata["source"]))

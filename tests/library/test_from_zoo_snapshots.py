@@ -102,3 +102,14 @@ def test_a_missing_snapshot_file_is_recorded(zoo):
     lib = ModelLibrary.from_zoo(zoo, snapshots=True, S=4, B=8, n_jobs=1)
     assert len(lib) == 5 and "m00001@e001" not in set(lib.metadata["id"])
     assert lib.errors["error"].str.contains("listed in snapshots.csv but the file is missing").all()
+
+
+def test_config_and_its_shortcuts(zoo):
+    from miwd_widget.descriptors.config import DescriptorConfig
+
+    config = DescriptorConfig(S=4, B=8, value_range=(-0.3, 0.3), clip=True)
+    lib = ModelLibrary.from_zoo(zoo, config=config, n_jobs=1)
+    assert lib.config == config
+    same = ModelLibrary.from_zoo(zoo, S=4, B=8, value_range=(-0.3, 0.3), clip=True, n_jobs=1)
+    np.testing.assert_array_equal(lib.descriptors, same.descriptors)
+    assert ModelLibrary.from_zoo(zoo, config=config, B=4, n_jobs=1).config.B == 4

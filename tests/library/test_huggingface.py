@@ -346,3 +346,16 @@ def test_real_weights_from_a_wheel_in_hugging_face_layouts(tmp_path, name):
     saved_order = describe(onnx_file, S=S, B=B, value_range=RANGE)
     np.testing.assert_array_equal(lib.descriptors[0], safetensors_order)
     np.testing.assert_array_equal(lib.descriptors[1], saved_order)
+
+
+def test_config_equals_its_shortcuts(tmp_path):
+    from miwd_widget.descriptors.config import DescriptorConfig
+
+    make_cache(tmp_path)
+    config = DescriptorConfig(S, B, RANGE, clip=True)
+    lib = ModelLibrary.from_huggingface(tmp_path / "hub", config=config, n_jobs=1)
+    same = ModelLibrary.from_huggingface(
+        tmp_path / "hub", S=S, B=B, value_range=RANGE, clip=True, n_jobs=1
+    )
+    assert lib.config == config == same.config
+    np.testing.assert_array_equal(lib.descriptors, same.descriptors)

@@ -111,14 +111,14 @@ def test_dask_local_cluster_build_equals_joblib_build(model_dir):
 
 def test_a_crashed_task_loses_only_its_batch(model_dir, monkeypatch):
     d, _ = model_dir
-    real = build_module._describe_batch
+    real = build_module.describe_batch
 
     def flaky(specs, **kwargs):
         if any("np3" in str(s) for s in specs):
             raise MemoryError("worker ran out of memory")
         return real(specs, **kwargs)
 
-    monkeypatch.setattr(build_module, "_describe_batch", flaky)
+    monkeypatch.setattr(build_module, "describe_batch", flaky)
     lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1, batch_size=1)
     assert sorted(lib.metadata["id"]) == ["np2", "st0", "st1"]
     row = lib.errors[lib.errors["source"].str.endswith("np3.npy")]
@@ -354,13 +354,13 @@ def test_add_computes_only_new_models(model_dir, tmp_path, monkeypatch):
     first.save(tmp_path / "lib.parquet")
     lib = ModelLibrary.load(tmp_path / "lib.parquet")
     described: list[str] = []
-    real = build_module._describe_batch
+    real = build_module.describe_batch
 
     def spy(specs, **kwargs):
         described.extend(Path(s).name if isinstance(s, str) else "<in memory>" for s in specs)
         return real(specs, **kwargs)
 
-    monkeypatch.setattr(build_module, "_describe_batch", spy)
+    monkeypatch.setattr(build_module, "describe_batch", spy)
     lib.add(sorted(d.glob("*.safetensors")) + sorted(d.glob("np*.npy")), n_jobs=1)
     assert sorted(described) == ["corrupt.safetensors", "np3.npy", "st1.safetensors"]
     assert lib.metadata["id"].tolist() == ["st0", "np2", "st1", "np3"]

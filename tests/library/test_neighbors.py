@@ -90,3 +90,23 @@ def test_add_invalidates_the_index():
     assert lib.descriptor_index() is not before
     rows, dist = lib.neighbor_positions(5, k=10)
     assert rows.size == 5 and rows[0] == 2 and dist[0] == 0.0  # the new model finds its twin
+
+
+def test_query_equals_brute_force_and_finds_a_library_model_at_zero(small):
+    index = DescriptorIndex(small.descriptors)
+    rng = np.random.default_rng(3)
+    queries = np.concatenate([small.descriptors[[4]], rng.random((3, small.S, small.B))])
+    rows, distance = index.query(queries, k=5)
+    assert rows.shape == distance.shape == (4, 5) and distance.dtype == np.float64
+    assert rows[0, 0] == 4 and distance[0, 0] == 0.0
+    flat = small.descriptors.reshape(len(small), -1).astype(np.float64)
+    as_searched = queries.reshape(4, -1).astype(np.float32).astype(np.float64)  # float32 vectors
+    for q, r, dist in zip(as_searched, rows, distance, strict=True):
+        exact = np.sqrt(((flat - q) ** 2).sum(1))
+        np.testing.assert_allclose(dist, np.sort(exact)[:5], rtol=1e-12)
+        np.testing.assert_allclose(exact[r], dist, rtol=1e-12)
+    with pytest.raises(ValueError, match="descriptors have 3 values"):
+        index.query(np.zeros((1, 3)), k=1)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        index.query(queries, k=0)
+    assert index.query(queries, k=10_000)[0].shape == (4, len(small))

@@ -133,3 +133,14 @@ def test_missing_snapshot_files_name_the_row(tmp_path):
     ]
     assert "error.bin not found" in errors[0][1] and "row 0 (line 2)" in errors[0][1]
     assert "snapshot file not found" in errors[2][1] and "row 1 (line 3)" in errors[2][1]
+
+
+def test_config_equals_its_shortcuts(tmp_path):
+    from miwd_widget.descriptors.config import DescriptorConfig
+
+    csv, _, _ = _write_nets(tmp_path)
+    config = DescriptorConfig(S, B, (-1, 1), nan_policy="omit")
+    lib = ModelLibrary.from_nws(csv, config=config, n_jobs=1)
+    same = ModelLibrary.from_nws(csv, S=S, B=B, value_range=(-1, 1), nan_policy="omit", n_jobs=1)
+    assert lib.config == config == same.config
+    np.testing.assert_array_equal(lib.descriptors, same.descriptors)

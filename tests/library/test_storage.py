@@ -324,6 +324,8 @@ def test_save_moves_the_sidecar_the_writer_wrote(tmp_path):
         out[:] = lib.descriptors
         built = ModelLibrary(out, lib.metadata, value_range=lib.value_range)
         # saved under another name than the writer was opened for: its file is the one moved
-        storage.save(built, tmp_path / "lib.parquet", descriptors="sidecar", _sidecar=sidecar)
+        storage.save(
+            built.parts(), tmp_path / "lib.parquet", descriptors="sidecar", _sidecar=sidecar
+        )
     np.testing.assert_array_equal(ModelLibrary.load(tmp_path / "lib.parquet").descriptors, out)
     assert not list((tmp_path / "build").iterdir())

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .probing import DEFAULT_REPRESENTATIONS, _parse_specs, make_any_representation
+from .probing import DEFAULT_REPRESENTATIONS, make_any_representation, parse_representations
 from .weights import library_weights
 
 __all__ = ["probe_chart", "embedding_grid", "compare_chart"]
@@ -175,7 +175,9 @@ def embedding_grid(
         raise ValueError(
             f"embedding_grid: color {color!r} is not a metadata column (have {list(md.columns)})"
         )
-    specs = _parse_specs([representations] if isinstance(representations, str) else representations)
+    specs = parse_representations(
+        [representations] if isinstance(representations, str) else representations
+    )
     thetas = library_weights(library, weights, progress)
     n = len(thetas)
     resampled: dict[int, np.ndarray] = {}

@@ -40,6 +40,7 @@ __all__ = [
     "probe",
     "balanced_indices",
     "make_any_representation",
+    "parse_representations",
     "DEFAULT_TARGETS",
     "DEFAULT_REPRESENTATIONS",
     "PROBE_COLUMNS",
@@ -119,7 +120,17 @@ class _Spec:
         return self.name == "miwd+stats"
 
 
-def _parse_specs(representations: Sequence[Any]) -> list[_Spec]:
+def parse_representations(representations: Sequence[Any]) -> list[_Spec]:
+    """The representations a probe compares, checked: names, or (label, name, kwargs).
+
+    Each is built once on a small size, so an unknown name or bad kwargs fail before any
+    model is read; labels must be unique.
+
+    Examples
+    --------
+    >>> [s.label for s in parse_representations(["miwd", ("wide", "miwd", {"value_range": (-1, 1)})])]
+    ['miwd', 'wide']
+    """
     specs = []
     for r in representations:
         if isinstance(r, str):
@@ -466,7 +477,7 @@ def probe(
         )
     if isinstance(representations, str):
         representations = [representations]
-    specs = _parse_specs(representations)
+    specs = parse_representations(representations)
     if svm not in ("svc", "linearsvc"):
         raise ValueError(f"probe: svm must be 'svc' or 'linearsvc', got {svm!r}")
     if not isinstance(folds, int) or folds < 2:

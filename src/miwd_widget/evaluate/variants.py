@@ -54,8 +54,8 @@ from ..representations import (
     MIWDRepresentation,
     Representation,
     StatsRepresentation,
-    _theta,
     describe_flat,
+    model_theta,
     square_side,
 )
 from ..weights import open_weights
@@ -213,7 +213,7 @@ class MIWDStatsRepresentation(Representation):
         return np.concatenate([[f"miwd{i}" for i in range(int(self.dim))], stats]).astype(object)
 
     def _blocks(self, models: list[Any]) -> list[np.ndarray]:
-        thetas = [_theta(m) for m in models]  # read once for both blocks
+        thetas = [model_theta(m) for m in models]  # read once for both blocks
         return [
             self.miwd_.transform(thetas),
             StatsRepresentation(progress=False).transform(thetas),
@@ -319,7 +319,7 @@ class WindowMomentsRepresentation(Representation):
         S = self.windows
         out = np.empty((len(models), int(self.dim)), dtype=np.float32)
         for i, m in enumerate(progress_bar(models, desc="window moments", show=self.progress)):
-            out[i] = window_moments(_theta(m), S).reshape(-1)
+            out[i] = window_moments(model_theta(m), S).reshape(-1)
         return out
 
 
@@ -395,7 +395,7 @@ class _MappedMIWD(Representation):
         sides = {int(k): square_side(k, self.name) for k in dims}
         out = {k: np.empty((len(models), k), dtype=np.float32) for k in sides}
         for i, m in enumerate(progress_bar(list(models), desc=self.name, show=self.progress)):
-            mapped = self.map(_theta(m))
+            mapped = self.map(model_theta(m))
             for k, side in sides.items():
                 out[k][i] = describe_flat(mapped, side, side, self.range_, self.clip)
         return out

@@ -5,7 +5,12 @@
 - :mod:`.sources`: where models come from (files + tables, in-memory models, zoos, NWS);
 - :mod:`.build`: the two passes (``"auto"`` range, then descriptors), run in batches by
   :mod:`.executor` (this process, joblib processes or a dask cluster);
-- :mod:`.storage`: one Parquet file;
+- :mod:`.builders` (and :mod:`.chunked`, :mod:`.cnn_zoo`): a library's
+  :class:`~.parts.LibraryParts` from each kind of source, on the options of :mod:`.options`;
+  the ``from_*`` constructors (:mod:`.constructors`) are these builders;
+- :mod:`.storage`: parts in one Parquet file;
+- :mod:`.neighbors`: nearest models in descriptor space; :mod:`.clusters`, :mod:`.compare`:
+  named clusters and what characterizes them;
 - :mod:`.summary`: what a selection has in common;
 - :mod:`.demo`: the demo library shipped with the package.
 
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 # and should not pay for pandas (about a second of every parallel build's start-up).
 _EXPORTS = {
     "ModelLibrary": "model_library",
+    "LibraryParts": "parts",
     "SelectionSummary": "summary",
     "expand_paths": "sources",
     "load_demo_library": "demo",
@@ -37,12 +43,14 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from .demo import load_demo_library
     from .model_library import ModelLibrary
+    from .parts import LibraryParts
     from .sources import MODEL_SUFFIXES, expand_paths
     from .storage import FORMAT_VERSION
     from .summary import SelectionSummary
 
 __all__ = [
     "ModelLibrary",
+    "LibraryParts",
     "SelectionSummary",
     "expand_paths",
     "load_demo_library",

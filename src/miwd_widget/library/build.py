@@ -43,7 +43,7 @@ from ..descriptors.value_range import (
 )
 from .executor import Runner, run_batches, worker_pool
 from .sources import Item
-from .workers import _describe_batch, _sample_batch
+from .workers import describe_batch, sample_batch
 
 __all__ = ["build", "Built", "accuracy_norm", "errors_frame", "KEEP_SCANS_UP_TO"]
 
@@ -102,7 +102,7 @@ def build(
         todo = [i for i in range(len(items)) if descriptors[i] is None]
         if todo and resolved is not None:
             described = run_batches(
-                _describe_batch,
+                describe_batch,
                 [items[i].spec for i in todo],
                 {
                     "config": resolved,
@@ -198,7 +198,7 @@ def _resolve_range(
             "keep_scans": len(picked) <= KEEP_SCANS_UP_TO,
         }
         sampled = run_batches(
-            _sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
+            sample_batch, [items[i].spec for i in picked], budget, runner, "value range"
         )
         for i, res in zip(picked, sampled, strict=True):
             if res[0] != "ok":

@@ -43,8 +43,15 @@ import pandas as pd
 from .._progress import progress as progress_bar
 from ..columns import ID, SOURCE
 from ..descriptors.config import DescriptorConfig
+from .parts import LibraryParts
 
-__all__ = ["MatrixChunk", "matrix_chunks", "build_chunked", "chunks_value_range"]
+__all__ = [
+    "MatrixChunk",
+    "matrix_chunks",
+    "build_chunked",
+    "chunks_value_range",
+    "describe_chunk",
+]
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +239,18 @@ def _row_width(chunk: Any) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _describe_chunk(chunk: Any, config: DescriptorConfig, threads: int | None = None) -> tuple:
-    """(descriptors of the kept rows, kept mask, N, [(label, error)]) of one chunk."""
+def describe_chunk(chunk: Any, config: DescriptorConfig, threads: int | None = None) -> tuple:
+    """(descriptors of the kept rows, kept mask, N, [(label, error)]) of one chunk.
+
+    The one description of a block of rows (one model per row) of every chunked build:
+    :func:`build_chunked` and :func:`~miwd_widget.library.cnn_zoo.build_cnn_zoo`. Rows
+    with NaN/Inf weights under ``nan_policy="raise"`` are dropped and reported.
+
+    Examples
+    --------
+    >>> chunk = matrix_chunks("w.npy")[0]  # doctest: +SKIP
+    >>> d, keep, n, errors = describe_chunk(chunk, DescriptorConfig(value_range=(-1, 1)))  # doctest: +SKIP
+    """
     from .rows import describe_matrix
 
     theta = chunk.theta()
@@ -268,17 +285,6 @@ def _describe_chunk(chunk: Any, config: DescriptorConfig, threads: int | None = 
         keep = bad == 0
         d = d[keep]
     return d, keep, n, errors
-
-
-def _config_json(config: DescriptorConfig) -> dict[str, Any]:
-    return {
-        "S": config.S,
-        "B": config.B,
-        "value_range": config.value_range if config.is_auto else list(config.range),
-        "percentiles": list(config.percentiles),
-        "clip": config.clip,
-        "nan_policy": config.nan_policy,
-    }
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -370,7 +376,6 @@ def build_chunked(
     config: DescriptorConfig,
     path: str | os.PathLike,
     *,
-    library_class: Any,
     errors: list[tuple[str, str]] | None = None,
     attrs: dict[str, Any] | None = None,
     threads: int | None = None,
@@ -390,8 +395,6 @@ def build_chunked(
     path
         The library file to write (Parquet + descriptor sidecar); the parts go to
         ``<path>.parts/`` meanwhile.
-    library_class
-        :class:`~miwd_widget.library.ModelLibrary` (passed in: this module is imported by it).
     errors, attrs
         Failures found before the build (kept in ``library.errors``), library ``attrs``.
     threads
@@ -408,8 +411,7 @@ def build_chunked(
 
     Examples
     --------
-    >>> build_chunked(matrix_chunks("w.npy"), DescriptorConfig(), "w.parquet",
-    ...               library_class=ModelLibrary)  # doctest: +SKIP
+    >>> build_chunked(matrix_chunks("w.npy"), DescriptorConfig(), "w.parquet")  # doctest: +SKIP
     """
     from .build import accuracy_norm, errors_frame
     from .storage import save, sidecar_writer
@@ -423,7 +425,7 @@ def build_chunked(
     parts.mkdir(parents=True, exist_ok=True)
     manifest_path = parts / MANIFEST
     wanted = {
-        "config": _config_json(config),
+        "config": config.to_dict(),
         "keys": keys,
         "sources": _fingerprints(chunks),
     }
@@ -451,7 +453,7 @@ def build_chunked(
         if client is None:
             for i in todo:
                 try:
-                    result = _describe_chunk(chunks[i], resolved, threads)
+                    result = describe_chunk(chunks[i], resolved, threads)
                 except Exception as exc:  # noqa: BLE001 - a batch job records it and goes on
                     _save_failed_part(parts, i, chunks[i], exc)
                 else:
@@ -485,19 +487,10 @@ def build_chunked(
             block = np.load(parts / f"{i:06d}.npy", mmap_mode="r")
             out[pos : pos + len(block)] = block
             pos += len(block)
-        lib = library_class(
-            out,
-            metadata,
-            value_range=resolved.range,
-            errors=errors_frame(all_errors),
-            attrs={
-                "percentiles": list(config.percentiles) if config.is_auto else None,
-                "clip": config.clip,
-                "nan_policy": config.nan_policy,
-                **(attrs or {}),
-            },
+        built = LibraryParts(
+            out, metadata, resolved, errors=errors_frame(all_errors), attrs=dict(attrs or {})
         )
-        save(lib, path, descriptors="sidecar", _sidecar=sidecar)
+        save(built, path, descriptors="sidecar", _sidecar=sidecar)
     shutil.rmtree(parts)
     return path
 
@@ -525,7 +518,7 @@ def _run_on_dask(
 ) -> None:
     from distributed import as_completed
 
-    from .executor import _sigterm_as_interrupt
+    from .executor import sigterm_as_interrupt
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     pending = list(reversed(todo))
@@ -533,12 +526,12 @@ def _run_on_dask(
 
     def submit() -> Any:
         i = pending.pop()
-        fut = client.submit(_describe_chunk, chunks[i], config, 1, pure=False)
+        fut = client.submit(describe_chunk, chunks[i], config, 1, pure=False)
         futures[fut] = i
         return fut
 
     try:
-        with _sigterm_as_interrupt():  # SIGTERM as Ctrl-C: either cancels what is in flight
+        with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: either cancels what is in flight
             queue = as_completed([submit() for _ in range(min(2 * workers, len(pending)))])
             for fut in queue:
                 i = futures.pop(fut)

@@ -52,7 +52,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,6 +59,7 @@ import pandas as pd
 from .._progress import progress as progress_bar
 from ..columns import EPOCH, ID, MODEL, SOURCE
 from ..descriptors.config import DescriptorConfig
+from .parts import LibraryParts
 
 __all__ = [
     "CNN_ZOO_DATASETS",
@@ -599,15 +599,20 @@ def build_cnn_zoo(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     threads: int | None = None,
     progress: bool | None = None,
-) -> dict[str, Any]:
-    """Describe every checkpoint of a Small CNN Zoo; the arguments of a ``ModelLibrary``.
+) -> LibraryParts:
+    """Describe every checkpoint of a Small CNN Zoo into a library's parts.
 
     Rows that cannot be described (NaN/Inf weights with ``nan_policy="raise"``) are
     recorded in ``errors`` (naming the matrix and the row) and left out. The descriptors are
-    written into one preallocated (rows, S, B) array, chunk by chunk.
+    written into one preallocated (rows, S, B) array, chunk by chunk. ``attrs["cnn_zoo"]``
+    records the folder, datasets, rows and tensors.
+
+    Examples
+    --------
+    >>> parts = build_cnn_zoo("small-cnn-zoo", DescriptorConfig())  # doctest: +SKIP
     """
     from .build import accuracy_norm, errors_frame
-    from .chunked import _describe_chunk
+    from .chunked import describe_chunk
 
     datasets = cnn_zoo_datasets(folder)
     _same_width(datasets)
@@ -627,7 +632,7 @@ def build_cnn_zoo(
     try:
         for chunk in cnn_zoo_chunks(datasets, chunk_rows):
             # the chunked builder's own code: the same kernel, NaN/Inf policy and messages
-            d, ok, _, failed = _describe_chunk(chunk, resolved, threads)
+            d, ok, _, failed = describe_chunk(chunk, resolved, threads)
             errors += failed
             keep[first : first + len(chunk)] = ok
             k = int(ok.sum())
@@ -643,9 +648,6 @@ def build_cnn_zoo(
     metadata["n_params"] = np.int64(datasets[0].n_weights)
     metadata["accuracy_norm"] = accuracy_norm(metadata)
     attrs = {
-        "percentiles": list(config.percentiles) if config.is_auto else None,
-        "clip": config.clip,
-        "nan_policy": config.nan_policy,
         "cnn_zoo": {
             "folder": os.path.abspath(folder),
             "datasets": [ds.name for ds in datasets],
@@ -655,10 +657,4 @@ def build_cnn_zoo(
     }
     if errors:
         log.warning("%d Small CNN Zoo row(s) not described or left out of the range", len(errors))
-    return {
-        "descriptors": out[:written],
-        "metadata": metadata,
-        "value_range": resolved.range,
-        "errors": errors_frame(errors),
-        "attrs": attrs,
-    }
+    return LibraryParts(out[:written], metadata, resolved, errors=errors_frame(errors), attrs=attrs)

@@ -17,20 +17,20 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from .._positions import as_positions
 from ..columns import ACCURACY_COLUMNS, hyperparameter_columns
+from .clusters import as_clusters, factorize
 
 __all__ = [
     "compare",
     "cluster_accuracy",
-    "as_clusters",
-    "named_clusters",
+    "value_codes",
+    "code_counts",
     "accuracy_column",
     "column_kind",
     "COMPARE_COLUMNS",
@@ -73,83 +73,6 @@ ACCURACY_SUMMARY_COLUMNS = [
 
 #: Numeric columns with more distinct values than this are compared as numbers, not values.
 MAX_CATEGORIES = 12
-
-
-def as_clusters(clusters: Any, n: int, name: str = "clusters") -> dict[Hashable, np.ndarray]:
-    """Clusters as ``{name: sorted unique int64 row positions}``.
-
-    Parameters
-    ----------
-    clusters
-        A mapping ``{name: row positions or boolean mask}`` (clusters may overlap), or one
-        label per row (Series, array, list, Categorical; missing labels are in no cluster).
-        Labels are ordered as a Categorical's categories, else sorted (else as they appear).
-    n
-        Number of rows (models).
-    name
-        The argument's name, for error messages.
-
-    Raises
-    ------
-    IndexError
-        Positions out of range or not integers; the message names the cluster.
-    ValueError
-        Labels whose number is not ``n``.
-
-    Examples
-    --------
-    >>> as_clusters(["b", "a", None, "b"], 4)
-    {'a': array([1]), 'b': array([0, 3])}
-    >>> as_clusters({"A": [3, 1]}, 4)["A"].tolist()
-    [1, 3]
-    """
-    if isinstance(clusters, Mapping):
-        return {
-            key: as_positions(rows, n, name=f"{name}: cluster {key!r}")
-            for key, rows in clusters.items()
-        }
-    if isinstance(clusters, str) or np.ndim(clusters) == 0:
-        raise TypeError(
-            f"{name}: expected {{name: row positions}} or one label per row, got {clusters!r}"
-        )
-    labels = pd.Series(
-        clusters.to_numpy() if isinstance(clusters, pd.Series | pd.Index) else clusters
-    )
-    if len(labels) != n:
-        raise ValueError(f"{name}: one label per row needs {n} labels, got {len(labels)}")
-    codes, uniques = _factorize(labels)
-    if isinstance(labels.dtype, pd.CategoricalDtype):
-        uniques = list(labels.cat.categories)
-        codes = labels.cat.codes.to_numpy()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    return {
-        label: np.sort(order[bounds[i] : bounds[i + 1]]).astype(np.int64)
-        for i, label in enumerate(uniques)
-    }
-
-
-def named_clusters(clusters: Any, n: int) -> dict[str, np.ndarray]:
-    """:func:`as_clusters` with string names (a library's clusters, saved as JSON keys).
-
-    Examples
-    --------
-    >>> named_clusters({1: [0], "2": [1]}, 2)
-    {'1': array([0]), '2': array([1])}
-    >>> named_clusters(None, 3)
-    {}
-    """
-    if clusters is None:
-        return {}
-    out: dict[str, np.ndarray] = {}
-    for key, rows in as_clusters(clusters, n).items():
-        name = str(key)
-        if not name.strip():
-            raise ValueError(f"clusters: cluster names must not be empty, got {key!r}")
-        if name in out:
-            raise ValueError(f"clusters: two clusters are named {name!r}")
-        out[name] = rows
-    return out
 
 
 def column_kind(col: pd.Series, n: int | None = None) -> Literal["category", "numeric"] | None:
@@ -280,10 +203,10 @@ def compare(
     for column, kind in names:
         col = metadata[column]
         if kind == "category":
-            codes, uniques, lib_counts = _factorized(col)
+            codes, uniques, lib_counts = value_codes(col)
             for cluster, idx in groups.items():
                 base = {"cluster": cluster, "n_cluster": int(idx.size), "column": column}
-                counts = _counts(codes, idx, len(uniques))
+                counts = code_counts(codes, idx, len(uniques))
                 for value, count, total in zip(uniques, counts, lib_counts, strict=True):
                     row = {**base, "kind": kind, "value": value, "count": int(count)}
                     row["share_library"] = total / n
@@ -415,23 +338,27 @@ def _columns(
     return pairs
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes (-1: missing) and the distinct values, sorted when they can be."""
-    try:
-        codes, uniques = pd.factorize(values, sort=True)
-    except TypeError:  # values of mixed types: keep their order of appearance
-        codes, uniques = pd.factorize(values, sort=False)
-    return np.asarray(codes, dtype=np.int64), list(np.asarray(uniques, dtype=object))
+def value_codes(values: pd.Series) -> tuple[np.ndarray, list[Any], np.ndarray]:
+    """Codes (-1: missing), distinct values and each value's count in the library.
+
+    Examples
+    --------
+    >>> codes, values, counts = value_codes(pd.Series(["b", "a", None, "b"]))
+    >>> codes.tolist(), values, counts.tolist()
+    ([1, 0, -1, 1], ['a', 'b'], [1, 2])
+    """
+    codes, uniques = factorize(values)
+    return codes, [_plain(u) for u in uniques], code_counts(codes, None, len(uniques))
 
 
-def _factorized(values: pd.Series) -> tuple[np.ndarray, list[Any], np.ndarray]:
-    """Codes, distinct values and each value's count in the library."""
-    codes, uniques = _factorize(values)
-    return codes, [_plain(u) for u in uniques], _counts(codes, None, len(uniques))
+def code_counts(codes: np.ndarray, idx: np.ndarray | None, k: int) -> np.ndarray:
+    """How many of the rows ``idx`` (all if None) have each of the ``k`` values.
 
-
-def _counts(codes: np.ndarray, idx: np.ndarray | None, k: int) -> np.ndarray:
-    """How many of the rows ``idx`` (all if None) have each of the ``k`` values."""
+    Examples
+    --------
+    >>> code_counts(np.array([1, 0, -1, 1]), np.array([0, 3]), 2).tolist()
+    [0, 2]
+    """
     c = codes if idx is None else codes[idx]
     return np.bincount(c[c >= 0], minlength=k)
 

@@ -40,7 +40,14 @@ from typing import Any
 
 from .._progress import progress
 
-__all__ = ["Runner", "run_batches", "worker_pool", "error_text", "spec_path"]
+__all__ = [
+    "Runner",
+    "run_batches",
+    "worker_pool",
+    "error_text",
+    "spec_path",
+    "sigterm_as_interrupt",
+]
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +167,7 @@ def run_batches(
             futures = runner.client.map(func, batches, pure=False, threads=1, **kwargs)
             index = {f.key: i for i, f in enumerate(futures)}
             try:
-                with _sigterm_as_interrupt():
+                with sigterm_as_interrupt():
                     for fut in as_completed(futures):
                         i = index[fut.key]
                         try:
@@ -271,8 +278,17 @@ def _death_message(spec: Any, how: str, listed: int | None) -> str:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """In the main thread, let SIGTERM raise KeyboardInterrupt (as Ctrl-C does) meanwhile."""
+def sigterm_as_interrupt() -> Iterator[None]:
+    """In the main thread, let SIGTERM raise KeyboardInterrupt (as Ctrl-C does) meanwhile.
+
+    Used by every build that waits on workers (:func:`run_batches`, the chunked builder on
+    dask); a SIGTERM handler someone else installed is left alone.
+
+    Examples
+    --------
+    >>> with sigterm_as_interrupt():
+    ...     pass  # a SIGTERM here would raise KeyboardInterrupt
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -395,7 +411,7 @@ def _run_isolated(
         return future, marker
 
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             while queue or suspects:
                 if not queue:  # a suspect alone: if its worker dies, it was the one
                     i = suspects.pop(0)

@@ -27,15 +27,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ..descriptors.config import DEFAULT_PERCENTILES, DescriptorConfig
 from .build import errors_frame
-from .compare import named_clusters
-
-if TYPE_CHECKING:
-    from .model_library import ModelLibrary
+from .clusters import named_clusters
+from .parts import LibraryParts
 
 __all__ = [
     "save",
@@ -71,18 +70,20 @@ _BLOCK_ROWS = 1 << 14  # rows copied / hashed at a time: bounded extra memory
 
 
 def save(
-    library: ModelLibrary,
+    parts: LibraryParts,
     path: str | os.PathLike,
     descriptors: str = "auto",
     _sidecar: _Prewritten | None = None,
 ) -> Path:
-    """Save ``library`` atomically: one Parquet file, plus a descriptor sidecar if large.
+    """Save a library's ``parts`` atomically: one Parquet file, plus a descriptor sidecar
+    if large.
 
     Layout: the metadata columns; ``__miwd_atlas_x__`` and ``__miwd_atlas_y__`` (float32)
     when projected; the descriptors either as ``__miwd_descriptor__``, a fixed-size list of
     S*B float32 per row (row-major), or in ``<name>.<pid>-<token>.descriptors.npy`` next to
     the file. The Parquet schema metadata key ``miwd`` holds JSON with the format version,
-    n, S, B, value_range, the errors table, ``attrs`` (projection parameters, zoo config),
+    n, S, B, value_range, ``config`` (the other descriptor parameters: percentiles, clip,
+    nan_policy), the errors table, ``attrs`` (projection parameters, zoo config),
     ``clusters`` ({name: [row positions]}) and, with a sidecar, its name, size and digest.
 
     Every file is written under a temporary name and moved into place with
@@ -92,8 +93,8 @@ def save(
 
     Parameters
     ----------
-    library
-        The library.
+    parts
+        The library's parts (``library.parts()``).
     path
         The Parquet file.
     descriptors
@@ -106,7 +107,7 @@ def save(
 
     Examples
     --------
-    >>> save(lib, "lib.parquet")  # doctest: +SKIP
+    >>> save(lib.parts(), "lib.parquet")  # doctest: +SKIP
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -116,10 +117,10 @@ def save(
     if descriptors not in ("auto", "inline", "sidecar"):
         raise ValueError(f"descriptors must be 'auto', 'inline' or 'sidecar', got {descriptors!r}")
     path = Path(path)
-    reserved = [c for c in (DESCRIPTOR_COLUMN, *EMBEDDING_COLUMNS) if c in library.metadata]
+    reserved = [c for c in (DESCRIPTOR_COLUMN, *EMBEDDING_COLUMNS) if c in parts.metadata]
     if reserved:
         raise ValueError(f"metadata uses reserved column names {reserved}")
-    n, S, B = len(library), library.S, library.B
+    n, S, B = (int(v) for v in parts.descriptors.shape)
     nbytes = n * S * B * 4
     sidecar = descriptors == "sidecar" or (descriptors == "auto" and nbytes > INLINE_MAX_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,7 @@ def save(
     previous = _referenced_sidecar(path)
     # sidecars other library files in the folder name (a renamed or copied library)
     others = _sidecars_in_use(path.parent, skip=path)
-    table = pa.Table.from_pandas(library.metadata, preserve_index=False)
+    table = pa.Table.from_pandas(parts.metadata, preserve_index=False)
     info: dict[str, Any] = {
         "format_version": 2 if sidecar else 1,
         "miwd_widget_version": __version__,
@@ -150,25 +151,31 @@ def save(
             if _sidecar is not None:  # written by sidecar_writer (a chunked build)
                 size, digest = _sidecar.finish()
             else:
-                size, digest = _write_sidecar(library, side_tmp)
+                size, digest = _write_sidecar(_loaded(parts.descriptors), side_tmp)
             info["descriptors"] = {"file": name, "bytes": size, "blake2b": digest}
         else:
-            flat = pa.array(np.asarray(library.descriptors).reshape(-1), type=pa.float32())
+            flat = pa.array(np.asarray(_loaded(parts.descriptors)).reshape(-1), type=pa.float32())
             table = table.append_column(
                 DESCRIPTOR_COLUMN, pa.FixedSizeListArray.from_arrays(flat, S * B)
             )
-        if library.embedding is not None:
+        if parts.embedding is not None:
             for j, col in enumerate(EMBEDDING_COLUMNS):
-                table = table.append_column(col, pa.array(library.embedding[:, j], pa.float32()))
+                table = table.append_column(col, pa.array(parts.embedding[:, j], pa.float32()))
+        config = parts.config
+        errors = parts.errors if parts.errors is not None else errors_frame()
         info.update(
             {
-                "value_range": None if library.value_range is None else list(library.value_range),
-                "errors": library.errors[["source", "error"]].astype(str).values.tolist(),
-                "attrs": library.attrs,
+                "value_range": None if config.is_auto else list(config.range),
+                "config": {
+                    "percentiles": list(config.percentiles),
+                    "clip": config.clip,
+                    "nan_policy": config.nan_policy,
+                },
+                "errors": errors[["source", "error"]].astype(str).values.tolist(),
+                "attrs": parts.attrs,
                 # named clusters as {name: [positions]}: validated (names made strings)
                 "clusters": {
-                    name: rows.tolist()
-                    for name, rows in named_clusters(library.clusters, n).items()
+                    name: rows.tolist() for name, rows in named_clusters(parts.clusters, n).items()
                 },
             }
         )
@@ -219,8 +226,8 @@ def sidecar_writer(
 ) -> Iterator[tuple[np.ndarray, _Prewritten]]:
     """A writable (n, S, B) float32 memory map of ``path``'s future sidecar.
 
-    Fill it, build the library on it, and pass the second value to
-    ``save(library, path, descriptors="sidecar", _sidecar=...)``, which moves it into
+    Fill it, make the library's parts with it, and pass the second value to
+    ``save(parts, path, descriptors="sidecar", _sidecar=...)``, which moves it into
     place: 4 GB of descriptors are written once, never held in memory. Removed if not saved.
     """
     path = Path(path)
@@ -235,9 +242,13 @@ def sidecar_writer(
             tmp.unlink()
 
 
-def _write_sidecar(library: ModelLibrary, where: Path) -> tuple[int, str]:
+def _loaded(descriptors: Any) -> np.ndarray:
+    """Descriptors still in a file (:class:`LazyDescriptors`) read, others as they are."""
+    return descriptors.load() if isinstance(descriptors, LazyDescriptors) else descriptors
+
+
+def _write_sidecar(d: np.ndarray, where: Path) -> tuple[int, str]:
     """Write the descriptors as one .npy, block by block; its size and BLAKE2 digest."""
-    d = library.descriptors
     out = np.lib.format.open_memmap(where, mode="w+", dtype=np.float32, shape=d.shape)
     for a in range(0, len(d), _BLOCK_ROWS):
         out[a : a + _BLOCK_ROWS] = d[a : a + _BLOCK_ROWS]
@@ -391,8 +402,12 @@ class LazyDescriptors:
 
 def load(
     path: str | os.PathLike, descriptors: bool = True, verify: bool | None = None
-) -> dict[str, Any]:
-    """The constructor arguments of a library written by :func:`save` (exact round trip).
+) -> LibraryParts:
+    """The parts of a library written by :func:`save` (exact round trip).
+
+    Files written before the ``config`` entry existed kept percentiles, clip and
+    nan_policy in ``attrs``: they are read from there into the config (and left out of
+    ``attrs``).
 
     The fitted projection is not stored: :meth:`locate` places new models by their
     nearest library models, or refits it with ``placement="transform"``.
@@ -418,7 +433,7 @@ def load(
 
     Examples
     --------
-    >>> ModelLibrary(**load("lib.parquet"))  # doctest: +SKIP
+    >>> ModelLibrary.from_parts(load("lib.parquet"))  # doctest: +SKIP
     """
     import pyarrow.parquet as pq
 
@@ -452,17 +467,39 @@ def load(
             raise ValueError(f"{path}: the atlas coordinates hold NaN or Inf values")
     extra = [c for c in EMBEDDING_COLUMNS if c in names]
     metadata = table.drop_columns(extra).to_pandas()
-    value_range = info.get("value_range")
+    attrs = dict(info.get("attrs") or {})
+    config = _loaded_config(info, attrs, path)
     lazy = LazyDescriptors(path, info, verify, stat)
-    return dict(
+    return LibraryParts(
         descriptors=lazy.load() if descriptors else lazy,
         metadata=metadata,
+        config=config,
         embedding=embedding,
-        value_range=None if value_range is None else tuple(value_range),
         errors=errors_frame(tuple(e) for e in info.get("errors", [])),
-        attrs=info.get("attrs") or {},
         clusters=_loaded_clusters(info.get("clusters"), n, path),
+        attrs=attrs,
     )
+
+
+def _loaded_config(info: dict[str, Any], attrs: dict[str, Any], path: Path) -> DescriptorConfig:
+    """The saved descriptor config; older files: from ``attrs`` (removed from it)."""
+    legacy = {k: attrs.pop(k) for k in ("percentiles", "clip", "nan_policy") if k in attrs}
+    saved = info.get("config")
+    saved = saved if isinstance(saved, dict) else legacy
+    value_range = info.get("value_range")
+    try:
+        return DescriptorConfig(
+            int(info["S"]),
+            int(info["B"]),
+            "auto" if value_range is None else tuple(value_range),
+            saved.get("percentiles") or DEFAULT_PERCENTILES,
+            bool(saved.get("clip", False)),
+            saved.get("nan_policy", "raise"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: 'miwd' metadata: the descriptor config is not valid ({exc})"
+        ) from None
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import IDENTIFIER_COLUMNS
-from .compare import _counts, _factorized, column_kind
+from .compare import code_counts, column_kind, value_codes
 
 __all__ = ["SelectionSummary", "summarize", "characteristic", "mean_std"]
 
@@ -64,8 +64,8 @@ def characteristic(metadata: pd.DataFrame, idx: np.ndarray, quantiles: int) -> p
         values = comparable_values(metadata[name], n_lib, quantiles)
         if values is None:
             continue
-        codes, uniques, lib_counts = _factorized(values)
-        sel_counts = _counts(codes, idx, len(uniques))
+        codes, uniques, lib_counts = value_codes(values)
+        sel_counts = code_counts(codes, idx, len(uniques))
         # most frequent in the selection first, as ties in (lift, share) are left in this order
         for i in np.argsort(-sel_counts, kind="stable"):
             if sel_counts[i] == 0:

@@ -18,7 +18,7 @@ from ..descriptors.value_range import (
 from ..weights import WeightReadError, WeightSource, open_weights
 from .executor import error_text
 
-__all__: list[str] = []
+__all__ = ["sample_batch", "describe_batch"]
 
 
 def _open(spec: Any) -> WeightSource:
@@ -36,7 +36,7 @@ def _open(spec: Any) -> WeightSource:
     return open_weights(spec)
 
 
-def _sample_batch(
+def sample_batch(
     specs: list[Any],
     n_models: int,
     max_samples: int,
@@ -66,7 +66,7 @@ def _sample_batch(
     return out
 
 
-def _describe_batch(
+def describe_batch(
     specs: list[Any],
     config: DescriptorConfig,
     degenerate_among: int | None = None,

@@ -64,7 +64,10 @@ class Atlas(AtlasTraits):
         them; with two atlases on one library, the last change wins.
     neighbors_k
         How many descriptor-space neighbours a click shows.
-    selection
+
+    Other Parameters
+    ----------------
+    selection : sequence of int
         Row positions selected at first.
 
     Examples

@@ -40,7 +40,7 @@ def normalize_clusters(clusters: Any, n: int, name: str = "clusters") -> dict[st
     """Validate clusters as a library keeps them, and refuse the widget's reserved name.
 
     The rules (names, positions, masks, one label per row) are the library's:
-    :func:`miwd_widget.library.compare.named_clusters`.
+    :func:`miwd_widget.library.clusters.named_clusters`.
 
     Parameters
     ----------
@@ -58,7 +58,7 @@ def normalize_clusters(clusters: Any, n: int, name: str = "clusters") -> dict[st
     >>> normalize_clusters({"A": [3, 1, 3]}, 5)["A"].tolist()
     [1, 3]
     """
-    from ..library.compare import named_clusters
+    from ..library.clusters import named_clusters
 
     result = named_clusters(clusters, n)
     if NO_CLUSTER in result:
