@@ -49,7 +49,6 @@ DTYPES = {
     "fp8": ("F8_E4M3", 1, "float8_e4m3fn"),
     "f32": ("F32", 4, "float32"),
 }
-HIDDEN = 4096
 BLOCK_BYTES = 256 << 20
 
 
@@ -60,7 +59,9 @@ def numpy_dtype(name: str) -> np.dtype:
 
 
 def llama_tensors(params: float) -> list[tuple[str, list[int]]]:
-    """Names and shapes of a llama-style model of about ``params`` weights."""
+    """Names and shapes of a llama-style model of about ``params`` weights (hidden size
+    4096 from 3 billion weights on, 2048 from 1 billion, else 1024)."""
+    HIDDEN = 4096 if params >= 3e9 else 2048 if params >= 1e9 else 1024  # noqa: N806
     per_layer = 12 * HIDDEN * HIDDEN  # q, k, v, o (4 h^2) + gate, up, down (3 * 2.67 h^2)
     layers = max(1, round((params - 2 * 32000 * HIDDEN) / per_layer))
     out = [("model.embed_tokens.weight", [32000, HIDDEN])]
