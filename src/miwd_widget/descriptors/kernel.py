@@ -266,11 +266,16 @@ class CompactScan:
 
 
 class _ThreadState:
-    """One thread's tables (zeroed lazily: np.zeros pages cost nothing until touched)."""
+    """One thread's tables.
 
-    def __init__(self, S: int, config: DescriptorConfig | None) -> None:
-        self.S = S
-        self.tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    A window's uint32 table is folded into int64 totals before it could overflow; the
+    totals are allocated only for a model whose windows can hold 4G values (until then a
+    placeholder, which the kernels never touch).
+    """
+
+    def __init__(self, S: int, n_total: int, config: DescriptorConfig | None) -> None:
+        self.S, self.n_total = S, n_total
+        self.tables: dict[str, list] = {}
         if config is not None:
             self.binned = np.zeros((S, config.B), np.int64)
             self.nonfinite = np.zeros(S, np.int64)
@@ -278,16 +283,35 @@ class _ThreadState:
             self.slots = np.zeros((S, 4, config.B + 2), np.int64)
             self.rows = np.zeros((S, 4, config.B), np.int64)
 
-    def table(self, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def table(self, dtype: str, g: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(table, filled, totals) of ``dtype`` for a block of n values from theta[g]."""
         if dtype not in self.tables:
             bits = 16 if dtype == "float32" else pattern_bits(dtype)
-            n = (1 << bits) * (4 if bits == 8 else 1)  # 8-bit: four copies (_count_bytes)
-            self.tables[dtype] = (
-                np.zeros((self.S, n), np.uint32),
+            size = (1 << bits) * (4 if bits == 8 else 1)  # 8-bit: four copies (_count_bytes)
+            self.tables[dtype] = [
+                np.zeros((self.S, size), np.uint32),
                 np.zeros(self.S, np.int64),
-                np.zeros((self.S, n), np.int64),
-            )
-        return self.tables[dtype]
+                None,
+            ]
+        entry = self.tables[dtype]
+        table, filled, totals = entry
+        if totals is None:
+            first = ((g + 1) * self.S - 1) // self.n_total
+            last = ((g + n) * self.S - 1) // self.n_total
+            if int(filled[first : last + 1].max()) + n > _TABLE_LIMIT:
+                totals = entry[2] = np.zeros(table.shape, np.int64)
+        return table, filled, _NO_TOTALS if totals is None else totals
+
+    def totals(self, dtype: str) -> np.ndarray:
+        """The int64 counts of ``dtype``'s table (8-bit copies added)."""
+        table, _, totals = self.tables[dtype]
+        total = table.astype(np.int64) if totals is None else totals + table
+        if total.shape[1] == 4 * 256:
+            total = total.reshape(self.S, 4, 256).sum(axis=1)
+        return total
+
+
+_NO_TOTALS = np.zeros((1, 1), np.int64)
 
 
 def _blocks(ws: WeightSource, narrow: bool, wide: bool) -> list[tuple[int, int, int, int]]:
@@ -344,7 +368,7 @@ def scan_source(
     direct = bin_config is not None and n_total <= DIRECT_MAX_ELEMS
     blocks = _blocks(ws, count_patterns, bin_config is not None)
     nthreads = min(kernel_threads(threads), max(1, len(blocks)))
-    states = [_ThreadState(S, bin_config) for _ in range(nthreads)]
+    states = [_ThreadState(S, n_total, bin_config) for _ in range(nthreads)]
     if bin_config is not None:
         lo, hi = bin_config.range
         edges = histogram_edges(bin_config)
@@ -376,12 +400,12 @@ def scan_source(
                     x, g, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
                 )
             elif patterns is not None:
-                table, filled, totals = state.table(t.dtype)
+                table, filled, totals = state.table(t.dtype, g, b - a)
                 count = _count_bytes if patterns.itemsize == 1 else _count_patterns
                 count(patterns[a:b], g, n_total, S, table, filled, totals)
             elif t.data.dtype == np.float32:
                 x = t.data[a:b]
-                table, filled, totals = state.table("float32")
+                table, filled, totals = state.table("float32", g, b - a)
                 _count_float32(
                     x.view(np.uint32), x, g, n_total, S, table, filled, totals, buckets.kind,
                     buckets.threshold, buckets.below, buckets.above, lo, hi, norm, edges, B,
@@ -409,14 +433,15 @@ def scan_source(
     scan = WindowScan()
     for st in states:
         for dtype, (table, _, totals) in st.tables.items():
-            total = totals + table
-            if total.shape[1] == 4 * 256:  # the four copies of an 8-bit table
-                total = total.reshape(S, 4, 256).sum(axis=1)
             if dtype == "float32":  # buckets of this range: binned counts, not patterns
-                hist, bad = counts_histogram(total, "float32", bin_config)
-                st.binned += hist + st.rows.sum(axis=1) + st.slots.sum(axis=1)[:, 1:-1]
-                st.nonfinite += bad
+                for counts in (table, totals):
+                    if counts is not None:  # one window at a time, no copy of the table
+                        hist, bad = counts_histogram(counts, "float32", bin_config)
+                        st.binned += hist
+                        st.nonfinite += bad
+                st.binned += st.rows.sum(axis=1) + st.slots.sum(axis=1)[:, 1:-1]
                 continue
+            total = st.totals(dtype)
             if dtype in scan.patterns:
                 scan.patterns[dtype] += total
             else:

@@ -152,18 +152,37 @@ def linear_percentiles(counts: WeightCounts, q: Sequence[float]) -> np.ndarray:
     >>> bool((linear_percentiles(WeightCounts.of(w), [5, 95]) == np.percentile(w, [5, 95])).all())
     True
     """
-    n = counts.size
+    cumulative = np.cumsum(counts.counts)
+
+    def at_ranks(ranks: np.ndarray) -> np.ndarray:
+        return counts.values[np.searchsorted(cumulative, ranks, side="right")]
+
+    return _lerp_percentiles(counts.size, at_ranks, q)
+
+
+def _lerp_percentiles(n: int, at_ranks: Any, q: Sequence[float]) -> np.ndarray:
+    """numpy's linear percentiles of n sorted values, given the values at integer ranks:
+    numpy's own virtual index and interpolation formula, in float64."""
     quantiles = np.true_divide(np.asarray(q, dtype=np.float64), 100)
     virtual = (n - 1) * quantiles
     previous = np.floor(virtual)
     nxt = np.minimum(previous + 1, n - 1)
-    cumulative = np.cumsum(counts.counts)
-    a = counts.values[np.searchsorted(cumulative, previous.astype(np.int64), side="right")]
-    b = counts.values[np.searchsorted(cumulative, nxt.astype(np.int64), side="right")]
+    a = np.asarray(at_ranks(previous.astype(np.int64)), dtype=np.float64)
+    b = np.asarray(at_ranks(nxt.astype(np.int64)), dtype=np.float64)
     t = virtual - previous
     # numpy's _lerp: a + (b - a) t, or b - (b - a)(1 - t) from t >= 0.5 on.
     diff = b - a
     return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
+def _partitioned_percentiles(values: np.ndarray, q: Sequence[float]) -> np.ndarray:
+    """:func:`_lerp_percentiles` of an array, partitioned in place at the ranks needed (no
+    float64 copy of a float32 sample: the interpolation alone runs in float64)."""
+    n = values.shape[0]
+    virtual = (n - 1) * np.true_divide(np.asarray(q, dtype=np.float64), 100)
+    ranks = np.unique(np.concatenate([np.floor(virtual), np.minimum(np.floor(virtual) + 1, n - 1)]))
+    values.partition(ranks.astype(np.int64))
+    return _lerp_percentiles(n, lambda r: values[r], q)
 
 
 def range_summary(
@@ -303,12 +322,11 @@ def pooled_percentiles(
     if any(isinstance(s, WeightCounts) for s in samples):
         values = _counted_percentiles(samples, (lo_q, hi_q))
     elif len({s.size for s in samples}) == 1:
-        # One float64 array, partitioned in place (a lone float64 sample is reordered). The
+        # One array, partitioned in place (a lone sample is reordered): no second copy. The
         # interpolation runs in float64 whatever the weights' dtype, as for counted models,
         # so a float32 copy of a bfloat16 model gets the very same range.
         pooled = samples[0] if len(samples) == 1 else np.concatenate(samples)
-        pooled = pooled.astype(np.float64, copy=False)
-        values = np.percentile(pooled, [lo_q, hi_q], overwrite_input=True)
+        values = _partitioned_percentiles(pooled, (lo_q, hi_q))
     else:
         pooled = np.concatenate(samples)
         weights = np.repeat([1.0 / s.size for s in samples], [s.size for s in samples])

@@ -67,27 +67,19 @@ def bin_values(values: np.ndarray, lo: float, hi: float, nbins: int, clip: bool)
     return out
 
 
-def _sorted_by_bin(bins: np.ndarray, nbins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    order = np.flatnonzero(bins >= 0)
-    order = order[np.argsort(bins[order], kind="stable")]
-    starts = np.searchsorted(bins[order], np.arange(nbins + 1))
-    return order, starts, np.flatnonzero(bins == NONFINITE)
-
-
 @lru_cache(maxsize=64)
-def pattern_bins(
-    dtype: str, lo: float, hi: float, nbins: int, clip: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For the patterns of ``dtype``: the ones that land in a bin, sorted by bin, where each
-    bin starts among them, and the NaN/Inf patterns.
+def pattern_bins(dtype: str, lo: float, hi: float, nbins: int, clip: bool) -> np.ndarray:
+    """The bin of every bit pattern of ``dtype`` (:func:`bin_values` of its decoded value:
+    a bin, :data:`DROPPED` or :data:`NONFINITE`), read-only.
 
-    Returns
-    -------
-    (order, starts, nonfinite)
-        ``order``: pattern indices sorted by bin (dropped ones left out); ``starts``: B + 1
-        positions in ``order`` where each bin begins; ``nonfinite``: NaN/Inf patterns.
+    Examples
+    --------
+    >>> pattern_bins("float8_e4m3fn", -1.0, 1.0, 2, False)[[0x38, 0xB8, 0x7F]].tolist()
+    [1, 0, -2]
     """
-    return _sorted_by_bin(bin_values(decode_table(dtype), lo, hi, nbins, clip), nbins)
+    bins = bin_values(decode_table(dtype), lo, hi, nbins, clip)
+    bins.flags.writeable = False
+    return bins
 
 
 @dataclass(frozen=True)
@@ -106,15 +98,16 @@ class Float32Buckets:
     below, above : numpy.ndarray
         uint16 slot per bucket of kind 1: 0 for a value dropped below the range, ``k + 1``
         for bin k, ``B + 1`` for a value dropped above it.
-    counted : tuple
-        :func:`pattern_bins`' structure for the buckets of kind 0.
+    counted : numpy.ndarray
+        The bin of each bucket of kind 0 (as :func:`pattern_bins`), :data:`DROPPED` for
+        the others (their values are binned apart).
     """
 
     kind: np.ndarray
     threshold: np.ndarray
     below: np.ndarray
     above: np.ndarray
-    counted: tuple[np.ndarray, np.ndarray, np.ndarray]
+    counted: np.ndarray
 
 
 def _float32_in_bucket(keys: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -174,14 +167,15 @@ def float32_buckets(lo: float, hi: float, nbins: int, clip: bool) -> Float32Buck
         a = np.where(upper, a, mid)
     threshold[k1] = _float32_in_bucket(k1, b)
     below[k1], above[k1] = s_lo, s_hi
-    counted = _sorted_by_bin(np.where(split, DROPPED, bin_first), nbins)
+    counted = np.where(split, DROPPED, bin_first)
     return Float32Buckets(kind, threshold, below, above, counted)
 
 
 def counts_histogram(
     counts: np.ndarray, dtype: str, config: DescriptorConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(S, B) int64 histogram counts and (S,) NaN/Inf counts from (S, P) pattern counts.
+    """(S, B) int64 histogram counts and (S,) NaN/Inf counts from (S, P) pattern counts
+    (any integer dtype; P may hold several copies of the table side by side).
 
     Examples
     --------
@@ -192,15 +186,24 @@ def counts_histogram(
     ([[1, 3]], [2])
     """
     lo, hi = config.range
-    if dtype == "float32":  # top-16-bit buckets of float32 values (the ambiguous ones empty)
-        order, starts, nonfinite = float32_buckets(lo, hi, config.B, config.clip).counted
+    if dtype == "float32":  # top-16-bit buckets of float32 values (the split ones apart)
+        bins = float32_buckets(lo, hi, config.B, config.clip).counted
     else:
-        order, starts, nonfinite = pattern_bins(dtype, lo, hi, config.B, config.clip)
-    ordered = counts[:, order]
-    cumulative = np.zeros((counts.shape[0], ordered.shape[1] + 1), np.int64)
-    np.cumsum(ordered, axis=1, out=cumulative[:, 1:])
-    hist = cumulative[:, starts[1:]] - cumulative[:, starts[:-1]]
-    return hist, counts[:, nonfinite].sum(axis=1)
+        bins = pattern_bins(dtype, lo, hi, config.B, config.clip)
+    if counts.shape[1] != bins.shape[0]:  # copies of a table side by side (8-bit floats)
+        bins = np.tile(bins, counts.shape[1] // bins.shape[0])
+    # One window at a time, so no copy of the whole table is made; bincount's float64
+    # sums of integer counts are exact below 2**53.
+    slot = np.where(bins >= 0, bins + 1, np.where(bins == NONFINITE, 0, config.B + 1))
+    hist = np.zeros((counts.shape[0], config.B), np.int64)
+    bad = np.zeros(counts.shape[0], np.int64)
+    for s, row in enumerate(counts):
+        if not row.any():
+            continue
+        per_slot = np.bincount(slot, weights=row, minlength=config.B + 2)
+        hist[s] = np.rint(per_slot[1 : config.B + 1]).astype(np.int64)
+        bad[s] = int(round(per_slot[0]))
+    return hist, bad
 
 
 @cache
