@@ -206,21 +206,21 @@ def check_adapter(config: AdapterConfig, adapter: str = "weights") -> None:
     >>> check_adapter(AdapterConfig(Path("pt"), {"peft_type": "PROMPT_TUNING"}))
     Traceback (most recent call last):
     ...
-    miwd_widget.weights.source.WeightReadError: pt: a PROMPT_TUNING adapter: its tensors are not weights of the base model's layers (read: ADALORA, BOFT, IA3, LOHA, LOKR, LORA, OFT, VERA); its file can still be opened on its own
+    miwd_widget.weights.source.WeightReadError: pt: a PEFT adapter of peft_type 'PROMPT_TUNING': its tensors are not weights of the base model's layers (read: ADALORA, BOFT, IA3, LOHA, LOKR, LORA, OFT, VERA); its file can still be opened on its own
     """
     if adapter not in ADAPTER_MODES:
         raise ValueError(f"adapter must be one of {ADAPTER_MODES}, got {adapter!r}")
     kind = config.peft_type
     if kind not in ADAPTER_TYPES:
         raise WeightReadError(
-            f"{config.folder}: a {kind} adapter: its tensors are not weights of the base "
-            f"model's layers (read: {', '.join(sorted(ADAPTER_TYPES))}); its file can still "
-            "be opened on its own"
+            f"{config.folder}: a PEFT adapter of peft_type {kind!r}: its tensors are not "
+            f"weights of the base model's layers (read: {', '.join(sorted(ADAPTER_TYPES))}); "
+            "its file can still be opened on its own"
         )
     if adapter == "update" and kind != "LORA":
         raise WeightReadError(
-            f"{config.folder}: a {kind} adapter: adapter='update' computes the update of LoRA "
-            "adapters only; read its own tensors with adapter='weights'"
+            f"{config.folder}: a PEFT adapter of peft_type {kind!r}: adapter='update' computes "
+            "the update of LoRA adapters only; read its own tensors with adapter='weights'"
         )
     if adapter == "update" and config.settings.get("use_dora"):
         raise WeightReadError(
