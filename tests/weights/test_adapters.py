@@ -138,13 +138,16 @@ def test_the_update_is_alpha_over_r_times_b_at_a(adapters, name):
         np.testing.assert_allclose(np.asarray(t.data), expected[t.name], rtol=1e-5, atol=1e-6)
     if name == "plain":  # the head is a full copy: its update needs the base model
         assert dict(ws.skipped)["base_model.model.head.weight"].startswith("not a LoRA factor")
-    # the descriptor streams the updates; the same values in memory give the same one
+    # the descriptor streams the updates; the same values in memory give the same one,
+    # on a fixed range and on the "auto" range (which samples the updates first)
+    in_memory = [[v.astype(np.float32) for v in expected.values()]]
     np.testing.assert_array_equal(
         describe(ws, S=S, B=B, value_range=RANGE),
-        describe([[v.astype(np.float32) for v in expected.values()]], S=S, B=B, value_range=RANGE)[
-            0
-        ],
+        describe(in_memory, S=S, B=B, value_range=RANGE)[0],
     )
+    auto, same = describe([ws], S=S, B=B), describe(in_memory, S=S, B=B)
+    assert auto.value_range == pytest.approx(same.value_range, rel=1e-5)
+    np.testing.assert_allclose(auto, same, atol=1e-6)
 
 
 def test_the_update_matches_peft_merge_deltas(tmp_path):
