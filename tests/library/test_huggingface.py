@@ -359,3 +359,158 @@ def test_config_equals_its_shortcuts(tmp_path):
     )
     assert lib.config == config == same.config
     np.testing.assert_array_equal(lib.descriptors, same.descriptors)
+
+
+# --------------------------------------------------------------------------------------
+# PEFT adapters, written by peft itself
+# --------------------------------------------------------------------------------------
+
+
+class _Base(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = torch.nn.ModuleList([torch.nn.Linear(6, 6) for _ in range(3)])
+        self.head = torch.nn.Linear(6, 2)
+
+
+def _adapter(folder: Path, base: str, seed: int, **settings) -> None:
+    """A LoRA adapter saved by peft, for the base model ``base`` (its name_or_path), with
+    both factors random (as after training)."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    model = _Base()
+    model.name_or_path = base  # where peft takes base_model_name_or_path from
+    config = LoraConfig(init_lora_weights=False, **settings)
+    # save_embedding_layers=False: peft would otherwise look the base model up on the hub
+    get_peft_model(model, config).save_pretrained(str(folder), save_embedding_layers=False)
+
+
+def _adapter_tensors(folder: Path) -> list[np.ndarray]:
+    """The adapter's tensors in natural order of their names (lora_A before lora_B)."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(folder / "adapter_model.safetensors"))
+    return [tensors[k] for k in sorted(tensors, key=natural_key)]
+
+
+def _lora_updates(folder: Path) -> list[np.ndarray]:
+    """(lora_alpha / r) * B @ A of each module, in natural order of the modules."""
+    from safetensors.numpy import load_file
+
+    config = json.loads((folder / "adapter_config.json").read_text())
+    tensors = load_file(str(folder / "adapter_model.safetensors"))
+    scale = config["lora_alpha"] / config["r"]
+    modules = sorted({k.rsplit(".lora_", 1)[0] for k in tensors}, key=natural_key)
+    return [
+        (scale * tensors[f"{m}.lora_B.weight"] @ tensors[f"{m}.lora_A.weight"]).ravel()
+        for m in modules
+    ]
+
+
+@pytest.fixture(scope="module")
+def adapter_folders(tmp_path_factory) -> Path:
+    """A folder of adapters: different r, alpha, targets and base models, one prompt-tuning
+    config that is refused, and a full model beside them."""
+    root = tmp_path_factory.mktemp("adapters") / "adapters"
+    _adapter(root / "lora-a", "org/base-a", 0, r=2, lora_alpha=4, target_modules=["1", "0"])
+    _adapter(root / "lora-b", "org/base-a", 1, r=4, lora_alpha=4, target_modules=["0", "2", "1"])
+    _adapter(root / "lora-c", "org/base-b", 2, r=3, lora_alpha=12, target_modules=["head"])
+    prompt = root / "prompt"
+    prompt.mkdir()
+    settings = {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 4, "task_type": "CAUSAL_LM"}
+    (prompt / "adapter_config.json").write_text(json.dumps(settings))
+    save_numpy(
+        {"prompt_embeddings": np.ones((4, 6), np.float32)},
+        str(prompt / "adapter_model.safetensors"),
+    )
+    full = root / "full"
+    full.mkdir()
+    save_numpy(_tensors(np.random.default_rng(4), 1, 0.2), str(full / "model.safetensors"))
+    return root
+
+
+def test_a_folder_of_adapters_gives_their_config_as_columns(adapter_folders):
+    root = adapter_folders
+    lib = ModelLibrary.from_huggingface(root, S=S, B=B, value_range=RANGE, n_jobs=1)
+    meta = lib.metadata
+    assert meta["id"].tolist() == ["full", "lora-a", "lora-b", "lora-c"]
+    adapters = meta.iloc[1:]
+    assert adapters["peft_type"].tolist() == ["LORA"] * 3 and meta["peft_type"].isna()[0]
+    assert adapters["base_model_name_or_path"].tolist() == [
+        "org/base-a",
+        "org/base-a",
+        "org/base-b",
+    ]
+    assert adapters["r"].tolist() == [2, 4, 3] and adapters["lora_alpha"].tolist() == [4, 4, 12]
+    assert adapters["target_modules"].tolist() == ["0,1", "0,1,2", "head"]
+    assert adapters["use_rslora"].tolist() == [False] * 3
+    assert adapters["source"].tolist() == [
+        str(root / name / "adapter_model.safetensors") for name in ("lora-a", "lora-b", "lora-c")
+    ]
+    assert meta["n_params"].tolist()[1:] == [
+        2 * (2 * 6 + 6 * 2),
+        3 * (4 * 6 + 6 * 4),
+        3 * 6 + 2 * 3,
+    ]
+    for row, name in enumerate(["lora-a", "lora-b", "lora-c"], start=1):
+        ref = describe([_adapter_tensors(root / name)], S=S, B=B, value_range=RANGE)[0]
+        np.testing.assert_array_equal(lib.descriptors[row], ref)
+    # the prompt-tuning adapter is recorded, naming its type
+    assert lib.errors["source"].tolist() == [str(root / "prompt")]
+    assert "peft_type 'PROMPT_TUNING'" in lib.errors["error"].iloc[0]
+    # one adapter folder on its own
+    one = ModelLibrary.from_huggingface(root / "lora-c", S=S, B=B, value_range=RANGE, n_jobs=1)
+    assert one.metadata["id"].tolist() == ["lora-c"] and one.metadata["r"][0] == 3
+    np.testing.assert_array_equal(one.descriptors[0], lib.descriptors[3])
+
+
+def test_adapters_read_as_the_updates_they_apply(adapter_folders):
+    root = adapter_folders
+    lib = ModelLibrary.from_huggingface(
+        root, adapter="update", S=S, B=B, value_range=RANGE, n_jobs=1
+    )
+    assert lib.metadata["id"].tolist() == ["full", "lora-a", "lora-b", "lora-c"]
+    assert lib.attrs["huggingface"]["adapter"] == "update"
+    # each module's update has the base weight's size; the full model is read as it is
+    assert lib.metadata["n_params"].tolist() == [50 * 16 + 16 * 16 + 16, 72, 108, 12]
+    for row, name in enumerate(["lora-a", "lora-b", "lora-c"], start=1):
+        ref = describe([_lora_updates(root / name)], S=S, B=B, value_range=RANGE)[0]
+        np.testing.assert_allclose(lib.descriptors[row], ref, atol=1e-6)
+    full = describe(
+        [list(_natural(_tensors(np.random.default_rng(4), 1, 0.2)).values())],
+        S=S,
+        B=B,
+        value_range=RANGE,
+    )[0]
+    np.testing.assert_array_equal(lib.descriptors[0], full)
+    with pytest.raises(ValueError, match="adapter must be one of"):
+        ModelLibrary.from_huggingface(root, adapter="delta")
+
+
+def test_an_adapter_in_the_hub_cache(tmp_path):
+    staging = tmp_path / "staging"
+    _adapter(staging, "org/base-a", 5, r=2, lora_alpha=8, target_modules=["0", "1", "2"])
+    entry = tmp_path / "hub" / "models--someone--lora-for-base-a"
+    snapshot = entry / "snapshots" / ("9" * 40)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        _blob(entry, snapshot, name, (staging / name).read_bytes())
+    (entry / "refs").mkdir()
+    (entry / "refs" / "main").write_text("9" * 40)
+    lib = ModelLibrary.from_huggingface(tmp_path / "hub", S=S, B=B, value_range=RANGE, n_jobs=1)
+    meta = lib.metadata
+    assert meta["id"].tolist() == ["someone/lora-for-base-a"] and meta["ref"][0] == "main"
+    assert meta["base_model_name_or_path"][0] == "org/base-a" and meta["r"][0] == 2
+    assert Path(meta["source"][0]).is_symlink()
+    ref = describe([_adapter_tensors(staging)], S=S, B=B, value_range=RANGE)[0]
+    np.testing.assert_array_equal(lib.descriptors[0], ref)
+    update = ModelLibrary.from_huggingface(
+        snapshot, adapter="update", S=S, B=B, value_range=RANGE, n_jobs=1
+    )
+    ref = describe([_lora_updates(staging)], S=S, B=B, value_range=RANGE)[0]
+    np.testing.assert_allclose(update.descriptors[0], ref, atol=1e-6)
+    # a config linked out of the entry is refused, as a model's config.json is
+    (snapshot / "adapter_config.json").unlink()
+    (snapshot / "adapter_config.json").symlink_to(staging / "adapter_config.json")
+    items, errors = huggingface_items(tmp_path / "hub")
+    assert items == [] and "adapter_config.json: refused: it resolves to" in errors[0][1]

@@ -165,9 +165,11 @@ def huggingface_parts(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     config: DescriptorConfig,
     runner: Runner,
+    adapter: str = "weights",
 ) -> LibraryParts:
     """Hugging Face model folders or hub caches (``~`` expanded; ``attrs["huggingface"]``
-    lists them); see ``ModelLibrary.from_huggingface`` and :mod:`.huggingface`.
+    lists them, and ``adapter`` unless it is ``"weights"``); see
+    ``ModelLibrary.from_huggingface`` and :mod:`.huggingface`.
 
     Examples
     --------
@@ -181,8 +183,10 @@ def huggingface_parts(
     else:
         paths = [os.path.expanduser(p) for p in paths]
         listed = [str(p) for p in paths]
-    items, errors = huggingface_items(paths)
-    attrs = {"huggingface": {"paths": listed}}
+    items, errors = huggingface_items(paths, adapter)
+    attrs: dict[str, Any] = {"huggingface": {"paths": listed}}
+    if adapter != "weights":
+        attrs["huggingface"]["adapter"] = adapter
     return item_parts(items, config, runner, errors=errors, attrs=attrs)
 
 

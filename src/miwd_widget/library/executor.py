@@ -70,7 +70,8 @@ def error_text(exc: BaseException) -> str:
 
 
 def spec_path(spec: Any) -> str | None:
-    """The file a work item reads (a path, or an NWS ``("f64", path, n)`` spec), else None.
+    """The file a work item reads (a path, an NWS ``("f64", path, n)`` spec or a PEFT adapter
+    ``("adapter", folder, mode)`` spec), else None.
 
     Examples
     --------
@@ -79,7 +80,7 @@ def spec_path(spec: Any) -> str | None:
     """
     if isinstance(spec, (str, os.PathLike)):
         return os.fspath(spec)
-    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "f64":
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] in ("f64", "adapter"):
         return os.fspath(spec[1])
     return None
 

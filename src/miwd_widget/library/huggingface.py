@@ -19,6 +19,14 @@ Metadata: the scalar fields of ``config.json`` (``model_type``, ``hidden_size``,
 scalars (``architectures``) are joined with commas; nested objects (``id2label``,
 ``rope_scaling``, ...) are left out. A field named like one of the library's own columns
 (``id``, ``source``, ``repo``, ...) is kept as ``config.<name>``.
+
+A **PEFT adapter folder** (``adapter_config.json`` beside ``adapter_model.safetensors``,
+:mod:`miwd_widget.weights.adapters`), alone, in a folder of folders or as a cache snapshot,
+is one model too: its weights are the adapter's own tensors (``adapter="weights"``) or the
+update each LoRA module applies (``adapter="update"``), and ``peft_type``,
+``base_model_name_or_path``, ``task_type``, ``r``, ``lora_alpha``, ``target_modules``
+(sorted, comma-joined), ``use_rslora`` and ``use_dora`` are its columns. An adapter of a
+type that cannot be read so is recorded with the reason (which names the type).
 """
 
 from __future__ import annotations
@@ -32,6 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from ..columns import ID, SOURCE
+from ..weights.adapters import (
+    ADAPTER_CONFIG,
+    ADAPTER_MODES,
+    adapter_weight_file,
+    check_adapter,
+    is_adapter_folder,
+    read_adapter_config,
+)
 from ..weights.guard import HF_CACHE_PREFIX as CACHE_PREFIX
 from ..weights.guard import confinement_root
 from .sources import Item
@@ -85,7 +101,11 @@ def repo_of_cache_entry(name: str) -> str | None:
 
 
 def _is_model_folder(folder: Path) -> bool:
-    return (folder / CONFIG).is_file() or any((folder / f).exists() for f in HF_WEIGHT_FILES)
+    return (
+        (folder / CONFIG).is_file()
+        or any((folder / f).exists() for f in HF_WEIGHT_FILES)
+        or is_adapter_folder(folder)
+    )
 
 
 def _cache_entry_models(entry: Path) -> list[HFModel]:
@@ -151,7 +171,8 @@ def find_hf_models(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> li
                 found += [HFModel(c) for c in children if _is_model_folder(c)]
             if not entries and not any(_is_model_folder(c) for c in children):
                 raise FileNotFoundError(
-                    f"{path}: not a Hugging Face model folder (no {CONFIG} or weight file), "
+                    f"{path}: not a Hugging Face model folder (no {CONFIG}, {ADAPTER_CONFIG} or "
+                    "weight file), "
                     f"cache (no {CACHE_PREFIX}ORG--NAME entries) or folder of model folders"
                 )
     unique: dict[str, HFModel] = {}
@@ -254,8 +275,12 @@ def _confined(folder: Path, file: Path) -> None:
 
 def huggingface_items(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
+    adapter: str = "weights",
 ) -> tuple[list[Item], list[tuple[str, str]]]:
     """Items of Hugging Face model folders and cache snapshots, and what could not be used.
+
+    ``adapter`` says how PEFT adapter folders are read (``"weights"`` or ``"update"``,
+    :func:`~miwd_widget.weights.open_weights`); other models are read as they are.
 
     A model without a weight file, with a ``config.json`` that is not valid JSON, or whose
     weight file or ``config.json`` resolves outside its folder (in the hub cache: outside
@@ -264,16 +289,28 @@ def huggingface_items(
     """
     from .executor import error_text
 
+    if adapter not in ADAPTER_MODES:
+        raise ValueError(f"adapter must be one of {ADAPTER_MODES}, got {adapter!r}")
     models = find_hf_models(paths)
     items: list[Item] = []
     errors: list[tuple[str, str]] = []
     for model, model_id in zip(models, _ids(models), strict=True):
         try:
-            weights = hf_weight_file(model.folder)
-            _confined(model.folder, weights)
             meta: dict[str, Any] = {}
             if model.repo is not None:
                 meta.update({"repo": model.repo, "revision": model.revision, "ref": model.ref})
+            spec: Any = None
+            if is_adapter_folder(model.folder):
+                _confined(model.folder, model.folder / ADAPTER_CONFIG)
+                settings = read_adapter_config(model.folder)
+                check_adapter(settings, adapter)
+                meta.update(settings.fields())
+                weights = adapter_weight_file(model.folder)
+                folder = os.path.abspath(model.folder)
+                spec = folder if adapter == "weights" else ("adapter", folder, adapter)
+            else:
+                weights = hf_weight_file(model.folder)
+            _confined(model.folder, weights)
             if (model.folder / CONFIG).exists():  # a dangling link reads nothing
                 _confined(model.folder, model.folder / CONFIG)
                 meta.update(hf_config_metadata(model.folder / CONFIG))
@@ -283,7 +320,7 @@ def huggingface_items(
             errors.append((os.path.abspath(model.folder), text))
             continue
         source = os.path.abspath(weights)
-        items.append(Item(source, model_id, source, meta))
+        items.append(Item(source if spec is None else spec, model_id, source, meta))
     if not items and not errors:
         raise FileNotFoundError(f"{paths}: no Hugging Face models found")
     log.info("Hugging Face: %d model(s), %d without usable weights", len(items), len(errors))

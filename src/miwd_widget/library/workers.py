@@ -33,6 +33,9 @@ def _open(spec: Any) -> WeightSource:
                 f"{path}: holds {theta.shape[0]} float64 values, the CSV says {expected} weights"
             )
         return open_weights(theta, name=path)
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "adapter":
+        # A PEFT adapter folder read as the updates of its LoRA modules (weights.adapters).
+        return open_weights(spec[1], adapter=spec[2])
     return open_weights(spec)
 
 

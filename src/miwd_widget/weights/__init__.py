@@ -10,6 +10,8 @@ Layout (no module imports one that imports it back):
   ``build_source``, which classifies entries and applies ``order=``;
 - :mod:`.formats`: one module per file format, each defining a ``FileFormat``;
 - :mod:`.registry`: the explicit list of formats, dispatch by suffix, directories;
+- :mod:`.adapters`: PEFT adapter folders (``adapter_config.json``): the adapter's own
+  tensors, or the update each LoRA module applies, computed as it is read;
 - :mod:`.open`: :func:`open_weights` and :func:`flatten_weights`.
 
 Order of the tensors (theta is the tensors concatenated in this order): see

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .adapters import ADAPTER_CONFIG, ADAPTER_MODES, is_adapter_folder, read_adapter
 from .objects import build_source, is_module, is_tensor_like, object_items
 from .registry import read_path
 from .source import Tensor, WeightReadError, WeightSource
@@ -22,6 +23,7 @@ def open_weights(
     order: Sequence[str] | None = None,
     include_buffers: bool = False,
     name: str | None = None,
+    adapter: str = "weights",
 ) -> WeightSource:
     """Open the weights of one model without concatenating them.
 
@@ -39,6 +41,10 @@ def open_weights(
         after its parameters.
     name
         Label used in reports and errors (defaults to the path or the type).
+    adapter
+        For a PEFT adapter folder (``adapter_config.json``, :mod:`.adapters`):
+        ``"weights"``, its own tensors in natural order of their names, or ``"update"``,
+        each LoRA module's update ``(lora_alpha / r) * B @ A``, computed as it is read.
 
     Returns
     -------
@@ -59,6 +65,17 @@ def open_weights(
     >>> open_weights({"b": np.zeros(2), "a": np.ones(1)}, order=["a", "b"]).names
     ['a', 'b']
     """
+    if adapter not in ADAPTER_MODES:
+        raise ValueError(f"adapter must be one of {ADAPTER_MODES}, got {adapter!r}")
+    if isinstance(source, (str, os.PathLike)) and is_adapter_folder(source):
+        return read_adapter(source, adapter, order=order, name=name)
+    if adapter != "weights":
+        is_path = isinstance(source, (str, os.PathLike))
+        label = name or (os.fspath(source) if is_path else type(source).__name__)
+        raise WeightReadError(
+            f"{label}: adapter={adapter!r} reads PEFT adapter folders, and this is not one "
+            f"(no {ADAPTER_CONFIG})"
+        )
     if isinstance(source, WeightSource):
         return source
     if isinstance(source, (str, os.PathLike)):
