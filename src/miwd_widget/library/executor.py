@@ -47,9 +47,15 @@ __all__ = [
     "error_text",
     "spec_path",
     "sigterm_as_interrupt",
+    "TORCH_FILE",
 ]
 
 log = logging.getLogger(__name__)
+
+#: The tag of a ``(TORCH_FILE, path, root)`` spec: a PyTorch checkpoint whose name has no
+#: model suffix (the Model Zoos' ``checkpoint_<e>/checkpoints``), read only if it resolves
+#: inside ``root`` (:mod:`.workers` opens it).
+TORCH_FILE = "torch"
 
 
 def error_text(exc: BaseException) -> str:
@@ -70,7 +76,8 @@ def error_text(exc: BaseException) -> str:
 
 
 def spec_path(spec: Any) -> str | None:
-    """The file a work item reads (a path, or an NWS ``("f64", path, n)`` spec), else None.
+    """The file a work item reads (a path, an NWS ``("f64", path, n)`` or a
+    ``(TORCH_FILE, path, root)`` spec), else None.
 
     Examples
     --------
@@ -79,7 +86,7 @@ def spec_path(spec: Any) -> str | None:
     """
     if isinstance(spec, (str, os.PathLike)):
         return os.fspath(spec)
-    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "f64":
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] in ("f64", TORCH_FILE):
         return os.fspath(spec[1])
     return None
 
