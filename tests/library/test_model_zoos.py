@@ -240,6 +240,21 @@ def test_broken_trials_are_recorded_and_the_rest_built(tmp_path):
     assert len(lib) == 10
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifos_are_refused_never_opened(tmp_path):
+    zoo, _ = write_zoo(tmp_path, "zoo", trials=3)
+    folders = sorted(p for p in zoo.iterdir() if p.is_dir())
+    (folders[0] / "result.json").unlink()
+    os.mkfifo(folders[0] / "result.json")  # opening it would block forever
+    ckpt = folders[1] / "checkpoint_000003" / "checkpoints"
+    ckpt.unlink()
+    os.mkfifo(ckpt)
+    lib = _lib(zoo)
+    assert lib.metadata[MODEL].tolist() == [f"zoo/{folders[2].name}"]
+    assert all("not a regular file" in e for e in lib.errors["error"]), lib.errors
+    assert len(lib.errors) == 2
+
+
 class _Payload:
     """Unpickling this would run code: the safe loader refuses it."""
 
@@ -338,5 +353,8 @@ def test_bad_arguments(tmp_path):
         with pytest.raises(ValueError, match="snapshots must be"):
             zoo_snapshots(bad)
     zoo, _ = write_zoo(tmp_path, "zoo", trials=1)
+    trial = next(p for p in zoo.iterdir() if p.is_dir())
+    with pytest.raises(FileNotFoundError, match="one trial folder of a zoo; pass the zoo"):
+        ModelLibrary.from_model_zoos(trial)
     with pytest.raises(ValueError, match="snapshots must be"):
         ModelLibrary.from_model_zoos(zoo, snapshots="every")

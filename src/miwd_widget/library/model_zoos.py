@@ -175,6 +175,10 @@ def model_zoo_folders(path: str | os.PathLike) -> list[Path]:
     if any(_is_trial(c) for c in children):
         return [folder]
     zoos = [c for c in children if any(_is_trial(t) for t in _subfolders(c) if _inside(t, root))]
+    if not zoos and _is_trial(folder):
+        raise FileNotFoundError(
+            f"{folder}: one trial folder of a zoo; pass the zoo (its parent folder) instead"
+        )
     if not zoos:
         raise FileNotFoundError(
             f"{folder}: not a Model Zoos zoo (no trial folder holding {PARAMS}, {RESULTS} or "
