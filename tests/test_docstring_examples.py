@@ -38,6 +38,7 @@ MODULES = [
     "miwd_widget.library.compare",
     "miwd_widget.library.neighbors",
     "miwd_widget.library.model_library",
+    "miwd_widget.library.model_zoos",
     "miwd_widget.projection",
     "miwd_widget.widget.clusters",
     "miwd_widget.widget.codec",

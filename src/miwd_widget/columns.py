@@ -67,6 +67,7 @@ OUTCOME_COLUMNS = frozenset(
         "val_accuracy",
         "test_loss",
         "train_loss",
+        "generalization_gap",
         "best_epoch",
         "epochs",
         EPOCH,

@@ -31,6 +31,7 @@ CALLS = {
     "from_chunks": lambda **kw: ModelLibrary.from_chunks([], "nowhere.parquet", **kw),
     "from_cnn_zoo": lambda **kw: ModelLibrary.from_cnn_zoo("nowhere", **kw),
     "from_huggingface": lambda **kw: ModelLibrary.from_huggingface("nowhere", **kw),
+    "from_model_zoos": lambda **kw: ModelLibrary.from_model_zoos("nowhere", **kw),
 }
 
 

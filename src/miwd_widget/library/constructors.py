@@ -6,7 +6,7 @@ apart from the library's instance API. Each one checks its options in one place
 (:func:`.options.build_options`: ``config=``, the keyword shortcuts ``S``, ``B``,
 ``value_range``, ``percentiles``, ``clip``, ``nan_policy`` and the worker options
 ``n_jobs``, ``client``, ``batch_size``, ``progress``; an unknown keyword is a TypeError
-naming the valid ones), runs a builder (:mod:`.builders`, :mod:`.chunked`, :mod:`.cnn_zoo`)
+naming the valid ones), runs a builder (:mod:`.builders`, :mod:`.chunked`, :mod:`.cnn_zoo`, :mod:`.model_zoos`)
 and makes the library of its :class:`~.parts.LibraryParts`.
 """
 
@@ -397,6 +397,60 @@ class LibraryConstructors:
         rows = runner.batch_size or DEFAULT_CHUNK_ROWS
         parts = build_cnn_zoo(folder, config, rows, kernel_threads(runner), runner.progress)
         return cls.from_parts(parts)
+
+    @classmethod
+    def from_model_zoos(
+        cls: type[Library],
+        path: str | os.PathLike,
+        snapshots: str | int | Sequence[int] = "last",
+        *,
+        config: DescriptorConfig | None = None,
+        **options: Any,
+    ) -> Library:
+        """Build a library from the Model Zoos collection (Schürholt et al., NeurIPS 2022):
+        a zoo folder or a folder of zoos; see :mod:`miwd_widget.library.model_zoos`.
+
+        Each ray-tune trial folder is one model; its ``checkpoint_<e>/checkpoints`` files
+        (padded or not) are read with ``torch.load(weights_only=True)`` in the worker
+        processes, ``params.json`` and ``result.json`` give the metadata. Nothing outside
+        ``path`` is read, and ``dataset.pt`` never.
+
+        Parameters
+        ----------
+        path
+            A zoo (the folder holding the trial folders, ``config.json`` and ``dataset.pt``)
+            or a folder of zoos.
+        snapshots
+            ``"last"`` (the default, as ``from_zoo`` and ``from_nws``: one row per model,
+            its last checkpoint); ``"all"``: one row per checkpoint, the training paths
+            (``model`` and ``epoch`` columns, as ``from_nws(snapshots="all")``); or a list
+            of epochs.
+        config, **options
+            As in :meth:`from_files`.
+
+        Returns
+        -------
+        ModelLibrary
+            Columns ``id`` (``"<zoo>/<trial>"``, with ``@e<epoch>`` unless ``"last"``),
+            ``source`` (the ``checkpoints`` file), ``dataset`` (the zoo), ``model``
+            (``"<zoo>/<trial>"``), ``epoch``, the params without their ``model::`` /
+            ``optim::`` / ... prefix where that name is unambiguous (``nlin``,
+            ``init_type``, ``dropout``, ``optimizer``, ``lr``, ``wd``, ``seed``, ...),
+            ``test_accuracy``, ``train_accuracy``, ``test_loss``, ``train_loss`` (-999
+            and missing: NaN), ``generalization_gap``, ``n_params``, ``accuracy_norm``.
+            Broken trials (unreadable ``params.json`` or ``result.json``), missing
+            checkpoint files and files resolving outside ``path`` are in
+            ``library.errors``; the rest is built.
+
+        Examples
+        --------
+        >>> lib = ModelLibrary.from_model_zoos("model-zoos/tune_zoo_mnist_uniform")  # doctest: +SKIP
+        >>> paths = ModelLibrary.from_model_zoos("model-zoos", snapshots="all", n_jobs=4)  # doctest: +SKIP
+        """
+        from .model_zoos import build_model_zoos
+
+        config, runner = build_options("from_model_zoos", config, options)
+        return cls.from_parts(build_model_zoos(path, snapshots, config, runner))
 
     @classmethod
     def from_huggingface(

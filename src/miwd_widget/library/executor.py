@@ -47,9 +47,15 @@ __all__ = [
     "error_text",
     "spec_path",
     "sigterm_as_interrupt",
+    "TORCH_FILE",
 ]
 
 log = logging.getLogger(__name__)
+
+#: The tag of a ``(TORCH_FILE, path, root)`` spec: a PyTorch checkpoint whose name has no
+#: model suffix (the Model Zoos' ``checkpoint_<e>/checkpoints``), read only if it resolves
+#: inside ``root`` (:mod:`.workers` opens it).
+TORCH_FILE = "torch"
 
 
 def error_text(exc: BaseException) -> str:
@@ -70,8 +76,8 @@ def error_text(exc: BaseException) -> str:
 
 
 def spec_path(spec: Any) -> str | None:
-    """The file a work item reads (a path, an NWS ``("f64", path, n)`` spec or a PEFT adapter
-    ``("adapter", folder, mode)`` spec), else None.
+    """The file a work item reads (a path, an NWS ``("f64", path, n)`` spec, a PEFT adapter
+    ``("adapter", folder, mode)`` spec or a ``(TORCH_FILE, path, root)`` spec), else None.
 
     Examples
     --------
@@ -80,7 +86,7 @@ def spec_path(spec: Any) -> str | None:
     """
     if isinstance(spec, (str, os.PathLike)):
         return os.fspath(spec)
-    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] in ("f64", "adapter"):
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] in ("f64", "adapter", TORCH_FILE):
         return os.fspath(spec[1])
     return None
 

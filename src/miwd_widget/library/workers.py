@@ -7,6 +7,8 @@ build, about a second with pandas on this machine's loaded cores.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from ..descriptors.config import DescriptorConfig
@@ -16,7 +18,7 @@ from ..descriptors.value_range import (
     range_summary,
 )
 from ..weights import WeightReadError, WeightSource, open_weights
-from .executor import error_text
+from .executor import TORCH_FILE, error_text
 
 __all__ = ["sample_batch", "describe_batch"]
 
@@ -36,7 +38,37 @@ def _open(spec: Any) -> WeightSource:
     if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "adapter":
         # A PEFT adapter folder read as the updates of its LoRA modules (weights.adapters).
         return open_weights(spec[1], adapter=spec[2])
+    if isinstance(spec, tuple) and len(spec) == 3 and spec[0] == TORCH_FILE:
+        return _open_torch_file(spec[1], spec[2])
     return open_weights(spec)
+
+
+def _open_torch_file(path: str, root: str) -> WeightSource:
+    """A PyTorch checkpoint the layout names (no suffix to choose its reader by), read with
+    the PyTorch reader (``weights_only=True``) if it resolves inside ``root``."""
+    from ..weights.formats.pytorch import PYTORCH
+    from ..weights.guard import check_weight_count, regular_file
+    from ..weights.objects import build_source
+
+    resolved = os.path.realpath(path)
+    if not Path(resolved).is_relative_to(root):
+        raise WeightReadError(
+            f"{path}: refused: it resolves to {resolved}, outside the folder read ({root}; "
+            "a symlink out of it?)"
+        )
+    file = regular_file(path)
+    try:
+        items, skipped, kind = PYTORCH.read(file)
+        ws = build_source(path, items, skipped=skipped, path=path, format=kind)
+    except WeightReadError:
+        raise
+    except Exception as exc:  # torch's errors on corrupt files become one clear message
+        raise WeightReadError(
+            f"{path}: cannot read it as {PYTORCH.description} (corrupt or truncated?): "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    check_weight_count(path, ws.n)
+    return ws
 
 
 def sample_batch(
