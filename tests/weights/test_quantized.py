@@ -482,3 +482,27 @@ def test_dequantized_array_is_a_lazy_float32_vector():
     assert m[5:7].tolist() == [5.0, 6.0] and calls == [(1, 2)]
     assert np.asarray(m).tolist() == list(range(12))
     assert m[7:3].shape == (0,)
+
+
+def test_transformers_finegrained_fp8_checkpoint_matches_its_own_dequantization(tmp_path):
+    """transformers' own fp8 quantizer writes the checkpoint (weight + weight_scale_inv per
+    128 x 128 block, its config.json entry); its own dequantizer, in float32, is the reference."""
+    transformers = pytest.importorskip("transformers", reason="the dev extra installs it")
+    from transformers.integrations.finegrained_fp8 import Fp8Dequantize, Fp8Quantize
+
+    config = transformers.FineGrainedFP8Config(weight_block_size=[128, 128])
+    quantizer = type("Quantizer", (), {"quantization_config": config})()
+    weight = torch.randn(256, 384, generator=torch.Generator().manual_seed(0))
+    stored = Fp8Quantize(quantizer).convert({f"{LAYER}.weight": weight})
+    assert set(stored) == {f"{LAYER}.weight", f"{LAYER}.weight_scale_inv"}
+    write_folder(tmp_path / "m", None, json.loads(config.to_json_string()), torch_tensors=stored)
+    reference = Fp8Dequantize(quantizer).convert(
+        {
+            "weight": stored[f"{LAYER}.weight"],
+            "weight_scale_inv": stored[f"{LAYER}.weight_scale_inv"],
+        }
+    )["weight"]
+    assert reference.dtype == torch.float32
+    ws = open_weights(tmp_path / "m")
+    assert ws.quantization.method == "fp8" and ws.n == 256 * 384
+    assert bits_equal(np.asarray(ws.tensors[0].data[:]), reference.numpy().reshape(-1))
