@@ -9,6 +9,8 @@ Layout (no module imports one that imports it back):
 - :mod:`.objects`: in-memory objects (arrays, mappings, lists, torch modules) and
   ``build_source``, which classifies entries and applies ``order=``;
 - :mod:`.formats`: one module per file format, each defining a ``FileFormat``;
+- :mod:`.quantized`: quantized checkpoints (GPTQ, AWQ, scaled fp8) dequantized block by
+  block, other methods refused by name;
 - :mod:`.registry`: the explicit list of formats, dispatch by suffix, directories;
 - :mod:`.open`: :func:`open_weights` and :func:`flatten_weights`.
 
