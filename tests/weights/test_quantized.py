@@ -506,3 +506,26 @@ def test_transformers_finegrained_fp8_checkpoint_matches_its_own_dequantization(
     ws = open_weights(tmp_path / "m")
     assert ws.quantization.method == "fp8" and ws.n == 256 * 384
     assert bits_equal(np.asarray(ws.tensors[0].data[:]), reference.numpy().reshape(-1))
+
+
+def test_a_gptq_snapshot_in_the_hub_cache_is_dequantized(tmp_path):
+    """Snapshot files are symlinks into the entry's blobs/: config.json is read through them."""
+    source = tmp_path / "src"
+    ref = write_gptq(source, np.random.default_rng(15))
+    entry = tmp_path / "hub" / "models--org--tiny-gptq"
+    (entry / "blobs").mkdir(parents=True)
+    snapshot = entry / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    for i, name in enumerate(["config.json", "model.safetensors"]):
+        (source / name).rename(entry / "blobs" / f"blob{i}")
+        (snapshot / name).symlink_to(f"../../blobs/blob{i}")
+    ws = open_weights(snapshot)
+    assert ws.quantization.method == "gptq"
+    theta = np.concatenate([ref[n].reshape(-1) for n in ws.names])
+    assert bits_equal(flatten_weights(snapshot), theta)
+
+
+def test_an_unreadable_config_beside_a_plain_model_is_ignored(tmp_path):
+    write_folder(tmp_path / "m", {"a.weight": np.ones((2, 3), np.float32)}, None)
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    assert open_weights(tmp_path / "m").n == 6

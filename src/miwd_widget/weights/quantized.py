@@ -147,8 +147,10 @@ def quantization_config(model_file: Path) -> tuple[dict[str, Any] | None, str | 
         path = inside_folder(model_file, name, "config")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise WeightReadError(f"{path}: not a valid JSON config: {exc}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            # Not the weights: an unreadable config is no config (packed tensors without one
+            # are still refused, from their names).
+            continue
         if not isinstance(data, dict):
             continue
         if name == "config.json":
@@ -466,8 +468,7 @@ def dequantize_items(
     config, where = quantization_config(model_file)
     if format not in ("safetensors", "safetensors-sharded"):
         quantized = config is not None or any(
-            n.endswith((".qweight", ".qzeros", ".weight_scale", ".weight_scale_inv"))
-            or any(mark in n for mark in BNB_MARKS)
+            n.endswith((".qweight", ".qzeros")) or any(mark in n for mark in BNB_MARKS)
             for n in names
         )
         if quantized:
