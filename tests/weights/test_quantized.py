@@ -529,3 +529,27 @@ def test_an_unreadable_config_beside_a_plain_model_is_ignored(tmp_path):
     write_folder(tmp_path / "m", {"a.weight": np.ones((2, 3), np.float32)}, None)
     (tmp_path / "m" / "config.json").write_text("{not json")
     assert open_weights(tmp_path / "m").n == 6
+
+
+def test_configs_as_transformers_writes_them(tmp_path):
+    """transformers' GPTQConfig and AwqConfig JSON (format and checkpoint_format keys)."""
+    transformers = pytest.importorskip("transformers", reason="the dev extra installs it")
+    ref = write_gptq(tmp_path / "m", np.random.default_rng(16), act_order=True, fmt="gptq_v2")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    gptq = transformers.GPTQConfig(
+        bits=4, group_size=32, desc_act=True, checkpoint_format="gptq_v2"
+    )
+    config["quantization_config"] = json.loads(gptq.to_json_string())
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    ws = open_weights(tmp_path / "m")
+    assert dict(ws.quantization.details)["zero_point_offset"] == 0
+    assert bits_equal(np.asarray(ws.tensors[2].data[:]), ref[f"{LAYER}.weight"].reshape(-1))
+    awq = json.loads(transformers.AwqConfig(bits=4, group_size=32).to_json_string())
+    assert quantization_columns({"quantization_config": awq}) == {
+        "quant_method": "awq",
+        "quant_bits": 4,
+    }
+    config["quantization_config"] = {**awq, "backend": "llm-awq"}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightReadError, match="llm-awq"):
+        open_weights(tmp_path / "m")

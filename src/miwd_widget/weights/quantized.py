@@ -555,7 +555,10 @@ def _awq(
     label: str, items: list[tuple[str, Any]], lookup: dict[str, Any], config: dict[str, Any]
 ) -> tuple[list[tuple[str, Any]], Quantization]:
     bits = _int_setting(label, config, ("bits", "w_bit"), "awq")
-    version = str(config.get("version", "gemm")).lower()
+    version = str(config.get("version") or config.get("format") or "gemm").lower()
+    backend = str(config.get("backend") or "autoawq").lower()
+    if backend == "llm-awq":  # MIT's original layout: another packing order
+        raise _refuse(label, "awq (backend 'llm-awq')", "only AutoAWQ's GEMM layout is read")
     if version != "gemm":
         raise _refuse(label, f"awq (version {version!r})", "only the GEMM layout is read")
     if bits != 4:
