@@ -553,3 +553,17 @@ def test_configs_as_transformers_writes_them(tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     with pytest.raises(WeightReadError, match="llm-awq"):
         open_weights(tmp_path / "m")
+
+
+def test_gptq_v1_adds_one_to_the_unpacked_zero_point(tmp_path):
+    """AutoGPTQ reads a stored 4-bit zero of 15 as 16: the + 1 does not carry into the
+    neighbouring field."""
+    q = np.arange(32 * 8).reshape(32, 8) % 16
+    tensors = {
+        "fc.qweight": pack_along_rows(q, 4),
+        "fc.qzeros": pack_along_columns(np.full((1, 8), 15), 4),
+        "fc.scales": np.full((1, 8), 0.5, np.float16),
+    }
+    write_folder(tmp_path / "m", tensors, {"quant_method": "gptq", "bits": 4, "group_size": -1})
+    w = open_weights(tmp_path / "m").tensors[0]
+    assert bits_equal(w.data[:], (0.5 * (q.T - 16)).astype(np.float32).reshape(-1))

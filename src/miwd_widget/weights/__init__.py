@@ -35,6 +35,7 @@ from .open import flatten_weights, open_weights
 from .registry import FORMATS, MODEL_SUFFIXES, format_for
 from .source import (
     MissingDependencyError,
+    Quantization,
     Skip,
     Tensor,
     WeightReadError,
@@ -53,6 +54,7 @@ __all__ = [
     "build_source",
     "is_tensor_like",
     "Skip",
+    "Quantization",
     "FORMATS",
     "MODEL_SUFFIXES",
     "format_for",

@@ -22,7 +22,8 @@ dtypes. Dequantized exactly, in float32 (each value is the format's formula eval
   (act-order / ``desc_act`` checkpoints permute it; without it, group ``i // group_size``).
   ``w[o, i] = scales[g, o] * (q[i, o] - z[g, o])`` with ``g = g_idx[i]``, where the zero
   point is the stored one plus 1 in the original format (``checkpoint_format`` ``"gptq"``,
-  the default) and the stored one in GPTQModel's ``"gptq_v2"``.
+  the default) and the stored one in GPTQModel's ``"gptq_v2"``. As AutoGPTQ reads it, the
+  ``+ 1`` applies to the unpacked field (a stored 15 of 4 bits is a zero point of 16).
 - ``awq`` (AutoAWQ GEMM, 4 bits): ``qweight`` int32 ``(in, out / 8)`` and ``qzeros``
   ``(groups, out / 8)`` pack 8 values along the output dimension in the order
   ``[0, 2, 4, 6, 1, 3, 5, 7]``; ``w[o, i] = (q[i, o] - z[i // group_size, o]) *
