@@ -18,6 +18,7 @@ MODULES = [
     "miwd_widget.weights.objects",
     "miwd_widget.weights.open",
     "miwd_widget.weights.registry",
+    "miwd_widget.weights.quantized",
     "miwd_widget.weights.formats._base",
     "miwd_widget.descriptors",
     "miwd_widget.descriptors.config",

@@ -17,7 +17,8 @@ pointing at it, e.g. ``"main"``).
 Metadata: the scalar fields of ``config.json`` (``model_type``, ``hidden_size``,
 ``num_hidden_layers``, ``torch_dtype``, ``vocab_size``, ...) become columns; lists of
 scalars (``architectures``) are joined with commas; nested objects (``id2label``,
-``rope_scaling``, ...) are left out. A field named like one of the library's own columns
+``rope_scaling``, ...) are left out, except ``quantization_config``, whose method and bits
+become ``quant_method`` and ``quant_bits``. A field named like one of the library's own columns
 (``id``, ``source``, ``repo``, ...) is kept as ``config.<name>``.
 
 A **PEFT adapter folder** (``adapter_config.json`` beside ``adapter_model.safetensors``,
@@ -50,6 +51,7 @@ from ..weights.adapters import (
 )
 from ..weights.guard import HF_CACHE_PREFIX as CACHE_PREFIX
 from ..weights.guard import confinement_root
+from ..weights.quantized import quantization_columns
 from .sources import Item
 
 __all__ = [
@@ -229,6 +231,7 @@ def hf_config_metadata(config_path: Path) -> dict[str, Any]:
         elif not isinstance(value, scalar):
             continue
         meta[f"config.{key}" if key in _RESERVED else str(key)] = value
+    meta.update(quantization_columns(config))  # quant_method, quant_bits of a quantized model
     return meta
 
 

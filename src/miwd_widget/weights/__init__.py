@@ -9,6 +9,8 @@ Layout (no module imports one that imports it back):
 - :mod:`.objects`: in-memory objects (arrays, mappings, lists, torch modules) and
   ``build_source``, which classifies entries and applies ``order=``;
 - :mod:`.formats`: one module per file format, each defining a ``FileFormat``;
+- :mod:`.quantized`: quantized checkpoints (GPTQ, AWQ, scaled fp8) dequantized block by
+  block, other methods refused by name;
 - :mod:`.registry`: the explicit list of formats, dispatch by suffix, directories;
 - :mod:`.adapters`: PEFT adapter folders (``adapter_config.json``): the adapter's own
   tensors, or the update each LoRA module applies, computed as it is read;
@@ -35,6 +37,7 @@ from .open import flatten_weights, open_weights
 from .registry import FORMATS, MODEL_SUFFIXES, format_for
 from .source import (
     MissingDependencyError,
+    Quantization,
     Skip,
     Tensor,
     WeightReadError,
@@ -53,6 +56,7 @@ __all__ = [
     "build_source",
     "is_tensor_like",
     "Skip",
+    "Quantization",
     "FORMATS",
     "MODEL_SUFFIXES",
     "format_for",

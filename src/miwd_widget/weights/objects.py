@@ -84,7 +84,7 @@ def _classify(name: str, arr: Any) -> tuple[Tensor | None, str | None]:
     if isinstance(arr, Skip):
         return None, arr.reason
     if isinstance(arr, Tensor):
-        return Tensor(name, arr.data, arr.dtype), None
+        return Tensor(name, arr.data, arr.dtype, arr.shape), None
     if arr is None or isinstance(arr, (str, bytes, bool, int, float, complex)):
         return None, f"not a tensor ({type(arr).__name__})"
     torch = _torch()

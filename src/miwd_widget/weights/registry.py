@@ -17,6 +17,7 @@ from .formats import keras, npy, nws, onnx, pytorch, safetensors, sharded
 from .formats._base import FileFormat, ReadResult
 from .guard import check_weight_count, regular_file
 from .objects import build_source
+from .quantized import dequantize_items
 from .source import WeightReadError, WeightSource
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ FORMATS: tuple[FileFormat, ...] = (
     npy.NPY,
 )
 
+#: Formats whose files may be quantized checkpoints (:mod:`.quantized` looks at them).
+QUANTIZED_FORMATS = ("safetensors", "safetensors-sharded", "sharded", "torch")
+
 #: Human-readable list of the suffixes read.
 SUPPORTED = (
     ".safetensors, model.safetensors.index.json, .pt, .pth, .bin, .ckpt, .onnx, .npz, .npy, "
@@ -134,7 +138,11 @@ def read_path(
     log.debug("%s: read as %s", target, fmt.name)
     try:
         items, skipped, kind = fmt.read(target)
+        quantization = None
+        if kind in QUANTIZED_FORMATS:
+            items, quantization = dequantize_items(label, target, items, kind)
         ws = build_source(label, items, order, skipped=skipped, path=str(target), format=kind)
+        ws.quantization = quantization
     except WeightReadError:
         raise
     except MemoryError as exc:

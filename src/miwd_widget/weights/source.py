@@ -22,6 +22,7 @@ __all__ = [
     "Tensor",
     "WeightSource",
     "Skip",
+    "Quantization",
     "WeightReadError",
     "MissingDependencyError",
     "natural_key",
@@ -78,6 +79,8 @@ class Tensor:
     name: str
     data: np.ndarray
     dtype: str
+    #: The stored shape, when the reader knows it (quantized layouts need it).
+    shape: tuple[int, ...] | None = None
 
     @property
     def size(self) -> int:
@@ -112,6 +115,35 @@ class Tensor:
         return np.dtype(np.float64) if self.data.dtype == np.float64 else np.dtype(np.float32)
 
 
+@dataclass(frozen=True)
+class Quantization:
+    """How a quantized checkpoint stores its weights (:mod:`~miwd_widget.weights.quantized`).
+
+    Attributes
+    ----------
+    method : str
+        The ``quant_method`` of ``quantization_config`` (``"gptq"``, ``"awq"``, ``"fp8"``,
+        ``"compressed-tensors"``), or ``"fp8"`` for scaled float8 tensors without a config.
+    bits : int
+        Bits of one stored weight.
+    details : tuple of (str, object)
+        What else the dequantization followed (group size, zero-point convention, block).
+
+    Examples
+    --------
+    >>> Quantization("gptq", 4, (("group_size", 128),)).columns()
+    {'quant_method': 'gptq', 'quant_bits': 4}
+    """
+
+    method: str
+    bits: int
+    details: tuple[tuple[str, Any], ...] = ()
+
+    def columns(self) -> dict[str, Any]:
+        """The library columns of this quantization."""
+        return {"quant_method": self.method, "quant_bits": self.bits}
+
+
 @dataclass
 class WeightSource:
     """The weights of one model: ordered tensors plus a report of what was left out.
@@ -128,6 +160,8 @@ class WeightSource:
         The file actually read (for a directory: the model file found in it).
     format : str or None
         The reader used, e.g. ``"safetensors"``, ``"torch"``, ``"onnx"``, ``"nws-float64"``.
+    quantization : Quantization or None
+        For a quantized checkpoint, how its weights were stored (they are dequantized).
     """
 
     name: str
@@ -135,6 +169,7 @@ class WeightSource:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     path: str | None = None
     format: str | None = None
+    quantization: Quantization | None = None
 
     @property
     def n(self) -> int:

@@ -52,6 +52,18 @@ SAFETENSORS_OTHERS = {
     "F6_E3M2": (6, "float6_e3m2"),
     "F4": (4, "float4"),
 }
+#: Integer dtypes, kept as (memory-mapped) arrays of their stored shape.
+SAFETENSORS_INTEGERS = {
+    "BOOL": "?",
+    "U8": "<u1",
+    "I8": "<i1",
+    "U16": "<u2",
+    "I16": "<i2",
+    "U32": "<u4",
+    "I32": "<i4",
+    "U64": "<u8",
+    "I64": "<i8",
+}
 MAX_HEADER_BYTES = 100_000_000  # the format's own limit
 #: Files up to this size are read whole in one call instead of memory-mapped: mapping a
 #: 40 KB file costs more than reading it, and a library of small files opens thousands.
@@ -175,7 +187,13 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
     else:
         buffer = np.memmap(path, dtype=np.uint8, mode="r") if size > start else None
     items: Items = []
-    for key, (dtype, _, begin, end, nbytes) in entries.items():
+    for key, (dtype, shape, begin, end, nbytes) in entries.items():
+        if dtype in SAFETENSORS_INTEGERS and nbytes:
+            # Integer tensors are not weights (build_source skips them), but quantized
+            # checkpoints pack their weights in them (miwd_widget.weights.quantized).
+            ints = buffer[start + begin : start + end].view(np.dtype(SAFETENSORS_INTEGERS[dtype]))
+            items.append((key, ints.reshape(shape)))
+            continue
         if dtype not in SAFETENSORS_FLOATS:
             kind = SAFETENSORS_OTHERS[dtype][1]
             why = "not supported" if kind.startswith(("float", "complex")) else "not a weight"
@@ -187,7 +205,7 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
         else:
             data = buffer[start + begin : start + end].view(np.dtype(stored))
             # Tensor dtypes "bfloat16" and "float8_*" mark uint16/uint8 bit patterns.
-            items.append((key, Tensor(key, data, kind)))
+            items.append((key, Tensor(key, data, kind, tuple(shape))))
     return items, metadata
 
 
