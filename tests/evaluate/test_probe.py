@@ -235,6 +235,9 @@ def test_probe_accuracy_recovers_a_known_function(accuracy_library, monkeypatch)
     assert (out["split"] == "GroupKFold(train_group)").all()
     assert (out["n_groups"] == N_ACC_GROUPS).all()
     assert (out["r2_std"] >= 0).all() and out["r2_median"].notna().all()
+    # pooled out-of-fold scores agree with the per-fold ones on a clean signal
+    assert row.loc["layer-quintiles", "r2_pooled"] >= 0.9
+    assert row.loc["layer-quintiles", "tau_pooled"] >= 0.8
     # groups never split: every fold's training and test groups are disjoint, and every
     # model is tested exactly once per representation
     group = lib.metadata["train_group"].to_numpy()
@@ -252,6 +255,7 @@ def test_probe_accuracy_shuffled_target_has_no_skill(accuracy_library):
     )
     assert (out["r2_mean"] <= 0.1).all(), out[["representation", "r2_mean"]]
     assert (out["tau_mean"].abs() <= 0.25).all(), out[["representation", "tau_mean"]]
+    assert (out["r2_pooled"] <= 0.1).all() and (out["tau_pooled"].abs() <= 0.25).all()
 
 
 def test_probe_accuracy_options_and_errors(accuracy_library):

@@ -648,6 +648,8 @@ ACCURACY_PROBE_COLUMNS = [
     "tau_mean",
     "tau_std",
     "tau_median",
+    "r2_pooled",
+    "tau_pooled",
     "n_models",
     "folds",
     "split",
@@ -702,16 +704,13 @@ def _fit_regress(
     X_train: np.ndarray,
     y_train: np.ndarray,
     X_test: np.ndarray,
-    y_test: np.ndarray,
     regressor: str,
     random_state: int | None,
     standardize: bool = True,
-) -> tuple[float, float]:
-    """R² and Kendall's tau of a regressor's predictions on the test fold."""
-    from scipy.stats import kendalltau
+) -> np.ndarray:
+    """A regressor's predictions of the test fold, fitted on the training fold."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import RidgeCV
-    from sklearn.metrics import r2_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -722,10 +721,16 @@ def _fit_regress(
             steps.insert(0, StandardScaler())
     else:
         steps = [HistGradientBoostingRegressor(random_state=random_state)]
-    model = make_pipeline(*steps).fit(X_train, y_train)
-    pred = model.predict(X_test)
-    tau = kendalltau(y_test, pred).statistic if np.ptp(pred) > 0 else np.nan
-    return float(r2_score(y_test, pred)), float(tau)
+    return np.asarray(make_pipeline(*steps).fit(X_train, y_train).predict(X_test), np.float64)
+
+
+def _r2_tau(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    """R² and Kendall's tau of predictions (tau is NaN for constant predictions)."""
+    from scipy.stats import kendalltau
+    from sklearn.metrics import r2_score
+
+    tau = kendalltau(y, pred).statistic if np.ptp(pred) > 0 else np.nan
+    return float(r2_score(y, pred)), float(tau)
 
 
 def probe_accuracy(
@@ -784,7 +789,9 @@ def probe_accuracy(
     pandas.DataFrame
         One row per (representation, K), columns :data:`ACCURACY_PROBE_COLUMNS`: R² and
         Kendall's tau on the test folds as mean, standard deviation (ddof=0) and median over
-        folds; ``n_models``, ``split`` (``"GroupKFold(<column>)"`` or ``"KFold"``),
+        folds; ``r2_pooled`` and ``tau_pooled`` over the out-of-fold predictions of all
+        models at once (steadier than per-fold scores when test folds hold few models);
+        ``n_models``, ``split`` (``"GroupKFold(<column>)"`` or ``"KFold"``),
         ``n_groups``, ``regressor`` and ``note`` (why a row is NaN; empty otherwise). R² is
         0 for a constant prediction of the test fold's mean and negative for worse.
 
@@ -848,14 +855,14 @@ def probe_accuracy(
                         continue
                     tasks.append(
                         delayed(_fit_regress)(
-                            f[0], y[tr], f[1], y[te], regressor, random_state, not spec.standardized
+                            f[0], y[tr], f[1], regressor, random_state, not spec.standardized
                         )
                     )
-                    keys.append((spec.label, k))
+                    keys.append(((spec.label, k), te))
         results = Parallel(n_jobs=n_jobs, prefer="threads")(tasks)
-        for key, pair in zip(keys, results, strict=True):
+        for (key, te), pred in zip(keys, results, strict=True):
             if not isinstance(scores.get(key), str):
-                scores.setdefault(key, []).append(pair)
+                scores.setdefault(key, []).append((te, pred))
 
     rows = []
     for spec in specs:
@@ -863,8 +870,12 @@ def probe_accuracy(
             got = scores.get((spec.label, k), [])
             why = note or (got if isinstance(got, str) else "")
             ok = not why and len(got) == folds
-            r2 = np.array([p[0] for p in got]) if ok else np.full(1, np.nan)
-            tau = np.array([p[1] for p in got]) if ok else np.full(1, np.nan)
+            per_fold = [_r2_tau(y[te], pred) for te, pred in got] if ok else [(np.nan,) * 2]
+            r2, tau = (np.array(v) for v in zip(*per_fold, strict=True))
+            pooled = (np.nan, np.nan)
+            if ok:
+                tested = np.concatenate([te for te, _ in got])
+                pooled = _r2_tau(y[tested], np.concatenate([pred for _, pred in got]))
             if ok and np.isnan(tau).any():
                 why = f"constant predictions in {int(np.isnan(tau).sum())} folds: no tau there"
             rows.append(
@@ -878,6 +889,8 @@ def probe_accuracy(
                     "tau_mean": float(np.nanmean(tau)) if not np.isnan(tau).all() else np.nan,
                     "tau_std": float(np.nanstd(tau)) if not np.isnan(tau).all() else np.nan,
                     "tau_median": float(np.nanmedian(tau)) if not np.isnan(tau).all() else np.nan,
+                    "r2_pooled": pooled[0],
+                    "tau_pooled": pooled[1],
                     "n_models": int(idx.size),
                     "folds": folds,
                     "split": split,
