@@ -81,7 +81,7 @@ def make_any_representation(name: str, dim: int | None = None, **kw: Any) -> Rep
     >>> make_any_representation("stats").dim
     16
     """
-    from ..representations import make_representation
+    from ..representations import REPRESENTATIONS, make_representation
     from .variants import VARIANTS, make_variant
 
     if name in VARIANTS:
@@ -90,7 +90,7 @@ def make_any_representation(name: str, dim: int | None = None, **kw: Any) -> Rep
         return make_representation(name, dim, **kw)
     except ValueError as exc:
         if "unknown representation" in str(exc):
-            known = sorted(set(DEFAULT_REPRESENTATIONS) | set(VARIANTS))
+            known = sorted(set(REPRESENTATIONS) | set(VARIANTS))
             raise ValueError(f"unknown representation {name!r}; choose one of {known}") from None
         raise
 
@@ -151,8 +151,8 @@ def parse_representations(representations: Sequence[Any]) -> list[_Spec]:
         else:
             raise ValueError(
                 f"representations: each item is a name ('miwd', 'raw', 'stats', 'pca', "
-                f"'random', or a variant such as 'miwd+stats') or a tuple (label, name, "
-                f"kwargs), got {r!r}"
+                f"'random', 'layer-quintiles', or a variant such as 'miwd+stats') or a tuple "
+                f"(label, name, kwargs), got {r!r}"
             )
         # fail now on an unknown name or bad kwargs, not after reading every model
         make_any_representation(spec.name, spec.dims([64])[0], **spec.kwargs)
