@@ -62,6 +62,7 @@ results: setup
 	$(PY) scripts/select_variant.py $(ZOOS)/dev $(ZOOS)/main --out docs/results/variants
 	$(PY) scripts/reproduce_results.py $(ZOOS)/main --out docs/results --figure4 --by dataset \
 	  optimizer activation initialization filter_size depth_conv depth_fc width_conv width_fc
+	$(PY) scripts/accuracy_probe.py $(ZOOS)/main --out docs/results/accuracy
 
 bench: setup
 	$(PY) benchmarks/bench_descriptors.py

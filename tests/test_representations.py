@@ -13,14 +13,18 @@ from sklearn.exceptions import NotFittedError
 
 from miwd_widget.descriptors import auto_value_range, describe
 from miwd_widget.representations import (
+    LAYER_FEATURES,
     RESAMPLED_DIM,
     STATS_FEATURES,
+    LayerCountError,
+    LayerQuintilesRepresentation,
     MIWDRepresentation,
     PCARepresentation,
     RandomProjectionRepresentation,
     RawRepresentation,
     StatsRepresentation,
     global_statistics,
+    layer_statistics,
     make_representation,
     resample,
     resample_models,
@@ -129,6 +133,61 @@ def test_stats_dim_is_16_only():
         make_representation("stats", 64)
     with pytest.raises(ValueError, match="at least 2 weights"):
         StatsRepresentation().transform([np.array([1.0])])
+
+
+# ----------------------------------------------------------------------------- layer quintiles
+
+
+def test_layer_quintiles_equal_numpy_per_tensor():
+    model = _models(1, seed=3)[0]
+    got = LayerQuintilesRepresentation().fit_transform([model])[0].reshape(3, 7)
+    for row, (name, w) in zip(got, model.items(), strict=True):
+        v = w.astype(np.float64).reshape(-1)
+        expected = [v.mean(), v.var(), *np.percentile(v, [1, 25, 50, 75, 99])]
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-7, err_msg=name)
+    assert LAYER_FEATURES == ("mean", "var", "p1", "p25", "p50", "p75", "p99")
+    assert layer_statistics(model).shape == (3, 7)
+
+
+def test_layer_quintiles_follow_layer_order(tmp_path):
+    from safetensors.numpy import save_file
+
+    a = {"first": np.arange(10.0, dtype=np.float32), "second": np.full(4, 7.0, np.float32)}
+    b = {"second": a["second"], "first": a["first"]}  # same tensors, the other order
+    rep = LayerQuintilesRepresentation()
+    Xa, Xb = rep.fit_transform([a]), rep.fit_transform([b])
+    assert Xa[0, 0] == 4.5 and Xa[0, 7] == 7.0  # layer 0's mean, then layer 1's
+    np.testing.assert_array_equal(Xb[0], np.concatenate([Xa[0, 7:], Xa[0, :7]]))
+    # a file's recorded order wins over its (sorted) key order
+    path = tmp_path / "m.safetensors"
+    save_file(b, str(path), metadata={"order": json.dumps(list(b))})
+    np.testing.assert_array_equal(rep.fit_transform([str(path)]), Xb)
+    names = rep.get_feature_names_out()
+    assert list(names[:2]) == ["layer0.mean", "layer0.var"] and names[-1] == "layer1.p99"
+    assert rep.n_features_out == 14
+
+
+def test_layer_quintiles_need_one_layer_count():
+    three = _models(2)
+    two = {"l0.weight": np.ones((3, 3), np.float32), "l0.bias": np.zeros(3, np.float32)}
+    with pytest.raises(LayerCountError, match=r"model 2 \('mapping'\) has 2 layers .* model 0"):
+        LayerQuintilesRepresentation().fit_transform([*three, two])
+    # after fit, new models must have the fitted layer count
+    rep = LayerQuintilesRepresentation().fit(three)
+    assert rep.n_layers_ == 3
+    with pytest.raises(
+        LayerCountError, match="model 0 .* has 2 layers .* the fitted models have 3"
+    ):
+        rep.transform([two])
+    assert isinstance(LayerCountError("x"), ValueError)
+    # K is 7 per layer: a given dim must agree, and there is no K before models are read
+    with pytest.raises(ValueError, match="dim=16 but the models have 3 layers"):
+        make_representation("layer-quintiles", 16).fit(three)
+    assert make_representation("layer-quintiles", 21).fit_transform(three).shape == (2, 21)
+    with pytest.raises(NotFittedError, match="7 x the number of layers"):
+        _ = make_representation("layer-quintiles").n_features_out
+    # a bare theta is a model of one layer
+    assert LayerQuintilesRepresentation().transform([np.arange(9.0)]).shape == (1, 7)
 
 
 # ----------------------------------------------------------------------------- MI-WD

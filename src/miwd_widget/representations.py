@@ -16,6 +16,14 @@ other ways of turning a model's weights theta into a K-dimensional vector:
 ``random``
     theta resampled to 65,536 values, then a K-dimensional Gaussian random projection.
 
+One more baseline comes from the model-zoo literature rather than the paper:
+
+``layer-quintiles``
+    Per tensor (layer), in theta order: mean, variance and the 1/25/50/75/99th percentiles,
+    concatenated (7 features per layer). The per-layer statistics of Unterthiner et al.
+    (2020) and the baseline of the Model Zoos benchmark (Schürholt et al. 2022). K is 7
+    times the number of layers, so every model must have the same number of layers.
+
 Every representation is a scikit-learn estimator: ``fit(models)`` learns what it needs from
 the *training* models only (the MI-WD ``"auto"`` value range, the PCA basis, the projection
 matrix) and ``transform(models)`` reuses it, so new models never leak into the fitted state.
@@ -57,16 +65,20 @@ __all__ = [
     "StatsRepresentation",
     "PCARepresentation",
     "RandomProjectionRepresentation",
+    "LayerQuintilesRepresentation",
+    "LayerCountError",
     "make_representation",
     "model_theta",
     "resample",
     "resample_models",
     "global_statistics",
+    "layer_statistics",
     "describe_flat",
     "square_side",
     "REPRESENTATIONS",
     "RESAMPLED_DIM",
     "STATS_FEATURES",
+    "LAYER_FEATURES",
 ]
 
 #: The paper's N-hat: theta is resampled to this many values before PCA / random projection.
@@ -78,6 +90,9 @@ STATS_FEATURES: tuple[str, ...] = tuple(
     for of in ("theta", "diff")
     for stat in ("mean", "var", "skew", "p1", "p25", "p50", "p75", "p99")
 )
+
+#: The 7 statistics of each layer of ``layer-quintiles``, in feature order.
+LAYER_FEATURES: tuple[str, ...] = ("mean", "var", "p1", "p25", "p50", "p75", "p99")
 
 _PERCENTILES = (1.0, 25.0, 50.0, 75.0, 99.0)
 
@@ -212,6 +227,32 @@ def global_statistics(theta: np.ndarray) -> np.ndarray:
         skew = 0.0 if constant else m3 / m2**1.5
         out[8 * j : 8 * j + 3] = (mean, m2, skew)
         out[8 * j + 3 : 8 * j + 8] = np.percentile(v, _PERCENTILES)
+    return out
+
+
+def layer_statistics(model: Any) -> np.ndarray:
+    """Per tensor (layer) of one model: mean, variance, 1/25/50/75/99th percentiles.
+
+    The tensors are the reader's (:attr:`WeightSource.tensors
+    <miwd_widget.weights.WeightSource.tensors>`), in theta order; the result is an
+    (n_layers, 7) float64 array, columns as :data:`LAYER_FEATURES` (population variance,
+    numpy's linearly interpolated percentiles). A 1-D array is a model of one layer.
+
+    Examples
+    --------
+    >>> layer_statistics({"w": np.arange(5.0), "b": np.ones(2)})[:, :3].tolist()
+    [[2.0, 2.0, 0.04], [1.0, 0.0, 1.0]]
+    """
+    ws = model if isinstance(model, WeightSource) else open_weights(model)
+    out = np.empty((len(ws.tensors), len(LAYER_FEATURES)), dtype=np.float64)
+    for i, t in enumerate(ws.tensors):
+        if t.size == 0:
+            raise ValueError(f"layer statistics: tensor {t.name!r} of {ws.name} is empty")
+        v = np.concatenate([np.asarray(c, dtype=np.float64) for c in t.chunks()])
+        mean = v.mean()
+        out[i, 0] = mean
+        out[i, 1] = np.mean((v - mean) ** 2)
+        out[i, 2:] = np.percentile(v, _PERCENTILES)
     return out
 
 
@@ -559,6 +600,113 @@ class RandomProjectionRepresentation(_ResampledProjection):
         return GaussianRandomProjection(n_components=self.dim, random_state=self.random_state)
 
 
+class LayerCountError(ValueError):
+    """Models with different numbers of layers given to a per-layer representation."""
+
+
+class LayerQuintilesRepresentation(Representation):
+    """Per-layer statistics: each tensor's mean, variance and 1/25/50/75/99th percentiles.
+
+    The baseline of the Model Zoos benchmark (Schürholt et al., NeurIPS 2022), after the
+    per-layer statistics of Unterthiner et al. (2020, "Predicting neural network accuracy
+    from weights"): the 7 numbers of :func:`layer_statistics` for every tensor, concatenated
+    in theta (layer) order, so K = 7 x the number of layers. Learns nothing from data values.
+
+    Layers are the reader's tensors (:attr:`WeightSource.tensors
+    <miwd_widget.weights.WeightSource.tensors>`): a source that knows its tensor boundaries
+    (a state dict, a weight file) is needed; a bare 1-D theta is a model of one layer.
+
+    Models with different numbers of layers: the benchmark's zoos each share one
+    architecture, and the representation is defined only as it is there. Every model must
+    have the same number of layers (layers are matched by position, not by name, so layers
+    of different widths are fine); otherwise ``fit``/``transform`` raise
+    :class:`LayerCountError` naming a model that differs. ``fit`` records the layer count
+    (``n_layers_``) and ``transform`` then requires it of new models; unfitted, ``transform``
+    requires the models it is given to agree. Select the models of one depth to use it on a
+    zoo of mixed architectures.
+
+    Parameters
+    ----------
+    dim
+        ``None`` (default): K follows the layer count. An integer must equal 7 x the layer
+        count (checked when the models are read).
+
+    Examples
+    --------
+    >>> rep = LayerQuintilesRepresentation()
+    >>> rep.fit_transform([{"w": np.arange(5.0), "b": np.ones(2)}]).shape
+    (1, 14)
+    >>> rep.n_features_out
+    14
+    """
+
+    name = "layer-quintiles"
+
+    def __init__(self, dim: int | None = None, progress: bool | None = None) -> None:
+        self.dim = dim
+        self.progress = progress
+
+    @property
+    def n_features_out(self) -> int:
+        """K = 7 x the number of layers (known once models were read, or from ``dim``)."""
+        n_layers = getattr(self, "n_layers_", None)
+        if n_layers is not None:
+            return len(LAYER_FEATURES) * n_layers
+        if self.dim is None:
+            raise NotFittedError(
+                "layer-quintiles: K = 7 x the number of layers; fit or transform models first"
+            )
+        return int(self.dim)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names ``layer<i>.<statistic>``, layer by layer."""
+        n_layers = self.n_features_out // len(LAYER_FEATURES)
+        return np.array(
+            [f"layer{i}.{stat}" for i in range(n_layers) for stat in LAYER_FEATURES], dtype=object
+        )
+
+    def _statistics(self, models: list[Any], n_layers: int | None) -> np.ndarray:
+        """(n, 7 * n_layers) statistics; every model must have ``n_layers`` (or the first's)."""
+        if self.dim is not None:
+            _check_dim(self.dim, self.name)
+        rows: list[np.ndarray] = []
+        first = ""
+        for i, m in enumerate(progress_bar(models, desc="layer statistics", show=self.progress)):
+            ws = m if isinstance(m, WeightSource) else open_weights(m)
+            count = len(ws.tensors)
+            if n_layers is None:
+                n_layers, first = count, f"model 0 ({ws.name!r}) has"
+            if count != n_layers:
+                against = first or "the fitted models have"
+                raise LayerCountError(
+                    f"layer-quintiles: model {i} ({ws.name!r}) has {count} layers (tensors), "
+                    f"{against} {n_layers}. The per-layer statistics are defined only for "
+                    f"models with the same number of layers, as in the Model Zoos benchmark, "
+                    f"whose zoos share one architecture: select the models of one depth."
+                )
+            rows.append(layer_statistics(ws).reshape(-1))
+        k = len(LAYER_FEATURES) * int(n_layers or 0)
+        if self.dim is not None and int(self.dim) != k:
+            raise ValueError(
+                f"layer-quintiles: dim={self.dim} but the models have {n_layers} layers, "
+                f"K = 7 x {n_layers} = {k}; use dim=None"
+            )
+        return np.stack(rows).astype(np.float32)
+
+    def _fit(self, models: list[Any]) -> None:
+        self.fit_transform(models)
+
+    def _transform(self, models: list[Any]) -> np.ndarray:
+        return self._statistics(models, getattr(self, "n_layers_", None))
+
+    def fit_transform(self, models: Sequence[Any], y: Any = None) -> np.ndarray:
+        # Read every model once: the fit is the layer count of the same statistics.
+        X = self._statistics(_as_model_list(models), None)
+        self.n_layers_ = X.shape[1] // len(LAYER_FEATURES)
+        self.fitted_ = True
+        return X
+
+
 #: Representation classes by name.
 REPRESENTATIONS: dict[str, type[Representation]] = {
     "miwd": MIWDRepresentation,
@@ -566,18 +714,21 @@ REPRESENTATIONS: dict[str, type[Representation]] = {
     "stats": StatsRepresentation,
     "pca": PCARepresentation,
     "random": RandomProjectionRepresentation,
+    "layer-quintiles": LayerQuintilesRepresentation,
 }
 
 
 def make_representation(name: str, dim: int | None = None, **kw: Any) -> Representation:
-    """Create a representation by name: ``"miwd"``, ``"raw"``, ``"stats"``, ``"pca"``, ``"random"``.
+    """Create a representation by name: ``"miwd"``, ``"raw"``, ``"stats"``, ``"pca"``,
+    ``"random"`` or ``"layer-quintiles"``.
 
     Parameters
     ----------
     name
         The representation.
     dim
-        K, the number of features (default 1024; 16 and only 16 for ``"stats"``).
+        K, the number of features (default 1024; 16 and only 16 for ``"stats"``; for
+        ``"layer-quintiles"`` None, since K is 7 x the models' number of layers).
     **kw
         Passed to the class (e.g. ``value_range``/``percentiles`` for miwd, ``random_state``).
 
@@ -598,6 +749,9 @@ def make_representation(name: str, dim: int | None = None, **kw: Any) -> Represe
         if dim not in (None, 16):
             raise ValueError(f"stats: the global statistics have dim 16, got dim={dim!r}")
         return cls(**kw)
+    if name == "layer-quintiles":
+        # K = 7 x the number of layers: known only once models are read
+        return cls(dim=None if dim is None else _check_dim(dim, name), **kw)
     dim = 1024 if dim is None else _check_dim(dim, name)
     rep = cls(dim=dim, **kw)
     if isinstance(rep, MIWDRepresentation):

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from evaluate_synthetic import SMALL
 
-from miwd_widget.evaluate import balanced_indices, probe
+from miwd_widget.evaluate import balanced_indices, probe, probe_accuracy
+from miwd_widget.evaluate.probing import ACCURACY_PROBE_COLUMNS
 from miwd_widget.library import ModelLibrary
 
 # ----------------------------------------------------------------------------- helpers
@@ -156,3 +157,137 @@ def test_probe_reports_too_small_classes(library):
     out = probe(lib, targets=["rare"], representations=["stats"], folds=5)
     assert np.isnan(out.loc[0, "accuracy_mean"])
     assert "smallest class has 3 models, fewer than 5 folds" in out.loc[0, "note"]
+
+
+def test_probe_accepts_layer_quintiles(result, library):
+    out = probe(library, ["scale"], ["layer-quintiles"], folds=4)
+    # the fixture's MLPs have 6 tensors: K = 7 x 6
+    assert out.loc[0, "K"] == 42 and out.loc[0, "representation"] == "layer-quintiles"
+    assert out.loc[0, "accuracy_mean"] >= 0.95
+
+
+# ----------------------------------------------------------------------------- accuracy
+
+N_ACC_GROUPS, PER_ACC_GROUP = 30, 3
+
+
+def _accuracy_library(seed: int = 0) -> tuple[ModelLibrary, list[dict[str, np.ndarray]]]:
+    """Three-layer models whose test accuracy is a known function of one layer's spread:
+    accuracy = 0.95 - 2 * std(l01.weight) (+ small noise). The other layers' scales are drawn
+    independently, so only a per-layer view sees the signal cleanly. Models come in training
+    groups of 3."""
+    rng = np.random.default_rng(seed)
+    models, rows = [], []
+    for g in range(N_ACC_GROUPS):
+        for m in range(PER_ACC_GROUP):
+            spread = rng.uniform(0.02, 0.3)
+            models.append(
+                {
+                    "l00.weight": rng.normal(0, rng.uniform(0.02, 0.3), (16, 12)).astype(
+                        np.float32
+                    ),
+                    "l01.weight": rng.normal(0, spread, (16, 16)).astype(np.float32),
+                    "l02.weight": rng.normal(0, rng.uniform(0.02, 0.3), (4, 16)).astype(np.float32),
+                }
+            )
+            rows.append(
+                {
+                    "id": f"g{g}m{m}",
+                    "train_group": g,
+                    "test_accuracy": 0.95 - 2 * spread + rng.normal(0, 0.01),
+                }
+            )
+    md = pd.DataFrame(rows)
+    md["shuffled_accuracy"] = rng.permutation(md["test_accuracy"].to_numpy())
+    return ModelLibrary(np.zeros((len(md), 4, 4), np.float32), md), models
+
+
+@pytest.fixture(scope="module")
+def accuracy_library():
+    return _accuracy_library()
+
+
+ACC_REPRESENTATIONS = ["layer-quintiles", "stats", ("miwd", "miwd", {"percentiles": (1, 99)})]
+
+
+def test_probe_accuracy_recovers_a_known_function(accuracy_library, monkeypatch):
+    import miwd_widget.evaluate.probing as probing
+
+    lib, models = accuracy_library
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    real = probing._FeatureCache.fold_features
+
+    def spy(self, spec, dims, train, test):
+        seen.append((train.copy(), test.copy()))
+        return real(self, spec, dims, train, test)
+
+    monkeypatch.setattr(probing._FeatureCache, "fold_features", spy)
+    out = probe_accuracy(lib, ACC_REPRESENTATIONS, dims=(64,), folds=5, weights=models)
+    assert list(out.columns) == ACCURACY_PROBE_COLUMNS
+    row = out.set_index("representation")
+    assert row.loc["layer-quintiles", "K"] == 21
+    # the per-layer statistics see l01's spread directly
+    assert row.loc["layer-quintiles", "r2_mean"] >= 0.9
+    assert row.loc["layer-quintiles", "tau_mean"] >= 0.8
+    # the pooled views see it mixed with the other layers' scales: still a signal
+    assert row.loc["stats", "tau_mean"] > 0.2
+    assert (out["note"] == "").all() and (out["n_models"] == 90).all()
+    assert (out["split"] == "GroupKFold(train_group)").all()
+    assert (out["n_groups"] == N_ACC_GROUPS).all()
+    assert (out["r2_std"] >= 0).all() and out["r2_median"].notna().all()
+    # pooled out-of-fold scores agree with the per-fold ones on a clean signal
+    assert row.loc["layer-quintiles", "r2_pooled"] >= 0.9
+    assert row.loc["layer-quintiles", "tau_pooled"] >= 0.8
+    # groups never split: every fold's training and test groups are disjoint, and every
+    # model is tested exactly once per representation
+    group = lib.metadata["train_group"].to_numpy()
+    assert len(seen) == 5 * len(ACC_REPRESENTATIONS)
+    for train, test in seen:
+        assert set(group[train]).isdisjoint(group[test])
+    tested = np.concatenate([te for _, te in seen[:: len(ACC_REPRESENTATIONS)]])
+    assert sorted(tested) == list(range(len(lib)))
+
+
+def test_probe_accuracy_shuffled_target_has_no_skill(accuracy_library):
+    lib, models = accuracy_library
+    out = probe_accuracy(
+        lib, ACC_REPRESENTATIONS, dims=(64,), folds=5, weights=models, target="shuffled_accuracy"
+    )
+    assert (out["r2_mean"] <= 0.1).all(), out[["representation", "r2_mean"]]
+    assert (out["tau_mean"].abs() <= 0.25).all(), out[["representation", "tau_mean"]]
+    assert (out["r2_pooled"] <= 0.1).all() and (out["tau_pooled"].abs() <= 0.25).all()
+
+
+def test_probe_accuracy_options_and_errors(accuracy_library):
+    lib, models = accuracy_library
+    kw = dict(representations=["layer-quintiles"], folds=5, weights=models)
+    gbm = probe_accuracy(lib, regressor="gbm", **kw)
+    assert gbm.loc[0, "regressor"] == "gbm" and gbm.loc[0, "r2_mean"] >= 0.8
+    ungrouped = probe_accuracy(lib, groups=False, **kw)
+    assert ungrouped.loc[0, "split"] == "KFold" and ungrouped.loc[0, "n_groups"] == 90
+    with pytest.raises(ValueError, match="regressor must be one of"):
+        probe_accuracy(lib, regressor="svr", **kw)
+    with pytest.raises(ValueError, match="target 'loss' is not a metadata column"):
+        probe_accuracy(lib, target="loss", **kw)
+    # missing accuracies are left out; too few groups leave the row NaN with a note
+    md = lib.metadata.copy()
+    md.loc[:5, "test_accuracy"] = np.nan
+    assert probe_accuracy(ModelLibrary(lib.descriptors, md), **kw).loc[0, "n_models"] == 84
+    md["train_group"] = np.arange(len(md)) % 3
+    few = probe_accuracy(ModelLibrary(lib.descriptors, md), **kw)
+    assert (
+        np.isnan(few.loc[0, "r2_mean"])
+        and "3 train_group groups, fewer than 5" in few.loc[0, "note"]
+    )
+
+
+def test_layer_quintiles_of_mixed_depths_fail_before_fitting(accuracy_library):
+    from miwd_widget.representations import LayerCountError
+
+    lib, models = accuracy_library
+    mixed = [dict(m) for m in models]
+    del mixed[7]["l02.weight"]
+    with pytest.raises(LayerCountError, match=r"model 7 \('mapping'\) has 2 layers"):
+        probe_accuracy(lib, ["layer-quintiles"], folds=5, weights=mixed)
+    with pytest.raises(LayerCountError, match="model 7"):
+        probe(lib, ["train_group"], ["stats", "layer-quintiles"], folds=5, weights=mixed)

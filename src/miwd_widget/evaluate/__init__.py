@@ -7,6 +7,10 @@ Eilertsen et al. (2024), section 3:
   baselines of :mod:`miwd_widget.representations`, or the variants of
   :mod:`~miwd_widget.evaluate.variants`) under stratified k-fold cross-validation, grouped
   by training group when the zoo records one.
+- :func:`probe_accuracy` -- beyond the paper, as Unterthiner et al. (2020) and the Model
+  Zoos benchmark (Schürholt et al. 2022): regress each model's test accuracy on a
+  representation (R² and Kendall's tau over grouped folds); the benchmark's per-layer
+  statistics are the ``"layer-quintiles"`` representation.
 - :func:`embedding_grid` -- Figure 4: one UMAP embedding per representation, colored by a
   hyper-parameter.
 - :func:`compare_chart` -- Figure 5: what characterizes each named cluster
@@ -37,12 +41,14 @@ from .probing import (
     balanced_indices,
     make_any_representation,
     probe,
+    probe_accuracy,
 )
 from .symmetry import column_major, invariance, permute_hidden_neurons
 from .weights import LibraryWeightsError, library_weights
 
 __all__ = [
     "probe",
+    "probe_accuracy",
     "probe_chart",
     "embedding_grid",
     "compare_chart",

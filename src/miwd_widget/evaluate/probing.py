@@ -4,7 +4,8 @@ Eilertsen et al. (2024), section 3, "Untangling hyper-parameters": for each targ
 are balanced by subsampling and a standardized linear SVM is cross-validated on each
 representation. Models trained together (``metadata["train_group"]``, recorded by the zoo)
 share what the batching needs; the folds keep every such group on one side, so a
-representation cannot score by recognizing a training group.
+representation cannot score by recognizing a training group. :func:`probe_accuracy` does the
+same for a continuous target, test accuracy, with regression instead of classification.
 
 Examples
 --------
@@ -31,19 +32,23 @@ import pandas as pd
 
 from .._progress import progress as progress_bar
 from ..columns import TRAIN_GROUP
-from .weights import library_weights
+from .weights import library_sources, library_weights
 
 if TYPE_CHECKING:
     from ..representations import Representation
 
 __all__ = [
     "probe",
+    "probe_accuracy",
     "balanced_indices",
     "make_any_representation",
     "parse_representations",
     "DEFAULT_TARGETS",
     "DEFAULT_REPRESENTATIONS",
     "PROBE_COLUMNS",
+    "ACCURACY_PROBE_COLUMNS",
+    "REGRESSORS",
+    "RIDGE_ALPHAS",
 ]
 
 DEFAULT_TARGETS = ("dataset", "optimizer", "activation", "initialization", "batch_size")
@@ -76,7 +81,7 @@ def make_any_representation(name: str, dim: int | None = None, **kw: Any) -> Rep
     >>> make_any_representation("stats").dim
     16
     """
-    from ..representations import make_representation
+    from ..representations import REPRESENTATIONS, make_representation
     from .variants import VARIANTS, make_variant
 
     if name in VARIANTS:
@@ -85,7 +90,7 @@ def make_any_representation(name: str, dim: int | None = None, **kw: Any) -> Rep
         return make_representation(name, dim, **kw)
     except ValueError as exc:
         if "unknown representation" in str(exc):
-            known = sorted(set(DEFAULT_REPRESENTATIONS) | set(VARIANTS))
+            known = sorted(set(REPRESENTATIONS) | set(VARIANTS))
             raise ValueError(f"unknown representation {name!r}; choose one of {known}") from None
         raise
 
@@ -102,7 +107,10 @@ class _Spec:
     def kwargs(self) -> dict[str, Any]:
         return dict(self.kw)
 
-    def dims(self, dims: Sequence[int]) -> list[int]:
+    def dims(self, dims: Sequence[int]) -> list[int | None]:
+        """The K to test; None for layer-quintiles, whose K follows the layer count."""
+        if self.name == "layer-quintiles":
+            return [None]
         return [16] if self.name == "stats" else [int(k) for k in dims]
 
     @property
@@ -143,11 +151,11 @@ def parse_representations(representations: Sequence[Any]) -> list[_Spec]:
         else:
             raise ValueError(
                 f"representations: each item is a name ('miwd', 'raw', 'stats', 'pca', "
-                f"'random', or a variant such as 'miwd+stats') or a tuple (label, name, "
-                f"kwargs), got {r!r}"
+                f"'random', 'layer-quintiles', or a variant such as 'miwd+stats') or a tuple "
+                f"(label, name, kwargs), got {r!r}"
             )
         # fail now on an unknown name or bad kwargs, not after reading every model
-        make_any_representation(spec.name, 16 if spec.name == "stats" else 64, **spec.kwargs)
+        make_any_representation(spec.name, spec.dims([64])[0], **spec.kwargs)
         specs.append(spec)
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
@@ -212,10 +220,15 @@ def _group_codes(values: pd.Series) -> np.ndarray:
 class _FeatureCache:
     """Features of all library models, computed once where the fit does not see the data."""
 
-    def __init__(self, thetas: list[np.ndarray], progress: bool | None) -> None:
+    def __init__(
+        self, thetas: list[np.ndarray], progress: bool | None, sources: Sequence[Any] = ()
+    ) -> None:
         self.thetas = thetas
         self.progress = progress
-        self._global: dict[tuple[str, int], np.ndarray] = {}  # (label, K); labels are unique
+        # the models as given (files, state dicts): per-layer representations need their
+        # tensor boundaries, which theta has lost
+        self.sources = list(sources)
+        self._global: dict[tuple[str, int | None], np.ndarray] = {}  # labels are unique
         self._resampled: dict[int, np.ndarray] = {}
         # MI-WD blocks of the current fold, by (kwargs, K): "miwd" and "miwd+stats" with the
         # same MI-WD settings share them
@@ -231,13 +244,16 @@ class _FeatureCache:
             )
         return self._resampled[n_points]
 
-    def global_features(self, spec: _Spec, dim: int) -> np.ndarray:
-        from ..representations import RandomProjectionRepresentation
+    def global_features(self, spec: _Spec, dim: int | None) -> np.ndarray:
+        from ..representations import LayerQuintilesRepresentation, RandomProjectionRepresentation
 
         key = (spec.label, dim)
         if key not in self._global:
             rep = make_any_representation(spec.name, dim, progress=False, **spec.kwargs)
-            if isinstance(rep, RandomProjectionRepresentation):
+            if isinstance(rep, LayerQuintilesRepresentation):
+                # learns nothing from data; raises LayerCountError on mixed depths
+                self._global[key] = rep.fit_transform(self.sources or self.thetas)
+            elif isinstance(rep, RandomProjectionRepresentation):
                 # The Gaussian matrix depends only on (n_points, K, random_state), never on
                 # the training values, so the fit on any fold gives this same matrix.
                 X = self.resampled(rep.n_points)
@@ -271,13 +287,17 @@ class _FeatureCache:
                 self._fold_miwd[(settings, k)] = X
         return {k: self._fold_miwd[(settings, k)] for k in dims}
 
+    def n_features(self, spec: _Spec, dim: int | None) -> int:
+        """K of a representation: ``dim``, or the feature count when K follows the models."""
+        return int(dim) if dim is not None else self.global_features(spec, dim).shape[1]
+
     def fold_features(
-        self, spec: _Spec, dims: list[int], train: np.ndarray, test: np.ndarray
-    ) -> dict[int, tuple[np.ndarray, np.ndarray] | str]:
+        self, spec: _Spec, dims: list[Any], train: np.ndarray, test: np.ndarray
+    ) -> dict[Any, tuple[np.ndarray, np.ndarray] | str]:
         """Per K: (X_train, X_test), or a note why this K cannot be computed."""
         from ..representations import PCARepresentation
 
-        out: dict[int, tuple[np.ndarray, np.ndarray] | str] = {}
+        out: dict[Any, tuple[np.ndarray, np.ndarray] | str] = {}
         if not spec.fold_dependent:
             for k in dims:
                 X = self.global_features(spec, k)
@@ -325,6 +345,20 @@ class _FeatureCache:
             for k in feasible:
                 out[k] = (Z[:n_train, :k], Z[n_train:, :k])
         return out
+
+
+def _library_features(
+    library: Any, specs: list[_Spec], weights: Sequence[Any] | None, progress: bool | None
+) -> _FeatureCache:
+    """The feature cache of a library's models; per-layer features are computed now, so
+    models of different depths fail before any classifier is fitted."""
+    thetas = library_weights(library, weights, progress)
+    sources = list(weights) if weights is not None else library_sources(library)
+    cache = _FeatureCache(thetas, progress, sources)
+    for spec in specs:
+        if spec.name == "layer-quintiles":
+            cache.global_features(spec, None)
+    return cache
 
 
 def _fit_score(
@@ -417,13 +451,16 @@ def probe(
     targets
         Metadata columns to predict.
     representations
-        Names (``"miwd"``, ``"raw"``, ``"stats"``, ``"pca"``, ``"random"``, or a variant of
+        Names (``"miwd"``, ``"raw"``, ``"stats"``, ``"pca"``, ``"random"``,
+        ``"layer-quintiles"`` -- which needs models of one depth and raises
+        :class:`~miwd_widget.representations.LayerCountError` otherwise -- or a variant of
         :mod:`miwd_widget.evaluate.variants`: ``"miwd+stats"``, ``"window-moments"``,
         ``"miwd-asinh"``, ``"miwd-quantile"``) or tuples ``(label, name, kwargs)``, e.g.
         ``("miwd[-5,5]", "miwd", {"value_range": (-5, 5)})`` to compare the paper's fixed
         range with the default ``"auto"`` one.
     dims
-        The K to test (``stats`` always has K = 16; ``miwd+stats`` has K + 16 features).
+        The K to test (``stats`` always has K = 16, ``layer-quintiles`` 7 per layer;
+        ``miwd+stats`` has K + 16 features).
     folds
         Number of stratified folds.
     random_state
@@ -486,8 +523,7 @@ def probe(
     codes_by_row = _group_codes(md[group_col]) if group_col else None
     split = f"StratifiedGroupKFold({group_col})" if group_col else _UNGROUPED
     dims = [int(k) for k in dims]
-    thetas = library_weights(library, weights, progress)
-    cache = _FeatureCache(thetas, progress)
+    cache = _library_features(library, specs, weights, progress)
 
     rows: list[dict[str, Any]] = []
 
@@ -506,7 +542,7 @@ def probe(
                     {
                         "target": target,
                         "representation": spec.label,
-                        "K": k,
+                        "K": cache.n_features(spec, k),
                         "accuracy_mean": float(np.mean(a)) if ok else np.nan,
                         "accuracy_std": float(np.std(a)) if ok else np.nan,
                         "chance": 1.0 / n_classes if n_classes else np.nan,
@@ -595,3 +631,272 @@ def probe(
             conv.setdefault(key, []).append(converged)
         add_rows(*summary[:1], accs, conv, *summary[3:], warn=warn)
     return pd.DataFrame(rows, columns=PROBE_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------
+# predicting test accuracy (regression)
+# --------------------------------------------------------------------------------------
+
+#: Columns of :func:`probe_accuracy`'s table.
+ACCURACY_PROBE_COLUMNS = [
+    "target",
+    "representation",
+    "K",
+    "r2_mean",
+    "r2_std",
+    "r2_median",
+    "tau_mean",
+    "tau_std",
+    "tau_median",
+    "r2_pooled",
+    "tau_pooled",
+    "n_models",
+    "folds",
+    "split",
+    "n_groups",
+    "regressor",
+    "note",
+]
+REGRESSORS = ("ridge", "gbm")
+#: The ridge penalties tried inside each training fold (standardized features).
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
+
+
+def _accuracy_column(md: pd.DataFrame, target: str | None) -> str:
+    """The accuracy column to predict: ``target``, or the first of ACCURACY_COLUMNS present."""
+    from ..columns import ACCURACY_COLUMNS
+
+    if target is not None:
+        if target not in md.columns:
+            raise ValueError(
+                f"probe_accuracy: target {target!r} is not a metadata column "
+                f"(have {list(md.columns)})"
+            )
+        return target
+    for col in ACCURACY_COLUMNS:
+        if col in md.columns:
+            return col
+    raise ValueError(
+        f"probe_accuracy: no accuracy column ({', '.join(ACCURACY_COLUMNS)}) in the metadata; "
+        f"name one with target="
+    )
+
+
+def _regression_splits(
+    n: int, group_codes: np.ndarray | None, folds: int, random_state: int | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fold positions into ``range(n)``: GroupKFold, or KFold for ungrouped models.
+
+    GroupKFold balances fold sizes deterministically; the groups are renumbered at random
+    first (``random_state``), so that ties between equal-sized groups depend on the seed and
+    not on the order of the table.
+    """
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if group_codes is None:
+        return list(KFold(n_splits=folds, shuffle=True, random_state=random_state).split(range(n)))
+    _, codes = np.unique(group_codes, return_inverse=True)
+    renumbered = np.random.default_rng(random_state).permutation(codes.max() + 1)[codes]
+    return list(GroupKFold(n_splits=folds).split(np.zeros(n), groups=renumbered))
+
+
+def _fit_regress(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    regressor: str,
+    random_state: int | None,
+    standardize: bool = True,
+) -> np.ndarray:
+    """A regressor's predictions of the test fold, fitted on the training fold."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if regressor == "ridge":
+        # the penalty is chosen by leave-one-out on the training fold only
+        steps: list[Any] = [RidgeCV(alphas=RIDGE_ALPHAS)]
+        if standardize:
+            steps.insert(0, StandardScaler())
+    else:
+        steps = [HistGradientBoostingRegressor(random_state=random_state)]
+    return np.asarray(make_pipeline(*steps).fit(X_train, y_train).predict(X_test), np.float64)
+
+
+def _r2_tau(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    """R² and Kendall's tau of predictions (tau is NaN for constant predictions)."""
+    from scipy.stats import kendalltau
+    from sklearn.metrics import r2_score
+
+    tau = kendalltau(y, pred).statistic if np.ptp(pred) > 0 else np.nan
+    return float(r2_score(y, pred)), float(tau)
+
+
+def probe_accuracy(
+    library: Any,
+    representations: Sequence[Any] = DEFAULT_REPRESENTATIONS,
+    dims: Sequence[int] = (64, 256, 1024),
+    folds: int = 5,
+    random_state: int | None = 0,
+    n_jobs: int | None = 1,
+    *,
+    target: str | None = None,
+    groups: str | bool | None = None,
+    weights: Sequence[Any] | None = None,
+    regressor: str = "ridge",
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Predict each model's test accuracy from its weight representation (regression).
+
+    Unterthiner et al. (2020, "Predicting neural network accuracy from weights") report R²
+    and Kendall's tau of predicted against true test accuracy on the Small CNN Zoo; the Model
+    Zoos benchmark (Schürholt et al. 2022) does the same for its zoos. Here, for each
+    representation, the models with a known accuracy are split into ``folds`` folds --
+    grouped, as :func:`probe` does, so that the models of one training group (or any
+    ``groups`` column) are always on the same side -- and a regressor is fitted on each
+    training fold: by default ``StandardScaler -> RidgeCV`` (the penalty chosen among
+    :data:`RIDGE_ALPHAS` by leave-one-out within the training fold), the regression
+    counterpart of the probe's standardized linear SVM. Everything fitted (MI-WD ``"auto"``
+    range, variants, PCA basis, scaler, regressor) sees the training fold only.
+
+    Parameters
+    ----------
+    library
+        A :class:`~miwd_widget.library.ModelLibrary` with an accuracy column and weights
+        (``metadata["source"]``, or ``weights=``).
+    representations, dims, weights, progress
+        As in :func:`probe`; add ``"layer-quintiles"`` for the benchmark's per-layer
+        statistics (models of one depth only).
+    folds
+        Number of folds (at least 2).
+    random_state
+        Seed of the fold assignment and of the gradient-boosting regressor.
+    n_jobs
+        Parallel fits (joblib threads).
+    target
+        The column to predict; default the first of ``test_accuracy``, ``accuracy``,
+        ``test_acc`` present. Models with a missing value are left out.
+    groups
+        As in :func:`probe`: ``None`` groups by ``train_group`` when recorded, a column
+        name groups by it, ``False`` gives ungrouped ``KFold``.
+    regressor
+        ``"ridge"`` (default, above) or ``"gbm"``: scikit-learn's
+        ``HistGradientBoostingRegressor`` with default settings and ``random_state``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (representation, K), columns :data:`ACCURACY_PROBE_COLUMNS`: R² and
+        Kendall's tau on the test folds as mean, standard deviation (ddof=0) and median over
+        folds; ``r2_pooled`` and ``tau_pooled`` over the out-of-fold predictions of all
+        models at once (steadier than per-fold scores when test folds hold few models);
+        ``n_models``, ``split`` (``"GroupKFold(<column>)"`` or ``"KFold"``),
+        ``n_groups``, ``regressor`` and ``note`` (why a row is NaN; empty otherwise). R² is
+        0 for a constant prediction of the test fold's mean and negative for worse.
+
+    Examples
+    --------
+    >>> from miwd_widget.library import ModelLibrary
+    >>> rng = np.random.default_rng(0)
+    >>> scale = rng.uniform(0.05, 0.5, 60)
+    >>> lib = ModelLibrary(np.zeros((60, 4, 4), np.float32),
+    ...                    pd.DataFrame({"test_accuracy": 1 - scale, "train_group": np.arange(60) // 3}))
+    >>> thetas = [rng.normal(0, s, 500) for s in scale]
+    >>> out = probe_accuracy(lib, ["stats"], folds=4, weights=thetas, progress=False)
+    >>> bool(out.loc[0, "r2_mean"] > 0.9), bool(out.loc[0, "tau_mean"] > 0.8), out.loc[0, "split"]
+    (True, True, 'GroupKFold(train_group)')
+    """
+    from joblib import Parallel, delayed
+
+    md = library.metadata
+    column = _accuracy_column(md, target)
+    if isinstance(representations, str):
+        representations = [representations]
+    specs = parse_representations(representations)
+    if regressor not in REGRESSORS:
+        raise ValueError(
+            f"probe_accuracy: regressor must be one of {REGRESSORS}, got {regressor!r}"
+        )
+    if not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"probe_accuracy: folds must be an integer >= 2, got {folds!r}")
+    group_col = _group_column(md, groups)
+    codes_by_row = _group_codes(md[group_col]) if group_col else None
+    split = f"GroupKFold({group_col})" if group_col else "KFold"
+    dims = [int(k) for k in dims]
+    values = pd.to_numeric(md[column], errors="coerce").to_numpy(dtype=np.float64)
+    idx = np.flatnonzero(np.isfinite(values))
+    y = values[idx]
+    n_groups = int(idx.size) if codes_by_row is None else len(np.unique(codes_by_row[idx]))
+    cache = _library_features(library, specs, weights, progress)
+
+    note = ""
+    if idx.size < 2 * folds:
+        note = f"{column}: {idx.size} models with a value, too few for {folds} folds"
+    elif n_groups < folds:
+        note = f"the models fall in {n_groups} {group_col} groups, fewer than {folds} folds"
+    scores: dict[tuple[str, Any], Any] = {}
+    if not note:
+        codes = None if codes_by_row is None else codes_by_row[idx]
+        tasks, keys = [], []
+        for tr, te in progress_bar(
+            _regression_splits(idx.size, codes, folds, random_state),
+            desc="probe accuracy",
+            show=progress,
+            unit="fold",
+        ):
+            for spec in specs:
+                feats = cache.fold_features(spec, spec.dims(dims), idx[tr], idx[te])
+                for k, f in feats.items():
+                    if isinstance(scores.get((spec.label, k)), str):
+                        continue
+                    if isinstance(f, str):
+                        scores[(spec.label, k)] = f
+                        continue
+                    tasks.append(
+                        delayed(_fit_regress)(
+                            f[0], y[tr], f[1], regressor, random_state, not spec.standardized
+                        )
+                    )
+                    keys.append(((spec.label, k), te))
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(tasks)
+        for (key, te), pred in zip(keys, results, strict=True):
+            if not isinstance(scores.get(key), str):
+                scores.setdefault(key, []).append((te, pred))
+
+    rows = []
+    for spec in specs:
+        for k in spec.dims(dims):
+            got = scores.get((spec.label, k), [])
+            why = note or (got if isinstance(got, str) else "")
+            ok = not why and len(got) == folds
+            per_fold = [_r2_tau(y[te], pred) for te, pred in got] if ok else [(np.nan,) * 2]
+            r2, tau = (np.array(v) for v in zip(*per_fold, strict=True))
+            pooled = (np.nan, np.nan)
+            if ok:
+                tested = np.concatenate([te for te, _ in got])
+                pooled = _r2_tau(y[tested], np.concatenate([pred for _, pred in got]))
+            if ok and np.isnan(tau).any():
+                why = f"constant predictions in {int(np.isnan(tau).sum())} folds: no tau there"
+            rows.append(
+                {
+                    "target": column,
+                    "representation": spec.label,
+                    "K": cache.n_features(spec, k),
+                    "r2_mean": float(np.mean(r2)),
+                    "r2_std": float(np.std(r2)),
+                    "r2_median": float(np.median(r2)),
+                    "tau_mean": float(np.nanmean(tau)) if not np.isnan(tau).all() else np.nan,
+                    "tau_std": float(np.nanstd(tau)) if not np.isnan(tau).all() else np.nan,
+                    "tau_median": float(np.nanmedian(tau)) if not np.isnan(tau).all() else np.nan,
+                    "r2_pooled": pooled[0],
+                    "tau_pooled": pooled[1],
+                    "n_models": int(idx.size),
+                    "folds": folds,
+                    "split": split,
+                    "n_groups": n_groups,
+                    "regressor": regressor,
+                    "note": why,
+                }
+            )
+    return pd.DataFrame(rows, columns=ACCURACY_PROBE_COLUMNS)

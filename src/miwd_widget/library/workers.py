@@ -47,8 +47,7 @@ def _open_torch_file(path: str, root: str) -> WeightSource:
     """A PyTorch checkpoint the layout names (no suffix to choose its reader by), read with
     the PyTorch reader (``weights_only=True``) if it resolves inside ``root``."""
     from ..weights.formats.pytorch import PYTORCH
-    from ..weights.guard import check_weight_count, regular_file
-    from ..weights.objects import build_source
+    from ..weights.registry import read_path
 
     resolved = os.path.realpath(path)
     if not Path(resolved).is_relative_to(root):
@@ -56,19 +55,7 @@ def _open_torch_file(path: str, root: str) -> WeightSource:
             f"{path}: refused: it resolves to {resolved}, outside the folder read ({root}; "
             "a symlink out of it?)"
         )
-    file = regular_file(path)
-    try:
-        items, skipped, kind = PYTORCH.read(file)
-        ws = build_source(path, items, skipped=skipped, path=path, format=kind)
-    except WeightReadError:
-        raise
-    except Exception as exc:  # torch's errors on corrupt files become one clear message
-        raise WeightReadError(
-            f"{path}: cannot read it as {PYTORCH.description} (corrupt or truncated?): "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
-    check_weight_count(path, ws.n)
-    return ws
+    return read_path(Path(path), file_format=PYTORCH)
 
 
 def sample_batch(

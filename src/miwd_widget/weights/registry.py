@@ -124,17 +124,19 @@ def read_path(
     order: Sequence[str] | None = None,
     include_buffers: bool = False,
     name: str | None = None,
+    file_format: FileFormat | None = None,
 ) -> WeightSource:
     """Read the model file at ``path`` (or the one model file in a directory).
 
     ``include_buffers`` is accepted for symmetry with in-memory modules: a saved state_dict
-    holds whatever was saved, buffers included.
+    holds whatever was saved, buffers included. ``file_format``: the reader to use where a
+    layout, not the file's suffix, says what the file is (default: by suffix).
     """
     label = name or str(path)
     target = model_in_directory(path) if path.is_dir() else path
     # Stat before any open: a FIFO would block, /dev/zero would be read forever.
     regular_file(target)
-    fmt = format_for(target)
+    fmt = file_format or format_for(target)
     log.debug("%s: read as %s", target, fmt.name)
     try:
         items, skipped, kind = fmt.read(target)
