@@ -28,6 +28,7 @@ For each checkpoint, in one run and interleaved:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -80,10 +81,12 @@ def llama_tensors(params: float) -> list[tuple[str, list[int]]]:
     return out
 
 
-def weight_blocks(dtype: str, rng: np.random.Generator) -> list[bytes]:
+@functools.lru_cache(maxsize=4)
+def weight_blocks(dtype: str, seed: int) -> list[bytes]:
     """Four 256 MB blocks of normal weights (std 0.01-0.04), the raw bytes of ``dtype``."""
     _, size, name = DTYPES[dtype]
     n = BLOCK_BYTES // size
+    rng = np.random.default_rng(seed)
     out = []
     for std in (0.01, 0.02, 0.03, 0.04):
         w = rng.standard_normal(n, dtype=np.float32) * std
@@ -95,7 +98,7 @@ def write_checkpoint(folder: Path, params: float, dtype: str, shard_gb: float, s
     """A sharded checkpoint (index.json + shards) of about ``params`` weights; its path."""
     folder.mkdir(parents=True, exist_ok=True)
     st_dtype, size, _ = DTYPES[dtype]
-    blocks = weight_blocks(dtype, np.random.default_rng(seed))
+    blocks = weight_blocks(dtype, seed)
     tensors = llama_tensors(params)
     shards: list[list[tuple[str, list[int]]]] = [[]]
     used = 0
@@ -243,7 +246,11 @@ def cmd_library(args: argparse.Namespace) -> None:
     root = Path(args.dir) / "library"
     t0 = time.perf_counter()
     for m in range(args.models):
-        index = write_checkpoint(root / f"model{m:03d}", args.model_params, "bf16", 100.0, seed=m)
+        # two sets of weight blocks, alternating: drawing 1 GB of normals per model would
+        # take longer than the build it feeds
+        index = write_checkpoint(
+            root / f"model{m:03d}", args.model_params, "bf16", 100.0, seed=m % 2
+        )
         # one file per model, beside its folder: from_files reads files
         (index.parent / "model-00001-of-00001.safetensors").rename(
             root / f"model{m:03d}.safetensors"
@@ -260,7 +267,11 @@ def cmd_library(args: argparse.Namespace) -> None:
             plain = timed(lambda: [plain_pass(p) for p in files])
             peak = AnonPeak()
             base = AnonPeak.now()
-            t = timed(lambda: ModelLibrary.from_files(root, S=32, B=32, progress=False))
+            t = timed(
+                lambda: ModelLibrary.from_files(
+                    root, S=32, B=32, progress=False, n_jobs=args.n_jobs
+                )
+            )
             print(
                 f"cached run {run}: from_files {t:.1f} s ({gb / t:.2f} GB/s), plain pass {plain:.1f} s "
                 f"({gb / plain:.2f} GB/s), ratio {plain / t:.2f}, anon peak "
@@ -330,6 +341,7 @@ def main() -> None:
     lib = sub.add_parser("library")
     lib.add_argument("--models", type=int, default=20)
     lib.add_argument("--model-params", type=float, default=2.5e8)
+    lib.add_argument("--n-jobs", type=int, default=None, help="from_files' n_jobs")
     small = sub.add_parser("small")
     small.add_argument("--files", type=int, default=4000)
     args = parser.parse_args()
