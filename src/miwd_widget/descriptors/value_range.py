@@ -94,8 +94,8 @@ RANGE_SEED = 0
 #: A model whose sampled weights are this much one single value is degenerate.
 DEGENERATE_FRACTION = 0.99
 
-#: Values read per step; float32/float64 pieces are views, so this only bounds the
-#: float16/bfloat16 conversion buffers and the work between progress updates.
+#: Values :func:`sample_weights` reads per step; float32/float64 pieces are views, so this
+#: only bounds the conversion buffers of other dtypes.
 CHUNK_ELEMS = 1 << 24
 
 
