@@ -107,6 +107,20 @@ def test_nan_and_inf_raise_by_default_naming_the_tensor(dtype_name):
         describe_source(ws, DescriptorConfig(S=2, B=4, value_range=(-1, 1)))
 
 
+@pytest.mark.parametrize("dtype_name", list(ALL_DTYPES))
+@pytest.mark.parametrize("lo_hi", [(0.0, 1e-310), (-1e-310, 1e-310), (0.0, 1e-307)])
+def test_ranges_too_narrow_for_b_over_their_width(dtype_name, lo_hi):
+    # B / (hi - lo) overflows to inf here; numpy.histogram still bins these ranges.
+    lo, hi = lo_hi
+    theta = np.zeros(40, np.float64)
+    theta[:10] = hi / 3
+    theta[10:15] = hi
+    theta = theta.astype(ALL_DTYPES[dtype_name])  # narrow dtypes: all of it 0
+    config = DescriptorConfig(S=2, B=32, value_range=lo_hi)
+    got = describe_source(open_weights(theta), config)
+    np.testing.assert_array_equal(got, reference(theta.astype(np.float64), 2, 32, lo, hi))
+
+
 def test_float32_buckets_split_by_one_edge_get_numpys_threshold():
     from miwd_widget.descriptors.window_counts import bin_values, float32_buckets
 

@@ -75,7 +75,10 @@ def _bin_run(x, a, b, lo, hi, norm, edges, nbins, clip, rows):
     for i in range(a, b):
         v = np.float64(x[i])
         if v >= lo and v <= hi:
-            k = int((v - lo) * norm)
+            if norm != np.inf:
+                k = int((v - lo) * norm)
+            else:  # B / (hi - lo) overflows for a range narrower than B / 1.8e308
+                k = int((v - lo) / (hi - lo) * nbins)
             if k > last:
                 k = last
             if v < edges[k]:

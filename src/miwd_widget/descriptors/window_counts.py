@@ -54,7 +54,8 @@ def bin_values(values: np.ndarray, lo: float, hi: float, nbins: int, clip: bool)
     edges = np.linspace(lo, hi, nbins + 1)
     keep = (v >= lo) & (v <= hi)
     x = v[keep]
-    k = ((x - lo) * (nbins / (hi - lo))).astype(np.int64)
+    # numpy's own index formula (divide, then multiply: B / (hi - lo) could overflow)
+    k = ((x - lo) / (hi - lo) * nbins).astype(np.int64)
     k[k >= nbins] = nbins - 1
     k[x < edges[k]] -= 1
     up = (x >= edges[k + 1]) & (k != nbins - 1)
