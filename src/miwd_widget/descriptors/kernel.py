@@ -62,6 +62,14 @@ _TABLE_LIMIT = (1 << 32) - 1
 
 
 @njit(cache=True, nogil=True)
+def _window_of(g, stop, n_total, n_windows):
+    """The window holding global index g (the largest s with floor(N s / S) <= g) and where
+    its run ends: its end or ``stop``, whichever comes first (the paper's windows)."""
+    s = ((g + 1) * n_windows - 1) // n_total
+    return s, min(((s + 1) * n_total) // n_windows, stop)
+
+
+@njit(cache=True, nogil=True)
 def _bin_run(x, a, b, lo, hi, norm, edges, nbins, clip, rows):
     """Add values x[a:b] (all in one window) to ``rows``; return the non-finite count.
 
@@ -105,9 +113,7 @@ def accumulate_windows(x, offset, n_total, n_windows, nbins, lo, hi, edges, clip
     g = offset
     stop = offset + x.shape[0]
     while g < stop:
-        # window holding global index g: the largest s with floor(N s / S) <= g
-        s = ((g + 1) * n_windows - 1) // n_total
-        end = min(((s + 1) * n_total) // n_windows, stop)
+        s, end = _window_of(g, stop, n_total, n_windows)
         bad[s] += _bin_run(x, g - offset, end - offset, lo, hi, norm, edges, nbins, clip, rows[s])
         g = end
     for s in range(n_windows):
@@ -138,8 +144,7 @@ def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
     g = offset
     stop = offset + p.shape[0]
     while g < stop:
-        s = ((g + 1) * n_windows - 1) // n_total
-        end = min(((s + 1) * n_total) // n_windows, stop)
+        s, end = _window_of(g, stop, n_total, n_windows)
         _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
         for i in range(g - offset, end - offset):
@@ -155,8 +160,7 @@ def _count_bytes(p, offset, n_total, n_windows, tables, filled, totals):
     g = offset
     stop = offset + p.shape[0]
     while g < stop:
-        s = ((g + 1) * n_windows - 1) // n_total
-        end = min(((s + 1) * n_total) // n_windows, stop)
+        s, end = _window_of(g, stop, n_total, n_windows)
         _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
         for i in range(g - offset, end - offset):
@@ -181,8 +185,7 @@ def _count_float32(
     g = offset
     stop = offset + bits.shape[0]
     while g < stop:
-        s = ((g + 1) * n_windows - 1) // n_total
-        end = min(((s + 1) * n_total) // n_windows, stop)
+        s, end = _window_of(g, stop, n_total, n_windows)
         _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
         window_slots = slots[s]
