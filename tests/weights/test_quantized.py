@@ -210,7 +210,8 @@ def test_a_sharded_gptq_checkpoint_is_dequantized(tmp_path):
 
 
 def test_gptq_describing_reads_a_block_at_a_time(tmp_path):
-    """A layer is computed block by block: the traced peak stays far below the layer."""
+    """A layer is computed block by block: the traced peak stays far below the layer's
+    float32 values."""
     rng = np.random.default_rng(6)
     n_in, n_out = 4096, 2048  # 8M weights: 32 MB as float32, 4 MB packed
     q = rng.integers(0, 16, size=(n_in, n_out))
@@ -228,7 +229,9 @@ def test_gptq_describing_reads_a_block_at_a_time(tmp_path):
     finally:
         tracemalloc.stop()
     assert piece.shape == (1 << 20,)
-    assert peak < 12_000_000, f"peak {peak / 1e6:.1f} MB for a 4 MB slice"
+    # The packed layer (4 MB) is held in memory while its blocks are read (quantized
+    # _RecentLayers); the 32 MB float32 layer never is.
+    assert peak < 16_000_000, f"peak {peak / 1e6:.1f} MB for a 4 MB slice"
 
 
 def test_gptq_refusals(tmp_path):

@@ -29,7 +29,7 @@ from numba import njit
 
 from .._progress import progress as progress_bar
 from ..weights import WeightSource
-from ..weights.dtypes import pattern_bits, to_float32
+from ..weights.dtypes import pattern_bits, pattern_view, to_float32
 from .config import DescriptorConfig, DescriptorError
 from .window_counts import counts_histogram, float32_buckets, raise_nonfinite
 
@@ -44,6 +44,7 @@ __all__ = [
     "WindowScan",
     "CompactScan",
     "BLOCK_ELEMS",
+    "READ_BYTES",
     "DIRECT_MAX_ELEMS",
     "PROGRESS_BYTES",
 ]
@@ -51,6 +52,9 @@ __all__ = [
 #: Values one thread takes at a time: large enough that a block's fixed costs vanish,
 #: small enough that two threads stay close together in a file.
 BLOCK_ELEMS = 1 << 23
+#: Bytes read from a file at once into a thread's reused buffer (FileArray data): the copy
+#: out of the page cache lands in cache memory the counting then reads (docs/benchmarks.md).
+READ_BYTES = 1 << 21
 #: A model of at least this many bytes shows its own progress bar (per gigabyte).
 PROGRESS_BYTES = 1 << 30
 #: Models of at most this many weights are binned value by value (16-/8-bit ones converted
@@ -288,6 +292,13 @@ class _ThreadState:
             # float32 values of buckets split by edges (window_counts.float32_buckets)
             self.slots = np.zeros((S, 4, config.B + 2), np.int64)
             self.rows = np.zeros((S, 4, config.B), np.int64)
+        self.buffers: dict[np.dtype, np.ndarray] = {}
+
+    def buffer(self, dtype: np.dtype) -> np.ndarray:
+        """This thread's read buffer of ``dtype`` (READ_BYTES), made once."""
+        if dtype not in self.buffers:
+            self.buffers[dtype] = np.empty(READ_BYTES // dtype.itemsize, dtype)
+        return self.buffers[dtype]
 
     def table(self, dtype: str, g: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(table, filled, totals) of ``dtype`` for a block of n values from theta[g]."""
@@ -397,33 +408,39 @@ def scan_source(
                 return
             i, a, b, g = blocks[j]
             t = ws.tensors[i]
-            patterns = t.patterns
-            if direct:
-                x = t.data[a:b] if patterns is None else to_float32(t.data[a:b], t.dtype)
-                if x.dtype not in (np.float32, np.float64):
-                    x = x.astype(np.float32)
-                accumulate_windows(
-                    x, g, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
-                )
-            elif patterns is not None:
+            narrow = t.patterns is not None
+            if narrow and not direct:
                 table, filled, totals = state.table(t.dtype, g, b - a)
-                count = _count_bytes if patterns.itemsize == 1 else _count_patterns
-                count(patterns[a:b], g, n_total, S, table, filled, totals)
-            elif t.data.dtype == np.float32:
-                x = t.data[a:b]
+            elif t.data.dtype == np.float32 and not direct:
                 table, filled, totals = state.table("float32", g, b - a)
-                _count_float32(
-                    x.view(np.uint32), x, g, n_total, S, table, filled, totals, buckets.kind,
-                    buckets.threshold, buckets.below, buckets.above, lo, hi, norm, edges, B,
-                    clip, state.slots, state.rows, state.nonfinite,
-                )  # fmt: skip
-            else:
-                x = t.data[a:b]
-                if x.dtype != np.float64:
-                    x = x.astype(np.float32)  # other float widths, converted per block
-                accumulate_windows(
-                    x, g, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
-                )
+            # data read from its file fills the thread's buffer; data in memory is viewed
+            buffer = state.buffer(t.data.dtype) if hasattr(t.data, "read_into") else None
+            step = READ_BYTES // t.data.dtype.itemsize
+            for a2 in range(a, b, step):
+                piece = t.values(a2, min(a2 + step, b), buffer)
+                at = g + a2 - a
+                if direct:
+                    x = to_float32(piece, t.dtype) if narrow else piece
+                    if x.dtype not in (np.float32, np.float64):
+                        x = x.astype(np.float32)
+                    accumulate_windows(
+                        x, at, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
+                    )
+                elif narrow:
+                    patterns = pattern_view(piece, t.dtype)
+                    count = _count_bytes if patterns.itemsize == 1 else _count_patterns
+                    count(patterns, at, n_total, S, table, filled, totals)
+                elif piece.dtype == np.float32:
+                    _count_float32(
+                        piece.view(np.uint32), piece, at, n_total, S, table, filled, totals,
+                        buckets.kind, buckets.threshold, buckets.below, buckets.above, lo, hi,
+                        norm, edges, B, clip, state.slots, state.rows, state.nonfinite,
+                    )  # fmt: skip
+                else:
+                    x = piece if piece.dtype == np.float64 else piece.astype(np.float32)
+                    accumulate_windows(
+                        x, at, n_total, S, B, lo, hi, edges, clip, state.binned, state.nonfinite
+                    )
             with lock:
                 bar.update(t.data.itemsize * (b - a))
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .dtypes import is_narrow, pattern_view
+from .file_array import FileArray
 from .source import Skip, Tensor, WeightReadError, WeightSource
 
 __all__ = ["build_source", "object_items", "is_tensor_like", "is_module", "CHECKPOINT_KEYS"]
@@ -38,7 +39,7 @@ def _torch() -> Any:
 
 def is_tensor_like(x: Any) -> bool:
     """Whether ``x`` is a numpy array or a torch tensor (one layer, not one model)."""
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.ndarray, FileArray)):
         return True
     torch = _torch()
     return torch is not None and isinstance(x, torch.Tensor)
@@ -90,6 +91,10 @@ def _classify(name: str, arr: Any) -> tuple[Tensor | None, str | None]:
     torch = _torch()
     if torch is not None and isinstance(arr, torch.Tensor):
         return _from_torch(name, arr)
+    if isinstance(arr, FileArray):  # stays in its file until read
+        if arr.dtype.kind == "f":
+            return Tensor(name, arr.reshape(-1), str(arr.dtype)), None
+        arr = np.empty(0, arr.dtype)  # reported by dtype below, never read
     a = np.asanyarray(arr)  # keeps np.memmap (no copy either way)
     if a.dtype.kind == "f":
         return Tensor(name, a.reshape(-1), str(a.dtype)), None

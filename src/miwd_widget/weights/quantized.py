@@ -46,6 +46,8 @@ Examples
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from .dtypes import is_narrow, to_float32
+from .file_array import FileArray
 from .source import Quantization, Skip, Tensor, WeightReadError
 
 __all__ = [
@@ -211,14 +214,18 @@ def quantization_columns(config: dict[str, Any]) -> dict[str, Any]:
 def _shape(value: Any) -> tuple[int, ...] | None:
     if isinstance(value, Tensor):
         return value.shape
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, FileArray)):
         return value.shape
     return None
 
 
-def _ints(label: str, name: str, value: Any, ndim: int) -> np.ndarray:
+def _ints(label: str, name: str, value: Any, ndim: int) -> np.ndarray | FileArray:
     """An integer tensor of ``ndim`` dimensions, or an error naming it."""
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu" or value.ndim != ndim:
+    if (
+        not isinstance(value, (np.ndarray, FileArray))
+        or value.dtype.kind not in "iu"
+        or value.ndim != ndim
+    ):
         what = getattr(value, "dtype", type(value).__name__)
         raise WeightReadError(
             f"{label}: {name} is not a {ndim}-D integer tensor as its quantization format "
@@ -231,7 +238,7 @@ def _floats(label: str, name: str, value: Any) -> tuple[np.ndarray, str]:
     """A float tensor's stored values in its stored shape, and its dtype name."""
     if isinstance(value, Tensor) and value.shape is not None:
         return value.data.reshape(value.shape), value.dtype
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+    if isinstance(value, (np.ndarray, FileArray)) and value.dtype.kind == "f":
         return value, str(value.dtype)
     raise WeightReadError(
         f"{label}: {name} is not a floating-point tensor of known shape, as its quantization "
@@ -278,6 +285,38 @@ def _int_setting(label: str, config: dict[str, Any], keys: tuple[str, ...], meth
 # -- GPTQ and AWQ -------------------------------------------------------------------------
 
 
+class _RecentLayers:
+    """The packed tensors of the few layers read last, in memory.
+
+    GPTQ and AWQ store a layer's weight transposed, so a block of its rows is a block of
+    columns of the packed tensors: read from the file (positional reads go by rows), each
+    block would read the whole tensor. A layer is read whole once instead; the descriptor's
+    threads take blocks in order, so a handful of layers in memory serve them all.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size, self.lock = size, threading.Lock()
+        self.held: OrderedDict[int, tuple[tuple[Any, ...], tuple[np.ndarray, ...]]]
+        self.held = OrderedDict()
+
+    def get(self, arrays: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+        # Keyed by the layer's own tuple, which the entry keeps alive: its id is not reused.
+        key = id(arrays)
+        with self.lock:
+            if key in self.held:
+                self.held.move_to_end(key)
+                return self.held[key][1]
+        loaded = tuple(np.asarray(a) for a in arrays)
+        with self.lock:
+            self.held[key] = (arrays, loaded)
+            while len(self.held) > self.size:
+                self.held.popitem(last=False)
+        return loaded
+
+
+_RECENT_LAYERS = _RecentLayers()
+
+
 def _group_rows(label: str, groups: int, n_in: int, group_size: int, where: str) -> np.ndarray:
     """Group of each input row for contiguous groups of ``group_size`` (-1: one group)."""
     size = n_in if group_size == -1 else group_size
@@ -306,7 +345,7 @@ def _gptq_layer(
             f"(groups, {n_out // per}) and scales (groups, {n_out}))"
         )
     if f"{prefix}.g_idx" in lookup:
-        g_idx = _ints(label, f"{prefix}.g_idx", lookup[f"{prefix}.g_idx"], 1)
+        g_idx = np.asarray(_ints(label, f"{prefix}.g_idx", lookup[f"{prefix}.g_idx"], 1))
         if g_idx.shape[0] != n_in or (n_in and (g_idx.min() < 0 or g_idx.max() >= groups)):
             raise WeightReadError(
                 f"{label}: {prefix}.g_idx must give each of the {n_in} inputs a group in "
@@ -318,7 +357,10 @@ def _gptq_layer(
         _group_rows(label, groups, n_in, group_size, f"{prefix}.scales")
         g_idx = None
 
+    packed = (qweight, qzeros, scales)
+
     def rows(o0: int, o1: int) -> np.ndarray:
+        qweight, qzeros, scales = _RECENT_LAYERS.get(packed)
         g = (
             _group_rows(label, groups, n_in, group_size, f"{prefix}.scales")
             if g_idx is None
@@ -356,7 +398,10 @@ def _awq_layer(
         fields = _unpack(packed, 4, axis=1).reshape(packed.shape[0], packed.shape[1], 8)
         return fields[:, :, unorder].reshape(packed.shape[0], -1)
 
+    packed = (qweight, qzeros, scales)
+
     def rows(o0: int, o1: int) -> np.ndarray:
+        qweight, qzeros, scales = _RECENT_LAYERS.get(packed)
         c0, c1 = o0 // 8, -(-o1 // 8)
         cut = slice(o0 - c0 * 8, o1 - c0 * 8)
         q = unpack_columns(qweight[:, c0:c1])[:, cut]  # (in, m)

@@ -30,6 +30,8 @@ __all__ = [
     "KERNEL_DTYPES",
 ]
 
+#: Most bytes :meth:`Tensor.chunks` reads from a file at once (each piece is a new array).
+FILE_CHUNK_BYTES = 1 << 22
 #: numpy dtypes a descriptor kernel reads directly; anything else floating is converted in chunks.
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -66,7 +68,8 @@ def require(module: str, extra: str, what: str) -> Any:
 class Tensor:
     """One named floating-point tensor of a model, flattened to 1-D.
 
-    ``data`` is a 1-D numpy array (possibly a ``np.memmap``). For the narrow floats numpy
+    ``data`` is a 1-D numpy array or array-like (a ``FileArray`` read from its file as it
+    is sliced, a computed update or dequantized layer). For the narrow floats numpy
     lacks (bfloat16, the float8 kinds), ``data`` holds the raw ``uint16``/``uint8`` bit
     patterns and ``dtype`` names the format (:mod:`~miwd_widget.weights.dtypes`).
 
@@ -86,6 +89,14 @@ class Tensor:
     def size(self) -> int:
         return int(self.data.shape[0])
 
+    def values(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``data[start:stop]`` as a numpy array: a view of data in memory; data read from
+        its file (:class:`~miwd_widget.weights.file_array.FileArray`) fills ``out``, a
+        buffer of data's dtype the caller reuses, when one is given."""
+        if out is not None and hasattr(self.data, "read_into"):
+            return self.data.read_into(start, out[: stop - start])
+        return self.data[start:stop]
+
     def chunks(self, max_elems: int = 1 << 20) -> Iterator[np.ndarray]:
         """Yield the tensor as float32/float64 1-D pieces of at most ``max_elems`` values.
 
@@ -94,6 +105,8 @@ class Tensor:
         """
         n = self.size
         narrow = is_narrow(self.dtype)
+        if hasattr(self.data, "read_into"):  # read from its file: each piece is a new array
+            max_elems = min(max_elems, FILE_CHUNK_BYTES // self.data.dtype.itemsize)
         for start in range(0, n, max_elems):
             piece = self.data[start : start + max_elems]
             if narrow:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..file_array import FileArray, OpenFile
 from ..guard import check_weight_count, check_zip
 from ..source import Skip, WeightReadError
 from ._base import ZIP_MAGIC, FileFormat, Items, ReadResult
@@ -81,7 +82,7 @@ def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, ke
 
 
 def read_npy(path: Path) -> ReadResult:
-    """Read an .npy array (memory-mapped)."""
+    """Read an .npy array (in place, by positional reads)."""
     with open(path, "rb") as f:
         head = f.read(6)
     if head != NPY_MAGIC:
@@ -100,7 +101,17 @@ def read_npy(path: Path) -> ReadResult:
         raise
     if not isinstance(array, np.ndarray):
         raise WeightReadError(f"{path}: not an .npy array")
-    return [("theta", array)], [], "npy"
+    if not isinstance(array, np.memmap):
+        return [("theta", array)], [], "npy"  # numpy read it whole (e.g. no values)
+    # numpy parsed the header; the values are read in place, never through its map
+    # (file_array: a file truncated under a map kills the process with SIGBUS).
+    where, shape, dtype = array.offset, array.shape, array.dtype
+    fortran = array.ndim > 1 and not array.flags.c_contiguous
+    del array
+    values = FileArray(OpenFile(path), where, dtype, shape)
+    if fortran:  # C order is theta's order: read whole, as reshaping the map copied it
+        values = np.asarray(values.reshape(-1)).reshape(shape, order="F")
+    return [("theta", values)], [], "npy"
 
 
 NPZ = FileFormat("npz", (".npz",), read_npz, "an .npz archive", "npz")

@@ -1,4 +1,4 @@
-"""NWS weight snapshots (``weights/NNN.bin``): raw little-endian float64, memory-mapped.
+"""NWS weight snapshots (``weights/NNN.bin``): raw little-endian float64, read in place.
 
 A ``.bin`` file is either a PyTorch checkpoint (zip or pickle) or such a raw vector. Raw
 float64 bytes can begin with anything, so:
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..file_array import FileArray, OpenFile
 from ..guard import regular_file
 from ..source import WeightReadError
 from . import pytorch
@@ -60,8 +61,8 @@ def read_bin(path: Path) -> ReadResult:
     return [("theta", theta)], [], "nws-float64"
 
 
-def read_raw_float64(path: Path, what: str = "not a raw float64 weight file") -> np.memmap:
-    """Memory-map a headerless little-endian float64 vector (an NWS weight snapshot).
+def read_raw_float64(path: Path, what: str = "not a raw float64 weight file") -> FileArray:
+    """Open a headerless little-endian float64 vector (an NWS weight snapshot).
 
     ``what`` completes the error for a file whose size is not a whole number of float64s.
     """
@@ -71,12 +72,8 @@ def read_raw_float64(path: Path, what: str = "not a raw float64 weight file") ->
         raise WeightReadError(f"{path}: empty file")
     if size % 8:
         raise WeightReadError(f"{path}: {what} (its size, {size:,} bytes, is not a multiple of 8)")
-    try:
-        return np.memmap(path, dtype="<f8", mode="r")
-    except MemoryError:  # the NWS layout calls this outside read_path, which names errors
-        raise WeightReadError(f"{path}: not enough memory to map it ({size:,} bytes)") from None
-    except (OSError, ValueError) as exc:
-        raise WeightReadError(f"{path}: cannot map it: {exc}") from None
+    file = OpenFile(path)  # read in place, never mapped (file_array: no SIGBUS)
+    return FileArray(file, 0, np.dtype("<f8"), (size // 8,))
 
 
 BIN = FileFormat(

@@ -1,5 +1,6 @@
-"""safetensors files, hand-parsed so that every tensor is a read-only memory map (small
-files are read whole, into one read-only buffer).
+"""safetensors files, hand-parsed so that every tensor is read where it lies, by positional
+reads (:class:`~miwd_widget.weights.file_array.FileArray`; small files are read whole, into
+one read-only buffer).
 
 Order: the JSON list under ``"order"`` in the file's ``__metadata__`` if present (names it
 omits follow in natural order), otherwise :func:`~miwd_widget.weights.natural_key` order,
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..file_array import FileArray, OpenFile
 from ..source import Skip, Tensor, WeightReadError, natural_key
 from ._base import FileFormat, Items, ReadResult, apply_listed_order
 
@@ -52,7 +54,7 @@ SAFETENSORS_OTHERS = {
     "F6_E3M2": (6, "float6_e3m2"),
     "F4": (4, "float4"),
 }
-#: Integer dtypes, kept as (memory-mapped) arrays of their stored shape.
+#: Integer dtypes, kept as (read-in-place) arrays of their stored shape.
 SAFETENSORS_INTEGERS = {
     "BOOL": "?",
     "U8": "<u1",
@@ -65,8 +67,8 @@ SAFETENSORS_INTEGERS = {
     "I64": "<i8",
 }
 MAX_HEADER_BYTES = 100_000_000  # the format's own limit
-#: Files up to this size are read whole in one call instead of memory-mapped: mapping a
-#: 40 KB file costs more than reading it, and a library of small files opens thousands.
+#: Files up to this size are read whole in one call: one read of a 40 KB file costs less
+#: than a read per tensor, and a library of small files opens thousands.
 SMALL_FILE_BYTES = 1 << 20
 
 
@@ -129,32 +131,37 @@ def _no_constant(name: str) -> None:
 
 
 def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
-    """Memory-mapped items of one safetensors file (file key order) and its metadata.
+    """The items of one safetensors file, read in place, (file key order) and its metadata.
 
     The header is checked as the safetensors library checks it, before any tensor is
-    mapped: UTF-8 JSON; every entry a known dtype, a shape of integers >= 0 and
+    read: UTF-8 JSON; every entry a known dtype, a shape of integers >= 0 and
     ``data_offsets`` holding exactly that many bytes; the tensors' byte ranges contiguous
     from 0, without gaps or overlaps, ending exactly at the end of the file. Errors name
     the file and the tensor.
     """
     size = path.stat().st_size
-    with open(path, "rb") as f:
-        whole = f.read(size + 1) if size <= SMALL_FILE_BYTES else None
-        if whole is not None and len(whole) != size:
+    whole, file = None, None
+    if size <= SMALL_FILE_BYTES:
+        with open(path, "rb") as f:
+            whole = f.read(size + 1)
+        if len(whole) != size:
             raise WeightReadError(
                 f"{path}: changed while it was read ({size:,} bytes listed, {len(whole):,} read)"
             )
-        head = whole[:8] if whole is not None else f.read(8)
-        if len(head) < 8:
-            raise WeightReadError(f"{path}: not a safetensors file (shorter than 8 bytes)")
-        n_header = int.from_bytes(head, "little")
-        if n_header > min(size - 8, MAX_HEADER_BYTES):
-            raise WeightReadError(
-                f"{path}: not a safetensors file or truncated (header length {n_header:,} "
-                f"bytes, file size {size:,})"
-            )
-        raw = whole[8 : 8 + n_header] if whole is not None else f.read(n_header)
-        header = _header(path, raw)
+    else:
+        file = OpenFile(path)  # positional reads, never a map (file_array: no SIGBUS)
+        size = file.size
+    if size < 8:
+        raise WeightReadError(f"{path}: not a safetensors file (shorter than 8 bytes)")
+    head = whole[:8] if whole is not None else bytes(file.read(0, 8))
+    n_header = int.from_bytes(head, "little")
+    if n_header > min(size - 8, MAX_HEADER_BYTES):
+        raise WeightReadError(
+            f"{path}: not a safetensors file or truncated (header length {n_header:,} "
+            f"bytes, file size {size:,})"
+        )
+    raw = whole[8 : 8 + n_header] if whole is not None else bytes(file.read(8, n_header))
+    header = _header(path, raw)
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise WeightReadError(
@@ -182,16 +189,21 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
             f"{path}: corrupt safetensors file: {size - start - position:,} bytes after the "
             f"last tensor (the header covers {start + position:,} of {size:,} bytes)"
         )
-    if whole is not None:
-        buffer = np.frombuffer(whole, np.uint8)  # read-only, as the memory map
-    else:
-        buffer = np.memmap(path, dtype=np.uint8, mode="r") if size > start else None
+    buffer = np.frombuffer(whole, np.uint8) if whole is not None else None  # read-only
+
+    def stored(begin: int, end: int, dtype: str) -> Any:
+        """The bytes [begin, end) of the data section as ``dtype`` values (1-D)."""
+        if buffer is not None:
+            return buffer[start + begin : start + end].view(np.dtype(dtype))
+        n = (end - begin) // np.dtype(dtype).itemsize
+        return FileArray(file, start + begin, np.dtype(dtype), (n,))
+
     items: Items = []
     for key, (dtype, shape, begin, end, nbytes) in entries.items():
         if dtype in SAFETENSORS_INTEGERS and nbytes:
             # Integer tensors are not weights (build_source skips them), but quantized
             # checkpoints pack their weights in them (miwd_widget.weights.quantized).
-            ints = buffer[start + begin : start + end].view(np.dtype(SAFETENSORS_INTEGERS[dtype]))
+            ints = stored(begin, end, SAFETENSORS_INTEGERS[dtype])
             items.append((key, ints.reshape(shape)))
             continue
         if dtype not in SAFETENSORS_FLOATS:
@@ -199,18 +211,18 @@ def safetensors_items(path: Path) -> tuple[Items, dict[str, Any]]:
             why = "not supported" if kind.startswith(("float", "complex")) else "not a weight"
             items.append((key, Skip(f"{kind} tensor is {why}")))
             continue
-        stored, kind = SAFETENSORS_FLOATS[dtype]
+        numpy_dtype, kind = SAFETENSORS_FLOATS[dtype]
         if nbytes == 0:
-            items.append((key, np.empty(0, np.dtype(stored))))
+            items.append((key, np.empty(0, np.dtype(numpy_dtype))))
         else:
-            data = buffer[start + begin : start + end].view(np.dtype(stored))
+            data = stored(begin, end, numpy_dtype)
             # Tensor dtypes "bfloat16" and "float8_*" mark uint16/uint8 bit patterns.
             items.append((key, Tensor(key, data, kind, tuple(shape))))
     return items, metadata
 
 
 def read(path: Path) -> ReadResult:
-    """Read a safetensors file (memory-mapped)."""
+    """Read a safetensors file (tensors read in place, as they are used)."""
     items, metadata = safetensors_items(path)
     if isinstance(metadata, dict) and "order" in metadata:
         items = apply_listed_order(path, items, metadata["order"], "the metadata's")
