@@ -20,6 +20,7 @@ from miwd_widget.library.cnn_zoo import (
     cnn_zoo_value_range,
     read_layout,
 )
+from miwd_widget.weights.file_array import FileArray
 
 S, B = 8, 8
 # The published CNN: three 3x3 conv layers of 16 units on 1 channel, a 10-way dense layer.
@@ -159,7 +160,7 @@ def test_the_matrix_is_memory_mapped_and_read_in_chunks(zoo):
     root, models = zoo
     datasets = cnn_zoo_datasets(root)
     assert [ds.name for ds in datasets] == ["mnist", "cifar10"]
-    assert all(isinstance(ds.weights, np.memmap) for ds in datasets)
+    assert all(isinstance(ds.weights, FileArray) for ds in datasets)
     chunks = list(cnn_zoo_chunks(root, chunk_rows=10))
     # never across datasets: mnist 18 rows -> 10 + 8, cifar10 27 -> 10 + 10 + 7
     m, c10 = (str((root / d / "weights.npy").resolve()) for d in ("mnist", "cifar10"))

@@ -5,7 +5,8 @@ Layout, as the authors publish it: one folder per dataset (``mnist``, ``fashion_
 
 - ``weights.npy``: float32, one row per checkpoint, 4,970 columns (every parameter of one
   fixed CNN: three 3x3 conv layers of 16 units, global average pooling, a 10-way dense
-  layer). Memory-mapped here (``np.load(mmap_mode="r")``), never loaded whole.
+  layer). Read in place here (rows read as they are used, never through a memory map),
+  never loaded whole.
 - ``metrics.csv.gz``: one row per checkpoint, aligned with the matrix: ``config.*``
   hyper-parameters, ``modeldir`` (the run), ``step``, ``test_accuracy``, ``test_loss``,
   ``train_accuracy``, ``train_loss``.
@@ -52,6 +53,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -345,11 +347,11 @@ def read_metrics(
 
 @dataclass
 class CnnZooDataset:
-    """One dataset folder of the Small CNN Zoo, opened (the matrix memory-mapped)."""
+    """One dataset folder of the Small CNN Zoo, opened (the matrix read in place)."""
 
     name: str
     folder: Path
-    weights: np.ndarray  # (rows, columns) memory map, as stored
+    weights: Any  # (rows, columns) FileArray: read in place, as stored
     order: np.ndarray | None  # theta = row[order]; None: the stored order already is theta
     tensors: list[str]
     metadata: pd.DataFrame
@@ -416,7 +418,7 @@ class CnnZooChunk:
     ``key`` names the chunk stably (the matrix's absolute path and rows), so a resumable writer can tell which
     chunks it has finished without reading their weights again. A chunk holds the matrix's
     path, not its data: it pickles small (for worker processes or a dask cluster) and
-    memory-maps the matrix when :meth:`theta` is called.
+    reads the matrix's rows when :meth:`theta` is called.
     """
 
     dataset: str
@@ -441,18 +443,24 @@ class CnnZooChunk:
         return int(np.load(self.source, mmap_mode="r", allow_pickle=False).shape[1])
 
     def theta(self) -> np.ndarray:
-        """The chunk's weights, (rows, N) in theta order, read from the memory map now."""
-        matrix = np.load(self.source, mmap_mode="r", allow_pickle=False)
-        return _ordered(matrix[self.start : self.stop], self.order)
+        """The chunk's weights, (rows, N) in theta order, read from the file now."""
+        return _ordered(_matrix(self.source)[self.start : self.stop], self.order)
 
     def theta_rows(self, index: np.ndarray) -> np.ndarray:
         """Rows ``index`` (sorted, relative to the chunk) only, in theta order: the
         ``"auto"`` range's sample reads these, not the whole chunk."""
-        matrix = np.load(self.source, mmap_mode="r", allow_pickle=False)
-        return _ordered(matrix[self.start + np.asarray(index, dtype=np.int64)], self.order)
+        rows = _matrix(self.source)[self.start + np.asarray(index, dtype=np.int64)]
+        return _ordered(rows, self.order)
 
     def __len__(self) -> int:
         return self.stop - self.start
+
+
+def _matrix(path: str | os.PathLike) -> Any:
+    """A zoo's ``weights.npy``, read in place by positional reads (never through a map)."""
+    from ..weights.formats.npy import in_place
+
+    return in_place(Path(path), np.load(path, mmap_mode="r", allow_pickle=False))
 
 
 def _dataset_folders(folder: Path) -> list[Path]:
@@ -472,15 +480,15 @@ def _dataset_folders(folder: Path) -> list[Path]:
 
 
 def open_dataset(folder: Path) -> CnnZooDataset:
-    """Open one dataset folder: memory-map its matrix, read its layout and metrics."""
+    """Open one dataset folder: its matrix (read in place), its layout and metrics."""
     weights_path = folder / WEIGHTS
     from ..weights.guard import regular_file
 
     regular_file(weights_path)  # a FIFO or device is refused before np.load opens it
     try:
-        weights = np.load(weights_path, mmap_mode="r", allow_pickle=False)
+        weights = _matrix(weights_path)
     except Exception as exc:  # truncated header, pickled object array...
-        raise ValueError(f"{weights_path}: cannot memory-map it as a .npy matrix: {exc}") from None
+        raise ValueError(f"{weights_path}: cannot open it as a .npy matrix: {exc}") from None
     if weights.ndim != 2 or not np.issubdtype(weights.dtype, np.floating):
         raise ValueError(
             f"{weights_path}: expected a 2-D float matrix (checkpoints x weights), got "

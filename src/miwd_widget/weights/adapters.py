@@ -472,6 +472,8 @@ def _factors(
         )
     a2 = a.data.reshape(r, -1)
     b2 = b.data.reshape(shape_b[0], r)
+    # Factors read in place from a large file are read when used; the right factor is used
+    # whole by every block of rows, and a transpose needs the values: those are read now.
     if transposed:
-        return a2.T, b2.T
-    return b2, a2
+        return np.asarray(a2).T, np.asarray(b2).T
+    return b2, np.asarray(a2)

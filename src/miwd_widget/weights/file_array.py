@@ -214,6 +214,12 @@ class FileArray:
             if step == 1:
                 rows = self._rows(start, max(start, stop))
                 return rows[(slice(None), *rest)] if rest else rows
+        if isinstance(head, (list, np.ndarray)) and np.asarray(head).dtype.kind in "iu":
+            index = np.asarray(head).reshape(-1)  # chosen rows (a sample): read one by one
+            rows = np.empty((index.size, *self.shape[1:]), self.dtype)
+            for j, i in enumerate(index.tolist()):
+                rows[j] = self[i]
+            return rows[(slice(None), *rest)] if rest else rows
         return np.asarray(self)[key]  # anything else: read whole, index in memory
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

@@ -81,6 +81,33 @@ def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, ke
     return array.reshape(shape, order="F" if fortran else "C")
 
 
+def in_place(path: Path, mapped: np.ndarray) -> FileArray | np.ndarray:
+    """The values of the .npy file ``path``, read in place, from numpy's map of it
+    (``np.load(mmap_mode="r")``: numpy parses the header, the map itself is never read).
+
+    A file truncated under a map kills the process with SIGBUS (weights.file_array).
+    Fortran-ordered matrices are read whole (theta is C order), as are arrays numpy did not
+    map (no values).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     np.save(f"{d}/m.npy", np.arange(6.0).reshape(2, 3))
+    ...     a = in_place(Path(f"{d}/m.npy"), np.load(f"{d}/m.npy", mmap_mode="r"))
+    ...     print(type(a).__name__, a[1])
+    FileArray [3. 4. 5.]
+    """
+    if not isinstance(mapped, np.memmap):
+        return mapped
+    where, shape, dtype = mapped.offset, mapped.shape, mapped.dtype
+    fortran = mapped.ndim > 1 and not mapped.flags.c_contiguous
+    values = FileArray(OpenFile(path), where, dtype, shape)
+    if fortran:
+        return np.asarray(values.reshape(-1)).reshape(shape, order="F")
+    return values
+
+
 def read_npy(path: Path) -> ReadResult:
     """Read an .npy array (in place, by positional reads)."""
     with open(path, "rb") as f:
@@ -101,16 +128,7 @@ def read_npy(path: Path) -> ReadResult:
         raise
     if not isinstance(array, np.ndarray):
         raise WeightReadError(f"{path}: not an .npy array")
-    if not isinstance(array, np.memmap):
-        return [("theta", array)], [], "npy"  # numpy read it whole (e.g. no values)
-    # numpy parsed the header; the values are read in place, never through its map
-    # (file_array: a file truncated under a map kills the process with SIGBUS).
-    where, shape, dtype = array.offset, array.shape, array.dtype
-    fortran = array.ndim > 1 and not array.flags.c_contiguous
-    del array
-    values = FileArray(OpenFile(path), where, dtype, shape)
-    if fortran:  # C order is theta's order: read whole, as reshaping the map copied it
-        values = np.asarray(values.reshape(-1)).reshape(shape, order="F")
+    values = in_place(path, array)
     return [("theta", values)], [], "npy"
 
 

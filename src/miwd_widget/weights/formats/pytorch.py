@@ -2,7 +2,9 @@
 ``torch.load(weights_only=True)``: a file that needs arbitrary unpickling is refused.
 
 Order: the state_dict's own order (checkpoint wrappers such as ``{"state_dict": ...}``
-unwrapped). Zip checkpoints are memory-mapped by ``torch.load(mmap=True)``.
+unwrapped). Zip checkpoints are opened by ``torch.load(mmap=True)``, and their tensors are
+then read in place from the file by positional reads, never through torch's map
+(:func:`_read_in_place`).
 
 Before a zip checkpoint is memory-mapped, every storage ``data.pkl`` declares is checked
 against its record in the zip (:func:`check_storages`): torch's ``mmap=True`` path trusts
@@ -18,14 +20,18 @@ import io
 import pickle
 import pickletools
 import re
+import struct
 import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ..file_array import FileArray, OpenFile
 from ..guard import check_zip
 from ..objects import object_items
-from ..source import WeightReadError, require
+from ..source import Tensor, WeightReadError, require
 from ._base import ZIP_MAGIC, FileFormat, ReadResult
 
 __all__ = ["PYTORCH", "read", "looks_like_pickle", "check_storages"]
@@ -67,7 +73,86 @@ def read(path: Path) -> ReadResult:
             "torch.save(model.state_dict(), path), or as .safetensors"
         ) from None
     items, skipped = object_items(obj, include_buffers=True)
+    if is_zip:
+        items = _read_in_place(path, items)
     return items, skipped, "torch"
+
+
+#: torch dtype name -> (numpy dtype of the stored values, Tensor.dtype) of tensors read in place.
+_IN_PLACE = {
+    "float32": ("<f4", "float32"),
+    "float64": ("<f8", "float64"),
+    "float16": ("<f2", "float16"),
+    "bfloat16": ("<u2", "bfloat16"),
+    "float8_e4m3fn": ("<u1", "float8_e4m3fn"),
+    "float8_e5m2": ("<u1", "float8_e5m2"),
+    "float8_e4m3fnuz": ("<u1", "float8_e4m3fnuz"),
+    "float8_e5m2fnuz": ("<u1", "float8_e5m2fnuz"),
+}
+
+
+def _record_offsets(path: Path, file: OpenFile) -> dict[int, int]:
+    """Byte offset in the file of every stored storage record (``<archive>/data/<key>``)
+    of the zip -> its size."""
+    out = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            parts = info.filename.split("/")
+            if info.compress_type != zipfile.ZIP_STORED or parts[1:2] != ["data"]:
+                continue
+            # The data follows the local header, whose name and extra fields may differ in
+            # length from the central directory's.
+            local = bytes(file.read(info.header_offset, 30))
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            out[info.header_offset + 30 + name_len + extra_len] = info.file_size
+    return out
+
+
+def _read_in_place(path: Path, items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Replace the memory-mapped tensors torch loaded by arrays read from the file in place.
+
+    ``torch.load(mmap=True)`` maps the whole file and places every storage at its record's
+    offset; reading through that map in this process would turn a file truncated under
+    the reader into SIGBUS (file_array). Each storage is located in the file (its address
+    minus the map's, checked against the zip's records) and read by positional reads.
+    """
+    torch = require("torch", "torch", f"reading the PyTorch checkpoint {path}")
+    tensors = [
+        (i, v)
+        for i, (_, v) in enumerate(items)
+        if isinstance(v, torch.Tensor) and v.device.type == "cpu" and v.layout == torch.strided
+        and not v.is_quantized and v.numel() > 0
+    ]  # fmt: skip
+    if not tensors:
+        return items
+    file = OpenFile(path)
+    records = _record_offsets(path, file)
+    storages = {v.untyped_storage().data_ptr(): v.untyped_storage().nbytes() for _, v in tensors}
+    base = min(storages) - min(records)
+    if any(records.get(ptr - base) != nbytes for ptr, nbytes in storages.items()):
+        raise WeightReadError(
+            f"{path}: its tensors could not be located in the file (a zip layout this "
+            "reader does not know); save it again with torch.save, or as .safetensors"
+        )
+    out = list(items)
+    for i, v in tensors:
+        kind = str(v.dtype).removeprefix("torch.")
+        if kind not in _IN_PLACE:
+            continue  # not a weight this reader decodes: reported by its dtype, never read
+        stored, name = np.dtype(_IN_PLACE[kind][0]), _IN_PLACE[kind][1]
+        if v.is_contiguous():
+            data = FileArray(file, v.data_ptr() - base, stored, (v.numel(),))
+        else:  # a strided view saved as such: its storage read, then the view taken
+            storage = v.untyped_storage()
+            raw = FileArray(
+                file, storage.data_ptr() - base, stored, (storage.nbytes() // stored.itemsize,)
+            )
+            data = np.lib.stride_tricks.as_strided(
+                np.asarray(raw)[v.storage_offset() :], tuple(v.shape),
+                tuple(st * stored.itemsize for st in v.stride()),
+            ).reshape(-1)  # fmt: skip
+        out[i] = (items[i][0], Tensor(items[i][0], data, name, tuple(v.shape)))
+    return out
 
 
 class _Stub:
