@@ -14,7 +14,7 @@
 Both passes run on the same worker processes (:func:`~.executor.worker_pool`): starting
 workers (numpy, the readers, numba) is a fixed cost of every parallel build.
 
-Workers open the files themselves (readers return memory maps), so only paths and small
+Workers open the files themselves (readers read tensors in place, as they are used), so only paths and small
 results travel between processes. A model that fails is recorded with its reason and the
 build goes on.
 

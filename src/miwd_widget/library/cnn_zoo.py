@@ -39,7 +39,7 @@ row per tensor (its name and ``start``/``end`` columns, a ``size`` or a ``shape`
 its name without the last component (``kernel``, ``bias``); layers keep the order in which
 the matrix first uses them.
 
-Descriptors are computed chunk by chunk straight from the memory map with the project's
+Descriptors are computed chunk by chunk straight from the file with the project's
 histogram kernel (one compiled loop over the rows of a chunk, no Python object per row):
 :func:`cnn_zoo_chunks` yields the chunks, and :func:`build_cnn_zoo` describes them with the
 chunked builder's own code (:mod:`.chunked`: the same ``"auto"`` range, the same rows

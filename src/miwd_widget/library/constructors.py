@@ -464,7 +464,7 @@ class LibraryConstructors:
         """Build a library from Hugging Face model folders or the Hugging Face hub cache;
         see :mod:`miwd_widget.library.huggingface`.
 
-        Nothing is executed: safetensors files are memory-mapped, ``.bin`` checkpoints are
+        Nothing is executed: safetensors files are read in place, ``.bin`` checkpoints are
         read with ``torch.load(weights_only=True)``, no ``transformers`` is needed.
 
         Parameters
