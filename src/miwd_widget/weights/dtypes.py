@@ -19,7 +19,14 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["NARROW_FLOATS", "pattern_bits", "decode_table", "to_float32", "is_narrow"]
+__all__ = [
+    "NARROW_FLOATS",
+    "pattern_bits",
+    "decode_table",
+    "to_float32",
+    "is_narrow",
+    "stored_dtype",
+]
 
 #: Narrow float dtype name -> (bits, ml_dtypes attribute or None for numpy's float16).
 NARROW_FLOATS: dict[str, tuple[int, str | None]] = {
@@ -40,6 +47,22 @@ def is_narrow(dtype: str) -> bool:
 def pattern_bits(dtype: str) -> int:
     """Bits of one value of the narrow float ``dtype`` (16 or 8)."""
     return NARROW_FLOATS[dtype][0]
+
+
+def stored_dtype(dtype: str) -> np.dtype | None:
+    """The little-endian numpy dtype a reader keeps a ``dtype`` tensor's stored values in
+    (numpy's floats as themselves, the others as bit patterns), or None for other dtypes.
+
+    Examples
+    --------
+    >>> stored_dtype("bfloat16"), stored_dtype("float16"), stored_dtype("int8")
+    (dtype('uint16'), dtype('float16'), None)
+    """
+    if dtype in ("float16", "float32", "float64"):
+        return np.dtype(f"<f{int(dtype[5:]) // 8}")
+    if is_narrow(dtype):
+        return np.dtype(f"<u{pattern_bits(dtype) // 8}")
+    return None
 
 
 def _numpy_type(dtype: str) -> np.dtype:

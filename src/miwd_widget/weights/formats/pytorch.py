@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import stored_dtype
 from ..file_array import FileArray, OpenFile
 from ..guard import check_zip
 from ..objects import object_items
@@ -78,19 +79,6 @@ def read(path: Path) -> ReadResult:
     return items, skipped, "torch"
 
 
-#: torch dtype name -> (numpy dtype of the stored values, Tensor.dtype) of tensors read in place.
-_IN_PLACE = {
-    "float32": ("<f4", "float32"),
-    "float64": ("<f8", "float64"),
-    "float16": ("<f2", "float16"),
-    "bfloat16": ("<u2", "bfloat16"),
-    "float8_e4m3fn": ("<u1", "float8_e4m3fn"),
-    "float8_e5m2": ("<u1", "float8_e5m2"),
-    "float8_e4m3fnuz": ("<u1", "float8_e4m3fnuz"),
-    "float8_e5m2fnuz": ("<u1", "float8_e5m2fnuz"),
-}
-
-
 def _record_offsets(path: Path, file: OpenFile) -> dict[int, int]:
     """Byte offset in the file of every stored storage record (``<archive>/data/<key>``)
     of the zip -> its size."""
@@ -137,9 +125,9 @@ def _read_in_place(path: Path, items: list[tuple[str, Any]]) -> list[tuple[str, 
     out = list(items)
     for i, v in tensors:
         kind = str(v.dtype).removeprefix("torch.")
-        if kind not in _IN_PLACE:
+        stored = stored_dtype(kind)
+        if stored is None:
             continue  # not a weight this reader decodes: reported by its dtype, never read
-        stored, name = np.dtype(_IN_PLACE[kind][0]), _IN_PLACE[kind][1]
         if v.is_contiguous():
             data = FileArray(file, v.data_ptr() - base, stored, (v.numel(),))
         else:  # a strided view saved as such: its storage read, then the view taken
@@ -151,7 +139,7 @@ def _read_in_place(path: Path, items: list[tuple[str, Any]]) -> list[tuple[str, 
                 np.asarray(raw)[v.storage_offset() :], tuple(v.shape),
                 tuple(st * stored.itemsize for st in v.stride()),
             ).reshape(-1)  # fmt: skip
-        out[i] = (items[i][0], Tensor(items[i][0], data, name, tuple(v.shape)))
+        out[i] = (items[i][0], Tensor(items[i][0], data, kind, tuple(v.shape)))
     return out
 
 
