@@ -212,7 +212,10 @@ export function colorBar(domain: ColorDomain, name: string): HTMLElement {
  */
 export function tileScaleBar(domains: GalleryDomains): HTMLElement {
   if (domains.shared) {
-    const bar = colorBar(domains.shared, "density, shared");
+    const bar = colorBar(domains.shared, "tiles");
+    const caption = bar.querySelector(".miwd-colorbar-caption") as HTMLElement;
+    caption.textContent = "tiles: one shared scale";
+    caption.title = `every descriptor and the mean colored from 0 to the ${COLOR_PERCENTILE}th percentile of all their values`;
     bar.dataset.scale = "shared";
     return bar;
   }
@@ -227,7 +230,7 @@ export function tileScaleBar(domains: GalleryDomains): HTMLElement {
   top.style.left = "100%";
   top.style.transform = "translateX(-100%)";
   ticks.append(zero, top);
-  const caption = el("div", "miwd-colorbar-caption", "density, per tile");
+  const caption = el("div", "miwd-colorbar-caption", "tiles: each its own scale");
   caption.title =
     `each descriptor is colored from 0 to its own ${COLOR_PERCENTILE}th percentile ` +
     "(hover a tile for its value); the button above puts them on one shared scale";
@@ -343,7 +346,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
     };
     const meanTile = makeTile(`mean\n${who}`, reply.mean, 0, domains.mean, "miwd-mean", `mean\n${whoInFull}`);
     if (sampled) meanTile.title = sampled;
-    meanTile.append(colorBar(domains.mean, domains.shared ? "density, shared" : "density"));
+    meanTile.append(colorBar(domains.mean, "density"));
     const stdTile = makeTile(`std\n${who}`, reply.std, 0, domains.std, "miwd-std", `std\n${whoInFull}`);
     stdTile.append(colorBar(domains.std, "std"));
     const axes = el("div", "miwd-gallery-axes");
@@ -353,7 +356,8 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       el(
         "div",
         "",
-        `columns: ${B} bins of weight value${vr ? `, ${formatNumber(vr[0])} … ${formatNumber(vr[1])}` : ""}`,
+        // No line break inside the range ("-1" on one line, "… 1" on the next).
+        `columns: ${B} bins of weight value${vr ? `, ${formatNumber(vr[0])}\u00a0…\u00a0${formatNumber(vr[1])}` : ""}`,
       ),
     );
     if (reply.k > 0) axes.append(tileScaleBar(domains));
