@@ -130,10 +130,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-# Known flake (issue 24's leftover "a pan started right after a lasso can jump"): in about one
-# full-suite run in four, the click on the outlier right after the lasso does not select it.
-# One rerun, on a fresh page, keeps CI from failing on it until the scatter is fixed.
-@pytest.mark.flaky(reruns=1)
 def test_lasso_updates_the_gallery_and_the_csv_has_the_selected_ids(standalone, artifacts_dir):
     page, truth, messages = standalone
     n = len(truth["ids"])
