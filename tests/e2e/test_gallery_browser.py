@@ -73,7 +73,9 @@ def test_each_tile_on_its_own_scale_and_shared_one_click_away(open_notebook, art
         embedding = np.asarray(truth["embedding"])
         cluster = np.asarray(truth["cluster"])
         constant = set(truth["constant"])
-        box, polygon, inside = cluster_lasso(page.locator(f"{ROOT} {CANVAS}"), embedding, cluster, 2)
+        box, polygon, inside = cluster_lasso(
+            page.locator(f"{ROOT} {CANVAS}"), embedding, cluster, 2
+        )
         shown = spread_sample(np.asarray(inside), truth["k"]).tolist()
         assert constant <= set(shown)  # the lasso's gallery holds the constant models
 
