@@ -19,7 +19,8 @@
  * during a lasso; or, under load, a move and a press within one frame, as a quick click far
  * from the last position) made the camera pan by the whole distance at once: the view jumped
  * and the click's point was no longer under the pointer. So the camera first gets a move to
- * the press position, a frame to take it, then the press (at once if the release comes first).
+ * the press position and a frame to take it (later moves wait), then the press (at once if
+ * the release comes first).
  */
 import { fitCanvas, listen } from "../draw/dom";
 
@@ -248,8 +249,8 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
       // A pan or a click: regl-scatterplot's, after its camera has seen the pointer here.
       e.stopPropagation();
       forward(); // an older press still held (two presses within a frame)
-      held = e;
       win.dispatchEvent(copyMouse("mousemove", e, 0));
+      held = e;
       heldFrame = win.requestAnimationFrame(() => {
         heldFrame = undefined;
         forward();
@@ -311,7 +312,9 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
     listen(stage, "mousedown", onDown, { capture: true }),
     // pointermove carries the coalesced moves of a busy frame; mousemove is stopped too.
     listen(win, "pointermove", onMove, { capture: true }),
-    listen(win, "mousemove", (e) => path && e.stopPropagation(), { capture: true }),
+    // While a press is held, the camera keeps the press position for its frame (a drag's
+    // first moves are not lost: it pans to the latest position once it has the press).
+    listen(win, "mousemove", (e) => (path || held) && e.stopPropagation(), { capture: true }),
     listen(win, "mouseup", onUp, { capture: true }),
     listen(win, "pointercancel", cancel, { capture: true }),
     listen(win, "blur", cancel),
