@@ -224,12 +224,14 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
       // Only axes that were waiting for their column are re-laid out (that resets brushes).
       if (missing.some((name) => isDrawn(columns.get(name)))) parallel.setAxes(axes);
       deferred.update();
+      scatter.refreshTooltip(); // a tooltip column just chosen has arrived
     }),
     // The deferred ids arrived: only tooltips and the CSV read them, nothing redraws.
     onTrait(model, "_text_columns", () => {
       textColumns = decodeNewColumns(model.get("_text_columns"), textColumns);
       columns = withClusters(mergeColumns(sentColumns, textColumns));
       deferred.update();
+      scatter.refreshTooltip(); // an open tooltip shows them instead of "…"
     }),
     onTrait(model, "_deferred_columns", () => deferred.update()),
     onTrait(model, "axes", () => {

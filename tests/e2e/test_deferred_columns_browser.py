@@ -4,7 +4,8 @@ A small library with ``DEFERRED_TEXT_ROWS`` lowered in the kernel stands in for 
 models. The first view asks for the ids by itself once it has drawn; they arrive in
 ``_text_columns``. The second view's kernel holds its answer back, so the tooltip shows "…",
 a CSV download waits ``DEFERRED_WAIT_MS`` (10 s) for the ids and is then saved without them,
-and the next click asks again and gets them.
+and the next click asks again and gets them. A third view's kernel answers while a tooltip
+is open: the tooltip shows the id without another hover.
 """
 
 from __future__ import annotations
@@ -57,17 +58,27 @@ held = HeldAtlas(lib)
 held.select([5, 6, 7])
 held
 """
+# A third view, answered by the test while a tooltip is open on it.
+RESTING_CELL = """
+asked_resting = []
+class RestingAtlas(Atlas):
+    def _on_columns_request(self, message, buffers):
+        asked_resting.append(message)
+resting = RestingAtlas(lib)
+resting
+"""
 HOVERED = 19
 
 
 @pytest.fixture(scope="module")
 def nb(open_notebook):
-    notebook = open_notebook("deferred.ipynb", [LIBRARY_CELL, FIRST_CELL, HELD_CELL])
+    cells = [LIBRARY_CELL, FIRST_CELL, HELD_CELL, RESTING_CELL]
+    notebook = open_notebook("deferred.ipynb", cells)
     with artifacts_on_error(notebook, "deferred-notebook-setup"):
         notebook.page.wait_for_function(
-            "(sel) => document.querySelectorAll(sel).length === 2", arg=ROOT, timeout=60_000
+            "(sel) => document.querySelectorAll(sel).length === 3", arg=ROOT, timeout=60_000
         )
-        for i in range(2):
+        for i in range(3):
             view(notebook, i).locator(SCATTER_CANVAS).wait_for(state="visible", timeout=60_000)
     yield notebook
     notebook.close()
@@ -145,3 +156,21 @@ def test_pending_ids_show_an_ellipsis_and_the_csv_waits_for_them(nb):
     nb.page.wait_for_function("(b) => !b.disabled", arg=button.element_handle(), timeout=5_000)
     assert note.text_content() == ""
     assert hover_tooltip(nb, 1, HOVERED)["id"] == f"net-{HOVERED:03d}"
+
+
+def test_an_open_tooltip_shows_the_ids_when_they_arrive(nb):
+    asked = nb.wait_kernel_value("asked_resting", lambda v: len(v) == 1, timeout=30)
+    assert asked[0]["names"] == ["id"]
+    assert hover_tooltip(nb, 2, HOVERED)["id"] == "…"
+    # The pointer rests on the point (no move, no other hover) while the kernel answers.
+    nb.run_python("Atlas._on_columns_request(resting, asked_resting[0], [])")
+    tooltip = view(nb, 2).locator(TOOLTIP)
+    nb.page.wait_for_function(
+        """(t) => !t.hidden && [...t.querySelectorAll('tr')].some(
+             r => r.querySelector('th').textContent === 'id'
+               && r.querySelector('td').textContent === arguments[1])""".replace(
+            "arguments[1]", repr(f"net-{HOVERED:03d}")
+        ),
+        arg=tooltip.element_handle(),
+        timeout=10_000,
+    )

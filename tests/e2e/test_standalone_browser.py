@@ -130,10 +130,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-# Known flake (issue 24's leftover "a pan started right after a lasso can jump"): in about one
-# full-suite run in four, the click on the outlier right after the lasso does not select it.
-# One rerun, on a fresh page, keeps CI from failing on it until the scatter is fixed.
-@pytest.mark.flaky(reruns=1)
 def test_lasso_updates_the_gallery_and_the_csv_has_the_selected_ids(standalone, artifacts_dir):
     page, truth, messages = standalone
     n = len(truth["ids"])
@@ -199,4 +195,65 @@ def test_png_export_is_the_scatter_with_the_located_marker(standalone):
     accent = np.abs(overlay.astype(np.int16) - [0xE6, 0x55, 0x0D]).sum(axis=-1) < 60
     below = accent[py : py + 4, px - 10 : px + 11]
     assert below.sum() >= 15, f"no marker at ({px}, {py}) on the overlay"
+    assert not console_errors(messages), "\n".join(console_errors(messages))
+
+
+def horizontal_shift(before: np.ndarray, after: np.ndarray, limit: int = 500) -> int:
+    """The x shift (px) that best lays the drawn columns of `before` onto those of `after`."""
+
+    def profile(image: np.ndarray) -> np.ndarray:
+        drawn = np.abs(image.astype(np.int16) - image[0, 0].astype(np.int16)).sum(axis=-1) > 40
+        return drawn.sum(axis=0).astype(np.float64)
+
+    a, b = profile(before), profile(after)
+    width = a.size
+    scores = {
+        s: float(np.dot(a[max(0, -s) : width - max(0, s)], b[max(0, s) : width - max(0, -s)]))
+        for s in range(-limit, limit + 1)
+    }
+    return max(scores, key=scores.__getitem__)
+
+
+def test_a_pan_right_after_a_shift_lasso_moves_the_view_by_the_drag(standalone):
+    """The camera of regl-scatterplot does not see the lasso's moves: a pan pressed where the
+    lasso ended, without a move first, jumped by the lasso's extent (issue 24)."""
+    page, truth, messages = standalone
+    n = len(truth["ids"])
+    canvas = page.locator(f"{ROOT} {CANVAS}")
+    box, polygon, _ = cluster_lasso(canvas, truth["embedding"], truth["cluster"], 2)
+    mouse = page.mouse
+    # A shift-lasso around cluster 2 that starts at its left and ends 1/3 of the way round.
+    start = int(np.argmin(polygon[:, 0]))
+    path = np.roll(polygon, -start, axis=0)
+    mouse.move(box["x"] + path[0, 0], box["y"] + path[0, 1])
+    page.keyboard.down("Shift")
+    mouse.down()
+    for x, y in [*path[1:], path[0]]:
+        mouse.move(box["x"] + x, box["y"] + y)
+    end = path[len(path) // 3]
+    mouse.move(box["x"] + end[0], box["y"] + end[1])
+    mouse.up()
+    page.keyboard.up("Shift")
+    # Cluster 2 added to the saved cluster 1 (a vertex on the circle may fall either side).
+    page.wait_for_function(
+        "([sel, n]) => /^(19\\d|200) of /.test(document.querySelector(sel).textContent)",
+        arg=[f"{ROOT} {COUNT}", n],
+        timeout=10_000,
+    )
+    page.wait_for_timeout(500)  # the highlight drawn
+    before = canvas_pixels(canvas)
+    before_url = canvas.evaluate("c => c.toDataURL()")
+    # A pan from where the lasso ended, 40 px to the right, with no move before the press.
+    mouse.down()
+    mouse.move(box["x"] + end[0] + 40, box["y"] + end[1], steps=4)
+    mouse.up()
+    page.wait_for_function(
+        "([sel, url]) => document.querySelector(sel).toDataURL() !== url",
+        arg=[f"{ROOT} {CANVAS}", before_url],
+        timeout=10_000,
+    )
+    page.wait_for_timeout(500)  # the last frame of the pan
+    shift = horizontal_shift(before, canvas_pixels(canvas))
+    scale = canvas.evaluate("c => c.width") / box["width"]  # device px per CSS px
+    assert abs(shift / scale - 40) <= 4, f"the view moved {shift / scale:.0f} px for a 40 px drag"
     assert not console_errors(messages), "\n".join(console_errors(messages))

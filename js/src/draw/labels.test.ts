@@ -2,32 +2,54 @@ import { describe, expect, it } from "vitest";
 import { captionLines } from "../views/gallery";
 import { axisTicks, layoutAxes } from "../views/parallel";
 import type { Column } from "../wire/columns";
-import { fitLabel, packParts, shortenMiddle, textMeasurer, timeTicks } from "./labels";
+import { fitLabel, formatCount, isNumberText, packParts, shortenEnd, textMeasurer, timeTicks } from "./labels";
 
 const mono = (t: string) => Array.from(t).length * 6; // a 6 px per character font
 
 describe("label fitting", () => {
-  it("shortens in the middle, keeping both informative ends", () => {
-    expect(shortenMiddle("initialization", 100, mono)).toBe("initialization");
-    expect(shortenMiddle("initialization", 40, mono)).toBe("in…ion");
-    const normal = shortenMiddle("glorot_normal", 54, mono);
-    const uniform = shortenMiddle("glorot_uniform", 54, mono);
-    expect(mono(normal)).toBeLessThanOrEqual(54);
-    expect(normal).not.toBe(uniform); // a prefix cut made both "glorot_…"
-    expect(normal.endsWith("rmal")).toBe(true);
-    expect(shortenMiddle("sgd_momentum", 48, mono)).toBe("sgd…ntum");
-    expect(shortenMiddle("abc", 5, mono)).toBe("");
-    expect(shortenMiddle("😀😀😀😀😀😀", 24, mono)).toBe("😀…😀😀"); // code points intact
+  it("shortens at the end, never in the middle nor inside a number", () => {
+    expect(shortenEnd("initialization", 100, mono)).toBe("initialization");
+    expect(shortenEnd("sgd_momentum", 54, mono)).toBe("sgd_mome…"); // was "sgd_m…entum"
+    expect(shortenEnd("initialization", 40, mono)).toBe("initi…");
+    expect(mono(shortenEnd("glorot_normal", 54, mono))).toBeLessThanOrEqual(54);
+    expect(shortenEnd("abc", 5, mono)).toBe("");
+    expect(shortenEnd("😀😀😀😀😀😀", 24, mono)).toBe("😀😀😀…"); // code points intact
+    // The cut moves back before a number instead of splitting it; no space before "…".
+    expect(shortenEnd("acc 0.512 adam", 48, mono)).toBe("acc…"); // not "acc 0.5…"
+    expect(shortenEnd("all 1,000,000 models", 60, mono)).toBe("all…"); // not "all 1,00…"
+    expect(shortenEnd("lr 0.001 sgd", 60, mono)).toBe("lr 0.001…");
+    // A number alone is never shortened: the caller writes it compactly.
+    expect(shortenEnd("1,000,000", 24, mono)).toBe("1,000,000");
+    expect(shortenEnd("0.000123", 24, mono)).toBe("0.000123");
   });
 
-  it("prefers a smaller font down to minScale, then shortens", () => {
+  it("tells numbers from words", () => {
+    for (const text of ["0.512", "1,000,000", "-3e-4", "1.0M", "65.5K", "12%", "+2", ".5", "−1"]) {
+      expect(isNumberText(text)).toBe(true);
+    }
+    for (const text of ["sgd_momentum", "acc 0.5", "m01234", "1e", "", "adam2"]) expect(isNumberText(text)).toBe(false);
+  });
+
+  it("writes counts whole up to 9,999, compactly above", () => {
+    expect(formatCount(2000)).toBe("2,000");
+    expect(formatCount(9999)).toBe("9,999");
+    expect(formatCount(65_536)).toBe("65.5K");
+    expect(formatCount(439_417)).toBe("439K");
+    expect(formatCount(1_000_000)).toBe("1.0M");
+    expect(formatCount(12_000_000)).toBe("12M");
+    expect(formatCount(Number.NaN)).toBe("–");
+  });
+
+  it("prefers a smaller font down to minScale, then shortens at the end", () => {
     expect(fitLabel("adam", 30, mono)).toEqual({ text: "adam", scale: 1, shortened: false });
     expect(fitLabel("sgd_momentum", 66, mono)).toEqual({ text: "sgd_momentum", scale: 0.9, shortened: false });
     const cut = fitLabel("initialization", 50, mono); // 84 px: 0.59 would be needed
     expect(cut.scale).toBe(0.8);
     expect(cut.shortened).toBe(true);
     expect(mono(cut.text) * cut.scale).toBeLessThanOrEqual(50);
-    expect(cut.text.startsWith("ini") && cut.text.endsWith("ion")).toBe(true);
+    expect(cut.text).toBe("initializ…");
+    // A number that does not fit is drawn whole at the smallest font, not cut.
+    expect(fitLabel("0.000123", 20, mono)).toEqual({ text: "0.000123", scale: 0.8, shortened: false });
   });
 
   it("packs caption parts on lines without cutting a part (the gallery's accuracies)", () => {
@@ -36,8 +58,8 @@ describe("label fitting", () => {
     expect(lines).toEqual(["digits · acc 0.512", "sgd_momentum · relu"]);
     expect(lines.every((l) => mono(l) <= 120)).toBe(true);
     expect(lines.join(" ").includes("acc 0.512")).toBe(true); // was "acc 0.1…"
-    // A single part wider than the line is shortened; extra lines are dropped.
-    expect(packParts(["a_very_long_dataset_name", "acc 0.9"], 60, mono)).toEqual(["a_ve…_name", "acc 0.9"]);
+    // A single part wider than the line is shortened at its end; extra lines are dropped.
+    expect(packParts(["a_very_long_dataset_name", "acc 0.9"], 60, mono)).toEqual(["a_very_lo…", "acc 0.9"]);
     expect(packParts(["aaaa", "bbbb", "cccc"], 24, mono, " · ", 2)).toEqual(["aaaa", "bbbb"]);
   });
 
@@ -95,14 +117,17 @@ describe("parallel axes' tick labels", () => {
 });
 
 describe("gallery captions", () => {
-  it("keep every accuracy whole and the id's end", () => {
+  it("keep every accuracy whole and the id whole (wrapped, not cut in its middle)", () => {
     const lines = captionLines("m01234\ncolour_digits · acc 0.123 · sgd_momentum · sigmoid", mono);
     expect(lines[0]).toBe("m01234");
     expect(lines.some((l) => l.split(" · ").includes("acc 0.123"))).toBe(true);
     expect(lines.every((l) => mono(l) <= 120)).toBe(true);
     expect(lines.slice(1).join(" · ")).toBe("colour_digits · acc 0.123 · sgd_momentum · sigmoid");
     const long = captionLines("zoo/run_2024_05/models/m01234\nacc 0.9", mono);
-    expect(long[0].endsWith("m01234")).toBe(true);
-    expect(mono(long[0])).toBeLessThanOrEqual(120);
+    expect(long).toEqual(["zoo/run_2024_05/", "models/m01234", "acc 0.9"]); // the id's end is shown
+    expect(long.every((l) => mono(l) <= 120)).toBe(true);
+    // The mean's caption of a million models: a compact count, never "all 1,00…00 models".
+    const mean = captionLines(`mean\nall ${formatCount(1_000_000)} models`, mono);
+    expect(mean).toEqual(["mean", "all 1.0M models"]);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Fitting labels into the room they have (axis titles and ticks, gallery captions), pure so
- * it is unit-tested: a slightly smaller font first, then a shortened text that keeps both
- * ends ("glorot_uniform" and "glorot_normal" differ at the end, "sgd_momentum" and "sgd" at
- * the start). The views show the full text on hover.
+ * it is unit-tested: a slightly smaller font first, then the text shortened at its end
+ * ("sgd_mome…", never "sgd_m…entum": a cut in the middle reads as another value), never
+ * inside a number (counts are written compactly instead: "1.0M"). The views show the full
+ * text on hover wherever a label is shortened.
  */
 import { scaleUtc } from "d3-scale";
 
@@ -11,21 +12,26 @@ export type Measure = (text: string) => number;
 
 const ELLIPSIS = "…";
 
+/** A character of a written number ("1,000,000", "0.512", "-3e-4"): never cut between two. */
+const NUMBER_CHAR = /[0-9.,]/;
+
+/** Whether `text` is one number as the views write them ("0.512", "1,000", "-2e-5", "1.0M", "12%"). */
+export function isNumberText(text: string): boolean {
+  return /^[-+−]?(\d[\d,]*(\.\d*)?|\.\d+)(e[-+]?\d+)?[%KMBT]?$/i.test(text.trim());
+}
+
 /**
- * `text` shortened to at most `maxWidth` by replacing its middle with "…": the longest such
- * text whose kept head is about `headShare` of the kept characters (the rest from the end).
- * "" when not even one character and the ellipsis fit.
+ * `text` shortened at its end to at most `maxWidth`: its longest head that fits with "…"
+ * after it, the cut moved back before a number it would fall in ("acc …", not "acc 0.…").
+ * "" when no head fits (or only part of a number); `text` itself when it fits, or when it
+ * is a number (a number is never cut: the caller writes it compactly or lets it overflow).
  *
- * @example shortenMiddle("initialization", 40, (t) => t.length * 6) // "in…ion"
+ * @example shortenEnd("sgd_momentum", 54, (t) => t.length * 6) // "sgd_mome…"
  */
-export function shortenMiddle(text: string, maxWidth: number, measure: Measure, headShare = 0.45): string {
-  if (measure(text) <= maxWidth) return text;
+export function shortenEnd(text: string, maxWidth: number, measure: Measure): string {
+  if (measure(text) <= maxWidth || isNumberText(text)) return text;
   const chars = Array.from(text); // code points: never split a surrogate pair
-  const cut = (kept: number) => {
-    const head = Math.max(1, Math.round(kept * headShare));
-    const tail = kept - head;
-    return `${chars.slice(0, head).join("")}${ELLIPSIS}${tail > 0 ? chars.slice(chars.length - tail).join("") : ""}`;
-  };
+  const cut = (kept: number) => `${chars.slice(0, kept).join("").trimEnd()}${ELLIPSIS}`;
   let lo = 0; // most kept characters known to fit
   let hi = chars.length - 1;
   while (lo < hi) {
@@ -33,8 +39,28 @@ export function shortenMiddle(text: string, maxWidth: number, measure: Measure, 
     if (measure(cut(mid)) <= maxWidth) lo = mid;
     else hi = mid - 1;
   }
-  return lo === 0 ? "" : cut(lo);
+  // Inside a number ("1,00|0,000", "0.5|12"): keep none of it.
+  while (lo > 0 && NUMBER_CHAR.test(chars[lo - 1]) && NUMBER_CHAR.test(chars[lo])) lo--;
+  return lo === 0 || chars.slice(0, lo).join("").trim() === "" ? "" : cut(lo);
 }
+
+/**
+ * A count as the views caption it: in full up to 9,999 ("2,000"), compact above with at
+ * least two significant digits ("65.5K", "1.0M"), so that it fits a caption uncut.
+ *
+ * @example formatCount(1_000_000) // "1.0M"
+ */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  if (Math.abs(n) < 10_000) return n.toLocaleString("en-US");
+  return COMPACT.format(n);
+}
+
+const COMPACT = new Intl.NumberFormat("en-US", {
+  notation: "compact",
+  minimumSignificantDigits: 2,
+  maximumSignificantDigits: 3,
+});
 
 export interface FittedLabel {
   /** The text to draw (`text` itself, or shortened). */
@@ -47,8 +73,9 @@ export interface FittedLabel {
 
 /**
  * Fit `text` into `maxWidth` px: as is; else at the font scale that makes it fit, if that is
- * at least `minScale` (rounded down to 1/20 steps); else shortened in the middle at
- * `minScale`. `measure` measures at scale 1 (widths scale linearly with the font size).
+ * at least `minScale` (rounded down to 1/20 steps); else shortened at its end at `minScale`
+ * (a number is never shortened: it is drawn whole at `minScale`). `measure` measures at
+ * scale 1 (widths scale linearly with the font size).
  *
  * @example fitLabel("sgd_momentum", 66, (t) => t.length * 6) // { text: "sgd_momentum", scale: 0.9, ... }
  */
@@ -57,14 +84,14 @@ export function fitLabel(text: string, maxWidth: number, measure: Measure, minSc
   if (width <= maxWidth) return { text, scale: 1, shortened: false };
   const scale = Math.floor((maxWidth / width) * 20) / 20;
   if (scale >= minScale) return { text, scale, shortened: false };
-  const shown = shortenMiddle(text, maxWidth / minScale, measure);
-  return { text: shown, scale: minScale, shortened: true };
+  const shown = shortenEnd(text, maxWidth / minScale, measure);
+  return { text: shown, scale: minScale, shortened: shown !== text };
 }
 
 /**
  * Pack `parts` (e.g. "digits", "acc 0.512", "adam") into lines at most `maxWidth` wide,
  * joined by `separator`, never breaking inside a part; a part wider than a line on its own
- * is shortened in the middle. At most `maxLines` lines: the parts that do not fit are
+ * is shortened at its end (never inside a number). At most `maxLines` lines: the parts that do not fit are
  * dropped (the full text is on hover).
  *
  * @example packParts(["digits", "acc 0.512", "adam"], 60, (t) => t.length * 6) // ["digits", "acc 0.512", "adam"]
@@ -79,7 +106,7 @@ export function packParts(
   const lines: string[] = [];
   let line = "";
   for (const raw of parts) {
-    const part = shortenMiddle(raw, maxWidth, measure);
+    const part = shortenEnd(raw, maxWidth, measure);
     if (!part) continue;
     const joined = line ? `${line}${separator}${part}` : part;
     if (measure(joined) <= maxWidth) {

@@ -1,6 +1,7 @@
 /**
  * The clusters side by side (the paper's Figure 5): for each named cluster its size and its
- * mean and standard-deviation descriptors, on one colour scale per kind so they compare.
+ * mean and standard-deviation descriptors, on one colour scale per kind so they compare (the
+ * same rule as the gallery's mean and std: `colorDomain` over the images of that kind).
  */
 
 import { el } from "../draw/dom";

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { colorBarCaption, colorBarTicks, colorDomain, percentile, sampleNote } from "./gallery";
+import {
+  colorBarCaption,
+  colorBarTicks,
+  colorDomain,
+  galleryDomains,
+  percentile,
+  sampleNote,
+  scaleButtonText,
+} from "./gallery";
 
 describe("gallery color domain", () => {
   it("interpolates percentiles like numpy and ignores non-finite values", () => {
@@ -68,5 +76,71 @@ describe("gallery sample note", () => {
       `mean and std of a random sample of ${(65536).toLocaleString()}`,
     );
     expect(sampleNote({ n: 40, sampled: 40 })).toBe("");
+  });
+});
+
+/** A (S, B) descriptor whose rows are histograms: a bell of width `spread` bins per row. */
+function bell(S: number, B: number, spread: (row: number) => number): Float32Array {
+  const out = new Float32Array(S * B);
+  for (let r = 0; r < S; r++) {
+    let total = 0;
+    for (let b = 0; b < B; b++) total += out[r * B + b] = Math.exp(-(((b - B / 2) / spread(r)) ** 2));
+    for (let b = 0; b < B; b++) out[r * B + b] /= total;
+  }
+  return out;
+}
+
+describe("gallery scales", () => {
+  const S = 8;
+  const B = 16;
+  // A constant-initialization model: all weights of every window in one bin (density 1).
+  const constant = new Float32Array(S * B);
+  for (let r = 0; r < S; r++) constant[r * B + 3] = 1;
+  // A trained model whose distribution widens with depth (peaks from ~0.4 down to ~0.08).
+  const trained = bell(S, B, (r) => 1 + r);
+  const reply = {
+    S,
+    B,
+    k: 2,
+    descriptors: Float32Array.from([...constant, ...trained]),
+    mean: Float32Array.from(constant.map((v, i) => (v + trained[i]) / 2)),
+    std: Float32Array.from(constant.map((v, i) => Math.abs(v - trained[i]) / 2)),
+  };
+
+  it("per tile: each descriptor up to its own 99th percentile, so a constant model sets no other scale", () => {
+    const domains = galleryDomains(reply, "tile");
+    expect(domains.shared).toBeNull();
+    expect(domains.tiles).toHaveLength(2);
+    expect(domains.tiles[0].vmax).toBe(1);
+    expect(domains.tiles[1].vmax).toBeCloseTo(percentile([trained], 99), 6);
+    expect(domains.tiles[1].vmax).toBeLessThan(0.5);
+    // The trained model's deepest (widest) window still spans a good part of the colormap:
+    // on the shared scale its peak would be a few percent of it, almost black.
+    const deepPeak = Math.max(...trained.subarray((S - 1) * B, S * B));
+    expect(domains.tiles[1].unit(deepPeak)).toBeGreaterThan(0.15);
+    expect(galleryDomains(reply, "shared").tiles[1].unit(deepPeak)).toBeLessThan(0.1);
+    // The mean and std are on the scale of their own kind (as in the Clusters panel).
+    expect(domains.mean.vmax).toBeCloseTo(colorDomain([reply.mean]).vmax, 12);
+    expect(domains.std.vmax).toBeCloseTo(colorDomain([reply.std]).vmax, 12);
+  });
+
+  it("shared: the mean and every descriptor on one scale, the std on its own", () => {
+    const domains = galleryDomains(reply, "shared");
+    expect(domains.shared).not.toBeNull();
+    const vmax = colorDomain([reply.mean, reply.descriptors]).vmax;
+    expect(domains.shared?.vmax).toBe(vmax);
+    expect(domains.mean).toBe(domains.shared);
+    expect(domains.tiles.map((t) => t.vmax)).toEqual([vmax, vmax]);
+    expect(domains.std.vmax).toBe(galleryDomains(reply, "tile").std.vmax);
+  });
+
+  it("takes only the k descriptors sent, and none when there are none", () => {
+    expect(galleryDomains({ ...reply, k: 1 }, "tile").tiles).toHaveLength(1);
+    expect(galleryDomains({ ...reply, k: 0, descriptors: new Float32Array(0) }, "shared").tiles).toEqual([]);
+  });
+
+  it("names the scale shown on its toggle", () => {
+    expect(scaleButtonText("tile").text).toBe("Scale: per tile");
+    expect(scaleButtonText("shared").text).toBe("Scale: shared");
   });
 });

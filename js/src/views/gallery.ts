@@ -6,7 +6,7 @@
 import { scalePow } from "d3-scale";
 import { type ColormapName, sampleColormap } from "../draw/colormaps";
 import { el, listen, watchMainButton } from "../draw/dom";
-import { type Measure, packParts, shortenMiddle, textMeasurer } from "../draw/labels";
+import { formatCount, type Measure, packParts, textMeasurer } from "../draw/labels";
 import type { SelectionStore } from "../selection";
 import { formatNumber } from "../wire/columns";
 import { type DescriptorReply, isSuperseded } from "../wire/requests";
@@ -131,18 +131,66 @@ export function colorBarTicks(domain: ColorDomain): { at: number; text: string }
   ];
 }
 
+/**
+ * How the individual descriptors are colored: each on its own scale (the default), or all
+ * on one scale shared with the selection's mean, to compare magnitudes.
+ */
+export type GalleryScale = "tile" | "shared";
+
+/** The color domains of one gallery reply (see {@link galleryDomains}). */
+export interface GalleryDomains {
+  mean: ColorDomain;
+  std: ColorDomain;
+  /** One per descriptor of `reply.descriptors`, in order. */
+  tiles: ColorDomain[];
+  /** The domain every tile shares (`scale` "shared"), else null. */
+  shared: ColorDomain | null;
+}
+
+/**
+ * The color domains of a reply's tiles. Per tile ("tile"), each descriptor is colored from 0
+ * to its own 99th percentile: a constant-initialization model (all weights of a window in
+ * one bin, density 1) no longer sets the scale of models whose densities peak at about 0.1,
+ * and within a tile the percentile (not the maximum) keeps one spike bin, e.g. a layer of
+ * zeros, from darkening the other windows, so the change of the distribution with depth
+ * (the paper's Figure 2) shows in every tile. "shared": the mean and all descriptors on one
+ * scale, to compare magnitudes. The mean and std are always on the scale of their own kind,
+ * as the Clusters panel colors its means and stds (one {@link colorDomain} per kind).
+ */
+export function galleryDomains(
+  reply: Pick<DescriptorReply, "mean" | "std" | "descriptors" | "k" | "S" | "B">,
+  scale: GalleryScale,
+): GalleryDomains {
+  const size = reply.S * reply.B;
+  const std = colorDomain([reply.std]);
+  const k = Math.min(reply.k, Math.floor(reply.descriptors.length / Math.max(1, size)));
+  if (scale === "shared") {
+    const shared = colorDomain([reply.mean, reply.descriptors.subarray(0, k * size)]);
+    return { mean: shared, std, tiles: Array.from({ length: k }, () => shared), shared };
+  }
+  const tiles = Array.from({ length: k }, (_, i) =>
+    colorDomain([reply.descriptors.subarray(i * size, (i + 1) * size)]),
+  );
+  return { mean: colorDomain([reply.mean]), std, tiles, shared: null };
+}
+
 /** Caption of a color bar, e.g. "density (≤ 99th pct)" or "std (sqrt, ≤ 99th pct)". */
 export function colorBarCaption(name: string, domain: ColorDomain): string {
   const kind = domain.exponent === 1 ? "" : domain.exponent === 0.5 ? "sqrt, " : `^${domain.exponent}, `;
   return `${name} (${kind}≤ ${COLOR_PERCENTILE}th pct)`;
 }
 
+/** The colormap as a CSS gradient (uniform in color, like the tiles' mapping). */
+function colormapGradient(): string {
+  const colors = sampleColormap(CMAP).filter((_, i) => i % 32 === 0 || i === 255);
+  return `linear-gradient(to right, ${colors.map(([r, g, b]) => `rgb(${r},${g},${b})`).join(", ")})`;
+}
+
 export function colorBar(domain: ColorDomain, name: string): HTMLElement {
   const wrap = el("div", "miwd-gallery-colorbar");
   const bar = el("div", "miwd-colorbar");
-  // The bar is uniform in color; the labels sit where the tiles show their values.
-  const colors = sampleColormap(CMAP).filter((_, i) => i % 32 === 0 || i === 255);
-  bar.style.background = `linear-gradient(to right, ${colors.map(([r, g, b]) => `rgb(${r},${g},${b})`).join(", ")})`;
+  bar.style.background = colormapGradient();
+  // The labels sit where the tiles show their values.
   const ticks = el("div", "miwd-colorbar-ticks");
   for (const tick of colorBarTicks(domain)) {
     const span = el("span", "", tick.text);
@@ -158,17 +206,51 @@ export function colorBar(domain: ColorDomain, name: string): HTMLElement {
   return wrap;
 }
 
+/**
+ * The color bar of the individual descriptors: with the shared scale's values, or, per tile,
+ * "0" to "own 99th pct" (each tile's value is on its hover and in its `data-vmax`).
+ */
+export function tileScaleBar(domains: GalleryDomains): HTMLElement {
+  if (domains.shared) {
+    const bar = colorBar(domains.shared, "tiles");
+    const caption = bar.querySelector(".miwd-colorbar-caption") as HTMLElement;
+    caption.textContent = "tiles: one shared scale";
+    caption.title = `every descriptor and the mean colored from 0 to the ${COLOR_PERCENTILE}th percentile of all their values`;
+    bar.dataset.scale = "shared";
+    return bar;
+  }
+  const wrap = el("div", "miwd-gallery-colorbar");
+  wrap.dataset.scale = "tile";
+  const bar = el("div", "miwd-colorbar");
+  bar.style.background = colormapGradient();
+  const ticks = el("div", "miwd-colorbar-ticks");
+  const zero = el("span", "", "0");
+  zero.style.left = "0%";
+  const top = el("span", "", `its ${COLOR_PERCENTILE}th pct`);
+  top.style.left = "100%";
+  top.style.transform = "translateX(-100%)";
+  ticks.append(zero, top);
+  const caption = el("div", "miwd-colorbar-caption", "tiles: each its own scale");
+  caption.title =
+    `each descriptor is colored from 0 to its own ${COLOR_PERCENTILE}th percentile ` +
+    "(hover a tile for its value); the button above puts them on one shared scale";
+  wrap.append(bar, ticks, caption);
+  return wrap;
+}
+
 /** Width of a tile caption (styles.css: .miwd-tile figcaption max-width). */
 const CAPTION_WIDTH_PX = 120;
 
 /**
- * The lines of a tile caption: the first (the model id) shortened in the middle if needed,
- * the next ones' " · "-separated parts packed on lines of `width` px, never cut inside a
- * part, so "acc 0.512" is never "acc 0.1…". The tile shows the full label on hover.
+ * The lines of a tile caption: the first (the model id) whole, or wrapped after its "/", "_",
+ * "-" or "." on up to two lines (an id is never cut in its middle: its end tells models
+ * apart), the next ones' " · "-separated parts packed on lines of `width` px, never cut
+ * inside a part, so "acc 0.512" is never "acc 0.1…". The tile shows the full label on hover.
  */
 export function captionLines(label: string, measure: Measure, width = CAPTION_WIDTH_PX): string[] {
   const [first, ...rest] = label.split("\n");
-  const lines = [shortenMiddle(first, width, measure) || first];
+  const idLines = measure(first) <= width ? [first] : packParts(first.split(/(?<=[/_.-])/), width, measure, "", 2);
+  const lines = idLines.length ? idLines : [first];
   for (const line of rest) lines.push(...packParts(line.split(" · "), width, measure, " · ", 4));
   return lines;
 }
@@ -181,6 +263,13 @@ export function sampleNote(reply: Pick<DescriptorReply, "n" | "sampled">): strin
   return reply.sampled < reply.n ? `mean and std of a random sample of ${reply.sampled.toLocaleString()}` : "";
 }
 
+/** The scale toggle's text and hover for the scale shown (it switches to the other). */
+export function scaleButtonText(scale: GalleryScale): { text: string; title: string } {
+  return scale === "tile"
+    ? { text: "Scale: per tile", title: "Each descriptor on its own color scale; click for one shared scale" }
+    : { text: "Scale: shared", title: "All descriptors on one color scale; click for a scale per tile" };
+}
+
 export function createGallery(opts: GalleryOptions): GalleryView {
   const { store } = opts;
   const removers: (() => void)[] = [];
@@ -188,7 +277,10 @@ export function createGallery(opts: GalleryOptions): GalleryView {
   root.dataset.testid = "miwd-gallery";
   const title = el("div", "miwd-panel-title", "Descriptors");
   const status = el("span", "miwd-note miwd-gallery-status");
-  title.append(status);
+  const scaleButton = el("button", "miwd-gallery-scale");
+  scaleButton.type = "button";
+  scaleButton.dataset.testid = "miwd-gallery-scale";
+  title.append(status, scaleButton);
   const body = el("div", "miwd-gallery-body");
   root.append(title, body);
   opts.parent.append(root);
@@ -196,15 +288,35 @@ export function createGallery(opts: GalleryOptions): GalleryView {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let generation = 0;
   let destroyed = false;
+  let scale: GalleryScale = "tile";
+  let shown: DescriptorReply | null = null;
+
+  const showScale = () => {
+    const { text, title: hover } = scaleButtonText(scale);
+    scaleButton.textContent = text;
+    scaleButton.title = hover;
+    scaleButton.setAttribute("aria-pressed", String(scale === "shared"));
+    root.dataset.scale = scale;
+  };
+  showScale();
+  const toggleScale = () => {
+    scale = scale === "tile" ? "shared" : "tile";
+    showScale();
+    if (shown) {
+      while (removers.length) (removers.pop() as () => void)();
+      render(shown);
+    }
+  };
 
   function render(reply: DescriptorReply) {
+    shown = reply;
     body.replaceChildren();
     const { S, B } = reply;
-    // Mean and individual descriptors share one density scale; stds get their own.
-    const density = colorDomain([reply.mean, reply.descriptors]);
-    const spread = colorDomain([reply.std]);
-    const who = reply.all ? `all ${reply.n.toLocaleString()} models` : `${reply.n.toLocaleString()} selected`;
+    const domains = galleryDomains(reply, scale);
+    const who = reply.all ? `all ${formatCount(reply.n)} models` : `${formatCount(reply.n)} selected`;
+    const whoInFull = reply.all ? `all ${reply.n.toLocaleString()} models` : `${reply.n.toLocaleString()} selected`;
     status.textContent = reply.stale ? ` — saved selection (${who}); open in Jupyter to fetch others` : ` — ${who}`;
+    status.title = whoInFull;
     const sampled = sampleNote(reply);
     if (sampled) status.textContent += ` (${sampled})`;
 
@@ -212,21 +324,31 @@ export function createGallery(opts: GalleryOptions): GalleryView {
     // Captions are measured in the gallery's font (bold ids are a little wider: CSS still
     // ellipsizes a line that overflows, and the full label is on hover).
     const measure = textMeasurer(getComputedStyle(body).font || "12px sans-serif", 12);
-    const makeTile = (label: string, data: Float32Array, offset: number, domain: ColorDomain, cls: string) => {
+    const makeTile = (
+      label: string,
+      data: Float32Array,
+      offset: number,
+      domain: ColorDomain,
+      cls: string,
+      hover = label,
+    ) => {
       const tile = el("figure", `miwd-tile ${cls}`);
       const canvas = el("canvas", "miwd-descriptor");
       paintDescriptor(canvas, data, offset, S, B, domain);
+      // The top of the tile's color scale, read by the browser tests (and on hover).
+      tile.dataset.vmax = String(domain.vmax);
       const caption = el("figcaption");
       for (const line of captionLines(label, measure)) caption.append(el("div", "", line));
-      caption.title = label;
+      caption.title = hover;
+      canvas.title = `color scale 0 … ${formatNumber(Number(domain.vmax.toPrecision(2)))}${domain.clipped ? "+" : ""}`;
       tile.append(canvas, caption);
       return tile;
     };
-    const meanTile = makeTile(`mean\n${who}`, reply.mean, 0, density, "miwd-mean");
+    const meanTile = makeTile(`mean\n${who}`, reply.mean, 0, domains.mean, "miwd-mean", `mean\n${whoInFull}`);
     if (sampled) meanTile.title = sampled;
-    meanTile.append(colorBar(density, "density"));
-    const stdTile = makeTile(`std\n${who}`, reply.std, 0, spread, "miwd-std");
-    stdTile.append(colorBar(spread, "std"));
+    meanTile.append(colorBar(domains.mean, "density"));
+    const stdTile = makeTile(`std\n${who}`, reply.std, 0, domains.std, "miwd-std", `std\n${whoInFull}`);
+    stdTile.append(colorBar(domains.std, "std"));
     const axes = el("div", "miwd-gallery-axes");
     const vr = reply.value_range;
     axes.append(
@@ -234,15 +356,18 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       el(
         "div",
         "",
-        `columns: ${B} bins of weight value${vr ? `, ${formatNumber(vr[0])} … ${formatNumber(vr[1])}` : ""}`,
+        // No line break inside the range ("-1" on one line, "… 1" on the next).
+        `columns: ${B} bins of weight value${vr ? `, ${formatNumber(vr[0])}\u00a0…\u00a0${formatNumber(vr[1])}` : ""}`,
       ),
     );
+    if (reply.k > 0) axes.append(tileScaleBar(domains));
     summary.append(meanTile, stdTile, axes);
     body.append(summary);
 
     const grid = el("div", "miwd-gallery-grid");
     reply.indices.forEach((row, i) => {
-      const tile = makeTile(reply.labels[i] ?? String(row), reply.descriptors, i * S * B, density, "miwd-item");
+      const domain = domains.tiles[i] ?? domains.mean;
+      const tile = makeTile(reply.labels[i] ?? String(row), reply.descriptors, i * S * B, domain, "miwd-item");
       tile.dataset.index = String(row);
       tile.tabIndex = 0;
       // Hovering (or focusing) a descriptor highlights its model in the scatter.
@@ -253,7 +378,9 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       grid.append(tile);
     });
     if (reply.n > reply.k) {
-      grid.append(el("div", "miwd-note", `showing ${reply.k} of ${reply.n.toLocaleString()}`));
+      const more = el("div", "miwd-note", `showing ${reply.k} of ${formatCount(reply.n)}`);
+      more.title = `showing ${reply.k} of ${reply.n.toLocaleString()}`;
+      grid.append(more);
     }
     body.append(grid);
   }
@@ -298,6 +425,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
   }
 
   const unsubscribe = store.subscribe(() => schedule());
+  const scaleButtonOff = listen(scaleButton, "click", toggleScale);
   fetchNow();
 
   return {
@@ -308,6 +436,7 @@ export function createGallery(opts: GalleryOptions): GalleryView {
       unsubscribe();
       for (const remove of removers) remove();
       button.remove();
+      scaleButtonOff();
       root.remove();
     },
   };

@@ -96,9 +96,36 @@ function stage() {
   });
   const frame = el;
   const canvas = Object.assign(new EventTarget(), { width: 0, height: 0, style: {}, getContext: () => null });
-  const win = Object.assign(new EventTarget(), { devicePixelRatio: 1 });
-  return { el, frame, canvas, win };
+  // Animation frames run when the test says (frames.run()).
+  const frames = {
+    queue: new Map<number, () => void>(),
+    next: 1,
+    run() {
+      const due = [...this.queue.values()];
+      this.queue.clear();
+      for (const callback of due) callback();
+    },
+  };
+  const win = Object.assign(new EventTarget(), {
+    devicePixelRatio: 1,
+    requestAnimationFrame: (callback: () => void) => {
+      frames.queue.set(frames.next, callback);
+      return frames.next++;
+    },
+    cancelAnimationFrame: (id: number) => frames.queue.delete(id),
+  });
+  return { el, frame, canvas, win, frames };
 }
+
+/** node has no MouseEvent: an Event carrying the fields the lasso copies. */
+class StandInMouseEvent extends Event {
+  constructor(type: string, init: MouseEventInit = {}) {
+    super(type, init);
+    const { bubbles, cancelable, composed, ...fields } = init; // Event's own, read-only
+    Object.assign(this, fields);
+  }
+}
+if (typeof MouseEvent === "undefined") vi.stubGlobal("MouseEvent", StandInMouseEvent);
 
 function mouse(type: string, clientX: number, clientY: number, extra: Record<string, unknown> = {}): Event {
   const buttons = type === "pointermove" || type === "mousedown" ? 1 : 0;
@@ -249,5 +276,78 @@ describe("lasso edge cases", () => {
     t.el.dispatchEvent(after);
     expect(after.defaultPrevented).toBe(false);
     t.cleanup();
+  });
+});
+
+describe("a press for regl-scatterplot's camera", () => {
+  /** What regl-scatterplot's camera sees: window mousemoves and the frame's mousedowns. */
+  function seen(t: ReturnType<typeof bind>) {
+    const log: string[] = [];
+    t.win.addEventListener("mousemove", (e) => {
+      const m = e as MouseEvent;
+      log.push(`move ${m.clientX},${m.clientY} buttons ${m.buttons}`);
+    });
+    t.frame.addEventListener("mousedown", (e) => {
+      const m = e as MouseEvent;
+      if (m instanceof MouseEvent) log.push(`down ${m.clientX},${m.clientY} buttons ${m.buttons}`);
+    });
+    return log;
+  }
+
+  it("gets a move to the press position, a frame, then the press", () => {
+    const t = bind(false);
+    const log = seen(t);
+    const press = mouse("mousedown", 120, 70, { shiftKey: false });
+    t.el.dispatchEvent(press);
+    expect(press.defaultPrevented).toBe(false); // focus and the click are the browser's
+    // The camera's position is where the press is before the press reaches it ...
+    expect(log).toEqual(["move 120,70 buttons 0"]);
+    t.frames.run(); // ... and it has had a frame to take it
+    expect(log).toEqual(["move 120,70 buttons 0", "down 120,70 buttons 1"]);
+    t.win.dispatchEvent(mouse("mouseup", 130, 70));
+    expect(log).toHaveLength(2); // the press reached it once
+    expect(t.onClick).not.toHaveBeenCalled();
+    t.cleanup();
+  });
+
+  it("gets the press before the release when both come within one frame (a quick click)", () => {
+    const t = bind(false);
+    const log = seen(t);
+    t.el.dispatchEvent(mouse("mousedown", 50, 40));
+    const order: string[] = [];
+    t.win.addEventListener("mouseup", () => order.push(`up after ${log.length}`));
+    t.win.dispatchEvent(mouse("mouseup", 50, 40));
+    expect(log).toEqual(["move 50,40 buttons 0", "down 50,40 buttons 1"]);
+    expect(order).toEqual(["up after 2"]); // the press first, then the release
+    t.frames.run();
+    expect(log).toHaveLength(2); // no second press from the frame
+    t.cleanup();
+  });
+
+  it("after a lasso, a pan starts from where the pointer is, not where the lasso began", () => {
+    const t = bind(false);
+    const log = seen(t);
+    t.el.dispatchEvent(mouse("mousedown", 20, 30, { shiftKey: true }));
+    for (const [x, y] of [
+      [60, 30],
+      [60, 80],
+      [150, 80],
+    ])
+      t.win.dispatchEvent(mouse("pointermove", x, y));
+    t.win.dispatchEvent(mouse("mouseup", 150, 80, { shiftKey: true }));
+    expect(t.onLasso).toHaveBeenCalledTimes(1);
+    expect(log).toEqual([]); // the lasso's moves and press were withheld
+    t.el.dispatchEvent(mouse("mousedown", 150, 80)); // a pan, without moving first
+    expect(log).toEqual(["move 150,80 buttons 0"]);
+    t.frames.run();
+    expect(log[1]).toBe("down 150,80 buttons 1");
+    t.cleanup();
+    // the cleanup drops a held press
+    const u = bind(false);
+    const after = seen(u);
+    u.el.dispatchEvent(mouse("mousedown", 10, 10));
+    u.cleanup();
+    u.frames.run();
+    expect(after).toEqual(["move 10,10 buttons 0"]);
   });
 });

@@ -11,6 +11,16 @@
  * A drag in lasso mode, or with shift or alt in pan mode, lassos; shift adds to the
  * selection and alt removes from it (as regl-scatterplot's action keys did). A click there
  * (no drag) picks the nearest point within a few pixels, as regl-scatterplot's click does.
+ *
+ * Every other press on the points (a pan, a click) goes to regl-scatterplot one animation
+ * frame late: its camera pans, on each frame, by the pointer's move since its previous frame,
+ * and takes the pointer's position from window mousemoves only, never from the press. A
+ * press that reaches it before a frame has seen the pointer where it is (moves withheld
+ * during a lasso; or, under load, a move and a press within one frame, as a quick click far
+ * from the last position) made the camera pan by the whole distance at once: the view jumped
+ * and the click's point was no longer under the pointer. So the camera first gets a move to
+ * the press position and a frame to take it (later moves wait), then the press (at once if
+ * the release comes first).
  */
 import { fitCanvas, listen } from "../draw/dom";
 
@@ -143,6 +153,24 @@ interface LassoOptions {
   onClick: (x: number, y: number, radius: number, mode: LassoMode) => void;
 }
 
+/** A copy of a mouse event (type, position, buttons, modifiers), to dispatch later. */
+function copyMouse(type: string, e: MouseEvent, buttons = e.buttons): MouseEvent {
+  return new MouseEvent(type, {
+    bubbles: true,
+    cancelable: true,
+    clientX: e.clientX,
+    clientY: e.clientY,
+    screenX: e.screenX,
+    screenY: e.screenY,
+    button: e.button,
+    buttons,
+    shiftKey: e.shiftKey,
+    altKey: e.altKey,
+    ctrlKey: e.ctrlKey,
+    metaKey: e.metaKey,
+  });
+}
+
 function modeOf(event: MouseEvent): LassoMode {
   if (event.altKey) return "remove";
   if (event.shiftKey) return "merge";
@@ -158,6 +186,24 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
   let path: number[] | null = null; // px relative to the scatter canvas, flat
   let swallowClick = false;
   let clickTimer: ReturnType<typeof setTimeout> | undefined;
+  // A press for regl-scatterplot, held until its camera had a frame with the pointer there.
+  let held: MouseEvent | null = null;
+  let heldFrame: number | undefined;
+  let forwarding: MouseEvent | null = null; // the copy of `held` being dispatched
+  const forward = () => {
+    if (heldFrame !== undefined) win.cancelAnimationFrame(heldFrame);
+    heldFrame = undefined;
+    if (!held) return;
+    forwarding = copyMouse("mousedown", held);
+    held = null;
+    opts.frame.dispatchEvent(forwarding);
+    forwarding = null;
+  };
+  const drop = () => {
+    if (heldFrame !== undefined) win.cancelAnimationFrame(heldFrame);
+    heldFrame = undefined;
+    held = null;
+  };
   const local = (e: MouseEvent): [number, number] => {
     const r = opts.frame.getBoundingClientRect();
     return [e.clientX - r.left, e.clientY - r.top];
@@ -196,9 +242,21 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
     clear();
   };
   const onDown = (e: MouseEvent) => {
+    if (e === forwarding || e.button !== 0 || e.target !== opts.frame) return;
     // On the points only (not the legend over them), in lasso mode or with shift (add) or
     // alt (remove): the store's selection is combined here, never regl-scatterplot's own.
-    if (e.button !== 0 || e.target !== opts.frame || !(opts.active() || e.shiftKey || e.altKey)) return;
+    if (!(opts.active() || e.shiftKey || e.altKey)) {
+      // A pan or a click: regl-scatterplot's, after its camera has seen the pointer here.
+      e.stopPropagation();
+      forward(); // an older press still held (two presses within a frame)
+      win.dispatchEvent(copyMouse("mousemove", e, 0));
+      held = e;
+      heldFrame = win.requestAnimationFrame(() => {
+        heldFrame = undefined;
+        forward();
+      });
+      return;
+    }
     // regl-scatterplot (its pan, its click bookkeeping) never sees this gesture.
     e.stopPropagation();
     e.preventDefault();
@@ -218,6 +276,7 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
     paint();
   };
   const onUp = (e: MouseEvent) => {
+    if (held && e.button === 0) forward(); // released within the frame: the press first
     if (!path || e.button !== 0) return;
     const screen = path;
     path = null;
@@ -253,10 +312,13 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
     listen(stage, "mousedown", onDown, { capture: true }),
     // pointermove carries the coalesced moves of a busy frame; mousemove is stopped too.
     listen(win, "pointermove", onMove, { capture: true }),
-    listen(win, "mousemove", (e) => path && e.stopPropagation(), { capture: true }),
+    // While a press is held, the camera keeps the press position for its frame (a drag's
+    // first moves are not lost: it pans to the latest position once it has the press).
+    listen(win, "mousemove", (e) => (path || held) && e.stopPropagation(), { capture: true }),
     listen(win, "mouseup", onUp, { capture: true }),
     listen(win, "pointercancel", cancel, { capture: true }),
     listen(win, "blur", cancel),
+    listen(win, "blur", drop),
     listen(stage, "click", onClick, { capture: true }),
     // The path is in screen space: no zoom under it while it is drawn.
     listen(
@@ -273,6 +335,7 @@ export function bindLasso(opts: LassoOptions, win: Window = window): () => void 
   return () => {
     for (const remove of removers) remove();
     if (clickTimer !== undefined) clearTimeout(clickTimer);
+    drop();
     path = null;
   };
 }

@@ -224,7 +224,7 @@ function drawAxisLine(g: Group, axis: Axis, slot: { lo: number; hi: number }, st
     .attr("stroke", fg)
     .attr("stroke-width", 1);
   const label = axis.kind === "numeric" && axis.column.log ? `${axis.name} (log)` : axis.name;
-  // A smaller font first, then both ends kept ("initi…ation"); the full name on hover.
+  // A smaller font first, then shortened at the end ("initializ…"); the full name on hover.
   const shown = fitLabel(label, slot.hi - slot.lo, style.measureTitle);
   const title = g
     .append("text")
@@ -252,7 +252,8 @@ function drawTicks(g: Group, axis: Axis, labelRoom: number, style: AxisStyle): v
       .attr("y1", t.y)
       .attr("y2", t.y)
       .attr("stroke", fg);
-    // "sgd_momentum" in a smaller font rather than "sgd_mo…"; shortened keeping both ends.
+    // "sgd_momentum" in a smaller font rather than "sgd_mo…"; else shortened at its end
+    // ("sgd_mome…", the full text on hover), a number never.
     const fitted = fitLabel(t.text, labelRoom, style.measureTick);
     const text = fitted.text;
     if (!text) continue;

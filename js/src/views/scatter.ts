@@ -14,7 +14,7 @@ import { type SelectionStore, sameIndices } from "../selection";
 import type { Column } from "../wire/columns";
 import { bindLasso, combineSorted, type LassoMode, nearestPoint, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
-import { showTooltip } from "./tooltip";
+import { refreshTooltip, showTooltip } from "./tooltip";
 
 type Scatterplot = ReturnType<typeof createScatterplot>;
 type ScatterplotProperties = NonNullable<Parameters<typeof createScatterplot>[0]>;
@@ -51,6 +51,8 @@ interface ScatterView {
   /** Refill the color menu (the options changed, e.g. the first cluster was kept). */
   setColorOptions(): void;
   setTheme(theme: Theme): void;
+  /** Fill an open tooltip again when a column it waits for ("…") has arrived. */
+  refreshTooltip(): void;
   resize(width: number, height: number): void;
   destroy(): void;
 }
@@ -656,6 +658,9 @@ export function createScatter(opts: ScatterOptions): ScatterView {
         ...(paths ? { pointConnectionColor: pathColors(next.background) } : {}),
       } as Partial<ScatterplotProperties>);
       draw(); // point colors are fitted to the background (3:1 contrast)
+    },
+    refreshTooltip() {
+      refreshTooltip(dom.tooltip, opts.columns(), opts.tooltipColumns(), size);
     },
     resize,
     destroy() {

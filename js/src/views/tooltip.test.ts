@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Column, encodeCategories } from "../wire/columns";
-import { PENDING_TEXT, placeTooltip, tooltipCells } from "./tooltip";
+import { PENDING_TEXT, pendingArrived, placeTooltip, tooltipCells } from "./tooltip";
 
 describe("tooltip placement", () => {
   it("sits right of the point, vertically centred on it", () => {
@@ -32,5 +32,12 @@ describe("tooltip cells", () => {
   it("shows the id once it has arrived", () => {
     const arrived = new Map(columns).set("id", { kind: "text", name: "id", labels: ["m0", "m1"] });
     expect(tooltipCells(1, arrived, ["id"])).toEqual([{ name: "id", text: "m1", missing: false, pending: false }]);
+  });
+
+  it("knows when an open tooltip's pending column has arrived (then it is filled again)", () => {
+    expect(pendingArrived(["id"], columns)).toBe(false);
+    const arrived = new Map(columns).set("id", { kind: "text", name: "id", labels: ["m0", "m1"] });
+    expect(pendingArrived(["id"], arrived)).toBe(true);
+    expect(pendingArrived([], arrived)).toBe(false); // nothing was pending: left as it is
   });
 });

@@ -71,7 +71,35 @@ export function showTooltip(
   }
   tooltip.append(table);
   tooltip.hidden = false;
+  // What refreshTooltip needs to fill it again once its pending columns arrive.
+  tooltip.dataset.row = String(index);
+  tooltip.dataset.x = String(pos[0]);
+  tooltip.dataset.y = String(pos[1]);
+  tooltip.dataset.pending = JSON.stringify(names.filter((name) => !columns.has(name)));
   const { left, top } = placeTooltip(pos, tooltip.offsetWidth, tooltip.offsetHeight, stage.width, stage.height);
   tooltip.style.left = `${left}px`;
   tooltip.style.top = `${top}px`;
+}
+
+/** Whether a column the tooltip showed as pending (`pending`, its names) has arrived. */
+export function pendingArrived(pending: readonly string[], columns: Map<string, Column>): boolean {
+  return pending.some((name) => columns.has(name));
+}
+
+/**
+ * Fill an open tooltip again, in place, when a column it shows as "…" has arrived: the
+ * deferred ids come while the pointer rests on the point, and no hover follows to redraw it.
+ * Returns whether it was refilled.
+ */
+export function refreshTooltip(
+  tooltip: HTMLElement,
+  columns: Map<string, Column>,
+  names: readonly string[],
+  stage: { width: number; height: number },
+): boolean {
+  const { row, x, y, pending } = tooltip.dataset;
+  if (tooltip.hidden || row === undefined || !pending) return false;
+  if (!pendingArrived(JSON.parse(pending) as string[], columns)) return false;
+  showTooltip(tooltip, Number(row), columns, names, [Number(x), Number(y)], stage);
+  return true;
 }
