@@ -7,6 +7,7 @@ import {
   colormapIndex,
   colormapRange,
   contrastRatio,
+  isDark,
   MIN_CONTRAST,
   missingColor,
   normalize,
@@ -147,5 +148,23 @@ describe("colormaps", () => {
       expect(r).toBeGreaterThan(b); // still a yellow-brown, not a grey or blue
       expect(g).toBeGreaterThan(b);
     });
+  });
+});
+
+describe("themes", () => {
+  // JupyterLab's light and dark backgrounds, and marimo's dark one.
+  const backgrounds = ["#ffffff", "#111111", "#181c1a"];
+
+  it("calls a background dark below the middle of perceived lightness", () => {
+    expect(backgrounds.map((bg) => isDark(bg))).toEqual([false, true, true]);
+    expect(isDark("#757575")).toBe(true);
+    expect(isDark("#767676")).toBe(false);
+  });
+
+  it("draws points without a color column readable on every theme", () => {
+    for (const bg of backgrounds) {
+      const { palette } = encodeColors(undefined, 3, bg);
+      expect(contrastRatio(palette[0], bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
+    }
   });
 });
