@@ -32,7 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,52 @@ def launch_chromium(playwright: Any, headless: bool = True) -> Any:
     return playwright.chromium.launch(
         executable_path=str(exe), headless=headless, args=CHROMIUM_ARGS, timeout=60_000
     )
+
+
+def wait_for_http(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, log_tail: Callable[[], str]
+) -> None:
+    """Poll ``url`` until it answers 200; raise HarnessError (with the server log's tail)
+    when ``proc`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HarnessError(f"server exited with code {proc.returncode}; log:\n{log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise HarnessError(f"no answer from {url} in {timeout:.0f} s; log:\n{log_tail()}")
+
+
+def kill_process_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it started
+    (kernels run in their own sessions, so a process-group kill would miss them): SIGTERM to
+    its group, SIGKILL to whatever is left after 8 s."""
+    try:
+        parent = psutil.Process(proc.pid)
+        family = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    _gone, alive = psutil.wait_procs(family, timeout=8)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 class JupyterLabServer:
@@ -214,24 +260,8 @@ class JupyterLabServer:
 
     def _wait_ready(self) -> None:
         assert self.proc is not None
-        deadline = time.monotonic() + self.startup_timeout
         url = f"{self.base_url}/api/status?token={self.token}"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise HarnessError(
-                    f"server exited with code {self.proc.returncode}; log:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise HarnessError(
-            f"no answer from {self.base_url} in {self.startup_timeout:.0f} s; log:\n"
-            f"{self.log_tail()}"
-        )
+        wait_for_http(self.proc, url, self.startup_timeout, self.log_tail)
 
     def log_tail(self, n_chars: int = 4000) -> str:
         try:
@@ -255,31 +285,9 @@ class JupyterLabServer:
         return path
 
     def _kill(self) -> None:
-        """Kill the server process and every process it started (kernels run in their own
-        sessions, so a process-group kill would miss them)."""
         if self.proc is None:
             return
-        try:
-            parent = psutil.Process(self.proc.pid)
-            family = [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            family = []
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        _gone, alive = psutil.wait_procs(family, timeout=8)
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=5)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        kill_process_tree(self.proc)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
