@@ -36,13 +36,14 @@ pytestmark = pytest.mark.e2e
 MIN_CONTRAST = 3.0
 COLOR_SELECT = f"{ROOT} select.miwd-color-select"
 
-ATLAS_CELL = """
+SELECT_BEST_CODE = 'atlas.select(np.argsort(-lib.metadata["test_accuracy"].to_numpy())[:20])'
+ATLAS_CELL = f"""
 import numpy as np
 import miwd_widget as mw
 
 lib = mw.load_demo_library()
 atlas = mw.Atlas(lib, color="accuracy_norm")
-atlas.select(np.argsort(-lib.metadata["test_accuracy"].to_numpy())[:20])
+{SELECT_BEST_CODE}
 atlas
 """
 
@@ -132,9 +133,15 @@ def contrast(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def canvas_pixels(page: Any) -> np.ndarray:
+    """The scatter canvas as seen: its transparent pixels show the widget's background."""
     url = page.locator(SCATTER_CANVAS).evaluate("c => c.toDataURL('image/png')")
     png = base64.b64decode(url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"), dtype=np.float64)
+    behind = page.locator(ROOT).evaluate(
+        "(r) => getComputedStyle(r).backgroundColor.match(/[\\d.]+/g).slice(0, 3).map(Number)"
+    )
+    alpha = rgba[..., 3:] / 255
+    return (rgba[..., :3] * alpha + np.asarray(behind) * (1 - alpha)).round().astype(np.int16)
 
 
 def default_point_colour(page: Any, timeout: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
@@ -157,17 +164,22 @@ def default_point_colour(page: Any, timeout: float = 15.0) -> tuple[np.ndarray, 
         time.sleep(0.2)
 
 
-def check_legible(page: Any, name: str, artifacts_dir: Path) -> dict:
-    """Assert the dark theme's contrasts; save the screenshot; return the measurements."""
+def check_legible(page: Any, name: str, artifacts_dir: Path, dark: bool = True) -> dict:
+    """Assert the theme's contrasts; save the screenshot; return the measurements."""
     root = page.locator(ROOT)
     root.evaluate("(r) => r.scrollIntoView({block: 'start'})")  # toolbar, scatter and gallery
     page.screenshot(path=str(artifacts_dir / f"{name}.png"))
+    toggle = page.locator(f"{ROOT} .miwd-lasso-toggle")
+    toggle.click()  # measured pressed too: its text on the accent colour
+    assert toggle.get_attribute("aria-pressed") == "true"
     report = root.evaluate(_JS_CONTRAST)
-    # The widget is dark itself, not a light box in a dark page.
-    assert report["backgroundLuminance"] < 0.05, f"{name}: widget background {report['background']}"
+    toggle.click()
+    # In a dark theme the widget is dark itself, not a light box in a dark page.
+    widget_dark = report["backgroundLuminance"] < 0.05
+    assert widget_dark == dark, f"{name}: widget background {report['background']}"
     scatter_bg = canvas_pixels(page).reshape(-1, 3)
     colors, counts = np.unique(scatter_bg, axis=0, return_counts=True)
-    assert relative_luminance(colors[np.argmax(counts)]) < 0.05, "the scatter is not dark"
+    assert (relative_luminance(colors[np.argmax(counts)]) < 0.05) == dark, "scatter background"
 
     low = [t for t in report["texts"] if t["contrast"] < MIN_CONTRAST]
     assert len(report["texts"]) > 30, report["texts"]
@@ -178,6 +190,9 @@ def check_legible(page: Any, name: str, artifacts_dir: Path) -> dict:
         assert bar["outline"] >= MIN_CONTRAST, f"{name}: colour bar without a 3:1 frame: {bar}"
         if bar["legend"]:  # the points' own colormap: both ends readable on the background
             assert min(bar["ends"]) >= MIN_CONTRAST, f"{name}: legend ends {bar}"
+    # Points at rest: a selection fades the others on purpose (context, not content).
+    page.locator(f"{ROOT} button", has_text="Clear").click()
+    page.locator(f"{ROOT} .miwd-count").filter(has_text="2,000 models").wait_for()
     point, background = default_point_colour(page)
     ratio = float(contrast(point, background))
     assert ratio >= MIN_CONTRAST, (
@@ -198,11 +213,10 @@ def set_lab_theme(nb: LabNotebook, theme: str, light: bool) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab_dark(open_notebook) -> Iterator[LabNotebook]:
+def lab(open_notebook) -> Iterator[LabNotebook]:
     nb = open_notebook("dark.ipynb", [ATLAS_CELL])
     with artifacts_on_error(nb, "dark-lab-setup"):
         wait_painted(nb.page.locator(SCATTER_CANVAS))
-        set_lab_theme(nb, "JupyterLab Dark", light=False)
     try:
         yield nb
     finally:
@@ -211,8 +225,13 @@ def lab_dark(open_notebook) -> Iterator[LabNotebook]:
         nb.close()
 
 
-def test_jupyterlab_dark_theme_is_legible(lab_dark: LabNotebook, artifacts_dir: Path):
-    page = lab_dark.page
+def test_jupyterlab_light_then_dark_theme_is_legible(lab: LabNotebook, artifacts_dir: Path):
+    page = lab.page
+    assert len(gallery_rows(lab, 12)) == 12
+    check_legible(page, "light-lab", artifacts_dir, dark=False)  # the rule the dark one follows
+    set_lab_theme(lab, "JupyterLab Dark", light=False)
+    lab.run_python(SELECT_BEST_CODE)  # selected again (the light check cleared it)
+    page.locator(f"{ROOT} .miwd-count").filter(has_text="20 of 2,000 selected").wait_for()
     # The widget followed the switch (its theme watcher), scatter and all.
     page.locator(ROOT).evaluate(
         """(root) => new Promise((resolve, reject) => {
@@ -226,7 +245,7 @@ def test_jupyterlab_dark_theme_is_legible(lab_dark: LabNotebook, artifacts_dir: 
           poll();
         })"""
     )
-    assert len(gallery_rows(lab_dark, 12)) == 12
+    assert len(gallery_rows(lab, 12)) == 12
     check_legible(page, "dark-lab", artifacts_dir)
 
 

@@ -161,10 +161,13 @@ describe("themes", () => {
     expect(isDark("#767676")).toBe(false);
   });
 
-  it("draws points without a color column readable on every theme", () => {
+  it("draws points without a color column readable on every theme, even at 0.78 opacity", () => {
     for (const bg of backgrounds) {
       const { palette } = encodeColors(undefined, 3, bg);
-      expect(contrastRatio(palette[0], bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
+      const [c, b] = [palette[0], bg].map((hex) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)));
+      const drawn = c.map((v, i) => Math.round(0.78 * v + 0.22 * b[i])) as [number, number, number];
+      expect(contrastRatio(drawn, bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
     }
+    expect(encodeColors(undefined, 3, "#ffffff").palette).toEqual(["#3a78b5"]); // light: as before
   });
 });
