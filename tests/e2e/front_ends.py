@@ -20,26 +20,27 @@ Examples
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from lab_harness import (
-    ARTIFACTS,
     OPEN_NOTEBOOKS,
     REPO_ROOT,
     VENV_BIN,
+    BrowserPage,
     HarnessError,
     colored_pixel_count,
-    free_port,
     kill_process_tree,
-    wait_for_http,
+    launch_on_free_port,
+    read_tail,
 )
 from test_atlas_browser import (
     drag_path,
@@ -110,40 +111,25 @@ class AppServer:
         self.stop()
 
     def log_tail(self, n_chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n_chars:]
-        except OSError:
-            return "(no log)"
+        return read_tail(self.log_path, n_chars)
 
     def start(self) -> None:
         for name, text in self.files.items():
             (self.tmp / name).write_text(text)
         env = dict(os.environ, PYTHONUNBUFFERED="1", XDG_CONFIG_HOME=str(self.tmp / "config"))
-        last_error = ""
-        for _attempt in range(3):  # free_port() can race with another process: retry.
-            self.port = free_port()
-            with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(
-                    list(self.command(self.port)),
-                    cwd=self.tmp,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            try:
-                wait_for_http(
-                    self.proc,
-                    self.url + self.ready_path.lstrip("/"),
-                    self.startup_timeout,
-                    self.log_tail,
-                )
-                return
-            except HarnessError as err:
-                last_error = str(err)
-                kill_process_tree(self.proc)
-        self.stop()
-        raise HarnessError(f"{self.name} did not start: {last_error}")
+        try:
+            self.proc, self.port = launch_on_free_port(
+                self.command,
+                lambda port: f"http://127.0.0.1:{port}/{self.ready_path.lstrip('/')}",
+                cwd=self.tmp,
+                env=env,
+                log_path=self.log_path,
+                timeout=self.startup_timeout,
+                what=self.name,
+            )
+        except HarnessError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Kill the server and its kernels, keep the log if asked, remove the temp dir."""
@@ -198,15 +184,8 @@ def voila_server(log_dir: Path | None = None) -> AppServer:
     )
 
 
-class AppPage:
+class AppPage(BrowserPage):
     """One page of an app server in its own browser page; console messages in ``console``."""
-
-    def __init__(self, page: Any, server: AppServer) -> None:
-        self.page = page
-        self.server = server
-        self.console: list[str] = []
-        page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
-        page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}\n{e.stack or ''}"))
 
     @classmethod
     def open(
@@ -229,32 +208,19 @@ class AppPage:
             or (m.startswith("[error]") and "net::ERR_NAME_NOT_RESOLVED" not in m)
         ]
 
-    def save_artifacts(self, stem: str, directory: Path | None = None) -> list[Path]:
-        """Screenshot, console log and server log tail, as LabNotebook.save_artifacts."""
-        directory = directory or ARTIFACTS / "e2e"
-        directory.mkdir(parents=True, exist_ok=True)
-        shot = directory / f"{stem}-FAILED.png"
-        saved = []
-        try:
-            self.page.screenshot(path=str(shot), full_page=True, timeout=15_000)
-            saved.append(shot)
-        except Exception as err:  # noqa: BLE001 - best effort while reporting a failure
-            self.console.append(f"[harness] screenshot failed: {err}")
-        for path, text in [
-            (directory / f"{stem}-console.log", "\n".join(self.console) + "\n"),
-            (directory / f"{stem}-server.log", self.server.log_tail(20_000)),
-        ]:
-            path.write_text(text)
-            saved.append(path)
-        return saved
 
-    def close(self) -> None:
-        if self in OPEN_NOTEBOOKS:
-            OPEN_NOTEBOOKS.remove(self)
+@contextlib.contextmanager
+def serve(server: AppServer, browser: Any) -> Iterator[AppPage]:
+    """Start ``server`` and open a page on it; close the page and stop the server after."""
+    server.start()
+    try:
+        app = AppPage.open(browser, server)
         try:
-            self.page.close()
-        except Exception:  # noqa: BLE001 - the browser may already be gone
-            pass
+            yield app
+        finally:
+            app.close()
+    finally:
+        server.stop()
 
 
 def wait_painted(canvas: Any, timeout: float = 60.0) -> None:

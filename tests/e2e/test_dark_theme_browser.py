@@ -26,6 +26,7 @@ from front_ends import (
     AppPage,
     gallery_rows,
     marimo_server,
+    serve,
     wait_painted,
 )
 from lab_harness import HarnessError, LabNotebook, artifacts_on_error
@@ -252,20 +253,8 @@ def test_jupyterlab_light_then_dark_theme_is_legible(lab: LabNotebook, artifacts
 # --------------------------------------------------------------------------- marimo dark
 @pytest.fixture(scope="module")
 def marimo_dark(browser, artifacts_dir: Path) -> Iterator[AppPage]:
-    server = marimo_server(theme="dark", log_dir=artifacts_dir)
-    failure = None
-    try:
-        server.start()
-    except HarnessError as err:
-        failure = str(err)
-    if failure:
-        pytest.fail(failure, pytrace=False)
-    app = AppPage.open(browser, server)
-    try:
+    with serve(marimo_server(theme="dark", log_dir=artifacts_dir), browser) as app:
         yield app
-    finally:
-        app.close()
-        server.stop()
 
 
 def test_marimo_dark_theme_is_legible(marimo_dark: AppPage, artifacts_dir: Path):

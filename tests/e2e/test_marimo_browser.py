@@ -19,8 +19,8 @@ from front_ends import (
     check_python_select_reaches_page,
     check_renders,
     marimo_server,
+    serve,
 )
-from lab_harness import HarnessError
 
 pytestmark = pytest.mark.e2e
 
@@ -32,20 +32,8 @@ def truth() -> DemoTruth:
 
 @pytest.fixture(scope="module")
 def marimo_app(browser, artifacts_dir: Path) -> Iterator[AppPage]:
-    server = marimo_server(log_dir=artifacts_dir)
-    failure = None
-    try:
-        server.start()
-    except HarnessError as err:
-        failure = str(err)
-    if failure:
-        pytest.fail(failure, pytrace=False)
-    app = AppPage.open(browser, server)
-    try:
+    with serve(marimo_server(log_dir=artifacts_dir), browser) as app:
         yield app
-    finally:
-        app.close()
-        server.stop()
 
 
 def test_marimo_renders_the_atlas(marimo_app: AppPage, truth: DemoTruth, artifacts_dir: Path):

@@ -18,9 +18,9 @@ from front_ends import (
     check_lasso_reaches_python,
     check_python_select_reaches_page,
     check_renders,
+    serve,
     voila_server,
 )
-from lab_harness import HarnessError
 
 pytestmark = pytest.mark.e2e
 
@@ -32,20 +32,8 @@ def truth() -> DemoTruth:
 
 @pytest.fixture(scope="module")
 def voila_app(browser, artifacts_dir: Path) -> Iterator[AppPage]:
-    server = voila_server(log_dir=artifacts_dir)
-    failure = None
-    try:
-        server.start()
-    except HarnessError as err:
-        failure = str(err)
-    if failure:
-        pytest.fail(failure, pytrace=False)
-    app = AppPage.open(browser, server)
-    try:
+    with serve(voila_server(log_dir=artifacts_dir), browser) as app:
         yield app
-    finally:
-        app.close()
-        server.stop()
 
 
 def test_voila_renders_the_atlas(voila_app: AppPage, truth: DemoTruth, artifacts_dir: Path):
