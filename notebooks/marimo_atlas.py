@@ -34,15 +34,11 @@ def _(mo, mw):
 def _(accuracy, atlas, mo, np):
     _best = np.argsort(-accuracy)[:20]  # the 20 most accurate models, selected from Python
 
-
     def _select_best(clicks):
         atlas.select(_best)
         return clicks + 1
 
-
-    select_best = mo.ui.button(
-        label="Select the 20 most accurate", value=0, on_click=_select_best
-    )
+    select_best = mo.ui.button(label="Select the 20 most accurate", value=0, on_click=_select_best)
     select_best
     return (select_best,)
 
