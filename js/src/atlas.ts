@@ -38,8 +38,11 @@ import { onTrait, syncSelection } from "./wire/sync";
  */
 const CONTAINED_EVENTS = ["mousedown", "pointerdown", "click", "dblclick", "contextmenu", "keydown", "keyup"] as const;
 
-/** JupyterLab switches themes by changing these attributes on <body>. */
-const THEME_ATTRIBUTES = ["data-jp-theme-light", "data-jp-theme-name"];
+/**
+ * Pages switch themes by changing these attributes on <body> or <html>: JupyterLab its
+ * data-jp-theme-*, marimo the classes "dark" / "light".
+ */
+const THEME_ATTRIBUTES = ["data-jp-theme-light", "data-jp-theme-name", "class", "data-theme"];
 
 function sameTheme(a: Theme, b: Theme): boolean {
   return (Object.keys(a) as (keyof Theme)[]).every((key) => a[key] === b[key]);
@@ -59,11 +62,18 @@ function createRoot(host: HTMLElement) {
   return { root, left, right, destroy };
 }
 
-/** Call `onChange` whenever JupyterLab's theme changes; returns the remover. */
+/** Call `onChange` whenever the page's theme (or the system's) changes; returns the remover. */
 function watchTheme(onChange: () => void): () => void {
   const observer = new MutationObserver(() => onChange());
-  observer.observe(document.body, { attributes: true, attributeFilter: THEME_ATTRIBUTES });
-  return () => observer.disconnect();
+  for (const node of [document.body, document.documentElement]) {
+    observer.observe(node, { attributes: true, attributeFilter: THEME_ATTRIBUTES });
+  }
+  const scheme = matchMedia("(prefers-color-scheme: dark)");
+  scheme.addEventListener("change", onChange);
+  return () => {
+    observer.disconnect();
+    scheme.removeEventListener("change", onChange);
+  };
 }
 
 export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement }): () => void {

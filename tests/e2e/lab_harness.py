@@ -32,7 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,9 @@ LAB_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-# Notebooks opened by the test fixtures and not closed yet (failure artifacts are taken of
-# each); LabNotebook.close() removes itself.
-OPEN_NOTEBOOKS: list[LabNotebook] = []
+# Notebooks (and other app pages) opened by the test fixtures and not closed yet (failure
+# artifacts are taken of each); BrowserPage.close() removes itself.
+OPEN_NOTEBOOKS: list[BrowserPage] = []
 
 
 class HarnessError(RuntimeError):
@@ -114,6 +114,94 @@ def launch_chromium(playwright: Any, headless: bool = True) -> Any:
     )
 
 
+def wait_for_http(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, log_tail: Callable[[], str]
+) -> None:
+    """Poll ``url`` until it answers 200; raise HarnessError (with the server log's tail)
+    when ``proc`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HarnessError(f"server exited with code {proc.returncode}; log:\n{log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise HarnessError(f"no answer from {url} in {timeout:.0f} s; log:\n{log_tail()}")
+
+
+def read_tail(path: Path, n_chars: int = 4000) -> str:
+    """The last characters of a log file ("(no log)" when there is none)."""
+    try:
+        return path.read_text(errors="replace")[-n_chars:]
+    except OSError:
+        return "(no log)"
+
+
+def launch_on_free_port(
+    command: Callable[[int], Sequence[str]],
+    ready_url: Callable[[int], str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    timeout: float,
+    what: str,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command(port)`` on a port free right now, in its own session, its output
+    appended to ``log_path``, and wait until ``ready_url(port)`` answers; return the process
+    and the port. free_port() can race with another process: three tries, then HarnessError."""
+    last_error = ""
+    for _attempt in range(3):
+        port = free_port()
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                list(command(port)),
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_for_http(proc, ready_url(port), timeout, lambda: read_tail(log_path))
+            return proc, port
+        except HarnessError as err:
+            last_error = str(err)
+            kill_process_tree(proc)
+    raise HarnessError(f"{what} did not start: {last_error}")
+
+
+def kill_process_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it started
+    (kernels run in their own sessions, so a process-group kill would miss them): SIGTERM to
+    its group, SIGKILL to whatever is left after 8 s."""
+    try:
+        parent = psutil.Process(proc.pid)
+        family = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    _gone, alive = psutil.wait_procs(family, timeout=8)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 class JupyterLabServer:
     """A JupyterLab 4 server in a temporary root directory, killed (with its kernels) on stop.
 
@@ -140,7 +228,6 @@ class JupyterLabServer:
         self.root_dir = self.tmp / "root"
         self.log_path = self.tmp / "jupyter-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log_file: Any = None
 
     @property
     def base_url(self) -> str:
@@ -176,18 +263,15 @@ class JupyterLabServer:
             PYTHONUNBUFFERED="1",
         )
         env.pop("JUPYTER_TOKEN", None)
-        last_error = ""
-        for _attempt in range(3):  # free_port() can race with another process: retry.
-            self.port = free_port()
-            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-            self.proc = subprocess.Popen(
-                [
+        try:
+            self.proc, self.port = launch_on_free_port(
+                lambda port: [
                     str(jupyter),
                     "lab",
                     "--no-browser",
                     f"--IdentityProvider.token={self.token}",
                     "--ServerApp.ip=127.0.0.1",
-                    f"--port={self.port}",
+                    f"--port={port}",
                     "--ServerApp.port_retries=0",
                     f"--ServerApp.root_dir={self.root_dir}",
                     "--LabApp.news_url=None",
@@ -197,47 +281,19 @@ class JupyterLabServer:
                     # CI containers run as root; the server refuses root without this.
                     *(["--allow-root"] if os.geteuid() == 0 else []),
                 ],
+                lambda port: f"http://127.0.0.1:{port}/api/status?token={self.token}",
                 cwd=self.root_dir,
                 env=env,
-                stdout=self._log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                log_path=self.log_path,
+                timeout=self.startup_timeout,
+                what="JupyterLab",
             )
-            try:
-                self._wait_ready()
-                return
-            except HarnessError as err:
-                last_error = str(err)
-                self._kill()
-        self.stop()
-        raise HarnessError(f"JupyterLab did not start: {last_error}")
-
-    def _wait_ready(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + self.startup_timeout
-        url = f"{self.base_url}/api/status?token={self.token}"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise HarnessError(
-                    f"server exited with code {self.proc.returncode}; log:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise HarnessError(
-            f"no answer from {self.base_url} in {self.startup_timeout:.0f} s; log:\n"
-            f"{self.log_tail()}"
-        )
+        except HarnessError:
+            self.stop()
+            raise
 
     def log_tail(self, n_chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n_chars:]
-        except OSError:
-            return "(no log)"
+        return read_tail(self.log_path, n_chars)
 
     def write_notebook(self, name: str, cells: Sequence[str]) -> Path:
         """Write a Python 3 notebook with these code cells into the server root."""
@@ -255,35 +311,9 @@ class JupyterLabServer:
         return path
 
     def _kill(self) -> None:
-        """Kill the server process and every process it started (kernels run in their own
-        sessions, so a process-group kill would miss them)."""
-        if self.proc is None:
-            return
-        try:
-            parent = psutil.Process(self.proc.pid)
-            family = [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            family = []
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        _gone, alive = psutil.wait_procs(family, timeout=8)
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=5)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        self.proc = None
+        if self.proc is not None:
+            kill_process_tree(self.proc)
+            self.proc = None
 
     def stop(self) -> None:
         """Kill the server and its kernels, keep the log if asked, remove the temp dir."""
@@ -396,16 +426,13 @@ def _plain(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-class LabNotebook:
-    """One notebook open in JupyterLab in its own browser page, with its kernel.
+class BrowserPage:
+    """A browser page on one of the test servers (anything with ``log_tail(n_chars)``); its
+    console messages and page errors are collected in ``console``."""
 
-    Use :meth:`open`; console messages and page errors are collected in ``console``.
-    """
-
-    def __init__(self, page: Any, server: JupyterLabServer, path: str) -> None:
+    def __init__(self, page: Any, server: Any) -> None:
         self.page = page
         self.server = server
-        self.path = path
         self.console: list[str] = []
         page.on("console", self._on_console)
         page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}\n{e.stack or ''}"))
@@ -422,6 +449,44 @@ class LabNotebook:
                 if stack:
                     text += f"\n{stack}"
         self.console.append(text)
+
+    def save_artifacts(self, stem: str, directory: Path | None = None) -> list[Path]:
+        """Save a full-page screenshot, the browser console log and the server log tail."""
+        directory = directory or ARTIFACTS / "e2e"
+        directory.mkdir(parents=True, exist_ok=True)
+        saved = []
+        shot = directory / f"{stem}-FAILED.png"
+        try:
+            self.page.screenshot(path=str(shot), full_page=True, timeout=15_000)
+            saved.append(shot)
+        except Exception as err:  # noqa: BLE001 - best effort while reporting a failure
+            self.console.append(f"[harness] screenshot failed: {err}")
+        log = directory / f"{stem}-console.log"
+        log.write_text("\n".join(self.console) + "\n")
+        saved.append(log)
+        server_log = directory / f"{stem}-server.log"
+        server_log.write_text(self.server.log_tail(20_000))
+        saved.append(server_log)
+        return saved
+
+    def close(self) -> None:
+        if self in OPEN_NOTEBOOKS:
+            OPEN_NOTEBOOKS.remove(self)
+        try:
+            self.page.close()
+        except Exception:  # noqa: BLE001 - the browser may already be gone
+            pass
+
+
+class LabNotebook(BrowserPage):
+    """One notebook open in JupyterLab in its own browser page, with its kernel.
+
+    Use :meth:`open`; console messages and page errors are collected in ``console``.
+    """
+
+    def __init__(self, page: Any, server: JupyterLabServer, path: str) -> None:
+        super().__init__(page, server)
+        self.path = path
 
     @classmethod
     def open(
@@ -492,33 +557,6 @@ class LabNotebook:
             time.sleep(interval)
             value = self.kernel_value(expr)
         return value
-
-    def save_artifacts(self, stem: str, directory: Path | None = None) -> list[Path]:
-        """Save a full-page screenshot, the browser console log and the server log tail."""
-        directory = directory or ARTIFACTS / "e2e"
-        directory.mkdir(parents=True, exist_ok=True)
-        saved = []
-        shot = directory / f"{stem}-FAILED.png"
-        try:
-            self.page.screenshot(path=str(shot), full_page=True, timeout=15_000)
-            saved.append(shot)
-        except Exception as err:  # noqa: BLE001 - best effort while reporting a failure
-            self.console.append(f"[harness] screenshot failed: {err}")
-        log = directory / f"{stem}-console.log"
-        log.write_text("\n".join(self.console) + "\n")
-        saved.append(log)
-        server_log = directory / f"{stem}-server.log"
-        server_log.write_text(self.server.log_tail(20_000))
-        saved.append(server_log)
-        return saved
-
-    def close(self) -> None:
-        if self in OPEN_NOTEBOOKS:
-            OPEN_NOTEBOOKS.remove(self)
-        try:
-            self.page.close()
-        except Exception:  # noqa: BLE001 - the browser may already be gone
-            pass
 
 
 @contextlib.contextmanager

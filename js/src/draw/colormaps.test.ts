@@ -7,6 +7,7 @@ import {
   colormapIndex,
   colormapRange,
   contrastRatio,
+  isDark,
   MIN_CONTRAST,
   missingColor,
   normalize,
@@ -147,5 +148,26 @@ describe("colormaps", () => {
       expect(r).toBeGreaterThan(b); // still a yellow-brown, not a grey or blue
       expect(g).toBeGreaterThan(b);
     });
+  });
+});
+
+describe("themes", () => {
+  // JupyterLab's light and dark backgrounds, and marimo's dark one.
+  const backgrounds = ["#ffffff", "#111111", "#181c1a"];
+
+  it("calls a background dark below the middle of perceived lightness", () => {
+    expect(backgrounds.map((bg) => isDark(bg))).toEqual([false, true, true]);
+    expect(isDark("#757575")).toBe(true);
+    expect(isDark("#767676")).toBe(false);
+  });
+
+  it("draws points without a color column readable on every theme, even at 0.78 opacity", () => {
+    for (const bg of backgrounds) {
+      const { palette } = encodeColors(undefined, 3, bg);
+      const [c, b] = [palette[0], bg].map((hex) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)));
+      const drawn = c.map((v, i) => Math.round(0.78 * v + 0.22 * b[i])) as [number, number, number];
+      expect(contrastRatio(drawn, bg)).toBeGreaterThanOrEqual(MIN_CONTRAST);
+    }
+    expect(encodeColors(undefined, 3, "#ffffff").palette).toEqual(["#3a78b5"]); // light: as before
   });
 });

@@ -54,6 +54,11 @@ export function contrastRatio(a: RGB | string, b: RGB | string): number {
   return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
 }
 
+/** A dark color (background): relative luminance at most 0.18, the middle of perceived lightness. */
+export function isDark(color: RGB | string): boolean {
+  return relativeLuminance(typeof color === "string" ? hexToRgb(color) : color) <= 0.18;
+}
+
 /**
  * The part [t0, t1] of a colormap whose colors all have at least `minContrast` against
  * `background`: the longest run of its 256 samples that pass (viridis: about [0, 0.55] on
@@ -103,7 +108,7 @@ export function themedColormap(name: ColormapName, background: string, size = CO
  */
 export function readableOn(color: string, background: string, minContrast = MIN_CONTRAST): string {
   if (contrastRatio(color, background) >= minContrast) return rgbToHex(hexToRgb(color));
-  const darker = relativeLuminance(hexToRgb(background)) > 0.18; // light background: darken
+  const darker = !isDark(background); // light background: darken
   const base = hcl(color);
   for (let step = 1; step <= 100; step++) {
     const l = darker ? base.l - step : base.l + step;

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { fitCanvas, watchMainButton } from "./dom";
+import { fitCanvas, parseCssColor, watchMainButton } from "./dom";
 
 function event(type: string, button = 0, buttons = 0): Event {
   return Object.assign(new Event(type), { button, buttons });
@@ -69,5 +69,22 @@ describe("fitCanvas", () => {
     expect(writes).toBe(1); // same size: not resized (that would clear and reallocate it)
     const none = { ...canvas, getContext: () => null } as unknown as HTMLCanvasElement;
     expect(fitCanvas(none, 10, 10, 1)).toBeNull();
+  });
+});
+
+describe("parseCssColor", () => {
+  it("reads the computed color syntaxes of Chromium, alpha included", () => {
+    expect(parseCssColor("rgb(17, 17, 17)")).toEqual([17, 17, 17, 1]);
+    expect(parseCssColor("rgba(255, 255, 255, 0.87)")).toEqual([255, 255, 255, 0.87]);
+    expect(parseCssColor("rgb(0 0 0 / 0.5)")).toEqual([0, 0, 0, 0.5]);
+    const marimo = parseCssColor("color(srgb 0.0941176 0.109804 0.101961)");
+    expect(marimo?.map((v) => Math.round(v))).toEqual([24, 28, 26, 1]); // #181c1a
+    expect(parseCssColor("color(srgb 1 1 1 / 0.25)")).toEqual([255, 255, 255, 0.25]);
+  });
+
+  it("returns null for what it cannot read (and no canvas to paint on)", () => {
+    expect(parseCssColor("color(display-p3 1 0 0)")).toBeNull();
+    expect(parseCssColor("rgb(nonsense)")).toBeNull();
+    expect(parseCssColor("oklch(0.2 0.01 160)")).toBeNull(); // painted in a browser, not here
   });
 });

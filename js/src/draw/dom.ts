@@ -1,5 +1,7 @@
 /** Tiny DOM helpers. Text always goes through textContent, never innerHTML. */
 
+import { isDark, rgbToHex } from "./colormaps";
+
 export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   className = "",
@@ -93,7 +95,7 @@ export function watchMainButton(onRelease?: () => void, win: Window = window): M
   };
 }
 
-/** Colors of the current Jupyter theme (CSS variables with light fallbacks). */
+/** Colors of the current theme (JupyterLab's CSS variables, else fitted to the page). */
 export interface Theme {
   background: string;
   foreground: string;
@@ -103,27 +105,83 @@ export interface Theme {
   dark: boolean;
 }
 
-function luminance(hex: string): number {
-  const v = Number.parseInt(hex.slice(1, 7), 16);
-  if (Number.isNaN(v)) return 1;
-  return (0.2126 * ((v >> 16) & 255) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255)) / 255;
+type RGBA = [number, number, number, number];
+
+/**
+ * A computed CSS color as 0..255 channels and an alpha in 0..1: "rgb()", "rgba()" and
+ * "color(srgb ...)" (what Chromium computes for color-mix) are parsed; other syntaxes
+ * (oklch, lab) are converted by painting one canvas pixel, when there is a canvas.
+ */
+export function parseCssColor(text: string): RGBA | null {
+  const srgb = text.match(/^color\(srgb\s+([^)]*)\)$/);
+  if (srgb) {
+    const [channels, alpha] = srgb[1].split("/");
+    const v = channels.trim().split(/\s+/).map(Number);
+    const a = alpha === undefined ? 1 : Number(alpha);
+    if (v.length !== 3 || [...v, a].some(Number.isNaN)) return null;
+    return [v[0] * 255, v[1] * 255, v[2] * 255, a];
+  }
+  if (text.startsWith("rgb")) {
+    const v = (text.match(/-?\d*\.?\d+(e-?\d+)?/g) ?? []).map(Number);
+    if (v.length < 3) return null;
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  }
+  return paintedColor(text);
 }
 
-/** "rgb(r, g, b)" / "rgba(...)" -> "#rrggbb" (WebGL and regl-scatterplot want hex). */
-function cssColorToHex(color: string, fallback: string): string {
-  const m = color.match(/-?\d+(\.\d+)?/g);
-  if (!color.startsWith("rgb") || !m || m.length < 3) return fallback;
-  return `#${m
-    .slice(0, 3)
-    .map((v) =>
-      Math.max(0, Math.min(255, Math.round(Number(v))))
-        .toString(16)
-        .padStart(2, "0"),
-    )
-    .join("")}`;
+function paintedColor(text: string): RGBA | null {
+  if (typeof document === "undefined" || !text) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 1;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  if (!ctx) return null;
+  ctx.fillStyle = text;
+  ctx.fillRect(0, 0, 1, 1);
+  const d = ctx.getImageData(0, 0, 1, 1).data;
+  return [d[0], d[1], d[2], d[3] / 255];
 }
 
+/** "#rrggbb" of a parsed color (alpha dropped: WebGL and regl-scatterplot want hex). */
+function toHex([r, g, b]: RGBA): string {
+  return rgbToHex([r, g, b].map((v) => Math.max(0, Math.min(255, Math.round(v)))) as [number, number, number]);
+}
+
+/** The element around `node`, across the shadow root it may sit in (marimo's widgets do). */
+function parentAcross(node: Element): Element | null {
+  if (node.parentElement) return node.parentElement;
+  const root = node.getRootNode();
+  return root instanceof ShadowRoot ? root.host : null;
+}
+
+/**
+ * Whether the page around `node` is dark, and its background: the first opaque background
+ * among its ancestors (across shadow roots); without one, the page's `color-scheme` (and the
+ * system's preference when the page accepts both). For hosts without JupyterLab's variables
+ * (marimo, a plain page), whose widgets would otherwise be a white box in a dark page.
+ */
+export function pageBackdrop(node: HTMLElement): { background: string | null; dark: boolean } {
+  for (let n = parentAcross(node); n; n = parentAcross(n)) {
+    const color = parseCssColor(getComputedStyle(n).backgroundColor);
+    if (color && color[3] >= 0.99) {
+      const background = toHex(color);
+      return { background, dark: isDark(background) };
+    }
+  }
+  const scheme = getComputedStyle(node).colorScheme || "";
+  const prefersDark = typeof matchMedia === "function" && matchMedia("(prefers-color-scheme: dark)").matches;
+  return { background: null, dark: scheme === "dark" || (scheme.includes("dark") && prefersDark) };
+}
+
+/**
+ * Follow the page's theme, then read the colors views draw with. Outside JupyterLab the
+ * root gets the class `miwd-dark` and the page's background (`--miwd-page-bg`) on a dark
+ * page, which select styles.css' dark fallbacks; JupyterLab's variables win where defined.
+ */
 export function readTheme(node: HTMLElement): Theme {
+  const page = pageBackdrop(node);
+  node.classList.toggle("miwd-dark", page.dark);
+  if (page.dark && page.background) node.style.setProperty("--miwd-page-bg", page.background);
+  else node.style.removeProperty("--miwd-page-bg");
   // Theme variables may hold any CSS color syntax (names, var() chains): let the browser
   // resolve each one through a probe element, then convert to hex.
   const probe = document.createElement("span");
@@ -132,7 +190,8 @@ export function readTheme(node: HTMLElement): Theme {
   const resolve = (name: string, fallback: string) => {
     probe.style.color = fallback;
     probe.style.color = `var(${name}, ${fallback})`;
-    return cssColorToHex(getComputedStyle(probe).color, fallback);
+    const color = parseCssColor(getComputedStyle(probe).color);
+    return color ? toHex(color) : fallback;
   };
   const theme = {
     background: resolve("--miwd-bg", "#ffffff"),
@@ -143,6 +202,6 @@ export function readTheme(node: HTMLElement): Theme {
     dark: false,
   };
   probe.remove();
-  theme.dark = luminance(theme.background) < 0.5;
+  theme.dark = isDark(theme.background);
   return theme;
 }
