@@ -73,6 +73,7 @@ CASES = [
     "miwd-quantile",
     MIWDRepresentation(64, value_range=(-1.0, 1.0)),
     MIWDRepresentation(16),
+    MIWDRepresentation(32, windows=4),
     WindowMomentsRepresentation(64),
     PCARepresentation(8, n_points=1024),
 ]
@@ -98,6 +99,20 @@ def test_every_representation_projects_records_its_name_and_survives_save_load(
     back = ModelLibrary.load(lib.save(tmp_path / "lib.parquet"))
     assert back.representation == name and back.attrs["representation"] == record
     assert representation_label(record) == representation_label(back.attrs["representation"])
+
+
+def test_labels_name_the_grid_or_k(library):
+    lib = ModelLibrary.from_parts(library.parts())
+    labels = {}
+    for rep in (MIWDRepresentation(32, windows=4), MIWDRepresentation(16), "window-moments"):
+        lib.project(method="pca", representation=rep, progress=False)
+        labels[lib.representation] = labels.get(lib.representation, []) + [
+            representation_label(lib.attrs["representation"])
+        ]
+    assert labels == {
+        "miwd": ["miwd (4×8)", "miwd (4×4)"],
+        "window-moments": ["window-moments (K=1024)"],
+    }
 
 
 def test_the_default_is_the_library_descriptors_unchanged(library):

@@ -264,8 +264,9 @@ def representation_label(record: Mapping[str, Any] | None) -> str:
     if record.get("descriptors"):
         return f"{name} ({record['S']}×{record['B']})"
     if name == LIBRARY_MIWD:
-        side = int(round(float(record["K"]) ** 0.5))
-        return f"{name} ({side}×{side})"
+        K = int(record["K"])
+        windows = record.get("params", {}).get("windows") or round(K**0.5)
+        return f"{name} ({windows}×{K // windows})"
     return f"{name} (K={record['K']})"
 
 
