@@ -141,6 +141,8 @@ def test_unknown_names_and_objects_are_named_with_the_valid_ones(library):
         lib.project(representation="umap")
     with pytest.raises(ValueError, match="representation: expected a name or a Representation"):
         lib.project(representation=16)
+    with pytest.raises(ValueError, match="weights: the 'miwd' atlas"):
+        lib.project(weights=[np.zeros(10)] * N_MODELS)
     assert lib.embedding is None and "representation" not in lib.attrs
 
 

@@ -344,6 +344,11 @@ class ModelLibrary(LibraryConstructors, NearestModels):
         if backend != "umap-learn":
             params["backend"] = backend
         rep = resolve_representation(representation, len(self))
+        if rep is None and weights is not None:
+            raise ValueError(
+                "weights: the 'miwd' atlas is laid out on the library's descriptors and reads "
+                "no weights; give weights= with another representation"
+            )
         if rep is None:
             self.embedding, self._projector = project(self.descriptors, **params)
             self._space = None
