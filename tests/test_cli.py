@@ -126,6 +126,19 @@ def test_build_project_locate(files, tmp_path, capsys):
     assert first[4:6] == ["1", "1"] and first[6] == "m1" and float(first[7]) == 0.0
     assert main(["locate", str(tmp_path / "none.parquet"), str(files / "m1.safetensors")]) == 2
 
+    # the atlas on another representation: locate reads the files in it
+    assert main(["project", str(lib_path), "--method", "pca", "--representation", "nope"]) == 2
+    assert "representation: unknown name 'nope'" in capsys.readouterr().err
+    assert main(["project", str(lib_path), "--method", "pca", "--representation", "stats"]) == 0
+    assert "(pca on stats)" in capsys.readouterr().out
+    assert ModelLibrary.load(lib_path).representation == "stats"
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"junk")
+    assert main(["locate", str(lib_path), str(files / "m1.safetensors"), str(junk), "-k", "1"]) == 1
+    captured = capsys.readouterr()
+    first = captured.out.strip().splitlines()[1].split()
+    assert first[6] == "m1" and float(first[7]) == 0.0 and "junk.safetensors" in captured.err
+
 
 def test_console_script_entry_point(files):
     exe = Path(sys.executable).with_name("miwd")

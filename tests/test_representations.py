@@ -229,6 +229,17 @@ def test_miwd_rows_are_normalized_histograms():
     np.testing.assert_allclose(got.reshape(3, 8, 8).sum(axis=2), 1.0, rtol=1e-5)
 
 
+def test_miwd_on_a_grid_that_is_not_square_equals_describe():
+    models = _models(3)
+    rep = MIWDRepresentation(128, value_range=(-1, 1), windows=8)
+    assert rep.grid == (8, 16)
+    expected = describe(models, S=8, B=16, value_range=(-1, 1)).reshape(3, 128)
+    np.testing.assert_array_equal(rep.fit_transform(models), expected)
+    for bad in (0, 3, 2.0):
+        with pytest.raises(ValueError, match="windows must be a positive integer dividing dim=128"):
+            make_representation("miwd", 128, windows=bad)
+
+
 def test_miwd_errors():
     with pytest.raises(ValueError, match="perfect square"):
         make_representation("miwd", 200)

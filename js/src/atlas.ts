@@ -22,6 +22,7 @@ import { createExportBar } from "./views/export";
 import { createGallery } from "./views/gallery";
 import { observeLayout } from "./views/layout";
 import { createParallel } from "./views/parallel";
+import { createRepresentationNote } from "./views/representation";
 import { createScatter } from "./views/scatter";
 import { decodeFloat32, decodeIndices } from "./wire/codec";
 import { type Column, decodeColumns, decodeNewColumns, isDrawn, mergeColumns } from "./wire/columns";
@@ -114,6 +115,8 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     model.send(message);
   };
 
+  // What the atlas is laid out on, above the scatter.
+  const representationNote = createRepresentationNote({ parent: left, get: () => model.get("representation") ?? "" });
   const scatter = createScatter({
     parent: left,
     n,
@@ -266,6 +269,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
       if (axes.includes(CLUSTER_COLUMN)) parallel.setAxes(axes);
     }),
     onTrait(model, "_neighbors", applyNeighbors),
+    onTrait(model, "representation", () => representationNote.refresh()),
     // Clear (an empty selection) also hides the neighbour lines.
     store.subscribe((selection) => {
       if (selection.length === 0 && "row" in (model.get("_neighbors") ?? {})) showNeighbors(-1);
@@ -319,6 +323,7 @@ export function render({ model, el: host }: { model: AtlasModel; el: HTMLElement
     parallel.destroy();
     scatter.destroy();
     exportBar.destroy();
+    representationNote.destroy();
     store.destroy();
     destroyRoot();
     root.remove();

@@ -215,10 +215,14 @@ def cmd_project(args: argparse.Namespace) -> int:
         min_dist=args.min_dist,
         pca_components=None if args.pca == 0 else args.pca,
         random_state=args.seed,
+        representation=args.representation,
     )
     out = Path(args.output or args.library)
     lib.save(out)
-    print(f"projected {len(lib)} models ({args.method}) in {time.perf_counter() - start:.1f} s")
+    print(
+        f"projected {len(lib)} models ({args.method} on {lib.representation}) in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -234,18 +238,36 @@ def cmd_locate(args: argparse.Namespace) -> int:
     if lib.embedding is None:
         raise UsageError(f"{args.library}: not projected yet; run `miwd project {args.library}`")
     files = expand_paths(args.files)
-    descriptors, names, failed = [], [], 0
-    for f in files:
-        try:
-            descriptors.append(np.asarray(lib.describe(str(f))))
-            names.append(str(f))
-        except Exception as exc:  # noqa: BLE001 - report every bad file, go on
-            _err(f"failed: {error_text(exc)}")
-            failed += 1
-    if not descriptors:
-        _err("no model could be described")
-        return EXIT_PARTIAL
-    table = lib.locate_descriptors(np.stack(descriptors), names, k=args.k, placement=args.placement)
+    if not (lib.attrs.get("representation") or {}).get("descriptors", True):
+        # not the library's descriptors: each file through the atlas' own representation
+        tables, failed = [], 0
+        for f in files:
+            try:
+                one = lib.locate(str(f), k=args.k, placement=args.placement)
+            except Exception as exc:  # noqa: BLE001 - report every bad file, go on
+                _err(f"failed: {error_text(exc)}")
+                failed += 1
+            else:
+                tables.append(one.assign(query=len(tables)))
+        if not tables:
+            _err("no model could be placed")
+            return EXIT_PARTIAL
+        table = pd.concat(tables, ignore_index=True)
+    else:
+        descriptors, names, failed = [], [], 0
+        for f in files:
+            try:
+                descriptors.append(np.asarray(lib.describe(str(f))))
+                names.append(str(f))
+            except Exception as exc:  # noqa: BLE001 - report every bad file, go on
+                _err(f"failed: {error_text(exc)}")
+                failed += 1
+        if not descriptors:
+            _err("no model could be described")
+            return EXIT_PARTIAL
+        table = lib.locate_descriptors(
+            np.stack(descriptors), names, k=args.k, placement=args.placement
+        )
     shown = table.assign(distance=table["distance"].round(5))
     with pd.option_context("display.width", 200, "display.max_rows", 1000):
         print(shown.to_string(index=False))
@@ -443,14 +465,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP min_dist (0.1)")
     p.add_argument("--pca", type=int, default=50, help="PCA components before UMAP, 0: none")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument(
+        "--representation",
+        default="miwd",
+        help="lay the atlas out on this representation: miwd (the descriptors, default), "
+        "stats, window-moments, layer-quintiles, raw, pca, random, ... (reads the weight files)",
+    )
     p.add_argument("-o", "--output", help="write here instead of updating LIBRARY")
     p.set_defaults(func=cmd_project)
 
     p = sub.add_parser(
         "locate",
         help="place model files in a projected library's atlas",
-        description="Describe model files on the library's grid and list, per file, its atlas "
-        "position and its k nearest library models (euclidean distance of descriptors).",
+        description="Describe model files on the library's grid (or in the representation the "
+        "atlas is laid out on) and list, per file, its atlas position and its k nearest library "
+        "models (euclidean distance of descriptors).",
     )
     p.add_argument("library", help="projected library file (.parquet)")
     p.add_argument("files", nargs="+", metavar="FILE", help="model files, folders or globs")

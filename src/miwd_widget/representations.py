@@ -342,7 +342,7 @@ class MIWDRepresentation(Representation):
     Parameters
     ----------
     dim
-        K; must be a perfect square (64, 256, 1024, ...).
+        K; a perfect square (64, 256, 1024, ...) for S = B, or a multiple of ``windows``.
     value_range
         ``"auto"`` (default): pooled ``percentiles`` of the *training* models' weights,
         resolved in ``fit`` and reused by ``transform`` (stored as ``value_range_``); or a
@@ -353,12 +353,16 @@ class MIWDRepresentation(Representation):
         Fold out-of-range weights into the edge bins instead of dropping them.
     progress
         Progress bar; by default for more than 10 models.
+    windows
+        S, for a grid that is not square: B = K / S (default None: S = B = sqrt(K)).
 
     Examples
     --------
     >>> rep = MIWDRepresentation(64, value_range=(-1, 1))
     >>> rep.fit_transform([np.linspace(-1, 1, 640)]).shape
     (1, 64)
+    >>> MIWDRepresentation(128, windows=8).grid
+    (8, 16)
     """
 
     name = "miwd"
@@ -371,22 +375,37 @@ class MIWDRepresentation(Representation):
         percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
         clip: bool = False,
         progress: bool | None = None,
+        windows: int | None = None,
     ) -> None:
         self.dim = dim
         self.value_range = value_range
         self.percentiles = percentiles
         self.clip = clip
         self.progress = progress
+        self.windows = windows
 
     @property
     def side(self) -> int:
         """S = B = sqrt(K)."""
         return square_side(self.dim, "miwd")
 
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(S, B): S = ``windows`` and B = K / S, or S = B = sqrt(K) without ``windows``."""
+        if self.windows is None:
+            return self.side, self.side
+        dim = _check_dim(self.dim, "miwd")
+        S = self.windows
+        if not isinstance(S, (int, np.integer)) or isinstance(S, bool) or S < 1 or dim % S:
+            raise ValueError(
+                f"miwd: windows must be a positive integer dividing dim={dim} (K = S * B), "
+                f"got {S!r}"
+            )
+        return int(S), dim // int(S)
+
     def _config(self) -> DescriptorConfig:
-        return DescriptorConfig(
-            self.side, self.side, self.value_range, tuple(self.percentiles), self.clip
-        )
+        S, B = self.grid
+        return DescriptorConfig(S, B, self.value_range, tuple(self.percentiles), self.clip)
 
     def _fit(self, models: list[Any]) -> None:
         # Validates dim and the parameters before reading any model.
@@ -755,5 +774,5 @@ def make_representation(name: str, dim: int | None = None, **kw: Any) -> Represe
     dim = 1024 if dim is None else _check_dim(dim, name)
     rep = cls(dim=dim, **kw)
     if isinstance(rep, MIWDRepresentation):
-        rep.side  # noqa: B018 - fail now on a non-square dim, not at fit time
+        rep.grid  # noqa: B018 - fail now on a dim that is no grid, not at fit time
     return rep

@@ -388,6 +388,25 @@ def test_locate_shows_queries_with_lines_to_their_neighbors():
     assert atlas._located == {}
 
 
+def test_atlas_names_the_representation_it_is_laid_out_on(atlas, tmp_path):
+    # a library projected before the record existed: its MI-WD descriptors
+    assert atlas.representation == "miwd"
+    rng = np.random.default_rng(4)
+    weights = [rng.normal(0, 0.1 + 0.02 * i, size=500).astype(np.float32) for i in range(30)]
+    lib = ModelLibrary.from_models(weights, S=4, B=8, progress=False)
+    assert Atlas(lib.project(method="pca")).representation == "miwd (4×8)"
+    lib.project(method="pca", representation="stats", weights=weights, progress=False)
+    shown = Atlas(lib)
+    assert shown.representation == "stats (K=16)"
+    assert shown.get_state(["representation"]) == {"representation": "stats (K=16)"}
+    # new models are placed in the same representation
+    assert shown.locate([weights[12]], k=1)["neighbor"].tolist() == [12]
+    # the standalone page names it too
+    shown.save_html(tmp_path / "atlas.html")
+    state = _script_json((tmp_path / "atlas.html").read_text(encoding="utf-8"), "miwd-payload")
+    assert state["state"]["representation"] == "stats (K=16)"
+
+
 # ----------------------------------------------------------------------------- html
 
 

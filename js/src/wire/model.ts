@@ -33,6 +33,8 @@ export type AtlasTraits = {
   B: number;
   value_range: [number, number] | null;
   gallery_size: number;
+  /** What the atlas is laid out on, e.g. "stats (K=16)" (views/representation.ts). Absent in older pages. */
+  representation?: string;
   _located: EncodedLocated | Record<string, never>;
   /** Named clusters: names, sizes and all their rows in one int32 buffer. */
   clusters: EncodedClusters | Record<string, never>;

@@ -9,6 +9,7 @@ saves and loads them, :mod:`.summary` and :mod:`.compare` describe selections an
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,15 @@ import pandas as pd
 from .._positions import as_positions
 from ..descriptors.config import DescriptorConfig
 from . import builders, storage
+from .atlas_space import (
+    LIBRARY_MIWD,
+    AtlasSpace,
+    RepresentationUnavailable,
+    library_space,
+    representation_from_record,
+    resolve_representation,
+    stored_record,
+)
 from .build import errors_frame
 from .clusters import named_clusters
 from .constructors import LibraryConstructors
@@ -30,6 +40,7 @@ from .summary import SelectionSummary, summarize
 
 if TYPE_CHECKING:
     from ..descriptors.compute import DescriptorArray
+    from ..representations import Representation
 
 __all__ = ["ModelLibrary"]
 
@@ -114,6 +125,7 @@ class ModelLibrary(LibraryConstructors, NearestModels):
         """Forget what was computed from the descriptors: new descriptors, new caches."""
         self._projector: Any = None  # the fitted (PCA, UMAP) pipeline, not saved
         self._index: DescriptorIndex | None = None  # built on first use
+        self._space: AtlasSpace | None = None  # the atlas' representation, when not MI-WD
 
     @property
     def descriptors(self) -> np.ndarray:
@@ -285,16 +297,43 @@ class ModelLibrary(LibraryConstructors, NearestModels):
         fit_sample: int | None = None,
         sample_placement: str = "neighbors",
         backend: str = "umap-learn",
+        representation: str | Representation = LIBRARY_MIWD,
+        weights: Sequence[Any] | None = None,
+        progress: bool | None = None,
     ) -> ModelLibrary:
-        """Project the descriptors to the 2-D atlas (sets ``embedding``; the parameters go to
+        """Project the library to the 2-D atlas (sets ``embedding``; the parameters go to
         ``attrs["projection"]``, the fitted pipeline is kept for :meth:`locate`); returns
         ``self``. See :func:`miwd_widget.projection.project` (``fit_sample`` for large
         libraries, ``backend="cuml"`` for a GPU).
+
+        The atlas is laid out on ``representation``: ``"miwd"`` (default), the library's
+        own descriptors, or any other of the package's representations, by name
+        (``"stats"``, ``"window-moments"``, ``"layer-quintiles"``, ``"raw"``, ``"pca"``,
+        ``"random"``, ...; see :func:`~miwd_widget.library.atlas_space.representation_names`)
+        with its defaults, or as a :class:`~miwd_widget.representations.Representation`
+        with its own parameters, e.g. ``MIWDRepresentation(256, value_range=(-5, 5))`` for
+        MI-WD on another grid and range. Which one was used is recorded in
+        ``attrs["representation"]`` (saved with the library; :attr:`representation` gives
+        its name) and :meth:`locate` places new models with it. The gallery and
+        :meth:`neighbors` keep using the MI-WD descriptors.
+
+        Every representation but ``"miwd"`` reads the models' weights again, one model at a
+        time with a progress bar, from the files in ``metadata["source"]`` (or from
+        ``weights``, one model per row), holding every model's weights in memory as the probe
+        does. It is fitted on the library's models only (a data-dependent range, a PCA basis,
+        a random projection) and, for ``stats``, ``window-moments`` and ``layer-quintiles``
+        (features of different units), followed by a standardization fitted on the library.
+        A model that cannot be read is recorded in :attr:`errors` (with a warning) and
+        placed by its nearest models in MI-WD descriptor space; a representation that
+        cannot be computed for this library at all (no weight files, ``layer-quintiles`` on
+        flat weight vectors or on models of different depths) raises ValueError.
 
         Examples
         --------
         >>> lib.project(n_neighbors=30).embedding.shape  # doctest: +SKIP
         (2000, 2)
+        >>> lib.project(representation="stats").representation  # doctest: +SKIP
+        'stats'
         """
         from ..projection import project
 
@@ -304,9 +343,91 @@ class ModelLibrary(LibraryConstructors, NearestModels):
             params.update(fit_sample=fit_sample, sample_placement=sample_placement)
         if backend != "umap-learn":
             params["backend"] = backend
-        self.embedding, self._projector = project(self.descriptors, **params)
+        rep = resolve_representation(representation, len(self))
+        if rep is None and weights is not None:
+            raise ValueError(
+                "weights: the 'miwd' atlas is laid out on the library's descriptors and reads "
+                "no weights; give weights= with another representation"
+            )
+        if rep is None:
+            self.embedding, self._projector = project(self.descriptors, **params)
+            self._space = None
+            self.attrs["representation"] = stored_record(self.S, self.B)
+        else:
+            space, failed = library_space(self, rep, weights, progress)
+            fitted, self._projector = project(space.vectors, **params)
+            self.embedding = self._with_failed_rows(space.rows, fitted, params, failed)
+            self._space = space
+            self.attrs["representation"] = space.record
         self.attrs["projection"] = params
         return self
+
+    def _with_failed_rows(
+        self,
+        rows: np.ndarray,
+        fitted: np.ndarray,
+        params: dict[str, Any],
+        failed: list[tuple[str, str]],
+    ) -> np.ndarray:
+        """The (n, 2) atlas: ``fitted`` at ``rows``; the other rows (models that could not be
+        read) placed by their nearest ``rows`` in MI-WD descriptor space, recorded in errors."""
+        from ..projection import place
+
+        embedding = np.empty((len(self), 2), np.float32)
+        embedding[rows] = fitted
+        if not failed:
+            return embedding
+        others = np.setdiff1d(np.arange(len(self)), rows)
+        index = DescriptorIndex(self.descriptors[rows])
+        neighbor, distance = index.query(self.descriptors[others], int(params["n_neighbors"]))
+        embedding[others] = place(fitted, neighbor, distance, None)
+        note = "; placed in the atlas by its MI-WD neighbours"
+        errors = pd.concat([self.errors, errors_frame((s, e + note) for s, e in failed)])
+        self.errors = errors.drop_duplicates(ignore_index=True)
+        warnings.warn(
+            f"{len(failed)} of {len(self)} models could not be read for the representation "
+            f"(first: {failed[0][1]}); they are placed by their MI-WD neighbours and listed in "
+            f"library.errors",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return embedding
+
+    def _atlas_space(self) -> AtlasSpace:
+        """The atlas' representation (not MI-WD): from :meth:`project`, or after a load
+        fitted again on the library's weight files with the recorded parameters."""
+        if self._space is None:
+            record = self._atlas_record()
+            try:
+                rep = representation_from_record(record)
+                space, failed = library_space(self, rep)
+            except RepresentationUnavailable as exc:
+                raise RepresentationUnavailable(
+                    f"the atlas is laid out on {record.get('name')!r}; its library vectors are "
+                    f"not saved with the library and are computed again from the weights: {exc}"
+                ) from exc
+            if failed:
+                warnings.warn(
+                    f"{len(failed)} library models could not be read again for "
+                    f"{record.get('name')!r} (first: {failed[0][1]}); new models are placed "
+                    f"among the others",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            self._space = space
+        return self._space
+
+    @property
+    def representation(self) -> str:
+        """The name of the representation the atlas was projected from (``"miwd"`` when the
+        library's own descriptors, or before any projection); see :meth:`project`.
+
+        Examples
+        --------
+        >>> ModelLibrary(np.zeros((3, 2, 2))).representation
+        'miwd'
+        """
+        return str((self.attrs.get("representation") or {}).get("name", LIBRARY_MIWD))
 
     def summarize(self, indices: Any, quantiles: int = 4) -> SelectionSummary:
         """Mean and standard deviation descriptors of a selection and its characteristic values.

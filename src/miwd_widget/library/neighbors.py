@@ -174,8 +174,9 @@ class NearestModels:
     class): neighbours of a library row and the place of new models in the atlas.
 
     The library provides ``descriptors``, ``metadata``, ``embedding``, ``attrs``,
-    ``describe`` and the caches ``_index`` and ``_projector``, which it resets whenever its
-    descriptors change.
+    ``describe``, ``_atlas_space`` (the atlas' representation when not MI-WD: its vectors,
+    their index and ``transform`` for new models) and the caches ``_index`` and
+    ``_projector``, which it resets whenever its descriptors change.
     """
 
     _index: DescriptorIndex | None
@@ -237,10 +238,16 @@ class NearestModels:
     def locate(self, models: Any, k: int = 5, placement: str = "auto") -> pd.DataFrame:
         """Place new (black-box) models in the atlas and find their nearest library models.
 
-        The query descriptors are computed on the library's grid (S, B, value range).
-        Neighbours are the k nearest library models in descriptor space: the euclidean
-        distance between vectorized (S*B) descriptors (scikit-learn ``NearestNeighbors``,
-        distances recomputed exactly in float64, so a library model finds itself at 0).
+        New models are put in the representation the atlas was projected from
+        (:meth:`project`'s ``representation``, recorded in ``attrs["representation"]``),
+        with the state fitted on the library (never refitted on them). By default that is
+        the library's MI-WD: the query descriptors are computed on the library's grid (S, B,
+        value range). For another representation the library's own vectors are kept from
+        :meth:`project`; after :meth:`load` they are computed again once from the weight
+        files in ``metadata["source"]`` (a progress bar; the files must be unchanged).
+        Neighbours are the k nearest library models in that space: the euclidean distance
+        between vectors (scikit-learn ``NearestNeighbors``, distances recomputed exactly in
+        float64, so a library model finds itself at 0).
 
         The atlas position ``x, y`` of a query depends on ``placement``:
 
@@ -276,6 +283,13 @@ class NearestModels:
         """
         from ..descriptors.compute import is_single
 
+        if not self._atlas_record().get("descriptors", True):
+            self._check_locatable(placement)
+            space = self._atlas_space()
+            vectors, names = space.transform([models] if is_single(models) else list(models))
+            return self._locate_vectors(
+                vectors, names, k, placement, space.index(), space.vectors, space.rows
+            )
         d = self.describe(models)
         d = d[None] if is_single(models) else d
         names = list(d.names) if getattr(d, "names", None) else None
@@ -288,13 +302,34 @@ class NearestModels:
         k: int = 5,
         placement: str = "auto",
     ) -> pd.DataFrame:
-        """:meth:`locate` for descriptors already computed on this library's grid.
+        """:meth:`locate` for descriptors already computed on this library's grid (an atlas
+        projected from the library's MI-WD descriptors only).
 
         Examples
         --------
         >>> lib.locate_descriptors(lib.descriptors[:2], k=1)  # doctest: +SKIP
         """
-        from ..projection import PLACEMENTS, locate_table, place, vectorize
+        from ..projection import vectorize
+
+        record = self._atlas_record()
+        if not record.get("descriptors", True):
+            raise ValueError(
+                f"descriptors: the atlas is projected from the representation "
+                f"{record.get('name')!r}, not from MI-WD descriptors; use locate(models)"
+            )
+        self._check_locatable(placement)
+        q = vectorize(descriptors)
+        names = [str(i) for i in range(len(q))] if names is None else [str(n) for n in names]
+        return self._locate_vectors(
+            q, names, k, placement, self.descriptor_index(), self.descriptors, None
+        )
+
+    def _atlas_record(self) -> dict[str, Any]:
+        """``attrs["representation"]`` (``{}`` for libraries projected before it existed)."""
+        return dict(self.attrs.get("representation") or {})
+
+    def _check_locatable(self, placement: str) -> None:
+        from ..projection import PLACEMENTS
 
         if placement not in PLACEMENTS:
             raise ValueError(
@@ -304,14 +339,29 @@ class NearestModels:
             raise RuntimeError("the library is not projected: call project() first")
         if len(self) == 0:
             raise RuntimeError("the library holds no models")
-        q = vectorize(descriptors)
-        neighbor, distance = self.descriptor_index().query(q, k)
-        names = [str(i) for i in range(len(q))] if names is None else [str(n) for n in names]
+
+    def _locate_vectors(
+        self,
+        q: np.ndarray,
+        names: list[str],
+        k: int,
+        placement: str,
+        index: DescriptorIndex,
+        fitted_on: np.ndarray,
+        rows: np.ndarray | None,
+    ) -> pd.DataFrame:
+        """Neighbours of queries ``q`` in ``index`` (built on ``fitted_on``, the vectors of
+        library ``rows``; None: every row) and their atlas positions."""
+        from ..projection import locate_table, place
+
+        neighbor, distance = index.query(q, k)
+        embedding = self.embedding if rows is None else self.embedding[rows]
         if placement == "transform" and self._projector is None:
             from ..projection import refit
 
             params = self.attrs.get("projection") or {}
-            self._projector = refit(self.descriptors, self.embedding, params)
+            self._projector = refit(fitted_on, embedding, params)
         projector = self._projector if placement != "neighbors" else None
-        xy = place(self.embedding, neighbor, distance, q, projector)
+        xy = place(embedding, neighbor, distance, q, projector)
+        neighbor = neighbor if rows is None else rows[neighbor]
         return locate_table(xy, neighbor, distance, names, self.metadata[ID].to_numpy())

@@ -18,6 +18,7 @@ import traitlets
 
 from .._positions import as_positions
 from ..library import ModelLibrary
+from ..library.atlas_space import representation_label
 from .clusters import CLUSTER_COLUMN, clusters_frame, next_cluster_name, normalize_clusters
 from .column_transport import first_columns, requested_columns, send_columns, send_missing_columns
 from .defaults import DEFAULT_COLOR, check_view_columns, resolve_view
@@ -42,7 +43,10 @@ class Atlas(AtlasTraits):
     Parameters
     ----------
     library
-        A projected :class:`~miwd_widget.ModelLibrary` (``library.embedding`` set).
+        A projected :class:`~miwd_widget.ModelLibrary` (``library.embedding`` set). The
+        representation it was projected from is shown above the scatter (the
+        ``representation`` trait: ``"miwd (32×32)"``, ``"stats (K=16)"``, ...); the gallery
+        shows the MI-WD descriptors whatever the layout.
     color
         Metadata column that colors the points (continuous: viridis + color bar;
         categorical: palette + legend), or ``"(cluster)"`` to colour by the clusters.
@@ -134,6 +138,7 @@ class Atlas(AtlasTraits):
             B=b,
             value_range=value_range_of(library),
             gallery_size=int(gallery_size),
+            representation=representation_label(library.attrs.get("representation")),
             _all_columns=[str(c) for c in meta.columns],
             neighbors_k=int(neighbors_k),
             _paths=training_paths(meta),

@@ -21,6 +21,8 @@ binary frame.
   ``"buffer": ""`` (empty base64), never as an empty binary frame.
 - ``S``, ``B``, ``value_range``, ``gallery_size``: the gallery's descriptor shape, value
   span and number of images (:mod:`.gallery`).
+- ``representation``: what the atlas is laid out on (``library.project(representation=...)``),
+  a short label such as ``"miwd (32×32)"`` or ``"stats (K=16)"``, shown above the scatter.
 - ``clusters``: named clusters (:mod:`.clusters`: names, sizes, one int32 buffer of rows),
   synced both ways; ``color``/``axes`` ``"(cluster)"`` draw by them.
 - ``_located``, ``_neighbors`` / ``neighbors_k``, ``_paths``: the scatter's overlays
@@ -62,6 +64,7 @@ STANDALONE_TRAITS = (
     "B",
     "value_range",
     "gallery_size",
+    "representation",
     "_located",
     "clusters",
     "_all_columns",
@@ -117,6 +120,7 @@ class AtlasTraits(anywidget.AnyWidget):
     B = traitlets.Int(0).tag(sync=True)
     value_range = traitlets.List(traitlets.Float(), allow_none=True).tag(sync=True)
     gallery_size = traitlets.Int(12).tag(sync=True)
+    representation = traitlets.Unicode("").tag(sync=True)
     _located = traitlets.Dict().tag(sync=True)
     clusters = traitlets.Any({}).tag(
         sync=True, to_json=clusters_to_json, from_json=clusters_from_json
