@@ -269,12 +269,9 @@ class Writers:
     """The child process that forks writers (see :func:`serve`)."""
 
     def __init__(self, timeout: float = 120.0) -> None:
-        self.timeout = timeout
+        self.timeout, self.pending = timeout, b""
         self.proc = subprocess.Popen(
-            [sys.executable, __file__],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+            [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
 
     def start(self, job: dict[str, Any]) -> list[int]:
@@ -302,12 +299,18 @@ class Writers:
         return self.finish()
 
     def _read(self) -> dict[str, Any]:
+        """The next line, read from the pipe itself (a buffered reader could hold lines
+        that ``select`` does not see)."""
         import select
 
-        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
-            raise RuntimeError(f"the writers' process gave no answer ({self.proc.poll()})")
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([fd], [], [], self.timeout)
+            chunk = os.read(fd, 1 << 16) if ready else b""
+            if not chunk:
+                raise RuntimeError(f"the writers' process gave no answer ({self.proc.poll()})")
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
         return json.loads(line)
 
     def close(self) -> None:
@@ -375,6 +378,13 @@ def full_disk(writers: Writers, folder: Path, job: dict[str, Any]) -> tuple[str,
     return outcome, f"{label}: {answer.get('error', 'saved')}"
 
 
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # done already (and reaped by the writers' process)
+        pass
+
+
 def killed_save(
     writers: Writers, folder: Path, layout: str, delay: float, seeds: list[int]
 ) -> tuple[str, str]:
@@ -387,7 +397,7 @@ def killed_save(
     (pid,) = writers.start({"kind": "loop", "seeds": seeds, "layout": layout, "path": str(path)})
     writers.wait_saving()
     time.sleep(delay)
-    os.kill(pid, signal.SIGKILL)
+    _kill(pid)
     _, ends = writers.finish()
     label = f"killed after {delay * 1000:.0f} ms ({layout})"
     if ends != [-signal.SIGKILL]:
@@ -435,6 +445,21 @@ def matrix_build(matrix: Path, chunk_rows: int, path: Path) -> Any:
     return ModelLibrary.load(path)
 
 
+def timed_build(writers: Writers, matrix: Path, chunk_rows: int, path: Path) -> tuple[Any, float]:
+    """An uninterrupted chunked build by a writer: the library, and the seconds it took
+    (kills are timed from it)."""
+    from miwd_widget.library import ModelLibrary
+
+    job = {"kind": "chunked", "matrix": str(matrix), "chunk_rows": chunk_rows, "path": str(path)}
+    writers.start(job)
+    writers.wait_saving()
+    start = time.perf_counter()
+    answers, ends = writers.finish()
+    if ends != [0] or answers != [{"saved": True}]:
+        raise RuntimeError(f"the chunked build failed: {answers}, ended {ends}")
+    return ModelLibrary.load(path), time.perf_counter() - start
+
+
 def killed_build(
     writers: Writers, folder: Path, matrix: Path, chunk_rows: int, delay: float, reference: Any
 ) -> tuple[str, str]:
@@ -448,9 +473,11 @@ def killed_build(
     (pid,) = writers.start(job)
     writers.wait_saving()
     time.sleep(delay)
-    os.kill(pid, signal.SIGKILL)
+    _kill(pid)
     _, ends = writers.finish()
     label = f"chunked build killed after {delay * 1000:.0f} ms"
+    if ends == [0]:
+        label = f"chunked build done before a kill after {delay * 1000:.0f} ms"
     if ends not in ([-signal.SIGKILL], [0]):
         return "crash", f"{label}: ended {ends}"
     found = which(path, {"previous": previous, "new": reference})
