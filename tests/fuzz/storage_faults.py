@@ -199,7 +199,7 @@ def _write(job: dict[str, Any], writer: int) -> dict[str, Any]:
     layout = job["layouts"][writer] if "layouts" in job else layout
     limit = job.get("limit")
     if kind == "save":
-        lib = library(job["seed"])
+        lib = library(job["seed"], job.get("n", 300))
         return _under_limit(limit, lambda: lib.save(path, layout))
     if kind == "add":
         lib = added(ModelLibrary.load(path), job["seed"])
@@ -367,7 +367,8 @@ def full_disk(writers: Writers, folder: Path, job: dict[str, Any]) -> tuple[str,
             return "unnamed error", f"{label}: {wrong}"
         outcome = "previous whole" if which(path, {"old": old}) == "old" else "lost"
     elif job["kind"] == "save":
-        outcome = "new whole" if which(path, {"new": library(job["seed"])}) == "new" else "mixed"
+        new = library(job["seed"], job.get("n", 300))
+        outcome = "new whole" if which(path, {"new": new}) == "new" else "mixed"
     elif job["kind"] == "add":
         outcome = "new whole" if which(path, {"new": added(old, job["seed"])}) == "new" else "mixed"
     else:  # a build that went through: the file loads (its content: other tests)
@@ -376,6 +377,19 @@ def full_disk(writers: Writers, folder: Path, job: dict[str, Any]) -> tuple[str,
     if problem and outcome in ("previous whole", "new whole"):
         return "leftover", f"{label}: {problem}"
     return outcome, f"{label}: {answer.get('error', 'saved')}"
+
+
+def previous_by_writer(writers: Writers, path: Path, layout: str) -> None:
+    """Save ``library(7)`` at ``path`` by a writer, a process that has ended when the
+    next writer is killed, as a library's writer usually has.
+
+    A save killed between replacing the file and deleting the sidecar it replaced leaves
+    that sidecar; it goes with the next save once its writer has ended (a sidecar of a
+    live process could be a save under way).
+    """
+    answers, ends = writers.run({"kind": "save", "seed": 7, "layout": layout, "path": str(path)})
+    if ends != [0] or answers != [{"saved": True}]:
+        raise RuntimeError(f"saving the previous library failed: {answers}, ended {ends}")
 
 
 def _kill(pid: int) -> None:
@@ -393,7 +407,7 @@ def killed_save(
     path = folder / "lib.parquet"
     candidates = {"previous": library(7), "first": library(seeds[0])}
     candidates["second"] = library(seeds[1])
-    candidates["previous"].save(path, layout)
+    previous_by_writer(writers, path, layout)
     (pid,) = writers.start({"kind": "loop", "seeds": seeds, "layout": layout, "path": str(path)})
     writers.wait_saving()
     time.sleep(delay)
@@ -468,7 +482,7 @@ def killed_build(
     folder.mkdir(parents=True)
     path = folder / "lib.parquet"
     previous = library(7)
-    previous.save(path, "sidecar")
+    previous_by_writer(writers, path, "sidecar")
     job = {"kind": "chunked", "matrix": str(matrix), "chunk_rows": chunk_rows, "path": str(path)}
     (pid,) = writers.start(job)
     writers.wait_saving()

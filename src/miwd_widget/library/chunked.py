@@ -320,7 +320,13 @@ def _save_part(parts: Path, i: int, chunk: Any, result: tuple) -> None:
         meta["n_params"] = np.int64(n)
     stem = f"{i:06d}"
     block = np.ascontiguousarray(d, dtype=np.float32)
-    _write_file(parts / f"{stem}.npy", lambda f: np.save(f, block))
+
+    def write_npy(f: Any) -> None:  # np.save's bytes; not its tofile(), whose failed
+        # write says "8192 requested and 718 written" instead of why (a full disk)
+        np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(block))
+        f.write(block.reshape(-1).view(np.uint8))
+
+    _write_file(parts / f"{stem}.npy", write_npy)
     _write_file(parts / f"{stem}.parquet", lambda f: meta.to_parquet(f, index=False))
     _write_json(
         parts / f"{stem}.json",

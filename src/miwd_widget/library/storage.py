@@ -204,11 +204,11 @@ def _temporary(path: Path, suffix: str = "") -> Path:
 def _commit_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``folder`` (where the file system allows it).
 
-    Two saves of one path never mix without it (each writes its own uniquely named
-    files, and the Parquet file, which names its sidecar, is replaced atomically), but
-    only under it does each save see which sidecar it replaces, so that a save racing
-    another one deletes the replaced sidecar instead of leaving it behind. Held only for
-    the renames (milliseconds), not while writing.
+    Two saves of one path never mix without it: each writes its own uniquely named
+    files, and the Parquet file, which names its sidecar, is replaced atomically. The
+    lock is for the sidecar each save replaces: under it, the one a save reads from the
+    file it replaces is the one it replaces, so a save racing another deletes it instead
+    of leaving it behind. Held for the renames only (milliseconds), not while writing.
     """
     try:
         import fcntl
@@ -314,8 +314,9 @@ def _npy_header(shape: tuple[int, ...]) -> bytes:
     import io
 
     head = io.BytesIO()
+    descr = np.lib.format.dtype_to_descr(np.dtype(np.float32))  # native, as the data
     np.lib.format.write_array_header_1_0(
-        head, {"descr": "<f4", "fortran_order": False, "shape": shape}
+        head, {"descr": descr, "fortran_order": False, "shape": shape}
     )
     return head.getvalue()
 
@@ -358,8 +359,9 @@ def _write_sidecar(d: np.ndarray, where: Path) -> tuple[int, str]:
         h.update(head)
         for a in range(0, len(d), _BLOCK_ROWS):
             block = np.ascontiguousarray(d[a : a + _BLOCK_ROWS], dtype=np.float32)
-            f.write(memoryview(block).cast("B"))
-            h.update(memoryview(block).cast("B"))
+            raw = block.reshape(-1).view(np.uint8)
+            f.write(raw)
+            h.update(raw)
         f.flush()
         os.fsync(f.fileno())
     return where.stat().st_size, h.hexdigest()
