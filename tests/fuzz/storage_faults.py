@@ -425,19 +425,27 @@ def killed_save(
 
 
 def two_writers(
-    writers: Writers, folder: Path, layouts: tuple[str, str], rounds: int
+    writers: Writers, folder: Path, layouts: tuple[str, str], rounds: int, reads: int = 0
 ) -> tuple[str, str]:
     """Two writers saving their own library (in ``layouts``) to one path ``rounds`` times
-    at once."""
+    at once, while this process loads it ``reads`` times: every load is one whole library."""
     folder.mkdir(parents=True)
     path = folder / "lib.parquet"
     seeds = [11, 22]
     candidates = {"first": library(seeds[0]), "second": library(seeds[1])}
     job = {"kind": "loop", "seeds": seeds, "layouts": list(layouts), "path": str(path)}
-    answers, ends = writers.run({**job, "rounds": rounds, "writers": 2})
+    writers.start({**job, "rounds": rounds, "writers": 2})
+    writers.wait_saving(2)
+    deadline = time.monotonic() + 30
+    while reads and not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.002)  # the first save is under way
+    seen = [which(path, candidates) for _ in range(reads)]
+    answers, ends = writers.finish()
     label = f"two writers ({' and '.join(layouts)}), {rounds} saves each"
     if ends != [0, 0]:
         return "crash", f"{label}: {answers}, ended {ends}"
+    if bad := [s for s in seen if s in ("mixed", "lost")]:
+        return bad[0], f"{label}: {len(bad)} of {reads} loads while they saved"
     found = which(path, candidates)
     if found in ("mixed", "lost"):
         return found, label

@@ -122,7 +122,10 @@ def test_a_killed_chunked_build_leaves_the_previous_library_and_resumes(tmp_path
     "layouts", [("inline", "inline"), ("sidecar", "sidecar"), ("inline", "sidecar")]
 )
 def test_two_writers_of_one_path_leave_one_whole_library(tmp_path, writers, layouts):
-    outcome, detail = storage_faults.two_writers(writers, tmp_path / "w", layouts, rounds=20)
+    # and a reader meanwhile loads one of the two whole every time
+    outcome, detail = storage_faults.two_writers(
+        writers, tmp_path / "w", layouts, rounds=50, reads=100
+    )
     assert outcome == "one of the two whole", detail
 
 

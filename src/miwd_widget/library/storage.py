@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -494,10 +495,16 @@ class LazyDescriptors:
             except ValueError as exc:
                 self._error = exc
 
-    def load(self) -> np.ndarray:
-        """The (n, S, B) float32 descriptors (memory-mapped if in a sidecar)."""
+    def load(self, source: Any = None) -> np.ndarray:
+        """The (n, S, B) float32 descriptors (memory-mapped if in a sidecar).
+
+        ``source``: the file as :func:`load` opened it, to read inline descriptors from
+        (else they are read from the path, if the file there is still the same).
+        """
         if self._error is not None:
             raise self._error
+        if source is not None:
+            return _descriptors(self.path, self.info, self.verify, self._raw, source)
         if self._raw is None and self.stat is not None:
             try:
                 now = _stat_key(os.stat(self.path))
@@ -523,6 +530,10 @@ def load(
     The fitted projection is not stored: :meth:`locate` places new models by their
     nearest library models, or refits it with ``placement="transform"``.
 
+    Everything is read from the file opened once (and its sidecar, mapped first), so a
+    save replacing the file meanwhile never mixes two libraries; if that save deleted
+    the sidecar first, the newer library at the path is loaded instead.
+
     Parameters
     ----------
     path
@@ -546,27 +557,80 @@ def load(
     --------
     >>> ModelLibrary.from_parts(load("lib.parquet"))  # doctest: +SKIP
     """
-    import pyarrow.parquet as pq
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such library file")
-    with open(path, "rb") as f:
-        stat = _stat_key(os.fstat(f.fileno()))  # which file this is (see LazyDescriptors)
-    schema = _schema(path)
-    info = _read_info(path, schema)
+    for attempt in range(_LOAD_ATTEMPTS):
+        source, stat = _open_file(path)
+        try:
+            return _load_file(path, source, stat, descriptors, verify)
+        except ValueError:
+            # a save replaced the file meanwhile and deleted the sidecar the one read
+            # names: the newer library is at the path, read it instead
+            if attempt + 1 == _LOAD_ATTEMPTS or _current_stat(path) in (stat, None):
+                raise
+        finally:
+            source.close()
+    raise AssertionError("unreachable")
+
+
+#: Loads tried while saves keep replacing the file (each a whole, newer library).
+_LOAD_ATTEMPTS = 10
+
+
+def _current_stat(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        return _stat_key(os.stat(path))
+    except OSError:
+        return None
+
+
+def _open_file(path: Path) -> tuple[Any, tuple[int, int, int, int]]:
+    """``path`` opened once (every part of a load is read from this one file, even if a
+    save replaces the path meanwhile), and which file it is (see LazyDescriptors)."""
+    import pyarrow as pa
+
+    for _ in range(_LOAD_ATTEMPTS):
+        before = _current_stat(path)
+        try:
+            source = pa.OSFile(str(path))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no such library file") from None
+        except OSError as exc:
+            raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+        # the same file at the path before and after opening: the one opened
+        if before is not None and _current_stat(path) == before:
+            return source, before
+        source.close()
+    raise ValueError(f"{path}: replaced while being opened, again and again; load it again")
+
+
+def _load_file(
+    path: Path,
+    source: Any,
+    stat: tuple[int, int, int, int],
+    descriptors: bool,
+    verify: bool | None,
+) -> LibraryParts:
+    """:func:`load` from the open file ``source`` (the file at ``path``)."""
+    import pyarrow.parquet as pq
+
+    schema = _schema(path, source)
+    info = _read_info(path, schema, source)
     n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
     names = schema.names
     inline = int(info["format_version"]) == 1
     _check_columns(path, schema, inline, S * B)
-    pf = _open_parquet(path)
+    # a sidecar is mapped first: a save replacing the file deletes the sidecar it names
+    lazy = LazyDescriptors(path, info, verify, stat)
+    pf = _open_parquet(path, source)
     if pf.metadata.num_rows != n:
         raise ValueError(
             f"{path}: holds {pf.metadata.num_rows} rows but its 'miwd' metadata says n={n}"
         )
     wanted = [c for c in names if c != DESCRIPTOR_COLUMN]
     try:
-        table = pq.read_table(path, columns=wanted, page_checksum_verification=True)
+        table = pq.read_table(source, columns=wanted, page_checksum_verification=True)
     except Exception as exc:  # noqa: BLE001 - a checksum or decoding error: a damaged file
         raise ValueError(f"{path}: damaged library file ({exc})") from None
     embedding = None
@@ -580,9 +644,8 @@ def load(
     metadata = table.drop_columns(extra).to_pandas()
     attrs = dict(info.get("attrs") or {})
     config = _loaded_config(info, attrs, path)
-    lazy = LazyDescriptors(path, info, verify, stat)
     return LibraryParts(
-        descriptors=lazy.load() if descriptors else lazy,
+        descriptors=lazy.load(source) if descriptors else lazy,
         metadata=metadata,
         config=config,
         embedding=embedding,
@@ -617,25 +680,25 @@ def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _schema(path: Path) -> Any:
+def _schema(path: Path, source: Any = None) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_schema(path)
+        return pq.read_schema(path if source is None else source)
     except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is unreadable
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-def _open_parquet(path: Path) -> Any:
+def _open_parquet(path: Path, source: Any = None) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path, page_checksum_verification=True)
+        return pq.ParquetFile(path if source is None else source, page_checksum_verification=True)
     except Exception as exc:  # noqa: BLE001
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-def _read_info(path: Path, schema: Any) -> dict[str, Any]:
+def _read_info(path: Path, schema: Any, source: Any = None) -> dict[str, Any]:
     """The 'miwd' schema metadata, checked: keys, types and values."""
     raw = (schema.metadata or {}).get(SCHEMA_KEY)
     if raw is None:
@@ -689,7 +752,7 @@ def _read_info(path: Path, schema: Any) -> dict[str, Any]:
         ):
             raise ValueError(f"{path}: 'miwd' metadata: the descriptor sidecar entry is not valid")
     if info["n"] is None:
-        info["n"] = _open_parquet(path).metadata.num_rows
+        info["n"] = _open_parquet(path, source).metadata.num_rows
     return info
 
 
@@ -727,19 +790,29 @@ def _check_columns(path: Path, schema: Any, inline: bool, K: int) -> None:  # no
 
 
 def _descriptors(
-    path: Path, info: dict[str, Any], verify: bool | None, raw: np.ndarray | None = None
+    path: Path,
+    info: dict[str, Any],
+    verify: bool | None,
+    raw: np.ndarray | None = None,
+    source: Any = None,
 ) -> np.ndarray:
     n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
     if int(info["format_version"]) == 1:
-        d = _inline_descriptors(path, n, S, B)
+        d = _inline_descriptors(path, n, S, B, source)
     else:
         d = _sidecar_descriptors(path, info, n, S, B, verify, raw)
     return d
 
 
-def _inline_descriptors(path: Path, n: int, S: int, B: int) -> np.ndarray:  # noqa: N803
+def _inline_descriptors(
+    path: Path,
+    n: int,
+    S: int,  # noqa: N803
+    B: int,  # noqa: N803
+    source: Any = None,
+) -> np.ndarray:
     """Read the descriptor column batch by batch into one array (one copy in memory)."""
-    pf = _open_parquet(path)
+    pf = _open_parquet(path, source)
     out = np.empty((n, S, B), np.float32)
     flat = out.reshape(n, S * B)
     pos = 0
@@ -773,9 +846,13 @@ def _map_sidecar(path: Path, info: dict[str, Any]) -> np.ndarray:
     """
     side = info["descriptors"]
     where = path.with_name(side["file"])
-    if not where.is_file():
+    try:
+        found = where.stat()  # once: a save may delete it any time
+    except OSError:
+        found = None
+    if found is None or not S_ISREG(found.st_mode):
         raise ValueError(f"{path}: its descriptor file {where.name} is missing")
-    size = where.stat().st_size
+    size = found.st_size
     if size != side["bytes"]:
         raise ValueError(
             f"{path}: its descriptor file {where.name} has {size:,} bytes, the library "
