@@ -284,13 +284,15 @@ def storage_fault_cases(root: Path, kills: int, seed: int) -> list[tuple[str, st
             writers, matrix, 256, folder() / "ref.parquet"
         )
         for _ in range(max(1, kills // 5)):
-            at = rng.uniform(0.0, 1.0) * seconds
+            at = rng.uniform(0.0, 0.8) * seconds
             outcome = storage_faults.killed_build(writers, folder(), matrix, 256, at, reference)
             results.append(("kill: chunked build", *outcome))
         for layouts in (("inline", "inline"), ("sidecar", "sidecar"), ("inline", "sidecar")):
             for _ in range(max(1, kills // 10)):
-                outcome = storage_faults.two_writers(writers, folder(), layouts, rounds=20)
-                results.append(("two writers, 20 saves each", *outcome))
+                outcome = storage_faults.two_writers(
+                    writers, folder(), layouts, rounds=50, reads=100
+                )
+                results.append(("two writers, 50 saves each; 100 loads meanwhile", *outcome))
     finally:
         writers.close()
     return results

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -165,20 +164,12 @@ def test_a_truncated_or_edited_sidecar_is_refused_by_name(tmp_path):
     assert storage_faults.same(ModelLibrary.load(path), lib)
 
 
-def _dead_pid() -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(done.stdout)
-
-
-def test_temporary_files_are_never_loaded_as_libraries_and_are_cleaned(tmp_path):
-    path = storage_faults.library(1).save(tmp_path / "lib.parquet", "inline")
-    whole = path.read_bytes()
-    dead, alive = _dead_pid(), os.getpid()
+def test_temporary_files_are_never_loaded_as_libraries_and_are_cleaned(tmp_path, writers):
+    path = tmp_path / "lib.parquet"
+    # saved by a writer that has ended since: its process id is a dead one
+    (dead,) = writers.start({"kind": "save", "seed": 1, "layout": "inline", "path": str(path)})
+    assert writers.finish()[1] == [0]
+    whole, alive = path.read_bytes(), os.getpid()
     half = tmp_path / f".lib.parquet.{dead}-0a1b2c3d.tmp"  # a save killed mid-write
     half.write_bytes(whole[: len(whole) // 2])
     side = tmp_path / f".lib.parquet.{dead}-0a1b2c3d.npy.tmp"
