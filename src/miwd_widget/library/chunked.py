@@ -428,6 +428,10 @@ def build_chunked(
     ------
     ValueError
         ``<path>.parts/`` holds parts of a different build (other chunks or parameters).
+    OSError
+        A file could not be written (a full disk): the message names it and says why.
+        A library already at ``path`` stays whole, and the finished chunks are kept for
+        a re-run to resume.
 
     Examples
     --------
