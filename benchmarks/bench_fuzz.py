@@ -34,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "fuzz"))
 import fuzz_corpus  # noqa: E402
+import storage_faults  # noqa: E402
 
 
 def worker(root: Path, seed: int, start: int, stop: int) -> None:
@@ -203,12 +204,133 @@ def miwd_describe_over(results: list[dict]) -> str:
     return text + "".join(f"\n  stderr: {line[:200]}" for line in other[:5])
 
 
+# --------------------------------------------------------------------------------------
+# Library files under faults: full disk, kills, two writers (tests/fuzz/storage_faults.py)
+# --------------------------------------------------------------------------------------
+
+
+def _tmpfs(folder: Path, size: int) -> bool:
+    """Mount a ``size``-byte tmpfs on ``folder`` (a disk that really fills up; root only)."""
+    folder.mkdir(parents=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    return done.returncode == 0
+
+
+def storage_fault_cases(root: Path, kills: int, seed: int) -> list[tuple[str, str, str]]:
+    """(case, outcome, detail) of saves, adds and chunked builds that run out of space
+    (the file size limit, and a full tmpfs where this runs as root) or are killed at
+    random points, and of two writers of one path."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    results = []
+    writers = storage_faults.Writers()
+    try:
+        k = 0
+
+        def folder() -> Path:
+            nonlocal k
+            k += 1
+            return root / f"{k}"
+
+        for layout in ("inline", "sidecar"):
+            sizes = storage_faults.sizes(folder(), 5, layout)
+            for limit in storage_faults.full_disk_limits(sizes):
+                job = {"kind": "save", "seed": 5, "layout": layout, "limit": limit}
+                results.append(
+                    ("full disk: save", *storage_faults.full_disk(writers, folder(), job))
+                )
+            for limit in (0, max(sizes) // 2, 10 * max(sizes)):
+                job = {"kind": "add", "seed": 3, "layout": layout, "limit": limit}
+                results.append(
+                    ("full disk: add", *storage_faults.full_disk(writers, folder(), job))
+                )
+        matrix = root / "weights.npy"
+        np.save(matrix, np.random.default_rng(seed).normal(size=(4096, 300)).astype(np.float32))
+        for limit in (0, 3000, 40_000, 1 << 30):
+            job = {"kind": "chunked", "matrix": str(matrix), "chunk_rows": 256, "limit": limit}
+            results.append(
+                ("full disk: chunked", *storage_faults.full_disk(writers, folder(), job))
+            )
+        on_tmpfs = [  # a small disk that really fills: the previous library (and the
+            # build's parts) fit, the rest does not
+            ("full tmpfs: save", {"kind": "save", "seed": 5, "n": 8000, "layout": "inline"}),
+            ("full tmpfs: save", {"kind": "save", "seed": 5, "n": 8000, "layout": "sidecar"}),
+            ("full tmpfs: chunked", {"kind": "chunked", "matrix": str(matrix), "chunk_rows": 256}),
+        ]
+        for case, job in on_tmpfs:
+            disk = folder()
+            if not _tmpfs(disk, 900 << 10):
+                print(f"{case}: not run (mounting a tmpfs needs root)")
+                continue
+            try:
+                outcome = storage_faults.full_disk(writers, disk / "lib", {**job, "limit": None})
+                results.append((case, *outcome))
+            finally:
+                subprocess.run(["umount", str(disk)], check=False)
+        for layout in ("inline", "sidecar"):
+            for _ in range(kills):
+                seeds = [rng.randrange(1000, 2000), rng.randrange(2000, 3000)]
+                delay = rng.uniform(0.0, 0.3)
+                outcome = storage_faults.killed_save(writers, folder(), layout, delay, seeds)
+                results.append((f"kill: save ({layout})", *outcome))
+        reference, seconds = storage_faults.timed_build(
+            writers, matrix, 256, folder() / "ref.parquet"
+        )
+        for _ in range(max(1, kills // 5)):
+            at = rng.uniform(0.0, 0.8) * seconds
+            outcome = storage_faults.killed_build(writers, folder(), matrix, 256, at, reference)
+            results.append(("kill: chunked build", *outcome))
+        for layouts in (("inline", "inline"), ("sidecar", "sidecar"), ("inline", "sidecar")):
+            for _ in range(max(1, kills // 10)):
+                outcome = storage_faults.two_writers(
+                    writers, folder(), layouts, rounds=50, reads=100
+                )
+                results.append(("two writers, 50 saves each; 100 loads meanwhile", *outcome))
+    finally:
+        writers.close()
+    return results
+
+
+def storage_fault_report(kills: int, seed: int) -> None:
+    """Print the storage fault cases counted by outcome, and the bad ones."""
+    root = Path(tempfile.mkdtemp(prefix="miwd-storage-faults-"))
+    try:
+        start = time.perf_counter()
+        results = storage_fault_cases(root, kills, seed)
+        seconds = time.perf_counter() - start
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    cases = sorted({case for case, _, _ in results}, key=[c for c, _, _ in results].index)
+    outcomes = [o for o in storage_faults.OUTCOMES if any(r[1] == o for r in results)]
+    print(f"library files under faults: {len(results)} cases, seed {seed}, {seconds:.0f} s")
+    print("| case | " + " | ".join(outcomes) + " |\n|---|" + "---|" * len(outcomes))
+    for case in cases:
+        counts = collections.Counter(o for c, o, _ in results if c == case)
+        print(f"| {case} | " + " | ".join(str(counts.get(o, 0)) for o in outcomes) + " |")
+    for case, outcome, detail in results:
+        if outcome in storage_faults.BAD:
+            print(f"  BAD {case}: {outcome}: {detail}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case (30)")
     parser.add_argument("--no-build", action="store_true", help="skip the from_files pass")
+    parser.add_argument(
+        "--storage-kills",
+        type=int,
+        default=40,
+        help="kills per save layout in the library file faults (40; 0: skip them)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
@@ -240,6 +362,8 @@ def main() -> None:
             print(miwd_describe_over(results))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.storage_kills:
+        storage_fault_report(args.storage_kills, args.seed)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,10 +287,27 @@ def describe_chunk(chunk: Any, config: DescriptorConfig, threads: int | None = N
     return d, keep, n, errors
 
 
-def _write_json(path: Path, value: Any) -> None:
+def _write_file(path: Path, write: Callable[[Any], None]) -> None:
+    """Write ``path`` with ``write(file)`` under a temporary name, then move it into place
+    (a killed build leaves no half-written part under a final name). A full disk is an
+    ``OSError`` naming the file: the parts written so far stay, for a re-run to resume."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        error = OSError(
+            f"{path}: cannot write it: {exc.strerror or exc} (the finished chunks are kept: "
+            "run the build again to go on)"
+        )
+        error.errno = exc.errno
+        raise error from exc
+
+
+def _write_json(path: Path, value: Any) -> None:
+    _write_file(path, lambda f: f.write(json.dumps(value).encode()))
 
 
 def _save_part(parts: Path, i: int, chunk: Any, result: tuple) -> None:
@@ -301,15 +318,18 @@ def _save_part(parts: Path, i: int, chunk: Any, result: tuple) -> None:
         meta.insert(1 if ID in meta.columns else 0, SOURCE, chunk.source)
     if "n_params" not in meta.columns:
         meta["n_params"] = np.int64(n)
-    stem = parts / f"{i:06d}"
-    tmp = Path(f"{stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, np.ascontiguousarray(d, dtype=np.float32))
-    os.replace(tmp, f"{stem}.npy")
-    tmp = Path(f"{stem}.{os.getpid()}.tmp.parquet")
-    meta.to_parquet(tmp, index=False)
-    os.replace(tmp, f"{stem}.parquet")
+    stem = f"{i:06d}"
+    block = np.ascontiguousarray(d, dtype=np.float32)
+
+    def write_npy(f: Any) -> None:  # np.save's bytes; not its tofile(), whose failed
+        # write says "8192 requested and 718 written" instead of why (a full disk)
+        np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(block))
+        f.write(block.reshape(-1).view(np.uint8))
+
+    _write_file(parts / f"{stem}.npy", write_npy)
+    _write_file(parts / f"{stem}.parquet", lambda f: meta.to_parquet(f, index=False))
     _write_json(
-        Path(f"{stem}.json"),
+        parts / f"{stem}.json",
         {
             "key": chunk.key,
             "metadata_hash": _metadata_hash(chunk.metadata),
@@ -408,6 +428,10 @@ def build_chunked(
     ------
     ValueError
         ``<path>.parts/`` holds parts of a different build (other chunks or parameters).
+    OSError
+        A file could not be written (a full disk): the message names it and says why.
+        A library already at ``path`` stays whole, and the finished chunks are kept for
+        a re-run to resume.
 
     Examples
     --------

@@ -18,6 +18,7 @@ saves): a larger sidecar edited in place without changing its size is caught onl
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -27,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -86,10 +88,12 @@ def save(
     nan_policy), the errors table, ``attrs`` (projection parameters, zoo config),
     ``clusters`` ({name: [row positions]}) and, with a sidecar, its name, size and digest.
 
-    Every file is written under a temporary name and moved into place with
-    ``os.replace`` (the sidecar first, then the Parquet file that names it), so a crash
-    leaves the previous library intact. Temporary files and sidecars of dead processes
-    from earlier crashed saves are removed.
+    Every file is written under a temporary name of its own and moved into place with
+    ``os.replace`` (the sidecar first, then the Parquet file that names it), so a save
+    that fails (a full disk: an ``OSError`` naming ``path`` and the reason) or is killed
+    leaves the previous library whole, and two saves of one path at once leave one of
+    the two whole, never a mix. Temporary files and sidecars of dead processes from
+    earlier crashed saves are removed.
 
     Parameters
     ----------
@@ -125,9 +129,6 @@ def save(
     sidecar = descriptors == "sidecar" or (descriptors == "auto" and nbytes > INLINE_MAX_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_files(path)
-    previous = _referenced_sidecar(path)
-    # sidecars other library files in the folder name (a renamed or copied library)
-    others = _sidecars_in_use(path.parent, skip=path)
     table = pa.Table.from_pandas(parts.metadata, preserve_index=False)
     info: dict[str, Any] = {
         "format_version": 2 if sidecar else 1,
@@ -136,13 +137,9 @@ def save(
         "S": S,
         "B": B,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temporary(path)
     # the sidecar as written: by sidecar_writer (a chunked build) or here
-    side_tmp = (
-        _sidecar.where
-        if _sidecar is not None
-        else path.with_name(f".{path.name}.{os.getpid()}.npy.tmp")
-    )
+    side_tmp = _sidecar.where if _sidecar is not None else _temporary(path, ".npy")
     side_final = None
     try:
         if sidecar:
@@ -186,25 +183,88 @@ def save(
             pq.write_table(table, f, compression="zstd", write_page_checksum=True)
             f.flush()
             os.fsync(f.fileno())
+        _commit(path, tmp, side_tmp, side_final)
+    except OSError as exc:  # a full disk, a file size limit...: the path and the reason
+        _discard(path, side_final)
+        raise _save_error(path, exc) from exc
+    except BaseException:
+        _discard(path, side_final)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+        side_tmp.unlink(missing_ok=True)
+    return path
+
+
+def _temporary(path: Path, suffix: str = "") -> Path:
+    """A temporary name next to ``path`` that no other save (process or thread) uses."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}.tmp")
+
+
+@contextmanager
+def _commit_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` (where the file system allows it).
+
+    Two saves of one path never mix without it: each writes its own uniquely named
+    files, and the Parquet file, which names its sidecar, is replaced atomically. The
+    lock is for the sidecar each save replaces: under it, the one a save reads from the
+    file it replaces is the one it replaces, so a save racing another deletes it instead
+    of leaving it behind. Held for the renames only (milliseconds), not while writing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; saves stay whole, a raced sidecar may stay
+        yield
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some network mounts): as Windows
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _commit(path: Path, tmp: Path, side_tmp: Path, side_final: Path | None) -> None:
+    """Move the written files into place: the sidecar first, then the Parquet file that
+    names it (``os.replace``: atomic), then delete the sidecar the old file named."""
+    folder = path.parent if str(path.parent) else Path(".")
+    with _commit_lock(folder):
+        previous = _referenced_sidecar(path)
         if side_final is not None:
             os.replace(side_tmp, side_final)
         os.replace(tmp, path)
-    except BaseException:
-        if side_final is not None and side_final.exists():
-            side_final.unlink()  # written, but the Parquet file naming it was not
-        raise
-    finally:
-        for t in (tmp, side_tmp):
-            if t.exists():
-                t.unlink()
-    if (
-        previous is not None
-        and previous != side_final
-        and previous not in others
-        and previous.exists()
-    ):
-        previous.unlink()  # the replaced file's sidecar (an open memory map stays valid)
-    return path
+        if previous is None or previous == side_final:
+            return
+        try:
+            # other library files here naming it (a renamed or copied library) keep it
+            if previous not in _sidecars_in_use(folder, skip=path):
+                previous.unlink(missing_ok=True)  # an open memory map of it stays valid
+        except OSError:  # the new library is in place: a sidecar left over is harmless
+            pass
+
+
+def _discard(path: Path, side_final: Path | None) -> None:
+    """Remove the sidecar of a failed save, unless the file at ``path`` names it (the
+    failure came after the Parquet file was replaced)."""
+    if side_final is not None and _referenced_sidecar(path) != side_final:
+        side_final.unlink(missing_ok=True)
+
+
+def _save_error(path: Path, exc: OSError) -> OSError:
+    """``exc`` (no space left, file too large...) as an error naming the library file."""
+    error = OSError(
+        f"{path}: cannot save the library: {exc.strerror or exc} (a file already there "
+        "is unchanged)"
+    )
+    error.errno = exc.errno  # still tells ENOSPC from EFBIG
+    return error
 
 
 class _Prewritten:
@@ -229,17 +289,57 @@ def sidecar_writer(
     Fill it, make the library's parts with it, and pass the second value to
     ``save(parts, path, descriptors="sidecar", _sidecar=...)``, which moves it into
     place: 4 GB of descriptors are written once, never held in memory. Removed if not saved.
+    Its disk space is allocated first: a full disk is an ``OSError`` naming ``path`` here,
+    never a SIGBUS later, when writing into a map of a file with holes finds no space.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.npy.tmp")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=tuple(shape))
+    tmp = _temporary(path, ".npy")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(_npy_header(tuple(shape)))
+            _allocate(f, int(np.prod(shape)) * 4)
+        out = np.lib.format.open_memmap(tmp, mode="r+")
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _save_error(path, exc) from exc
     try:
         yield out, _Prewritten(tmp, out)
     finally:
         del out
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` header of a C-ordered float32 array of ``shape`` (as ``np.save``'s)."""
+    import io
+
+    head = io.BytesIO()
+    descr = np.lib.format.dtype_to_descr(np.dtype(np.float32))  # native, as the data
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return head.getvalue()
+
+
+def _allocate(f: Any, nbytes: int) -> None:
+    """Give the open file ``f`` ``nbytes`` more bytes of disk space (zeros) at its end."""
+    start = f.tell()
+    f.flush()
+    try:
+        os.posix_fallocate(f.fileno(), start, nbytes)
+        f.seek(start + nbytes)
+        return
+    except AttributeError:  # macOS, Windows: no posix_fallocate
+        pass
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise
+        # a file system that cannot allocate ahead: written below
+    f.seek(start)
+    zeros = bytes(16 << 20)
+    for a in range(0, nbytes, len(zeros)):
+        f.write(zeros[: min(len(zeros), nbytes - a)])
 
 
 def _loaded(descriptors: Any) -> np.ndarray:
@@ -248,15 +348,24 @@ def _loaded(descriptors: Any) -> np.ndarray:
 
 
 def _write_sidecar(d: np.ndarray, where: Path) -> tuple[int, str]:
-    """Write the descriptors as one .npy, block by block; its size and BLAKE2 digest."""
-    out = np.lib.format.open_memmap(where, mode="w+", dtype=np.float32, shape=d.shape)
-    for a in range(0, len(d), _BLOCK_ROWS):
-        out[a : a + _BLOCK_ROWS] = d[a : a + _BLOCK_ROWS]
-    out.flush()
-    del out
-    with open(where, "rb+") as f:
+    """Write the descriptors as one .npy, block by block; its size and BLAKE2 digest.
+
+    Written with ``write``, not through a memory map: a full disk is then an
+    ``OSError``, not a SIGBUS. The digest is of the bytes as written (one pass).
+    """
+    h = hashlib.blake2b(digest_size=16)
+    with open(where, "wb") as f:
+        head = _npy_header(tuple(d.shape))
+        f.write(head)
+        h.update(head)
+        for a in range(0, len(d), _BLOCK_ROWS):
+            block = np.ascontiguousarray(d[a : a + _BLOCK_ROWS], dtype=np.float32)
+            raw = block.reshape(-1).view(np.uint8)
+            f.write(raw)
+            h.update(raw)
+        f.flush()
         os.fsync(f.fileno())
-    return where.stat().st_size, _digest(where)
+    return where.stat().st_size, h.hexdigest()
 
 
 def _digest(path: Path) -> str:
@@ -267,7 +376,7 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(\.npy)?\.tmp$")
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(-[0-9a-f]+)?(\.npy)?\.tmp$")
 _SIDECAR = re.compile(r"^(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]+\.descriptors\.npy$")
 
 
@@ -286,9 +395,12 @@ def _alive(pid: int) -> bool:
 def remove_stale_files(path: str | os.PathLike) -> list[Path]:
     """Remove what crashed saves of ``path`` by dead processes left next to it.
 
-    That is, ``.<name>.<pid>.tmp`` (and ``.<name>.<pid>.npy.tmp``) files, and sidecars
-    ``<name>.<pid>-<token>.descriptors.npy`` that the current file does not name, whose
-    process ``pid`` is no longer running. Files of live processes (a save under way) stay.
+    That is, temporary files ``.<name>.<pid>-<token>.tmp`` (and ``….npy.tmp``; older
+    versions wrote ``.<name>.<pid>.tmp``) and sidecars ``<name>.<pid>-<token>.descriptors.npy``
+    that no library file in the folder names, whose process ``pid`` is no longer
+    running. Files of live processes (a save under way) stay. Temporary files are never
+    taken for libraries: their names do not end in ``.parquet``, and :func:`load` refuses
+    an incomplete file anyway.
 
     Returns
     -------
@@ -298,7 +410,7 @@ def remove_stale_files(path: str | os.PathLike) -> list[Path]:
     Examples
     --------
     >>> remove_stale_files("lib.parquet")  # doctest: +SKIP
-    [PosixPath('.lib.parquet.4242.tmp')]
+    [PosixPath('.lib.parquet.4242-1f2e3d4c.tmp')]
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -383,10 +495,16 @@ class LazyDescriptors:
             except ValueError as exc:
                 self._error = exc
 
-    def load(self) -> np.ndarray:
-        """The (n, S, B) float32 descriptors (memory-mapped if in a sidecar)."""
+    def load(self, source: Any = None) -> np.ndarray:
+        """The (n, S, B) float32 descriptors (memory-mapped if in a sidecar).
+
+        ``source``: the file as :func:`load` opened it, to read inline descriptors from
+        (else they are read from the path, if the file there is still the same).
+        """
         if self._error is not None:
             raise self._error
+        if source is not None:
+            return _descriptors(self.path, self.info, self.verify, self._raw, source)
         if self._raw is None and self.stat is not None:
             try:
                 now = _stat_key(os.stat(self.path))
@@ -412,6 +530,10 @@ def load(
     The fitted projection is not stored: :meth:`locate` places new models by their
     nearest library models, or refits it with ``placement="transform"``.
 
+    Everything is read from the file opened once (and its sidecar, mapped first), so a
+    save replacing the file meanwhile never mixes two libraries; if that save deleted
+    the sidecar first, the newer library at the path is loaded instead.
+
     Parameters
     ----------
     path
@@ -435,27 +557,80 @@ def load(
     --------
     >>> ModelLibrary.from_parts(load("lib.parquet"))  # doctest: +SKIP
     """
-    import pyarrow.parquet as pq
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such library file")
-    with open(path, "rb") as f:
-        stat = _stat_key(os.fstat(f.fileno()))  # which file this is (see LazyDescriptors)
-    schema = _schema(path)
-    info = _read_info(path, schema)
+    for attempt in range(_LOAD_ATTEMPTS):
+        source, stat = _open_file(path)
+        try:
+            return _load_file(path, source, stat, descriptors, verify)
+        except ValueError:
+            # a save replaced the file meanwhile and deleted the sidecar the one read
+            # names: the newer library is at the path, read it instead
+            if attempt + 1 == _LOAD_ATTEMPTS or _current_stat(path) in (stat, None):
+                raise
+        finally:
+            source.close()
+    raise AssertionError("unreachable")
+
+
+#: Loads tried while saves keep replacing the file (each a whole, newer library).
+_LOAD_ATTEMPTS = 10
+
+
+def _current_stat(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        return _stat_key(os.stat(path))
+    except OSError:
+        return None
+
+
+def _open_file(path: Path) -> tuple[Any, tuple[int, int, int, int]]:
+    """``path`` opened once (every part of a load is read from this one file, even if a
+    save replaces the path meanwhile), and which file it is (see LazyDescriptors)."""
+    import pyarrow as pa
+
+    for _ in range(_LOAD_ATTEMPTS):
+        before = _current_stat(path)
+        try:
+            source = pa.OSFile(str(path))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no such library file") from None
+        except OSError as exc:
+            raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+        # the same file at the path before and after opening: the one opened
+        if before is not None and _current_stat(path) == before:
+            return source, before
+        source.close()
+    raise ValueError(f"{path}: replaced while being opened, again and again; load it again")
+
+
+def _load_file(
+    path: Path,
+    source: Any,
+    stat: tuple[int, int, int, int],
+    descriptors: bool,
+    verify: bool | None,
+) -> LibraryParts:
+    """:func:`load` from the open file ``source`` (the file at ``path``)."""
+    import pyarrow.parquet as pq
+
+    schema = _schema(path, source)
+    info = _read_info(path, schema, source)
     n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
     names = schema.names
     inline = int(info["format_version"]) == 1
     _check_columns(path, schema, inline, S * B)
-    pf = _open_parquet(path)
+    # a sidecar is mapped first: a save replacing the file deletes the sidecar it names
+    lazy = LazyDescriptors(path, info, verify, stat)
+    pf = _open_parquet(path, source)
     if pf.metadata.num_rows != n:
         raise ValueError(
             f"{path}: holds {pf.metadata.num_rows} rows but its 'miwd' metadata says n={n}"
         )
     wanted = [c for c in names if c != DESCRIPTOR_COLUMN]
     try:
-        table = pq.read_table(path, columns=wanted, page_checksum_verification=True)
+        table = pq.read_table(source, columns=wanted, page_checksum_verification=True)
     except Exception as exc:  # noqa: BLE001 - a checksum or decoding error: a damaged file
         raise ValueError(f"{path}: damaged library file ({exc})") from None
     embedding = None
@@ -469,9 +644,8 @@ def load(
     metadata = table.drop_columns(extra).to_pandas()
     attrs = dict(info.get("attrs") or {})
     config = _loaded_config(info, attrs, path)
-    lazy = LazyDescriptors(path, info, verify, stat)
     return LibraryParts(
-        descriptors=lazy.load() if descriptors else lazy,
+        descriptors=lazy.load(source) if descriptors else lazy,
         metadata=metadata,
         config=config,
         embedding=embedding,
@@ -506,25 +680,25 @@ def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _schema(path: Path) -> Any:
+def _schema(path: Path, source: Any = None) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_schema(path)
+        return pq.read_schema(path if source is None else source)
     except Exception as exc:  # noqa: BLE001 - whatever pyarrow says, the file is unreadable
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-def _open_parquet(path: Path) -> Any:
+def _open_parquet(path: Path, source: Any = None) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path, page_checksum_verification=True)
+        return pq.ParquetFile(path if source is None else source, page_checksum_verification=True)
     except Exception as exc:  # noqa: BLE001
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-def _read_info(path: Path, schema: Any) -> dict[str, Any]:
+def _read_info(path: Path, schema: Any, source: Any = None) -> dict[str, Any]:
     """The 'miwd' schema metadata, checked: keys, types and values."""
     raw = (schema.metadata or {}).get(SCHEMA_KEY)
     if raw is None:
@@ -578,7 +752,7 @@ def _read_info(path: Path, schema: Any) -> dict[str, Any]:
         ):
             raise ValueError(f"{path}: 'miwd' metadata: the descriptor sidecar entry is not valid")
     if info["n"] is None:
-        info["n"] = _open_parquet(path).metadata.num_rows
+        info["n"] = _open_parquet(path, source).metadata.num_rows
     return info
 
 
@@ -616,19 +790,29 @@ def _check_columns(path: Path, schema: Any, inline: bool, K: int) -> None:  # no
 
 
 def _descriptors(
-    path: Path, info: dict[str, Any], verify: bool | None, raw: np.ndarray | None = None
+    path: Path,
+    info: dict[str, Any],
+    verify: bool | None,
+    raw: np.ndarray | None = None,
+    source: Any = None,
 ) -> np.ndarray:
     n, S, B = int(info["n"]), int(info["S"]), int(info["B"])
     if int(info["format_version"]) == 1:
-        d = _inline_descriptors(path, n, S, B)
+        d = _inline_descriptors(path, n, S, B, source)
     else:
         d = _sidecar_descriptors(path, info, n, S, B, verify, raw)
     return d
 
 
-def _inline_descriptors(path: Path, n: int, S: int, B: int) -> np.ndarray:  # noqa: N803
+def _inline_descriptors(
+    path: Path,
+    n: int,
+    S: int,  # noqa: N803
+    B: int,  # noqa: N803
+    source: Any = None,
+) -> np.ndarray:
     """Read the descriptor column batch by batch into one array (one copy in memory)."""
-    pf = _open_parquet(path)
+    pf = _open_parquet(path, source)
     out = np.empty((n, S, B), np.float32)
     flat = out.reshape(n, S * B)
     pos = 0
@@ -662,9 +846,13 @@ def _map_sidecar(path: Path, info: dict[str, Any]) -> np.ndarray:
     """
     side = info["descriptors"]
     where = path.with_name(side["file"])
-    if not where.is_file():
+    try:
+        found = where.stat()  # once: a save may delete it any time
+    except OSError:
+        found = None
+    if found is None or not S_ISREG(found.st_mode):
         raise ValueError(f"{path}: its descriptor file {where.name} is missing")
-    size = where.stat().st_size
+    size = found.st_size
     if size != side["bytes"]:
         raise ValueError(
             f"{path}: its descriptor file {where.name} has {size:,} bytes, the library "
