@@ -1,10 +1,11 @@
 """Fault suite, dask: a worker lost in the middle of a library build costs only its files.
 
-A LocalCluster of two worker processes builds a library whose reader kills its worker on
-one named file (the reader is wrapped here, as tests/library/test_executor.py wraps it for
-the local process pool; the workers import this module to run it). The build must record
-that file, naming it and its dead workers, and describe every other file as a build in
-this process does.
+A LocalCluster of two worker processes (``dask_client``, tests/conftest.py) builds a
+library whose reader kills its worker on one named file (the reader is wrapped here, as
+tests/library/test_executor.py wraps it for the local process pool; the workers import
+this module to run it, so it imports little at its top: a worker dies sooner). The build
+must record that file, naming it and its dead worker, and describe every other file as a
+build in this process does.
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ def describe_or_die(specs, *args, **kwargs):
 
 
 def test_a_file_that_kills_its_dask_workers_is_recorded_and_the_build_goes_on(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, dask_client
 ):
-    import dask
-    import distributed  # the `dask` extra, installed in the dev environment
     import pandas as pd
 
     import miwd_widget.library.build as build
@@ -43,14 +42,7 @@ def test_a_file_that_kills_its_dask_workers_is_recorded_and_the_build_goes_on(
 
     monkeypatch.setattr(build, "describe_batch", describe_or_die)
     # dask gives up on a task once allowed-failures + 1 of its workers died: 1 here
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        on_dask = ModelLibrary.from_files(tmp_path, client=client, batch_size=3, **options)
+    on_dask = ModelLibrary.from_files(tmp_path, client=dask_client, batch_size=3, **options)
 
     dies = str(tmp_path / "dies.npy")
     assert on_dask.errors.to_dict("records") == [

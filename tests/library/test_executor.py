@@ -141,23 +141,6 @@ def test_spec_path():
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    """Two worker processes; dask gives up on a task at the first death of its worker
-    (``allowed-failures`` 0), so that every lost worker is this module's to handle."""
-    import dask
-    import distributed
-
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
 def test_on_dask_a_file_that_kills_its_worker_costs_only_that_file(dask_client, caplog):
     specs = [f"m{i}" for i in range(10)]
     specs[5] = "die-kill"
