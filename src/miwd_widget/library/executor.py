@@ -18,12 +18,14 @@ Worker processes (loky, joblib's process pool) isolate the files they read:
   worker exits, which for a reused pool is not the parent's death.
 
 On dask, a lost worker costs likewise only the files it held. dask itself reruns the tasks
-of a lost worker elsewhere, until ``distributed.scheduler.allowed-failures`` workers have
-died running one; a batch it gives up on (``KilledWorker``, or a closed connection) is
-retried one file per task, each with dask's same budget, and a file whose task dask gives
-up on alone is recorded as failed (its worker died); every other file's result is kept.
-A lower ``allowed-failures`` gives up sooner on a file that kills its workers (each death
-costs a worker restart); 0 records the files a worker held when it died, as they stood.
+of a lost worker elsewhere until ``distributed.scheduler.allowed-failures`` + 1 workers
+have died running one (``KilledWorker``); a batch it gives up on so (or whose worker's
+connection closed) is retried one file per task, each with dask's same budget, and a file
+whose own task dask gives up on is run once more alone (dask blames every task a dying
+worker held, queued ones too): given up on alone, it is recorded as failed (its worker
+died). Every other file's result is kept. A lower ``allowed-failures`` gives up sooner on
+a file that kills its workers: each try costs a worker restart, 3 * (allowed-failures + 1)
+in all for such a file.
 """
 
 from __future__ import annotations
