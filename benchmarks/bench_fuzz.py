@@ -12,6 +12,8 @@ Usage::
 
     nice .venv/bin/python benchmarks/bench_fuzz.py --cases 2000 --seed 0
 
+Then (``--dask``) library builds on a dask LocalCluster that loses a worker, by outcome.
+
 Outcomes: code executed, outside read, hang, crash, wrong weights, unnamed error (the five
 bad ones and their cases are listed), clean error, correct.
 """
@@ -319,6 +321,112 @@ def storage_fault_report(kills: int, seed: int) -> None:
             print(f"  BAD {case}: {outcome}: {detail}")
 
 
+def _describe_or_die(specs, *args, **kwargs):
+    """The build's reader, but a dask worker given a file named ``dies.npy`` is killed."""
+    import signal
+
+    if any(os.path.basename(str(spec)) == "dies.npy" for spec in specs):
+        os.kill(os.getpid(), signal.SIGKILL)
+    from miwd_widget.library.workers import describe_batch
+
+    return describe_batch(specs, *args, **kwargs)
+
+
+def dask_worker_lost(files: int = 60, allowed_failures: int = 0, limit: float = 600) -> str:
+    """Builds on a LocalCluster (2 worker processes) that lose a worker: killed in the
+    middle of a batch, or by a file that kills every worker reading it.
+
+    ``allowed_failures``: dask's ``distributed.scheduler.allowed-failures`` (its default is
+    3; each try of a file that kills its workers costs a worker restart). A build that has
+    not finished after ``limit`` seconds is reported as a hang and the cases after it are
+    not run (dask/distributed#7312: nannies restarting workers that die as they start can
+    close for good, leaving a cluster without workers).
+    """
+    import signal
+    import threading
+
+    import dask
+    import distributed
+    import numpy as np
+
+    import miwd_widget.library.build as build
+    from miwd_widget import ModelLibrary
+
+    folder = Path(tempfile.mkdtemp(prefix="miwd-dask-"))
+    real = build.describe_batch
+    lines = [
+        f"dask worker lost (LocalCluster, 2 worker processes, allowed-failures {allowed_failures}):",
+        "| case | described | recorded, named | lost | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    try:
+        for i in range(files):
+            np.save(folder / f"m{i:03d}.npy", np.linspace(-1, 1, 4000 + i, dtype=np.float32))
+        with (
+            dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}),
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+
+            def build_once(case: str) -> bool:
+                """One build, one table row; False if it hung."""
+                client.wait_for_workers(2, timeout=120)
+                out: dict = {}
+
+                def run() -> None:
+                    out["lib"] = ModelLibrary.from_files(
+                        folder,
+                        S=8,
+                        B=8,
+                        value_range=(-1, 1),
+                        client=client,
+                        batch_size=8,
+                        progress=False,
+                    )
+
+                start = time.perf_counter()
+                thread = threading.Thread(target=run, daemon=True)
+                thread.start()
+                thread.join(limit)
+                seconds = time.perf_counter() - start
+                if "lib" not in out:
+                    workers = len(client.scheduler_info()["workers"])
+                    lines.append(
+                        f"| {case} | hang: no result after {seconds:.0f} s, "
+                        f"{workers} workers left | | | |"
+                    )
+                    return False
+                lib = out["lib"]
+                errors = dict(zip(lib.errors["source"], lib.errors["error"], strict=True))
+                named = sum(s in e and "died" in e for s, e in errors.items())
+                lost = len(list(folder.glob("*.npy"))) - len(lib) - len(errors)
+                lines.append(f"| {case} | {len(lib)} | {named} | {lost} | {seconds:.1f} |")
+                return True
+
+            def kill_a_busy_worker() -> None:
+                pids = client.run(os.getpid)
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    busy = [w for w, keys in client.processing().items() if keys and w in pids]
+                    if busy:
+                        os.kill(pids[busy[0]], signal.SIGKILL)
+                        return
+                    time.sleep(0.05)
+
+            client.wait_for_workers(2, timeout=120)
+            threading.Thread(target=kill_a_busy_worker, daemon=True).start()
+            if build_once("a worker killed mid-build"):
+                np.save(folder / "dies.npy", np.zeros(10, np.float32))
+                build.describe_batch = _describe_or_die
+                build_once("a file that kills its workers")
+    finally:
+        build.describe_batch = real
+        shutil.rmtree(folder, ignore_errors=True)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
@@ -331,6 +439,8 @@ def main() -> None:
         default=40,
         help="kills per save layout in the library file faults (40; 0: skip them)",
     )
+
+    parser.add_argument("--dask", action="store_true", help="dask builds that lose a worker")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
@@ -360,6 +470,8 @@ def main() -> None:
         if not args.no_build:
             print(build_over(results))
             print(miwd_describe_over(results))
+        if args.dask:
+            print(dask_worker_lost())
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if args.storage_kills:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -132,6 +133,61 @@ def test_spec_path():
     assert spec_path(Path("/m/a.npy")) == "/m/a.npy"
     assert spec_path(("f64", "/nws/w/001.bin", None)) == "/nws/w/001.bin"
     assert spec_path(np.zeros(3)) is None
+
+
+# --------------------------------------------------------------------------------------
+# dask: a lost worker costs only the files it held
+# --------------------------------------------------------------------------------------
+
+
+def test_on_dask_a_file_that_kills_its_worker_costs_only_that_file(dask_client, caplog):
+    specs = [f"m{i}" for i in range(10)]
+    specs[5] = "die-kill"
+    runner = Runner(client=dask_client, batch_size=4, progress=False)
+    results = run_batches(dying_batch, specs, {}, runner, "test")
+    assert [r for i, r in enumerate(results) if i != 5] == [
+        ("ok", s * 2) for i, s in enumerate(specs) if i != 5
+    ]
+    assert results[5] == (
+        "error",
+        "die-kill: the worker process reading it died (dask's KilledWorker: 1 worker died "
+        "running it)",
+    )
+    assert "retried one per task" in caplog.text
+
+
+def sleepy_batch(specs: list[str], threads: int | None = None) -> list[tuple]:
+    """Writes its worker's pid to each path it starts on, then takes 0.1 s per item."""
+    out = []
+    for spec in specs:
+        Path(spec).write_text(str(os.getpid()))
+        time.sleep(0.1)
+        out.append(("ok", Path(spec).name))
+    return out
+
+
+def test_on_dask_a_worker_killed_mid_batch_costs_no_file(dask_client, tmp_path, caplog):
+    specs = [str(tmp_path / f"m{i:02d}") for i in range(16)]
+    dask_client.wait_for_workers(2, timeout=60)  # the last test's dead worker restarts
+    victim = next(iter(dask_client.run(os.getpid).values()))
+
+    def kill_in_the_middle_of_its_batch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(p.read_text() == str(victim) for p in tmp_path.iterdir()):
+                break
+            time.sleep(0.01)
+        os.kill(victim, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_in_the_middle_of_its_batch)
+    killer.start()
+    runner = Runner(client=dask_client, batch_size=4, progress=False)
+    results = run_batches(sleepy_batch, specs, {}, runner, "test")
+    killer.join()
+    assert not alive(victim)
+    # The files the dead worker held are read again, one per task: none is lost.
+    assert results == [("ok", Path(s).name) for s in specs]
+    assert "retried one per task" in caplog.text
 
 
 # --------------------------------------------------------------------------------------

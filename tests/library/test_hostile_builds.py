@@ -209,3 +209,27 @@ def test_when_every_sampled_model_is_degenerate_none_is_reported(tmp_path, monke
     lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1)
     assert len(lib) == 6 and lib.errors.empty  # as a library sampled whole
     assert lib.value_range[0] < 0 < lib.value_range[1]  # the widened range of all zeros
+
+
+LOOP = "is a symbolic link loop (its links lead back to themselves, never to a file)"
+
+
+def test_a_symlink_loop_in_a_scanned_folder_is_recorded_and_the_build_goes_on(tmp_path):
+    d = tmp_path / "models"
+    d.mkdir()
+    good_models(d)
+    (d / "a.npy").symlink_to("b.safetensors")
+    (d / "b.safetensors").symlink_to("a.npy")
+    (d / "self.pt").symlink_to("self.pt")
+    lib = ModelLibrary.from_files(d, S=S, B=B, n_jobs=1)
+    assert sorted(lib.metadata["id"]) == ["good0", "good1", "good2"]
+    assert errors_by_name(lib) == {
+        n: f"{d / n}: {LOOP}" for n in ("a.npy", "b.safetensors", "self.pt")
+    }
+    # named alone, a loop is no file to build from (the CLI's strict mode says so too)
+    with pytest.raises(FileNotFoundError) as err:
+        ModelLibrary.from_files([d / "self.pt"], n_jobs=1)
+    assert str(err.value) == f"{d / 'self.pt'}: {LOOP}"
+    with pytest.raises(FileNotFoundError) as err:
+        expand_paths(d / "a.npy")
+    assert str(err.value) == f"{d / 'a.npy'}: {LOOP}"

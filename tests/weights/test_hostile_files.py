@@ -810,3 +810,36 @@ def test_onnx_corrupt_tensor_that_is_not_a_weight_is_still_an_error(model_dir):
     ids = numpy_helper.from_array(np.arange(6, dtype=np.int16).reshape(2, 3), "ids")
     ws = open_weights(onnx_with(model_dir / "fine.onnx", ids))
     assert ws.skipped == [("ids", "int16 tensor is not a weight")]
+
+
+# --------------------------------------------------------------------------------------
+# Symlink loops: named as such, whether the model, one of its shards or its folder's file
+# --------------------------------------------------------------------------------------
+
+LOOP = "is a symbolic link loop (its links lead back to themselves, never to a file)"
+
+
+def test_a_model_path_that_loops_is_named(model_dir):
+    (model_dir / "a.safetensors").symlink_to("b.safetensors")
+    (model_dir / "b.safetensors").symlink_to("a.safetensors")
+    with pytest.raises(WeightReadError) as err:
+        open_weights(model_dir / "a.safetensors")
+    assert str(err.value) == f"{model_dir / 'a.safetensors'}: {LOOP}"
+    # a folder whose only model file loops says so, not that it holds no model file
+    with pytest.raises(WeightReadError) as err:
+        open_weights(model_dir)
+    assert str(err.value) == f"{model_dir / 'a.safetensors'}: {LOOP}"
+
+
+def test_a_shard_that_loops_is_named_with_its_index(model_dir):
+    write_safetensors(model_dir / "model-1.safetensors")
+    (model_dir / "model-2.safetensors").symlink_to("model-3.safetensors")
+    (model_dir / "model-3.safetensors").symlink_to("model-2.safetensors")
+    index = write_index(model_dir, {"w": "model-1.safetensors", "v": "model-2.safetensors"})
+    for path in (index, model_dir):
+        with pytest.raises(WeightReadError) as err:
+            open_weights(path)
+        assert str(err.value) == (
+            f"{index}: shard file 'model-2.safetensors' ({model_dir / 'model-2.safetensors'}): "
+            f"{LOOP}"
+        )

@@ -17,8 +17,15 @@ Worker processes (loky, joblib's process pool) isolate the files they read:
   ``prctl(PR_SET_PDEATHSIG)`` is not used: it fires when the *thread* that spawned the
   worker exits, which for a reused pool is not the parent's death.
 
-On dask, a batch whose task dies (a crashed worker, a lost future) records every model of
-the batch as failed; the results of all other batches are kept.
+On dask, a lost worker costs likewise only the files it held. dask itself reruns the tasks
+of a lost worker elsewhere until ``distributed.scheduler.allowed-failures`` + 1 workers
+have died running one (``KilledWorker``); a batch it gives up on so (or whose worker's
+connection closed) is retried one file per task, each with dask's same budget, and a file
+whose own task dask gives up on is run once more alone (dask blames every task a dying
+worker held, queued ones too): given up on alone, it is recorded as failed (its worker
+died). Every other file's result is kept. A lower ``allowed-failures`` gives up sooner on
+a file that kills its workers: each try costs a worker restart, 3 * (allowed-failures + 1)
+in all for such a file.
 """
 
 from __future__ import annotations
@@ -169,22 +176,11 @@ def run_batches(
 
     try:
         if runner.client is not None and not runner.in_process:
-            from distributed import as_completed
-
-            futures = runner.client.map(func, batches, pure=False, threads=1, **kwargs)
-            index = {f.key: i for i, f in enumerate(futures)}
-            try:
-                with sigterm_as_interrupt():
-                    for fut in as_completed(futures):
-                        i = index[fut.key]
-                        try:
-                            results[i] = fut.result()
-                        except Exception as exc:  # noqa: BLE001
-                            fail(i, exc)
-                        bar.update(len(batches[i]))
-            except BaseException:  # Ctrl-C or SIGTERM: the cluster must not go on with them
-                runner.client.cancel(futures)
-                raise
+            per_item: list[Any] = [None] * len(specs)
+            for i, res in _run_on_dask(func, specs, batches, kwargs, runner.client):
+                per_item[i] = res
+                bar.update(1)
+            return per_item
         elif workers == 1 or len(batches) == 1:
             for i, batch in enumerate(batches):
                 try:
@@ -193,7 +189,7 @@ def run_batches(
                     fail(i, exc)
                 bar.update(len(batch))
         else:  # worker processes: answers come per item (see _run_isolated)
-            per_item: list[Any] = [None] * len(specs)
+            per_item = [None] * len(specs)
             with contextlib.ExitStack() as stack:
                 pool = runner.pool or stack.enter_context(WorkerPool(workers))
                 for i, res in _run_isolated(func, specs, batches, kwargs, pool):
@@ -495,3 +491,81 @@ def _run_isolated(
         raise
     finally:
         shutil.rmtree(markers, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# dask: a lost worker costs only the files it held
+# --------------------------------------------------------------------------------------
+
+
+def _run_on_dask(
+    func: Callable[..., list[tuple]],
+    specs: list[Any],
+    batches: list[list[Any]],
+    kwargs: dict[str, Any],
+    client: Any,
+) -> Iterator[tuple[int, tuple]]:
+    """Yield ``(spec index, result)`` for every spec, run on ``client``'s workers.
+
+    A task that dask gives up on because its workers died (``KilledWorker``, after
+    ``allowed-failures`` + 1 deaths) or whose worker's connection closed is retried one
+    spec per task. dask blames every task a dying worker held, queued ones too, so a spec
+    whose own task is given up on is then run alone: if dask gives up on it alone, it is
+    recorded as failed.
+    """
+    from distributed import KilledWorker, as_completed
+    from distributed.comm import CommClosedError
+
+    listed = [_size(s) for s in specs]
+    starts = itertools.accumulate([0] + [len(b) for b in batches])
+    held: dict[Any, tuple[Any, list[int]]] = {}  # key -> (future, indices of its specs)
+
+    def submit(items: list[int]) -> Any:
+        future = client.submit(func, [specs[i] for i in items], pure=False, threads=1, **kwargs)
+        held[future.key] = (future, items)
+        return future
+
+    def outcome(future: Any) -> tuple[list[int], list[tuple] | None, BaseException | None]:
+        """The task's specs and their results, or None and why dask lost its worker."""
+        _, items = held.pop(future.key)
+        try:
+            return items, future.result(), None
+        except (KilledWorker, CommClosedError) as exc:
+            return items, None, exc
+        except Exception as exc:  # noqa: BLE001 - recorded, the build goes on
+            return items, [("error", f"worker task failed: {error_text(exc)}")] * len(items), None
+        finally:
+            future.release()  # its result leaves the worker's memory
+
+    firsts = [list(range(a, a + len(b))) for a, b in zip(starts, batches, strict=False)]
+    tasks = as_completed([submit(items) for items in firsts])
+    suspects: list[int] = []
+    try:
+        with sigterm_as_interrupt():
+            for future in tasks:
+                items, results, lost = outcome(future)
+                if results is not None:
+                    yield from zip(items, results, strict=True)
+                elif len(items) > 1:
+                    log.warning(
+                        "dask lost the worker of a task of %d model(s) (%s); they are retried "
+                        "one per task",
+                        len(items),
+                        type(lost).__name__,
+                    )
+                    for i in items:
+                        tasks.add(submit([i]))
+                else:
+                    suspects += items
+            for i in suspects:  # alone: if its worker dies now, it was the one
+                _, results, lost = outcome(submit([i]))
+                if results is None:
+                    how = error_text(lost)
+                    if isinstance(lost, KilledWorker):
+                        n = lost.allowed_failures + 1
+                        how = f"dask's KilledWorker: {n} worker{'s' * (n > 1)} died running it"
+                    results = [("error", _death_message(specs[i], how, listed[i]))]
+                yield i, results[0]
+    except BaseException:  # Ctrl-C or SIGTERM: the cluster must not go on with them
+        client.cancel([future for future, _ in held.values()])
+        raise

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import EPOCH, ID, MODEL
+from ..weights.guard import SYMLINK_LOOP, is_symlink_loop
 from ..weights.registry import MODEL_SUFFIXES
 
 __all__ = [
@@ -93,7 +94,8 @@ def expand_paths(
     Raises
     ------
     FileNotFoundError
-        A path that does not exist or a pattern that matches nothing.
+        A path that does not exist (a dangling symlink, a symlink loop) or a pattern that
+        matches nothing.
 
     Examples
     --------
@@ -131,14 +133,10 @@ def expand_paths(
                 absent.append(text)
         elif os.path.exists(text):
             found.append(Path(text))  # a FIFO or device: the reader refuses it, clearly
-        elif os.path.islink(text):
-            raise FileNotFoundError(
-                f"{text}: dangling symlink (it points to {os.readlink(text)}, which does not exist)"
-            )
         else:
-            raise FileNotFoundError(f"{text}: no such file or directory")
+            raise FileNotFoundError(_not_found(text))
     if keep and found and len(absent) == len(found):
-        raise FileNotFoundError(f"{absent[0]}: no such file or directory")
+        raise FileNotFoundError(_not_found(absent[0]))
     seen: set[str] = set()
     unique = []
     for p in found:
@@ -147,6 +145,15 @@ def expand_paths(
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def _not_found(path: str) -> str:
+    """Why nothing is found at ``path``: no such file, a dangling symlink or a symlink loop."""
+    if is_symlink_loop(path):
+        return f"{path}: {SYMLINK_LOOP}"
+    if os.path.islink(path):
+        return f"{path}: dangling symlink (it points to {os.readlink(path)}, which does not exist)"
+    return f"{path}: no such file or directory"
 
 
 def _scan_models(directory: str, keep: bool, parents: tuple[str, ...] = ()) -> list[tuple]:

@@ -5,7 +5,8 @@ about its own size:
 
 - **Only regular files are opened.** :func:`regular_file` stats the path (after symlinks)
   before anything opens it: a FIFO would block ``open()`` forever, ``/dev/zero`` would be
-  read until memory runs out, a socket or device is no model.
+  read until memory runs out, a socket or device is no model. A path whose symlinks loop
+  is named as one (:func:`resolve_path`, :data:`SYMLINK_LOOP`).
 - **References stay inside the model's folder.** A file a model refers to (the shards of a
   ``*.index.json``, ONNX external data) must be a relative path without ``..`` that
   resolves, after symlinks, inside the folder of the model's own file
@@ -41,6 +42,7 @@ miwd_widget.weights.source.WeightReadError: m.npy: declares 11 weights, more tha
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import zipfile
@@ -56,6 +58,9 @@ __all__ = [
     "LIMITS",
     "set_read_limits",
     "regular_file",
+    "is_symlink_loop",
+    "resolve_path",
+    "SYMLINK_LOOP",
     "inside_folder",
     "confinement_root",
     "check_zip",
@@ -154,6 +159,47 @@ _KINDS = (
 )
 
 
+#: What an error says of a path whose symlinks lead back to one another (after its name).
+SYMLINK_LOOP = "is a symbolic link loop (its links lead back to themselves, never to a file)"
+
+
+def is_symlink_loop(path: str | os.PathLike) -> bool:
+    """Whether following ``path``'s symlinks never ends (``ELOOP``: a loop, or a chain too
+    long for the system to follow).
+
+    Examples
+    --------
+    >>> is_symlink_loop("/dev/null"), is_symlink_loop("no/such/file")
+    (False, False)
+    """
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def resolve_path(path: Path, what: str = "") -> Path:
+    """``path`` with its symlinks followed (``Path.resolve``), or a clear error naming it
+    (or ``what``) if they loop; a path that does not exist resolves as far as it can.
+
+    Python before 3.13 raises a bare ``RuntimeError("Symlink loop from ...")`` there,
+    later versions return a path that is no file.
+
+    Examples
+    --------
+    >>> resolve_path(Path("/nonexistent/../models")) == Path("/models")
+    True
+    """
+    try:
+        resolved = path.resolve()
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        resolved = None
+    if resolved is None or is_symlink_loop(path):
+        raise WeightReadError(f"{what or path}: {SYMLINK_LOOP}")
+    return resolved
+
+
 def regular_file(path: str | os.PathLike, what: str = "") -> Path:
     """``path`` if it is (a symlink to) an existing regular file, else a clear error.
 
@@ -179,6 +225,8 @@ def regular_file(path: str | os.PathLike, what: str = "") -> Path:
             ) from None
         raise WeightReadError(f"{label}: no such file or directory") from None
     except OSError as exc:  # permission denied, symlink loop, name too long
+        if exc.errno == errno.ELOOP:
+            raise WeightReadError(f"{label}: {SYMLINK_LOOP}") from None
         raise WeightReadError(f"{label}: cannot access it: {exc.strerror or exc}") from None
     if stat.S_ISREG(mode):
         return p
@@ -201,7 +249,7 @@ def confinement_root(folder: Path) -> Path:
     >>> confinement_root(Path("/nonexistent/models")) == Path("/nonexistent/models").resolve()
     True
     """
-    resolved = folder.resolve()
+    resolved = resolve_path(folder)
     entry = resolved.parent.parent
     if (
         resolved.parent.name == "snapshots"
@@ -242,12 +290,13 @@ def inside_folder(model_file: Path, reference: str, what: str) -> Path:
     folder = model_file.parent
     target = folder / text
     root = confinement_root(folder)
-    resolved = target.resolve()
+    label = f"{model_file}: {what} {text!r}"
+    resolved = resolve_path(target, f"{label} ({target})")
     if not resolved.is_relative_to(root):
         raise WeightReadError(
             f"{where} resolves to {resolved}, outside the model's folder {root} (a symlink?)"
         )
-    return regular_file(target, f"{model_file}: {what} {text!r}")
+    return regular_file(target, label)
 
 
 def check_weight_count(label: str | os.PathLike, n: int, what: str = "declares") -> None:

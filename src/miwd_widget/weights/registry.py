@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .formats import keras, npy, nws, onnx, pytorch, safetensors, sharded
 from .formats._base import FileFormat, ReadResult
-from .guard import check_weight_count, regular_file
+from .guard import SYMLINK_LOOP, check_weight_count, is_symlink_loop, regular_file
 from .objects import build_source
 from .quantized import dequantize_items
 from .source import WeightReadError, WeightSource
@@ -197,6 +197,11 @@ def model_in_directory(directory: Path) -> Path:
                 f"{directory}: holds several model files ({', '.join(p.name for p in found[:6])}) "
                 "and no index file; pass one of them"
             )
+    # A model file whose symlinks loop (is_file() is False): say so, not "no model file".
+    named = (p for p in sorted(directory.iterdir()) if any(f.matches(p) for f in FORMATS))
+    loop = next((p for p in named if is_symlink_loop(p)), None)
+    if loop is not None:
+        raise WeightReadError(f"{loop}: {SYMLINK_LOOP}")
     raise WeightReadError(
         f"{directory}: no recognizable model file in this directory (looked for {SUPPORTED})"
     )
