@@ -90,4 +90,32 @@ describe("selection sync", () => {
     vi.advanceTimersByTime(100);
     expect(Array.from(decodeIndices(model.get("selection")))).toEqual([1]);
   });
+
+  it("saves a large selection as a bitmask, and reads one back", () => {
+    vi.useFakeTimers();
+    const n = 100_000;
+    const model = new LocalModel({ ...state(), n }, null);
+    const store = new SelectionStore(n);
+    const stop = syncSelection(model, store);
+    const rows = Int32Array.from({ length: 20_000 }, (_, i) => 5 * i);
+    store.set(rows, "lasso"); // 20,000 of 100,000: above n / 32 and 16,384 rows
+    const saved = model.get("selection") as { encoding?: string; shape: number[] };
+    expect(saved.encoding).toBe("bitmask");
+    expect(saved.shape).toEqual([12_500]);
+    expect(decodeIndices(saved)).toEqual(rows);
+    store.set([5], "lasso"); // one row: int32
+    vi.advanceTimersByTime(100);
+    expect((model.get("selection") as { dtype: string }).dtype).toBe("int32");
+    const bits = new Uint8Array(12_500);
+    bits[12_499] = 0x80;
+    model.set("selection", {
+      buffer: new DataView(bits.buffer),
+      dtype: "uint8",
+      shape: [12_500],
+      encoding: "bitmask",
+      n,
+    });
+    expect(Array.from(store.get())).toEqual([n - 1]);
+    stop();
+  });
 });

@@ -1,7 +1,7 @@
 /** Wiring between the anywidget model and the views: selection sync and trait listeners. */
 
 import { type SelectionStore, sameIndices } from "../selection";
-import { decodeIndices, encodeInt32 } from "./codec";
+import { decodeIndices, encodeSelection } from "./codec";
 import type { AtlasModel, AtlasTraits } from "./model";
 
 /**
@@ -36,8 +36,8 @@ export function syncSelection(model: AtlasModel, store: SelectionStore, interval
     last = Date.now();
     const current = store.get();
     if (sameIndices(decodeIndices(model.get("selection")), current)) return;
-    // The binary int32 view of the store's array: no copy, no JSON list.
-    model.set("selection", encodeInt32(current));
+    // Binary: the store's int32 array (no copy), or a bitmask of a large selection.
+    model.set("selection", encodeSelection(current, store.n));
     model.save_changes();
   };
   const offStore = store.subscribe((_selection, source) => {

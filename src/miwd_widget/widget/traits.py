@@ -16,8 +16,9 @@ binary frame.
 - ``_deferred_columns`` (names), ``_text_columns`` (``{name: encoded text column}``): the
   tooltip-only text columns of large libraries, sent after the first paint
   (:mod:`.column_transport`).
-- ``selection``: sorted row positions; sent as an int32 buffer, accepted from the front end
-  as an int32 buffer or a list; a list of ints in Python. An empty array travels as
+- ``selection``: sorted row positions; sent as an int32 buffer, or, above ``n / 32`` and
+  16,384 rows, as a bitmask of ``n`` bits (both ways: a lasso of half a million rows is 125 kB, not 2 MB),
+  accepted from the front end also as a list; a list of ints in Python. An empty array travels as
   ``"buffer": ""`` (empty base64), never as an empty binary frame.
 - ``S``, ``B``, ``value_range``, ``gallery_size``: the gallery's descriptor shape, value
   span and number of images (:mod:`.gallery`).
@@ -41,10 +42,13 @@ from .clusters import clusters_from_json, clusters_to_json, normalize_clusters
 from .codec import array_from_json, array_to_json
 
 __all__ = [
+    "SELECTION_MASK_ABOVE",
+    "SELECTION_MASK_MIN_ROWS",
     "STANDALONE_TRAITS",
     "AtlasTraits",
     "ndarray_to_json",
     "selection_from_json",
+    "selection_is_bitmask",
     "selection_to_json",
 ]
 
@@ -69,25 +73,73 @@ STANDALONE_TRAITS = (
 )
 
 
-def selection_to_json(value: list[int], widget: Any = None) -> dict[str, Any]:
-    """The ``selection`` trait on the wire: one int32 buffer.
+#: A selection of more than ``n / SELECTION_MASK_ABOVE`` rows, and more than
+#: ``SELECTION_MASK_MIN_ROWS`` (a 64 kB int32 buffer; smaller messages leave at once anyway),
+#: travels as a bitmask of ``n`` bits (``n / 8`` bytes, fewer than its 4 bytes a row as int32).
+#: Both ends apply the same rule (js/src/wire/codec.ts), so ipywidgets' echo check finds the
+#: kernel's encoding of a selection the browser sent identical to it and sends nothing back.
+SELECTION_MASK_ABOVE = 32
+SELECTION_MASK_MIN_ROWS = 16_384
+
+
+def selection_is_bitmask(rows: int, n: int) -> bool:
+    """Whether a selection of ``rows`` of ``n`` models travels as a bitmask.
+
+    Examples
+    --------
+    >>> selection_is_bitmask(500_000, 1_000_000), selection_is_bitmask(100, 200)
+    (True, False)
+    """
+    return rows > SELECTION_MASK_MIN_ROWS and rows * SELECTION_MASK_ABOVE > n
+
+
+def selection_to_json(value: Any, widget: Any = None) -> dict[str, Any]:
+    """The ``selection`` trait on the wire: an int32 buffer of the rows, or, for a large share
+    of ``widget.n`` (:func:`selection_is_bitmask`), a little-endian bitmask of ``n`` bits
+    (``"encoding": "bitmask"``).
 
     Examples
     --------
     >>> selection_to_json([2, 5])["dtype"], selection_to_json([])["buffer"]
     ('int32', '')
+    >>> class Widget:
+    ...     n = 100_000
+    >>> mask = selection_to_json(range(0, 100_000, 2), Widget())
+    >>> mask["encoding"], mask["n"], bytes(mask["buffer"][:2])
+    ('bitmask', 100000, b'UU')
     """
-    return array_to_json(np.asarray(value, dtype=np.int64).astype(np.int32))
+    rows = np.asarray(value, dtype=np.int64)
+    n = int(getattr(widget, "n", 0) or 0)
+    if selection_is_bitmask(rows.size, n):
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        encoded = array_to_json(np.packbits(mask, bitorder="little"))
+        return {**encoded, "encoding": "bitmask", "n": n}
+    return array_to_json(rows.astype(np.int32))
 
 
 def selection_from_json(value: Any, widget: Any = None) -> np.ndarray:
-    """The browser's selection (int32 buffer or list) as an array, no per-row Python.
+    """The browser's selection (int32 buffer, bitmask or list) as an array, no per-row Python.
 
     Examples
     --------
     >>> selection_from_json(selection_to_json([2, 5])).tolist()
     [2, 5]
+    >>> selection_from_json({"buffer": b"\\x01\\x02", "dtype": "uint8", "shape": [2],
+    ...                      "encoding": "bitmask", "n": 16}).tolist()
+    [0, 9]
     """
+    if isinstance(value, dict) and value.get("encoding") == "bitmask":
+        bits = array_from_json(value, "selection").reshape(-1)
+        n = value.get("n")
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"selection: a bitmask needs its number of bits n, got {n!r}")
+        if bits.dtype != np.uint8 or bits.size != (n + 7) // 8:
+            raise ValueError(
+                f"selection: a bitmask of {n} bits is {(n + 7) // 8} uint8 bytes,"
+                f" got {bits.size} {bits.dtype}"
+            )
+        return np.flatnonzero(np.unpackbits(bits, count=n, bitorder="little"))
     return array_from_json(value, "selection").reshape(-1)
 
 
