@@ -23,6 +23,8 @@ from miwd_widget.widget.traits import (
     SELECTION_MASK_MIN_ROWS,
     STANDALONE_TRAITS,
     AtlasTraits,
+    ReceivedRows,
+    as_selection,
     selection_from_json,
     selection_is_bitmask,
     selection_to_json,
@@ -214,3 +216,30 @@ def test_a_bitmask_selection_from_the_browser_is_the_rows_and_is_not_echoed():
 def test_a_malformed_bitmask_selection_is_a_clear_error(value, message):
     with pytest.raises(ValueError, match=f"selection: .*{message}"):
         selection_from_json(value, _Sized(8))
+
+
+def test_a_validated_selection_is_a_list_that_keeps_its_array_until_changed():
+    import copy
+    import json
+
+    rows = as_selection(np.array([5, 1, 5]), 8)
+    assert rows == [1, 5] and isinstance(rows, list) and json.dumps(rows) == "[1, 5]"
+    assert rows.validated_for(8) and not rows.validated_for(9)
+    assert as_selection(rows, 8) is rows  # validated once
+    assert rows.positions().tolist() == [1, 5] and not rows.positions().flags.writeable
+    changed = as_selection([1, 5], 8)
+    changed += [7]
+    assert not changed.validated_for(8) and changed.positions().tolist() == [1, 5, 7]
+    assert as_selection(changed, 8) == [1, 5, 7]
+    copied = copy.deepcopy(rows)
+    assert copied == [1, 5] and not copied.validated_for(8)
+    assert selection_to_json(copied)["shape"] == [2]
+
+
+def test_received_rows_compare_by_identity_only():
+    received = selection_from_json(
+        {"buffer": memoryview(np.arange(3, dtype=np.int32)), "dtype": "int32", "shape": [3]}
+    )
+    assert isinstance(received, ReceivedRows) and received.tolist() == [0, 1, 2]
+    assert (received == [0, 1, 2]) is False and received == received
+    assert ([0, 1, 2] == received) is False and (received != [0, 1, 2]) is True

@@ -46,6 +46,9 @@ __all__ = [
     "SELECTION_MASK_MIN_ROWS",
     "STANDALONE_TRAITS",
     "AtlasTraits",
+    "ReceivedRows",
+    "SelectionRows",
+    "as_selection",
     "ndarray_to_json",
     "selection_from_json",
     "selection_is_bitmask",
@@ -93,6 +96,72 @@ def selection_is_bitmask(rows: int, n: int) -> bool:
     return rows > SELECTION_MASK_MIN_ROWS and rows * SELECTION_MASK_ABOVE > n
 
 
+class SelectionRows(list):
+    """A validated selection: the list of row positions Python code sees (sorted, unique
+    ints), which also keeps them as an int64 array for ``n`` models. Sending it to the browser,
+    comparing it and validating it again then cost no per-row Python; changing the list in
+    place drops the array (it is rebuilt from the list when needed).
+
+    Examples
+    --------
+    >>> rows = SelectionRows(np.array([1, 4]), n=5)
+    >>> rows == [1, 4], isinstance(rows, list), rows.positions().dtype.name
+    (True, True, 'int64')
+    >>> rows.append(3); rows.positions().tolist()
+    [1, 4, 3]
+    """
+
+    __slots__ = ("_n", "_positions")
+
+    def __init__(self, positions: np.ndarray, n: int) -> None:
+        super().__init__(positions.tolist())
+        self._positions: np.ndarray | None = positions
+        self._n = n
+
+    def positions(self) -> np.ndarray:
+        """The rows as an int64 array (read-only when it is the kept one)."""
+        kept = getattr(self, "_positions", None)  # copies (copy.copy, pickle) keep no array
+        if kept is None:
+            return np.asarray(self, dtype=np.int64)
+        kept.flags.writeable = False
+        return kept
+
+    def validated_for(self, n: int) -> bool:
+        """Whether these are unchanged, validated positions of ``n`` models."""
+        return getattr(self, "_positions", None) is not None and self._n == n
+
+
+def _dropping_positions(name: str) -> Any:
+    method = getattr(list, name)
+
+    def mutate(self: SelectionRows, *args: Any, **kwargs: Any) -> Any:
+        self._positions = None
+        return method(self, *args, **kwargs)
+
+    mutate.__name__ = name
+    return mutate
+
+
+for _mutator in ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"):
+    setattr(SelectionRows, _mutator, _dropping_positions(_mutator))
+for _mutator in ("__setitem__", "__delitem__", "__iadd__", "__imul__"):
+    setattr(SelectionRows, _mutator, _dropping_positions(_mutator))
+
+
+def as_selection(value: Any, n: int, name: str = "selection") -> SelectionRows:
+    """Row positions of ``n`` models as a validated :class:`SelectionRows` (see
+    :func:`~miwd_widget._positions.as_positions`; already validated ones are kept).
+
+    Examples
+    --------
+    >>> as_selection([3, 1, 3], 5)
+    [1, 3]
+    """
+    if isinstance(value, SelectionRows) and value.validated_for(n):
+        return value
+    return SelectionRows(as_positions(value, n, name), n)
+
+
 def selection_to_json(value: Any, widget: Any = None) -> dict[str, Any]:
     """The ``selection`` trait on the wire: an int32 buffer of the rows, or, for a large share
     of ``widget.n`` (:func:`selection_is_bitmask`), a little-endian bitmask of ``n`` bits
@@ -108,7 +177,7 @@ def selection_to_json(value: Any, widget: Any = None) -> dict[str, Any]:
     >>> mask["encoding"], mask["n"], bytes(mask["buffer"][:2])
     ('bitmask', 100000, b'UU')
     """
-    rows = np.asarray(value, dtype=np.int64)
+    rows = value.positions() if isinstance(value, SelectionRows) else np.asarray(value, np.int64)
     n = int(getattr(widget, "n", 0) or 0)
     if selection_is_bitmask(rows.size, n):
         mask = np.zeros(n, dtype=bool)
@@ -118,8 +187,25 @@ def selection_to_json(value: Any, widget: Any = None) -> dict[str, Any]:
     return array_to_json(rows.astype(np.int32))
 
 
+class ReceivedRows(np.ndarray):
+    """Rows as the browser sent them, before the trait's validator makes them a
+    :class:`SelectionRows`; compared by identity only. traitlets compares the value a trait
+    holds with each new one (twice here: the received value, then the validated one), and a
+    list against an array is an element-wise numpy comparison (35 ms for half a million rows).
+    """
+
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        return self is other
+
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+        return self is not other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def selection_from_json(value: Any, widget: Any = None) -> np.ndarray:
-    """The browser's selection (int32 buffer, bitmask or list) as an array, no per-row Python.
+    """The browser's selection (int32 buffer, bitmask or list) as an array, no per-row Python
+    (a :class:`ReceivedRows`).
 
     Examples
     --------
@@ -139,8 +225,10 @@ def selection_from_json(value: Any, widget: Any = None) -> np.ndarray:
                 f"selection: a bitmask of {n} bits is {(n + 7) // 8} uint8 bytes,"
                 f" got {bits.size} {bits.dtype}"
             )
-        return np.flatnonzero(np.unpackbits(bits, count=n, bitorder="little"))
-    return array_from_json(value, "selection").reshape(-1)
+        rows = np.flatnonzero(np.unpackbits(bits, count=n, bitorder="little"))
+    else:
+        rows = array_from_json(value, "selection").reshape(-1)
+    return rows.view(ReceivedRows)
 
 
 def ndarray_to_json(value: np.ndarray | None, widget: Any = None) -> dict[str, Any] | None:
@@ -184,12 +272,11 @@ class AtlasTraits(anywidget.AnyWidget):
     _text_columns = traitlets.Dict().tag(sync=True)
 
     @traitlets.validate("selection")
-    def _validate_selection(self, proposal: dict[str, Any]) -> list[int]:
+    def _validate_selection(self, proposal: dict[str, Any]) -> SelectionRows:
         try:
-            positions = as_positions(proposal["value"], self.n, "selection")
+            return as_selection(proposal["value"], self.n)
         except PositionError as err:
             raise traitlets.TraitError(str(err)) from None
-        return positions.tolist()
 
     @traitlets.validate("clusters")
     def _validate_clusters(self, proposal: dict[str, Any]) -> dict[str, np.ndarray]:
