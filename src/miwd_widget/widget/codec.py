@@ -4,8 +4,10 @@ An ndarray travels as ``{"buffer": memoryview, "dtype": str, "shape": [..]}``: i
 lifts every memoryview out of the JSON state into a binary frame, so numbers never become
 JSON lists. A table column travels as one of (see :func:`encode_column`):
 
-- ``numeric``: floats as float32; integers exactly, as int32 where they fit, else float64
-  (exact up to 2**53), else int64/uint64 (the browser keeps them as BigInt64Array for text);
+- ``numeric``: floats as float32; integers exactly: spanning fewer than 2**16 values (in
+  columns of more than 65,536 rows) as uint8/uint16 codes counted from ``offset`` (0 when
+  absent), else int32 where they fit, else
+  float64 (exact up to 2**53), else int64/uint64 (the browser keeps them as BigInt64Array);
   missing values are NaN, or a uint8 ``missing`` mask for int32/int64 values;
 - ``datetime``: epoch milliseconds (UTC) as float64, NaT as NaN, plus the time zone;
 - ``categorical``: dictionary codes (uint8/uint16/uint32) plus the sorted category labels
@@ -82,6 +84,10 @@ _IDENTIFIER_NAMES = frozenset({"seed", "id", "idx", "index", "run", "group", "tr
 _IDENTIFIER_SUFFIXES = ("_seed", "_id", "_idx", "_index", "_group")
 # More category labels than this travel packed (one UTF-8 buffer), not as a JSON list.
 MAX_JSON_LABELS = 1000
+# Integer columns of more rows than this travel as uint8/uint16 codes when their span allows
+# (a megabyte per million rows instead of four); smaller ones keep int32, where the saving is
+# a few kilobytes and the plain values are easier to read on the wire.
+NARROW_INTEGERS_ABOVE = 65_536
 _INT32 = np.iinfo(np.int32)
 _EXACT_DOUBLE = 2**53  # every integer up to this magnitude is exact as a float64 (JS number)
 _EXACT_FLOAT = 2**24  # ... and as a float32
@@ -201,6 +207,28 @@ def _encode_datetime(series: pd.Series) -> dict[str, Any]:
     }
 
 
+def _narrow_integers(
+    exact: np.ndarray, missing: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, int] | None:
+    """Integers spanning fewer than 2**16 values as uint8/uint16 codes and the offset they
+    count from (0 when the values fit as they are): a batch size of 32-256 is one byte a row,
+    not four. Only within int32 (the decoded values are int32) and for columns of more than
+    :data:`NARROW_INTEGERS_ABOVE` rows. None: int32 or wider."""
+    if exact.size <= NARROW_INTEGERS_ABOVE or lo < _INT32.min or hi > _INT32.max:
+        return None
+    for dtype in (np.uint8, np.uint16):
+        top = int(np.iinfo(dtype).max)
+        if hi - lo > top:
+            continue
+        offset = 0 if lo >= 0 and hi <= top else lo
+        shifted = exact if offset == 0 else exact - np.asarray(offset, dtype=exact.dtype)
+        codes = shifted.astype(dtype)
+        if missing.size:
+            codes[missing] = 0  # a missing row's placeholder, whatever its offset
+        return codes, offset
+    return None
+
+
 def _encode_integers(series: pd.Series, log: bool | None) -> dict[str, Any]:
     unsigned = pd.api.types.is_unsigned_integer_dtype(series)
     wide = np.uint64 if unsigned else np.int64
@@ -217,8 +245,13 @@ def _encode_integers(series: pd.Series, log: bool | None) -> dict[str, Any]:
     encoded: dict[str, Any] = {"kind": "numeric", "integer": True, "min": float(lo_int)}
     encoded["max"] = float(hi_int)
     encoded["log"] = _wants_log(series, float(lo_int) if present.size else 0.0, float(hi_int), log)
-    if _INT32.min <= lo_int and hi_int <= _INT32.max:
-        values: np.ndarray = exact.astype(np.int32)
+    narrow = _narrow_integers(exact, missing, lo_int, hi_int)
+    if narrow is not None:
+        values: np.ndarray = narrow[0]
+        if narrow[1]:
+            encoded["offset"] = narrow[1]
+    elif _INT32.min <= lo_int and hi_int <= _INT32.max:
+        values = exact.astype(np.int32)
     elif -_EXACT_DOUBLE <= lo_int and hi_int <= _EXACT_DOUBLE:
         values = exact.astype(np.float64)  # exact: missing values can be NaN, no mask
         if missing.size:
@@ -238,8 +271,9 @@ def encode_column(series: pd.Series, log: bool | None = None) -> dict[str, Any]:
     """Encode one metadata column for the browser.
 
     Numeric columns travel with their range and a ``log`` flag: floats as float32 (NaN =
-    missing), integers exactly (int32 where they fit, else float64 up to 2**53, else
-    int64/uint64; see the module docstring). Datetimes travel as epoch milliseconds
+    missing), integers exactly (uint8/uint16 codes and an ``offset`` when they span fewer than
+    2**16 values, else int32 where they fit, else float64 up to 2**53, else int64/uint64; see
+    the module docstring). Datetimes travel as epoch milliseconds
     (``kind="datetime"``). Everything else (strings, booleans, categories) is
     dictionary-encoded: small integer codes plus the category labels, sorted; missing values
     get the label ``"(missing)"``, whose index is ``missing``.
@@ -262,6 +296,9 @@ def encode_column(series: pd.Series, log: bool | None = None) -> dict[str, Any]:
     True
     >>> array_from_json(encode_column(pd.Series([123456789]))["values"]).tolist()
     [123456789]
+    >>> enc = encode_column(pd.Series([32, 256, 64] * 30_000))
+    >>> enc["values"]["dtype"], enc["offset"], decode_column(enc)[:3].tolist()
+    ('uint8', 32, [32, 256, 64])
     """
     if pd.api.types.is_datetime64_any_dtype(series):
         return _encode_datetime(series)
@@ -376,6 +413,8 @@ def decode_column(encoded: dict[str, Any]) -> np.ndarray:
         return out
     if kind == "numeric":
         values = array_from_json(encoded["values"])
+        if values.dtype.kind == "u" and values.dtype.itemsize <= 2:  # narrow integer codes
+            values = values.astype(np.int32) + int(encoded.get("offset", 0))
         if "missing" not in encoded:
             return values
         missing = array_from_json(encoded["missing"]).astype(bool)
