@@ -8,11 +8,12 @@ import pytest
 
 from miwd_widget.widget.codec import (
     MISSING_LABEL,
-    NARROW_INTEGERS_ABOVE,
+    NARROW_ABOVE_ROWS,
     array_from_json,
     array_to_json,
     decode_column,
     encode_column,
+    quantized_to_json,
     state_to_base64,
 )
 
@@ -140,7 +141,7 @@ def test_array_codec_accepts_the_new_dtypes_and_rejects_others():
         array_to_json(np.zeros(2, dtype=complex))
 
 
-ROWS = NARROW_INTEGERS_ABOVE + 1
+ROWS = NARROW_ABOVE_ROWS + 1
 
 
 @pytest.mark.parametrize(
@@ -196,3 +197,26 @@ def test_categories_travel_in_the_narrowest_code_width(labels, dtype):
     assert enc["codes"]["dtype"] == dtype and len(enc.get("categories", [])) in (0, labels + 1)
     expected = series.where(series.notna(), MISSING_LABEL).tolist()
     assert decode_column(_wire(enc)).tolist() == expected
+
+
+def test_large_position_arrays_travel_as_uint16_within_half_a_step():
+    rng = np.random.default_rng(0)
+    positions = rng.normal(0, 5, (ROWS, 2)).astype(np.float32)
+    positions[:, 1] = positions[:, 1] * 1e-3 + 100  # another span and origin per column
+    enc = quantized_to_json(positions)
+    assert enc["dtype"] == "uint16" and enc["shape"] == [ROWS, 2]
+    back = array_from_json(_wire(enc))
+    assert back.dtype == np.float32
+    span = positions.max(0).astype(np.float64) - positions.min(0)
+    error = np.abs(back.astype(np.float64) - positions).max(0)
+    assert (error <= span / 65_535 / 2 + np.spacing(np.abs(positions).max(0))).all()
+    constant = quantized_to_json(np.full((ROWS, 2), 3.0))
+    assert array_from_json(constant).tolist()[:1] == [[3.0, 3.0]]
+
+
+def test_small_or_incomplete_position_arrays_stay_float32():
+    small = np.arange(10, dtype=np.float32).reshape(5, 2)
+    assert quantized_to_json(small)["dtype"] == "float32"
+    holes = np.zeros((ROWS, 2))
+    holes[3, 0] = np.nan
+    assert quantized_to_json(holes)["dtype"] == "float32"

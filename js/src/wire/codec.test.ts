@@ -4,6 +4,7 @@ import {
   base64ToBytes,
   decodeAnyArray,
   decodeArray,
+  decodeFloat32,
   decodeIndices,
   encodeInt32,
   encodeSelection,
@@ -111,5 +112,19 @@ describe("codec", () => {
     expect(() => decodeIndices({ buffer: bits, dtype: "uint8", shape: [1], encoding: "bitmask", n: 9 })).toThrow(
       /9 bits is 2 uint8 bytes/,
     );
+  });
+
+  it("decodes quantized positions (uint16 codes per column) to their float32 values", () => {
+    const codes = Uint16Array.from([0, 0, 65_535, 65_535, 32_768, 1]);
+    const lo = [-10, 2];
+    const step = [20 / 65_535, 0.5];
+    const out = decodeFloat32({ buffer: new DataView(codes.buffer), dtype: "uint16", shape: [3, 2], lo, step });
+    expect(out).toBeInstanceOf(Float32Array);
+    const expected = [-10, 2, 10, 2 + 65_535 * 0.5, -10 + 32_768 * step[0], 2.5];
+    expected.forEach((v, i) => {
+      expect(out[i]).toBeCloseTo(v, 4);
+    });
+    const plain = Float32Array.from([1.5, -2]);
+    expect(decodeFloat32({ buffer: new DataView(plain.buffer), dtype: "float32", shape: [1, 2] })).toEqual(plain);
   });
 });

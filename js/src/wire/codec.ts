@@ -25,6 +25,9 @@ export interface EncodedArray {
   buffer: DataView | ArrayBuffer | ArrayBufferView | string;
   dtype: DType;
   shape: number[];
+  /** Quantized positions (Python's quantized_to_json): value = lo[j] + code * step[j], per column j. */
+  lo?: number[];
+  step?: number[];
 }
 
 interface NDArray<T extends TypedArray | BigArray = TypedArray> {
@@ -96,9 +99,19 @@ export function decodeAnyArray(encoded: EncodedArray): NDArray<TypedArray | BigA
   return Big ? view<BigArray>(encoded, Big) : decodeArray(encoded);
 }
 
-/** Decode and require a given dtype family (e.g. float32 coordinates). */
+/** Decode and require a given dtype family (e.g. float32 coordinates); quantized codes become their values. */
 export function decodeFloat32(encoded: EncodedArray): Float32Array {
-  const { data } = decodeArray(encoded);
+  const { data, shape } = decodeArray(encoded);
+  const { lo, step } = encoded;
+  if (lo && step) {
+    const columns = shape.length > 1 ? shape[shape.length - 1] : 1;
+    const out = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const j = i % columns;
+      out[i] = lo[j] + data[i] * step[j];
+    }
+    return out;
+  }
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 

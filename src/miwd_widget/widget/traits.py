@@ -5,7 +5,8 @@ checks that both sides name the same ones, of the same kinds). Binary arrays use
 ``{"buffer", "dtype", "shape"}`` codec of :mod:`.codec`; ipywidgets sends each buffer as a
 binary frame.
 
-- ``n``, ``coordinates``: the number of models and their float32 (n, 2) atlas positions.
+- ``n``, ``coordinates``: the number of models and their (n, 2) atlas positions: float32, or
+  above 65,536 models uint16 codes per axis with ``lo`` and ``step`` (half the bytes).
 - ``_columns``: ``{name: encoded column}``, every column the views draw or show (parallel
   axes, colour, tooltip): numeric float32 + range + log flag, categorical codes + labels, or
   packed tooltip text (:mod:`.column_transport`).
@@ -39,7 +40,7 @@ import traitlets
 
 from .._positions import PositionError, as_positions
 from .clusters import clusters_from_json, clusters_to_json, normalize_clusters
-from .codec import array_from_json, array_to_json
+from .codec import array_from_json, array_to_json, quantized_to_json
 
 __all__ = [
     "SELECTION_MASK_ABOVE",
@@ -49,6 +50,7 @@ __all__ = [
     "ReceivedRows",
     "SelectionRows",
     "as_selection",
+    "coordinates_to_json",
     "ndarray_to_json",
     "selection_from_json",
     "selection_is_bitmask",
@@ -236,12 +238,24 @@ def ndarray_to_json(value: np.ndarray | None, widget: Any = None) -> dict[str, A
     return None if value is None else array_to_json(value)
 
 
+def coordinates_to_json(value: np.ndarray | None, widget: Any = None) -> dict[str, Any] | None:
+    """The atlas positions on the wire: float32, or uint16 codes for large libraries
+    (:func:`~.codec.quantized_to_json`: half the bytes, well below a pixel). None stays None.
+
+    Examples
+    --------
+    >>> coordinates_to_json(np.zeros((3, 2), np.float32))["dtype"]
+    'float32'
+    """
+    return None if value is None else quantized_to_json(value)
+
+
 class AtlasTraits(anywidget.AnyWidget):
     """The synced traits of :class:`~miwd_widget.Atlas`, and the checks that need only ``n``."""
 
     n = traitlets.Int(0).tag(sync=True)
     coordinates = traitlets.Instance(np.ndarray, allow_none=True).tag(
-        sync=True, to_json=ndarray_to_json
+        sync=True, to_json=coordinates_to_json
     )
     _columns = traitlets.Dict().tag(sync=True)
     color = traitlets.Unicode("").tag(sync=True)
