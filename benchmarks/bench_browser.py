@@ -38,6 +38,15 @@ gestures, Atlas side by side with jupyter-scatter (issue 11)
     now()``) to the kernel's ``observe(names="selection")`` callback (``time.time()``, same
     machine clock), taken when the kernel holds the gesture's final selection. Also: the
     initial payload (state JSON + buffers) and the tab's JS heap (``performance.memory``).
+half lasso, issue 24
+    A lasso around the middle (radius HALF_RADIUS of the scatter's height) that selects about
+    half of the points, Atlas and jupyter-scatter, and for the Atlas where its time goes
+    (STAGES): browser (mouse-up to the view's save: the lasso's rows, the store, listeners),
+    send (ipywidgets serializing it, and its throttle), transport (page to the kernel's
+    ``_handle_msg``: websocket, server, kernel queue) and kernel (decoding, validation, the
+    echo check, up to the observer). The page stamps the Atlas model's ``sync`` and
+    ``send_sync_message`` (JS_STAMP_SAVES); the kernel stamps ``Atlas._handle_msg``, patched in
+    the setup cell. Instrumentation of the benchmark only: the widget's code is unchanged.
 brush rate, Atlas only
     Updates per second while a brush is dragged continuously on the accuracy axis for 3 s:
     one mouse move per animation frame (as Chromium delivers real moves), dispatched in the
@@ -48,8 +57,12 @@ Targets (issue 11): mouse-up to kernel under 100 ms at 100,000 and 300 ms at 1,0
 faster than jupyter-scatter; brush >= 20 updates/s at 1,000,000; first paint at 1,000,000 under 3 s and at most half of
 jupyter-scatter's.
 
+First paints are measured ``--paint-repeats`` times per size, Atlas and jupyter-scatter
+alternately (the cell is run again), and reported as median ± std with the gestures.
+
 Run: ``.venv/bin/python benchmarks/bench_browser.py [--sizes 13000 100000 1000000]
-[--repeats 10] [--no-jscatter]``.
+[--repeats 10] [--paint-repeats 3] [--no-jscatter] [--half-lasso-only]``
+(``BENCH_TRACE=1`` prints every message the kernel handled around each half lasso).
 """
 
 from __future__ import annotations
@@ -371,7 +384,10 @@ def _stages(nb, up: float, ack: dict) -> dict:
     handled = nb.kernel_value("stage_stamps")
     recvs = [r["recv"] for r in handled if r["kind"] == "selection" and r["recv"] <= observed]
     if os.environ.get("BENCH_TRACE"):
-        print("  kernel handled:", [(r["kind"], round(r["recv"] - up), round(r["done"] - up)) for r in handled])
+        print(
+            "  kernel handled:",
+            [(r["kind"], round(r["recv"] - up), round(r["done"] - up)) for r in handled],
+        )
     if not saves or not recvs:
         return {"n": ack["n"]}
     save, recv = saves[-1], max(recvs)
