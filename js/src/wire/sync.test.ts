@@ -118,4 +118,22 @@ describe("selection sync", () => {
     expect(Array.from(store.get())).toEqual([n - 1]);
     stop();
   });
+
+  it("takes its own saved value's change as an echo, and a new value from Python as a change", () => {
+    vi.useFakeTimers();
+    const model = new LocalModel(state(), null);
+    const store = new SelectionStore(10);
+    const stop = syncSelection(model, store);
+    const sources: string[] = [];
+    store.subscribe((_selection, source) => sources.push(source));
+    store.set([2, 4], "lasso");
+    expect(sources).toEqual(["lasso"]); // the save's own change event changed nothing
+    model.set("selection", [2, 4, 6]); // Python
+    expect(sources).toEqual(["lasso", "model"]);
+    expect(Array.from(store.get())).toEqual([2, 4, 6]);
+    vi.advanceTimersByTime(100);
+    store.set([2, 4], "lasso"); // back to the rows saved before: saved again, not skipped
+    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([2, 4]);
+    stop();
+  });
 });
