@@ -8,10 +8,12 @@ import pytest
 
 from miwd_widget.widget.codec import (
     MISSING_LABEL,
+    NARROW_ABOVE_ROWS,
     array_from_json,
     array_to_json,
     decode_column,
     encode_column,
+    quantized_to_json,
     state_to_base64,
 )
 
@@ -137,3 +139,84 @@ def test_array_codec_accepts_the_new_dtypes_and_rejects_others():
         assert array_from_json(_wire(array_to_json(arr))).tolist() == [0, 1, 2]
     with pytest.raises(TypeError, match="complex128"):
         array_to_json(np.zeros(2, dtype=complex))
+
+
+ROWS = NARROW_ABOVE_ROWS + 1
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "dtype", "offset"),
+    [
+        (0, 255, "uint8", None),
+        (32, 256, "uint8", 32),  # a batch size: 225 values from 32
+        (-100, 100, "uint8", -100),
+        (0, 65_535, "uint16", None),
+        (-40_000, 20_000, "uint16", -40_000),
+        (2**31 - 1 - 65_535, 2**31 - 1, "uint16", 2**31 - 1 - 65_535),
+        (0, 65_536, "int32", None),  # 65,537 values: too many for uint16
+        (-(2**31), 2**31 - 1, "int32", None),
+        (2**31, 2**31 + 5, "float64", None),  # beyond int32: no codes
+    ],
+)
+def test_integers_travel_in_the_narrowest_exact_width(low, high, dtype, offset):
+    values = np.resize(np.array([low, high, (low + high) // 2], dtype=np.int64), ROWS)
+    for series in (pd.Series(values), pd.Series(values, dtype="Int64").mask(np.arange(ROWS) == 1)):
+        enc = encode_column(series)
+        assert enc["values"]["dtype"] == dtype and enc.get("offset") == offset
+        assert (enc["min"], enc["max"]) == (float(low), float(values[~series.isna()].max()))
+        decoded = decode_column(_wire(enc))
+        missing = series.isna().to_numpy()
+        if missing.any():
+            if dtype == "float64":  # NaN marks the missing rows
+                assert "missing" not in enc
+            else:
+                assert (
+                    array_from_json(_wire(enc)["missing"]).astype(bool).tolist() == missing.tolist()
+                )
+            assert np.isnan(decoded[missing].astype(float)).all()
+            assert decoded[~missing].astype(np.int64).tolist() == values[~missing].tolist()
+        else:
+            assert decoded.astype(np.int64).tolist() == values.tolist()
+
+
+def test_small_integer_columns_keep_int32():
+    enc = encode_column(pd.Series([32, 64, 256] * 10))
+    assert enc["values"]["dtype"] == "int32" and "offset" not in enc
+
+
+@pytest.mark.parametrize(
+    ("labels", "dtype"),
+    # codes: the labels and the missing one
+    [(3, "uint8"), (255, "uint8"), (256, "uint16"), (65_535, "uint16"), (65_536, "uint32")],
+)
+def test_categories_travel_in_the_narrowest_code_width(labels, dtype):
+    names = np.array([f"c{i:06d}" for i in range(labels)], dtype=object)
+    series = pd.Series(names[np.arange(max(labels + 1, 1000)) % labels])
+    series[labels] = None  # the row that would repeat the first label
+    enc = encode_column(series)
+    assert enc["codes"]["dtype"] == dtype and len(enc.get("categories", [])) in (0, labels + 1)
+    expected = series.where(series.notna(), MISSING_LABEL).tolist()
+    assert decode_column(_wire(enc)).tolist() == expected
+
+
+def test_large_position_arrays_travel_as_uint16_within_half_a_step():
+    rng = np.random.default_rng(0)
+    positions = rng.normal(0, 5, (ROWS, 2)).astype(np.float32)
+    positions[:, 1] = positions[:, 1] * 1e-3 + 100  # another span and origin per column
+    enc = quantized_to_json(positions)
+    assert enc["dtype"] == "uint16" and enc["shape"] == [ROWS, 2]
+    back = array_from_json(_wire(enc))
+    assert back.dtype == np.float32
+    span = positions.max(0).astype(np.float64) - positions.min(0)
+    error = np.abs(back.astype(np.float64) - positions).max(0)
+    assert (error <= span / 65_535 / 2 + np.spacing(np.abs(positions).max(0))).all()
+    constant = quantized_to_json(np.full((ROWS, 2), 3.0))
+    assert array_from_json(constant).tolist()[:1] == [[3.0, 3.0]]
+
+
+def test_small_or_incomplete_position_arrays_stay_float32():
+    small = np.arange(10, dtype=np.float32).reshape(5, 2)
+    assert quantized_to_json(small)["dtype"] == "float32"
+    holes = np.zeros((ROWS, 2))
+    holes[3, 0] = np.nan
+    assert quantized_to_json(holes)["dtype"] == "float32"

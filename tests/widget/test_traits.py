@@ -11,11 +11,24 @@ import pathlib
 import re
 
 import anywidget
+import numpy as np
+import pandas as pd
 import pytest
 import traitlets
+from ipywidgets.widgets.widget import _remove_buffers
 
-from miwd_widget import Atlas
-from miwd_widget.widget.traits import STANDALONE_TRAITS, AtlasTraits
+from miwd_widget import Atlas, ModelLibrary
+from miwd_widget.widget.traits import (
+    SELECTION_MASK_ABOVE,
+    SELECTION_MASK_MIN_ROWS,
+    STANDALONE_TRAITS,
+    AtlasTraits,
+    ReceivedRows,
+    as_selection,
+    selection_from_json,
+    selection_is_bitmask,
+    selection_to_json,
+)
 
 MODEL_TS = pathlib.Path(__file__).parents[2] / "js" / "src" / "wire" / "model.ts"
 
@@ -133,3 +146,100 @@ def test_a_trait_on_one_side_only_or_of_another_kind_is_caught():
 
 def test_a_saved_page_holds_synced_traits_only():
     assert set(STANDALONE_TRAITS) <= set(synced_traits())
+
+
+class _Sized:
+    """What the selection codec reads of a widget: its number of models."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 33, 1000, 16_385, 524_289, 1_000_003])
+def test_selection_round_trips_exactly_as_int32_and_as_bitmask(n):
+    rng = np.random.default_rng(n)
+    widget = _Sized(n)
+    # Around both thresholds (n / 32 rows, 16,384 rows), empty, one row, half, all rows.
+    share, least = n // SELECTION_MASK_ABOVE, SELECTION_MASK_MIN_ROWS
+    sizes = {0, 1, share, share + 1, least, least + 1, n // 2, n}
+    for k in sorted(s for s in sizes if s <= n):
+        rows = np.sort(rng.choice(n, k, replace=False))
+        if k == 1:
+            rows = np.array([n - 1])
+        encoded = selection_to_json(rows.tolist(), widget)
+        bitmask = k > least and k * SELECTION_MASK_ABOVE > n
+        assert selection_is_bitmask(k, n) == bitmask
+        assert encoded.get("encoding") == ("bitmask" if bitmask else None), (n, k)
+        if bitmask:
+            assert encoded["dtype"] == "uint8" and encoded["shape"] == [(n + 7) // 8]
+        else:
+            assert encoded["dtype"] == "int32" and encoded["shape"] == [k]
+        # Through the wire: buffers become bytes.
+        state, paths, buffers = _remove_buffers({"selection": encoded})
+        for path, buffer in zip(paths, buffers, strict=True):
+            state["selection"][path[-1]] = memoryview(bytes(buffer))
+        assert selection_from_json(state["selection"], widget).tolist() == rows.tolist()
+
+
+def test_a_bitmask_selection_from_the_browser_is_the_rows_and_is_not_echoed():
+    n = 100_000
+    lib = ModelLibrary(
+        np.full((n, 2, 2), 0.25, np.float32),
+        pd.DataFrame({"id": [f"m{i}" for i in range(n)], "test_accuracy": np.linspace(0, 1, n)}),
+        embedding=np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32),
+        value_range=(-1.0, 1.0),
+    )
+    atlas = Atlas(lib)
+    rows = np.arange(1, n, 3)
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    packed = np.packbits(mask, bitorder="little")
+    sent: list = []
+    atlas.send_state = lambda key=None: sent.append(key)  # what the kernel would echo
+    state = {"buffer": memoryview(packed.tobytes()), "dtype": "uint8", "shape": [packed.size]}
+    atlas.set_state({"selection": {**state, "encoding": "bitmask", "n": n}})
+    assert atlas.selection == rows.tolist()
+    assert sent == []  # the kernel's own encoding of the selection is the browser's
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"buffer": b"\x01", "dtype": "uint8", "shape": [1], "encoding": "bitmask"}, "number"),
+        ({"buffer": b"\x01", "dtype": "uint8", "shape": [1], "encoding": "bitmask", "n": 9}, "2"),
+        (
+            {"buffer": b"\x01\x00", "dtype": "int16", "shape": [1], "encoding": "bitmask", "n": 8},
+            "uint8",
+        ),
+    ],
+)
+def test_a_malformed_bitmask_selection_is_a_clear_error(value, message):
+    with pytest.raises(ValueError, match=f"selection: .*{message}"):
+        selection_from_json(value, _Sized(8))
+
+
+def test_a_validated_selection_is_a_list_that_keeps_its_array_until_changed():
+    import copy
+    import json
+
+    rows = as_selection(np.array([5, 1, 5]), 8)
+    assert rows == [1, 5] and isinstance(rows, list) and json.dumps(rows) == "[1, 5]"
+    assert rows.validated_for(8) and not rows.validated_for(9)
+    assert as_selection(rows, 8) is rows  # validated once
+    assert rows.positions().tolist() == [1, 5] and not rows.positions().flags.writeable
+    changed = as_selection([1, 5], 8)
+    changed += [7]
+    assert not changed.validated_for(8) and changed.positions().tolist() == [1, 5, 7]
+    assert as_selection(changed, 8) == [1, 5, 7]
+    copied = copy.deepcopy(rows)
+    assert copied == [1, 5] and not copied.validated_for(8)
+    assert selection_to_json(copied)["shape"] == [2]
+
+
+def test_received_rows_compare_by_identity_only():
+    received = selection_from_json(
+        {"buffer": memoryview(np.arange(3, dtype=np.int32)), "dtype": "int32", "shape": [3]}
+    )
+    assert isinstance(received, ReceivedRows) and received.tolist() == [0, 1, 2]
+    assert (received == [0, 1, 2]) is False and received == received
+    assert ([0, 1, 2] == received) is False and (received != [0, 1, 2]) is True

@@ -478,7 +478,8 @@ export function createScatter(opts: ScatterOptions): ScatterView {
       .then(async () => {
         const rows = preview.rows;
         if (rows) {
-          await scatterplot.set({ pointColor: encoding.palette, showPointConnections: false });
+          // set() applies the colours at once; its promise waits for a frame: not before a draw.
+          void scatterplot.set({ pointColor: encoding.palette, showPointConnections: false }).catch(() => {});
           const sample = {
             x: pickRows(points.x, rows),
             y: pickRows(points.y, rows),
@@ -488,7 +489,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
           await new Promise<void>((resolve) => afterPaint(resolve));
           if (destroyed) return;
         }
-        await scatterplot.set({ pointColor: encoding.palette, showPointConnections: showPaths });
+        void scatterplot.set({ pointColor: encoding.palette, showPointConnections: showPaths }).catch(() => {});
         const data = { x: points.x, y: points.y, z: encoding.codes };
         // Paths: regl-scatterplot connects points by a 5th (line) and 6th (order) component,
         // which it reads only when a 4th (w) is there too. It then builds its point arrays
@@ -606,12 +607,17 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     listen(dom.pathsButton, "click", togglePaths),
   ];
 
-  function resize(w: number, h: number) {
-    size.width = Math.max(200, Math.floor(w));
-    size.height = Math.max(200, Math.floor(h));
+  /** The stage and the canvas at the scatter's size (CSS pixels). */
+  function styleSize() {
     dom.stage.style.height = `${size.height}px`;
     dom.canvas.style.width = `${size.width}px`;
     dom.canvas.style.height = `${size.height}px`;
+  }
+
+  function resize(w: number, h: number) {
+    size.width = Math.max(200, Math.floor(w));
+    size.height = Math.max(200, Math.floor(h));
+    styleSize();
     // Never smaller than the scatter: regl-scatterplot scales its frame by the ratio.
     gl.renderer.resize(size.width, size.height);
     // regl-scatterplot applies a new size's aspect ratio one frame later without updating
@@ -626,7 +632,10 @@ export function createScatter(opts: ScatterOptions): ScatterView {
 
   fillColorSelect(dom.colorSelect, opts.colorOptions(), colorName);
   updateCount();
-  resize(size.width, size.height);
+  // The renderer and regl-scatterplot were made at this size (createGl): resizing them again
+  // here reset the drawing buffer and waited two frames before the first one with points.
+  styleSize();
+  drawOverlay();
   draw();
 
   return {

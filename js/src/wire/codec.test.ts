@@ -1,5 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { base64ToBytes, decodeAnyArray, decodeArray, decodeIndices, encodeInt32, toBytes } from "./codec";
+import { sameIndices } from "../selection";
+import {
+  base64ToBytes,
+  decodeAnyArray,
+  decodeArray,
+  decodeFloat32,
+  decodeIndices,
+  encodeInt32,
+  encodeSelection,
+  SELECTION_MASK_ABOVE,
+  SELECTION_MASK_MIN_ROWS,
+  selectionIsBitmask,
+  toBytes,
+} from "./codec";
 
 describe("codec", () => {
   it("respects byteOffset and byteLength of a DataView into a larger buffer", () => {
@@ -62,5 +75,56 @@ describe("codec", () => {
     const numbers = decodeAnyArray({ buffer: new DataView(f.buffer), dtype: "float64", shape: [2] }).data;
     expect(numbers).toBeInstanceOf(Float64Array);
     expect(Array.from(numbers as Float64Array)).toEqual([0.1, 2 ** 53]);
+  });
+
+  it("encodes a large selection as a bitmask of n bits, Python's bytes, and decodes it exactly", () => {
+    // Every second row of 100,000: np.packbits(mask, bitorder="little") starts b"UU" (0x55).
+    const even = encodeSelection(
+      Int32Array.from({ length: 50_000 }, (_, i) => 2 * i),
+      100_000,
+    );
+    expect(even).toMatchObject({ dtype: "uint8", shape: [12_500], encoding: "bitmask", n: 100_000 });
+    expect(Array.from(toBytes(even.buffer).subarray(0, 2))).toEqual([0x55, 0x55]);
+    for (const n of [1, 7, 8, 9, 33, 1000, 16_385, 524_289, 1_000_003]) {
+      const share = Math.floor(n / SELECTION_MASK_ABOVE);
+      const least = SELECTION_MASK_MIN_ROWS;
+      for (const k of new Set([0, 1, share, share + 1, least, least + 1, n >> 1, n])) {
+        if (k > n) continue;
+        // k rows spread over [0, n), the last row included when k > 0.
+        const rows = Int32Array.from({ length: k }, (_, i) => n - 1 - Math.floor((i * n) / k)).reverse();
+        const encoded = encodeSelection(rows, n);
+        const bitmask = k > least && k * SELECTION_MASK_ABOVE > n;
+        expect(selectionIsBitmask(k, n)).toBe(bitmask);
+        expect(encoded.encoding === "bitmask").toBe(bitmask);
+        if (bitmask) expect(encoded.shape).toEqual([(n + 7) >> 3]);
+        else expect(encoded.dtype).toBe("int32");
+        // (toEqual walks a million elements slowly)
+        expect(sameIndices(decodeIndices(encoded), rows)).toBe(true);
+      }
+    }
+  });
+
+  it("ignores padding bits past n and rejects a bitmask of the wrong size", () => {
+    const bits = Uint8Array.of(0xff);
+    expect(Array.from(decodeIndices({ buffer: bits, dtype: "uint8", shape: [1], encoding: "bitmask", n: 3 }))).toEqual([
+      0, 1, 2,
+    ]);
+    expect(() => decodeIndices({ buffer: bits, dtype: "uint8", shape: [1], encoding: "bitmask", n: 9 })).toThrow(
+      /9 bits is 2 uint8 bytes/,
+    );
+  });
+
+  it("decodes quantized positions (uint16 codes per column) to their float32 values", () => {
+    const codes = Uint16Array.from([0, 0, 65_535, 65_535, 32_768, 1]);
+    const lo = [-10, 2];
+    const step = [20 / 65_535, 0.5];
+    const out = decodeFloat32({ buffer: new DataView(codes.buffer), dtype: "uint16", shape: [3, 2], lo, step });
+    expect(out).toBeInstanceOf(Float32Array);
+    const expected = [-10, 2, 10, 2 + 65_535 * 0.5, -10 + 32_768 * step[0], 2.5];
+    expected.forEach((v, i) => {
+      expect(out[i]).toBeCloseTo(v, 4);
+    });
+    const plain = Float32Array.from([1.5, -2]);
+    expect(decodeFloat32({ buffer: new DataView(plain.buffer), dtype: "float32", shape: [1, 2] })).toEqual(plain);
   });
 });

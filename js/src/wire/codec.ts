@@ -25,6 +25,9 @@ export interface EncodedArray {
   buffer: DataView | ArrayBuffer | ArrayBufferView | string;
   dtype: DType;
   shape: number[];
+  /** Quantized positions (Python's quantized_to_json): value = lo[j] + code * step[j], per column j. */
+  lo?: number[];
+  step?: number[];
 }
 
 interface NDArray<T extends TypedArray | BigArray = TypedArray> {
@@ -96,9 +99,19 @@ export function decodeAnyArray(encoded: EncodedArray): NDArray<TypedArray | BigA
   return Big ? view<BigArray>(encoded, Big) : decodeArray(encoded);
 }
 
-/** Decode and require a given dtype family (e.g. float32 coordinates). */
+/** Decode and require a given dtype family (e.g. float32 coordinates); quantized codes become their values. */
 export function decodeFloat32(encoded: EncodedArray): Float32Array {
-  const { data } = decodeArray(encoded);
+  const { data, shape } = decodeArray(encoded);
+  const { lo, step } = encoded;
+  if (lo && step) {
+    const columns = shape.length > 1 ? shape[shape.length - 1] : 1;
+    const out = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const j = i % columns;
+      out[i] = lo[j] + data[i] * step[j];
+    }
+    return out;
+  }
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
@@ -110,11 +123,70 @@ export function encodeInt32(values: ArrayLike<number>): EncodedArray {
   return { buffer: new DataView(data.buffer, data.byteOffset, data.byteLength), dtype: "int32", shape: [data.length] };
 }
 
-/** Accept either an encoded array or a plain list (both are valid selection payloads). */
+/**
+ * A selection above `n / SELECTION_MASK_ABOVE` rows, and above `SELECTION_MASK_MIN_ROWS` (a
+ * 64 kB int32 buffer: smaller messages leave at once anyway), travels as a bitmask of `n`
+ * bits (n / 8 bytes, fewer than its 4 bytes a row as int32): a lasso of half a million rows
+ * is 125 kB instead of 2 MB, which took seconds to leave a page busy redrawing. The same rule
+ * as Python's (src/miwd_widget/widget/traits.py): the kernel's encoding of a selection the
+ * page sent is then identical, and ipywidgets sends nothing back.
+ */
+export const SELECTION_MASK_ABOVE = 32;
+export const SELECTION_MASK_MIN_ROWS = 16_384;
+
+/** Whether a selection of `rows` of `n` models travels as a bitmask. */
+export function selectionIsBitmask(rows: number, n: number): boolean {
+  return rows > SELECTION_MASK_MIN_ROWS && rows * SELECTION_MASK_ABOVE > n;
+}
+
+/** The `selection` trait on the wire: int32 rows, or a little-endian bitmask of `n` bits. */
+export type EncodedSelection = EncodedArray & { encoding?: "bitmask"; n?: number };
+
+/** Encode sorted, unique row positions within [0, n) as the selection trait (see above). */
+export function encodeSelection(rows: Int32Array, n: number): EncodedSelection {
+  if (!selectionIsBitmask(rows.length, n)) return encodeInt32(rows);
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < rows.length; i++) bits[rows[i] >> 3] |= 1 << (rows[i] & 7);
+  return { buffer: new DataView(bits.buffer), dtype: "uint8", shape: [bits.length], encoding: "bitmask", n };
+}
+
+/** The rows (ascending) whose bits are set in the first `n` bits of a little-endian bitmask. */
+function bitmaskRows(bits: Uint8Array, n: number): Int32Array {
+  let count = 0;
+  for (let j = 0; j < bits.length; j++) {
+    let byte = bits[j];
+    while (byte) {
+      byte &= byte - 1;
+      count++;
+    }
+  }
+  const rows = new Int32Array(count);
+  let k = 0;
+  for (let j = 0; j < bits.length; j++) {
+    const byte = bits[j];
+    if (byte === 0) continue;
+    for (let b = 0; b < 8; b++) {
+      const row = (j << 3) + b;
+      if (byte & (1 << b) && row < n) rows[k++] = row;
+    }
+  }
+  return k === count ? rows : rows.slice(0, k);
+}
+
+/** Accept an encoded array, a bitmask selection or a plain list (all valid selection payloads). */
 export function decodeIndices(value: unknown): Int32Array {
   if (value == null) return new Int32Array(0);
   if (Array.isArray(value)) return Int32Array.from(value as number[]);
   if (value instanceof Int32Array) return value;
-  const { data } = decodeArray(value as EncodedArray);
+  const encoded = value as EncodedSelection;
+  if (encoded.encoding === "bitmask") {
+    const n = encoded.n ?? 0;
+    const { data } = decodeArray(encoded);
+    if (!(data instanceof Uint8Array) || data.length !== (n + 7) >> 3) {
+      throw new RangeError(`a bitmask of ${n} bits is ${(n + 7) >> 3} uint8 bytes, got ${data.length}`);
+    }
+    return bitmaskRows(data, n);
+  }
+  const { data } = decodeArray(encoded);
   return data instanceof Int32Array ? data : Int32Array.from(data);
 }

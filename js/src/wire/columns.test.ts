@@ -81,6 +81,40 @@ describe("exact columns from Python's codec", () => {
     expect(formatValue(seed, 64)).toBe("64");
   });
 
+  it("decodes uint8/uint16 integer codes plus their offset to exact int32 values", () => {
+    const cases: [Uint8Array | Uint16Array, string, number | undefined, number[]][] = [
+      [Uint8Array.from([0, 224, 32]), "uint8", 32, [32, 256, 64]],
+      [Uint8Array.from([0, 255]), "uint8", undefined, [0, 255]],
+      [Uint8Array.from([0, 200]), "uint8", -100, [-100, 100]],
+      [Uint16Array.from([0, 65_535]), "uint16", undefined, [0, 65_535]],
+      [Uint16Array.from([0, 60_000]), "uint16", -40_000, [-40_000, 20_000]],
+      [Uint16Array.from([0, 65_535]), "uint16", 2 ** 31 - 1 - 65_535, [2 ** 31 - 1 - 65_535, 2 ** 31 - 1]],
+    ];
+    for (const [codes, dtype, offset, expected] of cases) {
+      const column = decodeColumns({
+        n: { kind: "numeric", values: wire(codes, dtype), offset, min: 0, max: 1, log: false, integer: true },
+      }).get("n");
+      if (column?.kind !== "numeric") throw new Error("numeric expected");
+      expect(column.values).toBeInstanceOf(Int32Array);
+      expect(Array.from(column.values)).toEqual(expected);
+      expect(cellText(column, expected.length - 1)).toBe(String(expected.at(-1)));
+    }
+    const withMissing = decodeColumns({
+      b: {
+        kind: "numeric",
+        values: wire(Uint8Array.from([0, 0, 224]), "uint8"),
+        offset: 32,
+        missing: wire(Uint8Array.from([0, 1, 0]), "uint8"),
+        min: 32,
+        max: 256,
+        log: false,
+        integer: true,
+      },
+    }).get("b");
+    if (withMissing?.kind !== "numeric") throw new Error("numeric expected");
+    expect(Array.from(withMissing.values)).toEqual([32, Number.NaN, 256]);
+  });
+
   it("turns an int32 missing mask into NaN and shows 'missing'", () => {
     const columns = decodeColumns({
       epochs: {

@@ -3,7 +3,8 @@
  * dictionary-encoded categorical, or text (one label per row, only shown in the tooltip).
  * Many labels travel packed: one UTF-8 buffer, NUL-separated (`PackedLabels`).
  *
- * Numbers: floats as float32; integers exactly: int32, float64 (up to 2^53) or int64/uint64,
+ * Numbers: floats as float32; integers exactly: uint8/uint16 codes plus an `offset` (decoded
+ * to int32), int32, float64 (up to 2^53) or int64/uint64,
  * whose exact values are kept as BigInts for text while `values` holds the nearest doubles
  * for drawing. Datetimes are numeric columns of epoch milliseconds with a `time` zone, so
  * every view that draws numbers draws them; only their text differs. Missing values are NaN
@@ -71,6 +72,8 @@ export interface EncodedColumn {
   max?: number;
   log?: boolean;
   integer?: boolean;
+  /** numeric uint8/uint16 integer codes: the value of code 0 (absent: 0). */
+  offset?: number;
   /** numeric: a uint8 mask of missing rows; categorical: the missing code. */
   missing?: EncodedArray | number;
   /** datetime: IANA time zone, null for naive times. */
@@ -101,6 +104,12 @@ function timeZoneOf(tz: string | null | undefined): string {
 function decodeNumbers(encoded: EncodedColumn): Pick<NumericColumn, "values" | "exact"> {
   const { data } = decodeAnyArray(encoded.values as EncodedArray);
   const mask = typeof encoded.missing === "object" ? decodeArray(encoded.missing).data : null;
+  if (data instanceof Uint8Array || data instanceof Uint16Array) {
+    // Narrow integer codes counted from `offset`: the views get int32 values as before.
+    const offset = encoded.offset ?? 0;
+    if (mask) return { values: Float64Array.from(data, (v, i) => (mask[i] ? Number.NaN : v + offset)) };
+    return { values: Int32Array.from(data, (v) => v + offset) };
+  }
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
     const values = Float64Array.from(data, (v, i) => (mask?.[i] ? Number.NaN : Number(v)));
     return { values, exact: data };

@@ -7,7 +7,7 @@ import type { AnyModel } from "@anywidget/types";
 import type { EncodedNeighbors } from "../draw/neighbors";
 import type { EncodedPaths } from "../draw/paths";
 import type { EncodedClusters } from "../views/clusters";
-import type { EncodedArray } from "./codec";
+import type { EncodedArray, EncodedSelection } from "./codec";
 import type { EncodedColumn } from "./columns";
 
 /** `Atlas._located`: markers of located models, `{}` when there are none. */
@@ -27,8 +27,8 @@ export type AtlasTraits = {
   color: string;
   axes: string[];
   tooltip_columns: string[];
-  /** int32 row positions; a plain list is accepted too. */
-  selection: EncodedArray | number[];
+  /** Row positions: int32, or a bitmask above n / 32 rows; a plain list is accepted too. */
+  selection: EncodedSelection | number[];
   S: number;
   B: number;
   value_range: [number, number] | null;

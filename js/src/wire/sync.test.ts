@@ -90,4 +90,50 @@ describe("selection sync", () => {
     vi.advanceTimersByTime(100);
     expect(Array.from(decodeIndices(model.get("selection")))).toEqual([1]);
   });
+
+  it("saves a large selection as a bitmask, and reads one back", () => {
+    vi.useFakeTimers();
+    const n = 100_000;
+    const model = new LocalModel({ ...state(), n }, null);
+    const store = new SelectionStore(n);
+    const stop = syncSelection(model, store);
+    const rows = Int32Array.from({ length: 20_000 }, (_, i) => 5 * i);
+    store.set(rows, "lasso"); // 20,000 of 100,000: above n / 32 and 16,384 rows
+    const saved = model.get("selection") as { encoding?: string; shape: number[] };
+    expect(saved.encoding).toBe("bitmask");
+    expect(saved.shape).toEqual([12_500]);
+    expect(decodeIndices(saved)).toEqual(rows);
+    store.set([5], "lasso"); // one row: int32
+    vi.advanceTimersByTime(100);
+    expect((model.get("selection") as { dtype: string }).dtype).toBe("int32");
+    const bits = new Uint8Array(12_500);
+    bits[12_499] = 0x80;
+    model.set("selection", {
+      buffer: new DataView(bits.buffer),
+      dtype: "uint8",
+      shape: [12_500],
+      encoding: "bitmask",
+      n,
+    });
+    expect(Array.from(store.get())).toEqual([n - 1]);
+    stop();
+  });
+
+  it("takes its own saved value's change as an echo, and a new value from Python as a change", () => {
+    vi.useFakeTimers();
+    const model = new LocalModel(state(), null);
+    const store = new SelectionStore(10);
+    const stop = syncSelection(model, store);
+    const sources: string[] = [];
+    store.subscribe((_selection, source) => sources.push(source));
+    store.set([2, 4], "lasso");
+    expect(sources).toEqual(["lasso"]); // the save's own change event changed nothing
+    model.set("selection", [2, 4, 6]); // Python
+    expect(sources).toEqual(["lasso", "model"]);
+    expect(Array.from(store.get())).toEqual([2, 4, 6]);
+    vi.advanceTimersByTime(100);
+    store.set([2, 4], "lasso"); // back to the rows saved before: saved again, not skipped
+    expect(Array.from(decodeIndices(model.get("selection")))).toEqual([2, 4]);
+    stop();
+  });
 });

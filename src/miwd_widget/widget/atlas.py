@@ -27,7 +27,7 @@ from .gallery import answer_request, descriptor_reply, value_range_of
 from .messages import Buffers, ColumnsRequest, DescriptorReply, NeighborsRequest, message_router
 from .overlays import located_json, neighbor_json, neighbors_state, training_paths
 from .standalone import DEFAULT_MAX_DESCRIPTOR_BYTES, atlas_page
-from .traits import AtlasTraits
+from .traits import AtlasTraits, as_selection
 
 __all__ = ["Atlas"]
 
@@ -210,7 +210,7 @@ class Atlas(AtlasTraits):
         >>> atlas.select(lib.metadata.query("optimizer == 'adam'").index)  # doctest: +SKIP
         >>> atlas.select(lib.metadata["lr"] > 1e-3)  # doctest: +SKIP
         """
-        self.selection = as_positions(indices, self.n, "indices").tolist()
+        self.selection = as_selection(indices, self.n, "indices")
         return self
 
     @property
@@ -221,7 +221,7 @@ class Atlas(AtlasTraits):
         --------
         >>> atlas.selected["optimizer"].value_counts()  # doctest: +SKIP
         """
-        return self._library.metadata.iloc[np.asarray(self.selection, dtype=np.int64)]
+        return self._library.metadata.iloc[as_selection(self.selection, self.n).positions()]
 
     def summarize(self) -> Any:
         """``library.summarize`` of the current selection (mean/std descriptors, traits).
