@@ -12,7 +12,9 @@ Usage::
 
     nice .venv/bin/python benchmarks/bench_fuzz.py --cases 2000 --seed 0
 
-Then (``--dask``) library builds on a dask LocalCluster that loses a worker, by outcome.
+Then (``--dask``) library builds on a dask LocalCluster that loses a worker, library files
+under faults (full disk, kills, two writers) and model files truncated while they are read
+(``--truncations``), each by outcome.
 
 Outcomes: code executed, outside read, hang, crash, wrong weights, unnamed error (the five
 bad ones and their cases are listed), clean error, correct.
@@ -36,6 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "fuzz"))
 import fuzz_corpus  # noqa: E402
+import read_faults  # noqa: E402
 import storage_faults  # noqa: E402
 
 
@@ -427,6 +430,30 @@ def dask_worker_lost(files: int = 60, allowed_failures: int = 0, limit: float = 
     return "\n".join(lines)
 
 
+def truncation_report(per_format: int, seed: int) -> None:
+    """Files truncated at random points while this process's children read them, per format
+    (read_faults: each format in its own child process), counted by outcome."""
+    import random
+
+    rng = random.Random(seed)
+    start = time.perf_counter()
+    rows = []
+    for fmt in read_faults.FORMATS:
+        delays = ["open"] + [round(rng.uniform(0.0, 0.15), 4) for _ in range(per_format - 1)]
+        with tempfile.TemporaryDirectory(prefix="miwd-truncations-") as folder:
+            rows += [(fmt, *row) for row in read_faults.truncated_reads(fmt, folder, delays)]
+    seconds = time.perf_counter() - start
+    print(f"files truncated while read: {len(rows)} cases, seed {seed}, {seconds:.0f} s")
+    print("| format | " + " | ".join(read_faults.OUTCOMES) + " |")
+    print("|---|" + "---|" * len(read_faults.OUTCOMES))
+    for fmt in read_faults.FORMATS:
+        counts = collections.Counter(outcome for f, _, outcome, _ in rows if f == fmt)
+        print(f"| {fmt} | " + " | ".join(str(counts[o]) for o in read_faults.OUTCOMES) + " |")
+    for fmt, delay, outcome, message in rows:
+        if outcome in read_faults.BAD:
+            print(f"  BAD {fmt} at {delay}: {outcome}: {message}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
@@ -440,6 +467,12 @@ def main() -> None:
         help="kills per save layout in the library file faults (40; 0: skip them)",
     )
 
+    parser.add_argument(
+        "--truncations",
+        type=int,
+        default=40,
+        help="files truncated while read, per format (40; 0: skip them)",
+    )
     parser.add_argument("--dask", action="store_true", help="dask builds that lose a worker")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -476,6 +509,8 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     if args.storage_kills:
         storage_fault_report(args.storage_kills, args.seed)
+    if args.truncations:
+        truncation_report(args.truncations, args.seed)
 
 
 if __name__ == "__main__":
