@@ -60,6 +60,29 @@ describe("pointsInPolygon", () => {
     expect(expected.length).toBeLessThan(18000); // the star's notches exclude points
   });
 
+  it("equals testing every edge on long, self-crossing lassos and points on band edges", () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (const k of [3, 40, 700, 3000]) {
+      const poly: number[] = [];
+      for (let j = 0; j < k; j++) poly.push(rand() * 2 - 1, rand() * 2 - 1);
+      const n = 5000;
+      const x = new Float32Array(n);
+      const y = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        x[i] = rand() * 2.2 - 1.1;
+        // every fourth point at a vertex's height (edges start, end and meet there)
+        y[i] = i % 4 === 0 ? poly[2 * (i % k) + 1] : rand() * 2.2 - 1.1;
+      }
+      const expected: number[] = [];
+      for (let i = 0; i < n; i++) if (inside(x[i], y[i], poly)) expected.push(i);
+      expect(Array.from(pointsInPolygon(x, y, poly))).toEqual(expected);
+    }
+  });
+
   it("needs three vertices and keeps row 0", () => {
     const x = Float32Array.of(0, 5, 0.2);
     const y = Float32Array.of(0, 5, 0.1);

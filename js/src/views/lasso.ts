@@ -45,6 +45,12 @@ export function polygonArea(polygon: ArrayLike<number>): number {
  * Rows whose (x[i], y[i]) lie inside `polygon` (flat [x0, y0, x1, y1, ...], closed
  * implicitly), in row order: even-odd ray casting, after a bounding-box test.
  *
+ * The edges are first sorted into horizontal bands of the bounding box, so a point is
+ * tested against the few edges that span its band, not all of a long lasso's edges (a
+ * lasso over half of a million points took about 250 ms with every edge). An edge outside
+ * a point's band cannot cross the point's ray, and the crossings' parity does not depend
+ * on their order: the result is the same as testing every edge.
+ *
  * Hand-written: no maintained library tests a million typed-array points against a
  * polygon without first copying them into arrays of pairs.
  */
@@ -63,6 +69,7 @@ export function pointsInPolygon(x: Float32Array, y: Float32Array, polygon: Array
     if (py < ymin) ymin = py;
     if (py > ymax) ymax = py;
   }
+  const bands = edgeBands(polygon, k, ymin, ymax);
   const n = Math.min(x.length, y.length);
   const hits = new Int32Array(n);
   let count = 0;
@@ -70,8 +77,11 @@ export function pointsInPolygon(x: Float32Array, y: Float32Array, polygon: Array
     const px = x[i];
     const py = y[i];
     if (px < xmin || px > xmax || py < ymin || py > ymax) continue;
+    const band = bands.of(py);
     let inside = false;
-    for (let a = 0, b = k - 1; a < k; b = a++) {
+    for (let e = bands.start[band], end = bands.start[band + 1]; e < end; e++) {
+      const a = bands.edges[e];
+      const b = a === 0 ? k - 1 : a - 1;
       const ay = polygon[2 * a + 1];
       const by = polygon[2 * b + 1];
       if (ay > py !== by > py) {
@@ -83,6 +93,32 @@ export function pointsInPolygon(x: Float32Array, y: Float32Array, polygon: Array
     if (inside) hits[count++] = i;
   }
   return hits.slice(0, count);
+}
+
+/** The edges (by end vertex a, from vertex a - 1) that span each horizontal band of
+ * [ymin, ymax], as compressed rows: band j's edges are edges[start[j]..start[j + 1]). */
+function edgeBands(polygon: ArrayLike<number>, k: number, ymin: number, ymax: number) {
+  const n = Math.max(1, Math.min(1024, k));
+  const scale = ymax > ymin ? n / (ymax - ymin) : 0;
+  // floor is monotone, so a y inside an edge's span falls in one of the edge's bands
+  const of = (y: number) => Math.min(n - 1, Math.max(0, Math.floor((y - ymin) * scale)));
+  const start = new Int32Array(n + 1);
+  for (let a = 0; a < k; a++) {
+    const b = a === 0 ? k - 1 : a - 1;
+    const lo = of(Math.min(polygon[2 * a + 1], polygon[2 * b + 1]));
+    const hi = of(Math.max(polygon[2 * a + 1], polygon[2 * b + 1]));
+    for (let j = lo; j <= hi; j++) start[j + 1]++;
+  }
+  for (let j = 0; j < n; j++) start[j + 1] += start[j];
+  const edges = new Int32Array(start[n]);
+  const fill = start.slice(0, n);
+  for (let a = 0; a < k; a++) {
+    const b = a === 0 ? k - 1 : a - 1;
+    const lo = of(Math.min(polygon[2 * a + 1], polygon[2 * b + 1]));
+    const hi = of(Math.max(polygon[2 * a + 1], polygon[2 * b + 1]));
+    for (let j = lo; j <= hi; j++) edges[fill[j]++] = a;
+  }
+  return { of, start, edges };
 }
 
 /** The row nearest to (px, py) within `radius` (data units), or -1. */
