@@ -2,8 +2,9 @@
 
 Worker processes (loky, joblib's process pool) isolate the files they read:
 
-- **A worker that dies costs only its file.** A memory-mapped file truncated while it is
-  read kills its reader with SIGBUS; a native library can crash. Each worker notes, in a
+- **A worker that dies costs only its file.** A native library can crash, the kernel's OOM
+  killer can strike (model files are read in place, never mapped: a file truncated while
+  it is read is an error, not SIGBUS). Each worker notes, in a
   marker file, which item it is working on; when one dies, the item every running task
   was on becomes a *suspect*, the rest of those tasks is retried on fresh workers, and
   each suspect is then run alone: the one that dies alone is recorded as failed (with the
