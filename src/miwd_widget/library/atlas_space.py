@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,8 @@ __all__ = [
     "representation_label",
     "fit_space",
     "library_space",
+    "refit_space",
+    "with_failed_rows",
 ]
 
 #: The name of the library's own MI-WD descriptors, the default representation.
@@ -404,3 +407,57 @@ def library_space(
     """
     models, labels = _library_models(library, weights, rep.name)
     return fit_space(rep, models, labels, progress)
+
+
+def refit_space(library: Any, record: Mapping[str, Any]) -> AtlasSpace:
+    """The atlas space ``record`` describes, fitted again on the library's weight files (its
+    vectors are not saved with the library); a warning names the files that failed."""
+    try:
+        rep = representation_from_record(record)
+        space, failed = library_space(library, rep)
+    except RepresentationUnavailable as exc:
+        raise RepresentationUnavailable(
+            f"the atlas is laid out on {record.get('name')!r}; its library vectors are "
+            f"not saved with the library and are computed again from the weights: {exc}"
+        ) from exc
+    if failed:
+        warnings.warn(
+            f"{len(failed)} library models could not be read again for "
+            f"{record.get('name')!r} (first: {failed[0][1]}); new models are placed "
+            f"among the others",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return space
+
+
+def with_failed_rows(
+    library: Any,
+    rows: np.ndarray,
+    fitted: np.ndarray,
+    n_neighbors: int,
+    failed: list[tuple[str, str]],
+) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """The (n, 2) atlas: ``fitted`` at ``rows``; the other rows (models that could not be
+    read) placed by their nearest ``rows`` in MI-WD descriptor space. Also the
+    ``(source, error)`` pairs to record, and a warning when there are any."""
+    from ..projection import place
+    from .neighbors import DescriptorIndex
+
+    embedding = np.empty((len(library), 2), np.float32)
+    embedding[rows] = fitted
+    if not failed:
+        return embedding, []
+    others = np.setdiff1d(np.arange(len(library)), rows)
+    index = DescriptorIndex(library.descriptors[rows])
+    neighbor, distance = index.query(library.descriptors[others], n_neighbors)
+    embedding[others] = place(fitted, neighbor, distance, None)
+    note = "; placed in the atlas by its MI-WD neighbours"
+    warnings.warn(
+        f"{len(failed)} of {len(library)} models could not be read for the representation "
+        f"(first: {failed[0][1]}); they are placed by their MI-WD neighbours and listed in "
+        f"library.errors",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return embedding, [(source, error + note) for source, error in failed]

@@ -9,7 +9,6 @@ saves and loads them, :mod:`.summary` and :mod:`.compare` describe selections an
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,11 +23,11 @@ from . import builders, storage
 from .atlas_space import (
     LIBRARY_MIWD,
     AtlasSpace,
-    RepresentationUnavailable,
     library_space,
-    representation_from_record,
+    refit_space,
     resolve_representation,
     stored_record,
+    with_failed_rows,
 )
 from .build import errors_frame
 from .clusters import named_clusters
@@ -369,52 +368,18 @@ class ModelLibrary(LibraryConstructors, NearestModels):
         params: dict[str, Any],
         failed: list[tuple[str, str]],
     ) -> np.ndarray:
-        """The (n, 2) atlas: ``fitted`` at ``rows``; the other rows (models that could not be
-        read) placed by their nearest ``rows`` in MI-WD descriptor space, recorded in errors."""
-        from ..projection import place
-
-        embedding = np.empty((len(self), 2), np.float32)
-        embedding[rows] = fitted
-        if not failed:
-            return embedding
-        others = np.setdiff1d(np.arange(len(self)), rows)
-        index = DescriptorIndex(self.descriptors[rows])
-        neighbor, distance = index.query(self.descriptors[others], int(params["n_neighbors"]))
-        embedding[others] = place(fitted, neighbor, distance, None)
-        note = "; placed in the atlas by its MI-WD neighbours"
-        errors = pd.concat([self.errors, errors_frame((s, e + note) for s, e in failed)])
-        self.errors = errors.drop_duplicates(ignore_index=True)
-        warnings.warn(
-            f"{len(failed)} of {len(self)} models could not be read for the representation "
-            f"(first: {failed[0][1]}); they are placed by their MI-WD neighbours and listed in "
-            f"library.errors",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        embedding, placed = with_failed_rows(self, rows, fitted, int(params["n_neighbors"]), failed)
+        if placed:
+            self.errors = pd.concat([self.errors, errors_frame(placed)]).drop_duplicates(
+                ignore_index=True
+            )
         return embedding
 
     def _atlas_space(self) -> AtlasSpace:
         """The atlas' representation (not MI-WD): from :meth:`project`, or after a load
         fitted again on the library's weight files with the recorded parameters."""
         if self._space is None:
-            record = self._atlas_record()
-            try:
-                rep = representation_from_record(record)
-                space, failed = library_space(self, rep)
-            except RepresentationUnavailable as exc:
-                raise RepresentationUnavailable(
-                    f"the atlas is laid out on {record.get('name')!r}; its library vectors are "
-                    f"not saved with the library and are computed again from the weights: {exc}"
-                ) from exc
-            if failed:
-                warnings.warn(
-                    f"{len(failed)} library models could not be read again for "
-                    f"{record.get('name')!r} (first: {failed[0][1]}); new models are placed "
-                    f"among the others",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-            self._space = space
+            self._space = refit_space(self, self._atlas_record())
         return self._space
 
     @property
