@@ -63,6 +63,7 @@ results: setup
 	$(PY) scripts/reproduce_results.py $(ZOOS)/main --out docs/results --figure4 --by dataset \
 	  optimizer activation initialization filter_size depth_conv depth_fc width_conv width_fc
 	$(PY) scripts/accuracy_probe.py $(ZOOS)/main --out docs/results/accuracy
+	$(PY) scripts/layer_quintiles_probe.py $(ZOOS)/main --out docs/results/layer_quintiles
 
 bench: setup
 	$(PY) benchmarks/bench_descriptors.py
