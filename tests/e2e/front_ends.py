@@ -331,6 +331,19 @@ def gallery_rows(app: AppPage, k: int) -> list[int]:
     return sorted(int(items.nth(i).get_attribute("data-index")) for i in range(k))
 
 
+def gallery_rows_within(app: AppPage, k: int, allowed: list[int], what: str) -> list[int]:
+    """Wait until the gallery's ``k`` painted tiles all show ``allowed`` rows: the gallery asks
+    the kernel for a new selection's descriptors, so the previous tiles stay until the reply."""
+    deadline = time.monotonic() + 30
+    while True:
+        shown = gallery_rows(app, k)
+        if set(shown) <= set(allowed):
+            return shown
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gallery shows rows {what}: {shown}")
+        time.sleep(0.2)
+
+
 def check_renders(app: AppPage, truth: DemoTruth) -> None:
     """The Atlas is drawn: points on the canvas, the count, and gallery tiles."""
     canvas = app.page.locator(SCATTER_CANVAS)
@@ -363,8 +376,7 @@ def check_lasso_reaches_python(app: AppPage, truth: DemoTruth) -> list[int]:
     page.locator(COUNT).filter(has_text=f"{len(expected)} of {truth.n:,} selected").wait_for(
         timeout=10_000
     )
-    shown = gallery_rows(app, min(12, len(expected)))
-    assert set(shown) <= set(expected.tolist()), f"gallery shows rows outside the lasso: {shown}"
+    gallery_rows_within(app, min(12, len(expected)), expected.tolist(), "outside the lasso")
     toggle.click()  # lasso mode off again
     return expected.tolist()
 
@@ -374,5 +386,4 @@ def check_python_select_reaches_page(app: AppPage, truth: DemoTruth) -> None:
     app.page.get_by_role("button", name=SELECT_BEST).click()
     app.page.locator(COUNT).filter(has_text=f"20 of {truth.n:,} selected").wait_for(timeout=20_000)
     wait_python_line(app, truth.best.tolist(), truth)
-    shown = gallery_rows(app, 12)
-    assert set(shown) <= set(truth.best.tolist()), f"gallery shows rows not selected: {shown}"
+    gallery_rows_within(app, 12, truth.best.tolist(), "not selected")
