@@ -29,7 +29,7 @@ from numba import njit
 
 from .._progress import progress as progress_bar
 from ..weights import WeightSource
-from ..weights.dtypes import pattern_bits, pattern_view, to_float32
+from ..weights.dtypes import is_narrow, pattern_bits, pattern_view, to_float32
 from .config import DescriptorConfig, DescriptorError
 from .window_counts import counts_histogram, float32_buckets, raise_nonfinite
 
@@ -336,8 +336,8 @@ def _blocks(ws: WeightSource, narrow: bool, wide: bool) -> list[tuple[int, int, 
     out = []
     offset = 0
     for i, t in enumerate(ws.tensors):
-        is_narrow = t.patterns is not None
-        if (narrow and is_narrow) or (wide and not is_narrow):
+        narrow_tensor = is_narrow(t.dtype)
+        if (narrow and narrow_tensor) or (wide and not narrow_tensor):
             for a in range(0, t.size, BLOCK_ELEMS):
                 out.append((i, a, min(a + BLOCK_ELEMS, t.size), offset + a))
         offset += t.size
@@ -408,7 +408,7 @@ def scan_source(
                 return
             i, a, b, g = blocks[j]
             t = ws.tensors[i]
-            narrow = t.patterns is not None
+            narrow = is_narrow(t.dtype)
             if narrow and not direct:
                 table, filled, totals = state.table(t.dtype, g, b - a)
             elif t.data.dtype == np.float32 and not direct:
@@ -522,7 +522,7 @@ def describe_source(
     check_describable(ws, config.S)
     if isinstance(scan, CompactScan):
         scan = scan.expand()
-    has_wide = any(t.patterns is None for t in ws.tensors)
+    has_wide = not all(is_narrow(t.dtype) for t in ws.tensors)
     small = scan is None and ws.n <= DIRECT_MAX_ELEMS  # binned value by value, all of it
     fresh = scan_source(
         ws,
