@@ -84,8 +84,9 @@ def _bin_run(x, a, b, lo, hi, norm, edges, nbins, clip, rows):
     """
     nonfinite = 0
     last = nbins - 1
-    for i in range(a, b):
-        v = np.float64(x[i])
+    run = x[a:b]  # indices from 0: numba then drops its negative-index check (_count_patterns)
+    for i in range(run.shape[0]):
+        v = np.float64(run[i])
         if v >= lo and v <= hi:
             if norm != np.inf:
                 k = int((v - lo) * norm)
@@ -97,11 +98,11 @@ def _bin_run(x, a, b, lo, hi, norm, edges, nbins, clip, rows):
                 k -= 1
             elif k < last and v >= edges[k + 1]:
                 k += 1
-            rows[i & 3, k] += 1
+            rows[(a + i) & 3, k] += 1
         elif v != v or v == np.inf or v == -np.inf:
             nonfinite += 1
         elif clip:
-            rows[i & 3, 0 if v < lo else last] += 1
+            rows[(a + i) & 3, 0 if v < lo else last] += 1
     return nonfinite
 
 
@@ -151,8 +152,11 @@ def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
         s, end = _window_of(g, stop, n_total, n_windows)
         _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
-        for i in range(g - offset, end - offset):
-            table[p[i]] += 1
+        # A slice indexed from 0, not p[g - offset + ...]: numba proves the index
+        # non-negative and drops its wraparound check, 1.4x faster (docs/benchmarks.md).
+        run = p[g - offset : end - offset]
+        for i in range(run.shape[0]):
+            table[run[i]] += 1
         g = end
 
 
@@ -167,8 +171,9 @@ def _count_bytes(p, offset, n_total, n_windows, tables, filled, totals):
         s, end = _window_of(g, stop, n_total, n_windows)
         _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
-        for i in range(g - offset, end - offset):
-            table[((i & 3) << 8) + p[i]] += 1
+        run = p[g - offset : end - offset]  # indexed from 0, as in _count_patterns
+        for i in range(run.shape[0]):
+            table[((i & 3) << 8) + run[i]] += 1
         g = end
 
 
@@ -193,16 +198,18 @@ def _count_float32(
         _make_room(s, end - g, tables, filled, totals)
         table = tables[s]
         window_slots = slots[s]
-        for i in range(g - offset, end - offset):
-            key = bits[i] >> 16
+        a = g - offset
+        run_bits, run = bits[a : end - offset], x[a : end - offset]  # from 0: _count_patterns
+        for i in range(run.shape[0]):
+            key = run_bits[i] >> 16
             k = kind[key]
             if k == 0:
                 table[key] += 1
             elif k == 1:
-                slot = above[key] if x[i] >= threshold[key] else below[key]
+                slot = above[key] if run[i] >= threshold[key] else below[key]
                 window_slots[i & 3, slot] += 1
             else:
-                bad[s] += _bin_run(x, i, i + 1, lo, hi, norm, edges, nbins, clip, rows[s])
+                bad[s] += _bin_run(run, i, i + 1, lo, hi, norm, edges, nbins, clip, rows[s])
         g = end
 
 
