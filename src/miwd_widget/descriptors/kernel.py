@@ -42,7 +42,6 @@ __all__ = [
     "accumulate_windows",
     "kernel_threads",
     "WindowScan",
-    "CompactScan",
     "BLOCK_ELEMS",
     "READ_BYTES",
     "DIRECT_MAX_ELEMS",
@@ -237,49 +236,32 @@ class WindowScan:
     Attributes
     ----------
     patterns : dict
-        Narrow float dtype name -> (S, 2**bits) int64 bit-pattern counts per window.
+        Narrow float dtype name -> ``(used, counts)``: the sorted bit patterns that occur
+        (uint32, a bfloat16 model of normal weights uses a tenth of them) and their
+        (S, len(used)) counts per window (int64, or uint32 once :meth:`compact`).
     binned : numpy.ndarray or None
         (S, B) int64 histogram counts of the float32/float64 tensors (None if not binned).
     nonfinite : numpy.ndarray or None
         (S,) int64 NaN/Inf counts of the binned tensors.
     """
 
-    patterns: dict[str, np.ndarray] = field(default_factory=dict)
+    patterns: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     binned: np.ndarray | None = None
     nonfinite: np.ndarray | None = None
-
-    def compact(self) -> CompactScan:
-        """The pattern counts without the patterns that never occur (a bfloat16 model of
-        normal weights uses a third of them), to keep between passes or send between
-        processes; the binned counts are not kept."""
-        kept = {}
-        for dtype, counts in self.patterns.items():
-            used = np.flatnonzero(counts.any(axis=0))
-            narrow = counts[:, used]
-            if narrow.size and narrow.max() <= np.iinfo(np.uint32).max:
-                narrow = narrow.astype(np.uint32)
-            kept[dtype] = (used.astype(np.uint32), narrow)
-        return CompactScan(kept)
-
-
-@dataclass
-class CompactScan:
-    """:class:`WindowScan` pattern counts, only of the patterns that occur."""
-
-    patterns: dict[str, tuple[np.ndarray, np.ndarray]]
 
     @property
     def nbytes(self) -> int:
         return sum(u.nbytes + c.nbytes for u, c in self.patterns.values())
 
-    def expand(self) -> WindowScan:
-        """The full :class:`WindowScan` pattern tables again."""
-        scan = WindowScan()
+    def compact(self) -> WindowScan:
+        """The pattern counts alone, in uint32 where they fit: to keep between passes or
+        send between processes (the binned counts belong to one range and are dropped)."""
+        kept = {}
         for dtype, (used, counts) in self.patterns.items():
-            full = np.zeros((counts.shape[0], 1 << pattern_bits(dtype)), np.int64)
-            full[:, used] = counts
-            scan.patterns[dtype] = full
-        return scan
+            if counts.size and counts.max() <= np.iinfo(np.uint32).max:
+                counts = counts.astype(np.uint32)
+            kept[dtype] = (used, counts)
+        return WindowScan(kept)
 
 
 class _ThreadState:
@@ -326,13 +308,25 @@ class _ThreadState:
                 totals = entry[2] = np.zeros(table.shape, np.int64)
         return table, filled, _NO_TOTALS if totals is None else totals
 
-    def totals(self, dtype: str) -> np.ndarray:
-        """The int64 counts of ``dtype``'s table (8-bit copies added)."""
+    def _copies(self, counts: np.ndarray) -> np.ndarray:
+        """(S, copies, P) view of a table (8-bit tables hold four copies side by side)."""
+        return counts.reshape(self.S, 4 if counts.shape[1] == 4 * 256 else 1, -1)
+
+    def occurring(self, dtype: str) -> np.ndarray:
+        """(P,) bool: the patterns of ``dtype`` this thread counted at least once."""
         table, _, totals = self.tables[dtype]
-        total = table.astype(np.int64) if totals is None else totals + table
-        if total.shape[1] == 4 * 256:
-            total = total.reshape(self.S, 4, 256).sum(axis=1)
-        return total
+        seen = self._copies(table).any(axis=(0, 1))
+        return seen if totals is None else seen | self._copies(totals).any(axis=(0, 1))
+
+    def counts(self, dtype: str, used: np.ndarray) -> np.ndarray:
+        """(S, len(used)) int64 counts of the patterns ``used`` (copies added): only the
+        patterns that occur are copied out of the (S, 65,536) tables."""
+        table, _, totals = self.tables[dtype]
+        out = np.zeros((self.S, used.shape[0]), np.int64)
+        for counts in (table, totals):
+            if counts is not None:
+                out += self._copies(counts)[:, :, used].sum(axis=1, dtype=np.int64)
+        return out
 
 
 _NO_TOTALS = np.zeros((1, 1), np.int64)
@@ -383,9 +377,9 @@ def scan_source(
     >>> import ml_dtypes
     >>> from miwd_widget.weights import open_weights
     >>> ws = open_weights(np.array([1.0, 1.0, 2.0], ml_dtypes.bfloat16))
-    >>> scan = scan_source(ws, S=1)
-    >>> int(scan.patterns["bfloat16"][0, 0x3F80]), int(scan.patterns["bfloat16"][0, 0x4000])
-    (2, 1)
+    >>> used, counts = scan_source(ws, S=1).patterns["bfloat16"]
+    >>> [hex(p) for p in used], counts.tolist()  # bfloat16 1.0 and 2.0
+    (['0x3f80', '0x4000'], [[2, 1]])
     """
     n_total = ws.n
     # A small model given a range is binned value by value, 16-/8-bit tensors included.
@@ -470,12 +464,12 @@ def scan_source(
                         st.binned += hist
                         st.nonfinite += bad
                 st.binned += st.rows.sum(axis=1) + st.slots.sum(axis=1)[:, 1:-1]
-                continue
-            total = st.totals(dtype)
-            if dtype in scan.patterns:
-                scan.patterns[dtype] += total
-            else:
-                scan.patterns[dtype] = total
+    narrow_dtypes = {d for st in states for d in st.tables if d != "float32"}
+    for dtype in sorted(narrow_dtypes):
+        counted = [st for st in states if dtype in st.tables]
+        used = np.flatnonzero(np.logical_or.reduce([st.occurring(dtype) for st in counted]))
+        used = used.astype(np.uint32)
+        scan.patterns[dtype] = (used, sum(st.counts(dtype, used) for st in counted))
     if bin_config is not None:
         scan.binned = sum(st.binned for st in states[1:]) + states[0].binned
         scan.nonfinite = sum(st.nonfinite for st in states[1:]) + states[0].nonfinite
@@ -509,7 +503,7 @@ def describe_source(
     config: DescriptorConfig,
     threads: int | None = None,
     *,
-    scan: WindowScan | CompactScan | None = None,
+    scan: WindowScan | None = None,
     progress: bool | None = None,
 ) -> np.ndarray:
     """The (S, B) float32 descriptor of one opened model on a resolved ``config``.
@@ -527,8 +521,6 @@ def describe_source(
     [[1.0, 0.0], [0.0, 1.0]]
     """
     check_describable(ws, config.S)
-    if isinstance(scan, CompactScan):
-        scan = scan.expand()
     has_wide = not all(is_narrow(t.dtype) for t in ws.tensors)
     small = scan is None and ws.n <= DIRECT_MAX_ELEMS  # binned value by value, all of it
     fresh = scan_source(
@@ -547,27 +539,22 @@ def describe_source(
     return descriptor
 
 
-def descriptor_from_scan(
-    scan: WindowScan | CompactScan, config: DescriptorConfig
-) -> np.ndarray | None:
+def descriptor_from_scan(scan: WindowScan, config: DescriptorConfig) -> np.ndarray | None:
     """The (S, B) float32 descriptor from a complete scan of a model on a resolved config;
     None if the model holds NaN/Inf and ``config.nan_policy`` is ``"raise"`` (the caller
     names them: :func:`~.window_counts.raise_nonfinite`).
 
     Examples
     --------
-    >>> counts = np.zeros((1, 256), np.int64)
-    >>> counts[0, [0x38, 0xB8]] = [3, 1]  # float8_e4m3fn 1.0 and -1.0
-    >>> d = descriptor_from_scan(WindowScan({"float8_e4m3fn": counts}), DescriptorConfig(1, 2, (-1, 1)))
-    >>> d.tolist()
+    >>> used = np.array([0x38, 0xB8], np.uint32)  # float8_e4m3fn 1.0 and -1.0
+    >>> scan = WindowScan({"float8_e4m3fn": (used, np.array([[3, 1]]))})
+    >>> descriptor_from_scan(scan, DescriptorConfig(1, 2, (-1, 1))).tolist()
     [[0.25, 0.75]]
     """
-    if isinstance(scan, CompactScan):
-        scan = scan.expand()
     counts = np.zeros((config.S, config.B), np.int64)
     nonfinite = np.zeros(config.S, np.int64)
-    for dtype, table in scan.patterns.items():
-        hist, bad = counts_histogram(table, dtype, config)
+    for dtype, (used, table) in scan.patterns.items():
+        hist, bad = counts_histogram(table, dtype, config, used)
         counts += hist
         nonfinite += bad
     if scan.binned is not None:

@@ -40,7 +40,7 @@ from .config import (
 )
 
 if TYPE_CHECKING:
-    from .kernel import CompactScan
+    from .kernel import WindowScan
 
 __all__ = [
     "WeightCounts",
@@ -192,7 +192,7 @@ def range_summary(
     max_samples: int = AUTO_RANGE_SAMPLES,
     threads: int | None = None,
     progress: bool | None = None,
-) -> tuple[np.ndarray | WeightCounts, CompactScan | None]:
+) -> tuple[np.ndarray | WeightCounts, WindowScan | None]:
     """What the ``"auto"`` range takes of one model among ``n_models``, and the window
     counts that pass kept (None if the descriptor needs a pass of its own).
 
@@ -219,7 +219,7 @@ def range_summary(
             np.concatenate([np.concatenate(list(t.chunks())) for t in ws.tensors])
         ), None
     scan = scan_source(ws, config.S, threads=threads, progress=progress)
-    parts = [WeightCounts(*pattern_multiset(c, d)) for d, c in scan.patterns.items()]
+    parts = [WeightCounts(*pattern_multiset(c, d, u)) for d, (u, c) in scan.patterns.items()]
     if wide_n:
         wide = [t for t in ws.tensors if t.patterns is None]
         parts.append(
@@ -490,13 +490,13 @@ def pooled_range(
     max_samples: int = AUTO_RANGE_SAMPLES,
     keep_bytes: int = KEEP_SCAN_BYTES,
     progress: bool | None = None,
-) -> tuple[tuple[float, float], dict[int, CompactScan]]:
+) -> tuple[tuple[float, float], dict[int, WindowScan]]:
     """The pooled ``"auto"`` range of ``opened`` (all of them, one vote each), and the
     window counts its pass kept, by index, while they fit ``keep_bytes``."""
     if sum(ws.n for ws in opened) == 0:
         raise DescriptorError("value_range='auto': the models have no floating-point weights")
     samples: list[np.ndarray | WeightCounts] = []
-    scans: dict[int, CompactScan] = {}
+    scans: dict[int, WindowScan] = {}
     kept_bytes = 0
     for i, ws in enumerate(opened):
         summary, scan = range_summary(ws, config, len(opened), max_samples, progress=progress)

@@ -173,10 +173,11 @@ def float32_buckets(lo: float, hi: float, nbins: int, clip: bool) -> Float32Buck
 
 
 def counts_histogram(
-    counts: np.ndarray, dtype: str, config: DescriptorConfig
+    counts: np.ndarray, dtype: str, config: DescriptorConfig, used: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(S, B) int64 histogram counts and (S,) NaN/Inf counts from (S, P) pattern counts
-    (any integer dtype; P may hold several copies of the table side by side).
+    (any integer dtype; P may hold several copies of the table side by side), or from
+    the counts of the patterns ``used`` alone ((S, len(used))).
 
     Examples
     --------
@@ -191,7 +192,9 @@ def counts_histogram(
         bins = float32_buckets(lo, hi, config.B, config.clip).counted
     else:
         bins = pattern_bins(dtype, lo, hi, config.B, config.clip)
-    if counts.shape[1] != bins.shape[0]:  # copies of a table side by side (8-bit floats)
+    if used is not None:
+        bins = bins[used]
+    elif counts.shape[1] != bins.shape[0]:  # copies of a table side by side (8-bit floats)
         bins = np.tile(bins, counts.shape[1] // bins.shape[0])
     # One window at a time, so no copy of the whole table is made; bincount's float64
     # sums of integer counts are exact below 2**53.
@@ -219,11 +222,14 @@ def _finite_order(dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, values[new], np.cumsum(new) - 1
 
 
-def pattern_multiset(counts: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+def pattern_multiset(
+    counts: np.ndarray, dtype: str, used: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """A model's finite weights from its pattern counts: sorted distinct float64 values and
     how often each occurs (values that never occur left out).
 
-    ``counts``: (P,) or (S, P) pattern counts (windows are added).
+    ``counts``: (P,) or (S, P) pattern counts (windows are added), or the counts of the
+    patterns ``used`` alone.
 
     Examples
     --------
@@ -233,7 +239,11 @@ def pattern_multiset(counts: np.ndarray, dtype: str) -> tuple[np.ndarray, np.nda
     >>> values.tolist(), n.tolist()
     ([0.0, 1.0], [3, 4])
     """
-    total = counts.sum(axis=0) if counts.ndim == 2 else counts
+    total = counts.sum(axis=0, dtype=np.int64) if counts.ndim == 2 else counts
+    if used is not None:
+        full = np.zeros(decode_table(dtype).shape[0], np.int64)
+        full[used] = total
+        total = full
     order, values, group = _finite_order(dtype)
     per_value = np.zeros(values.shape[0], np.int64)
     np.add.at(per_value, group, np.asarray(total, np.int64)[order])
