@@ -134,6 +134,38 @@ def test_float32_buckets_split_by_one_edge_get_numpys_threshold():
     assert (bin_values(t, lo, hi, B, False) != bin_values(before, lo, hi, B, False)).all()
 
 
+def test_float32_takes_the_split_kernel_unless_a_bucket_holds_two_edges(monkeypatch):
+    # Both float32 kernels are checked against the reference above: bins finer than a
+    # top-16-bit bucket (B=3000 on a range of 0.023) take the value-by-value one.
+    from miwd_widget.descriptors.window_counts import DROPPED, float32_buckets
+
+    called = []
+    for name in ("_count_float32", "_count_float32_split"):
+        original = getattr(kernel, name)
+        monkeypatch.setattr(
+            kernel, name, lambda *a, _f=original, _n=name: (called.append(_n), _f(*a))
+        )
+    monkeypatch.setattr(kernel, "DIRECT_MAX_ELEMS", 0)
+    theta = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
+    for lo, hi, B, expected in [
+        (-1.0, 1.0, 8, "_count_float32_split"),
+        (-0.01, 0.013, 3000, "_count_float32"),
+    ]:
+        buckets = float32_buckets(lo, hi, B, False)
+        assert (buckets.kind == 2).any() == (expected == "_count_float32")
+        called.clear()
+        describe_source(open_weights(theta), DescriptorConfig(S=2, B=B, value_range=(lo, hi)))
+        assert set(called) == {expected}
+    # a bucket split by one edge sends its two entries to the two bins beside that edge
+    buckets = float32_buckets(-0.3, 0.7, 7, False)
+    one = np.flatnonzero(buckets.kind == 1)
+    below, above = buckets.split_bins[2 * one], buckets.split_bins[2 * one + 1]
+    inside = (below >= 0) & (above >= 0)
+    assert (above[inside] == below[inside] + 1).all() and (
+        (below == DROPPED) | (above == DROPPED)
+    ).sum() == 2
+
+
 def test_mixed_dtypes_in_one_model_equal_the_reference():
     rng = np.random.default_rng(1)
     parts = {

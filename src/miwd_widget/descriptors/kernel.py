@@ -212,6 +212,28 @@ def _count_float32(
         g = end
 
 
+@njit(cache=True, nogil=True)
+def _count_float32_split(bits, x, offset, n_total, n_windows, tables, filled, totals, split_at):
+    """Count float32 values ``x`` (``bits``: the same memory as uint32) per window at
+    ``2 * bucket + (value >= split_at[bucket])`` (``tables``: (S, 2 * 65,536)), the
+    bucket being the top 16 bits: one increment per value and no branch, 1.3x faster
+    than :func:`_count_float32` (docs/benchmarks.md). Exact for ranges whose buckets are
+    split by at most one edge (:class:`~.window_counts.Float32Buckets`, ``split_bins``).
+    """
+    g = offset
+    stop = offset + bits.shape[0]
+    while g < stop:
+        s, end = _window_of(g, stop, n_total, n_windows)
+        _make_room(s, end - g, tables, filled, totals)
+        table = tables[s]
+        a = g - offset
+        run_bits, run = bits[a : end - offset], x[a : end - offset]  # from 0: _count_patterns
+        for i in range(run.shape[0]):
+            key = run_bits[i] >> np.uint32(16)
+            table[2 * key + (run[i] >= split_at[key])] += 1
+        g = end
+
+
 def kernel_threads(threads: int | None = None) -> int:
     """Threads the kernels use: ``threads``, else numba's count (honours NUMBA_NUM_THREADS)."""
     return max(1, int(threads) if threads is not None else numba.get_num_threads())
@@ -289,11 +311,15 @@ class _ThreadState:
             self.buffers[dtype] = np.empty(READ_BYTES // dtype.itemsize, dtype)
         return self.buffers[dtype]
 
-    def table(self, dtype: str, g: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(table, filled, totals) of ``dtype`` for a block of n values from theta[g]."""
+    def table(
+        self, dtype: str, g: int, n: int, split: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(table, filled, totals) of ``dtype`` for a block of n values from theta[g]
+        (``split``: float32 counted with the split bit, :func:`_count_float32_split`)."""
         if dtype not in self.tables:
             bits = 16 if dtype == "float32" else pattern_bits(dtype)
-            size = (1 << bits) * (4 if bits == 8 else 1)  # 8-bit: four copies (_count_bytes)
+            # 8-bit: four copies (_count_bytes); float32 split: two entries per bucket
+            size = (1 << bits) * (4 if bits == 8 else 2 if split else 1)
             self.tables[dtype] = [
                 np.zeros((self.S, size), np.uint32),
                 np.zeros(self.S, np.int64),
@@ -387,12 +413,16 @@ def scan_source(
     blocks = _blocks(ws, count_patterns, bin_config is not None)
     nthreads = min(kernel_threads(threads), max(1, len(blocks)))
     states = [_ThreadState(S, n_total, bin_config) for _ in range(nthreads)]
+    split = False
     if bin_config is not None:
         lo, hi = bin_config.range
         edges = histogram_edges(bin_config)
         B, clip = bin_config.B, bin_config.clip
         norm = B / (hi - lo)
         buckets = float32_buckets(lo, hi, B, clip)
+        # no bucket split by two edges (fine bins near the range's ends): one branchless
+        # increment per float32 value; else the kernel that bins those values one by one
+        split = not (buckets.kind == 2).any()
     total_bytes = sum(ws.tensors[i].data.itemsize * (b - a) for i, a, b, _ in blocks)
     show = progress if progress is not None else total_bytes >= PROGRESS_BYTES
     bar = progress_bar(desc=f"MI-WD {ws.name}"[-60:], total=total_bytes, show=show, unit="B")
@@ -413,7 +443,7 @@ def scan_source(
             if narrow and not direct:
                 table, filled, totals = state.table(t.dtype, g, b - a)
             elif t.data.dtype == np.float32 and not direct:
-                table, filled, totals = state.table("float32", g, b - a)
+                table, filled, totals = state.table("float32", g, b - a, split)
             # data read from its file fills the thread's buffer; data in memory is viewed
             buffer = state.buffer(t.data.dtype) if hasattr(t.data, "read_into") else None
             step = READ_BYTES // t.data.dtype.itemsize
@@ -431,6 +461,11 @@ def scan_source(
                     patterns = pattern_view(piece, t.dtype)
                     count = _count_bytes if patterns.itemsize == 1 else _count_patterns
                     count(patterns, at, n_total, S, table, filled, totals)
+                elif piece.dtype == np.float32 and split:
+                    _count_float32_split(
+                        piece.view(np.uint32), piece, at, n_total, S, table, filled, totals,
+                        buckets.split_at,
+                    )  # fmt: skip
                 elif piece.dtype == np.float32:
                     _count_float32(
                         piece.view(np.uint32), piece, at, n_total, S, table, filled, totals,

@@ -244,7 +244,7 @@ def sample_weights(ws: WeightSource, stride: int, phase: int = 0) -> np.ndarray:
     dtype = np.result_type(np.float32, *[t.chunk_dtype for t in ws.tensors])
     out = np.empty(len(range(phase, ws.n, stride)), dtype=dtype)
     pos, finite = 0, True
-    for _, offset, piece in ws.chunks(CHUNK_ELEMS):
+    for _, offset, piece in ws.chunks(CHUNK_ELEMS, reuse=True):  # each piece copied out
         part = piece[(phase - offset) % stride :: stride]
         out[pos : pos + part.shape[0]] = part
         finite = finite and bool(np.isfinite(out[pos : pos + part.shape[0]]).all())

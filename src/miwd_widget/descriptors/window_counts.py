@@ -102,6 +102,14 @@ class Float32Buckets:
     counted : numpy.ndarray
         The bin of each bucket of kind 0 (as :func:`pattern_bins`), :data:`DROPPED` for
         the others (their values are binned apart).
+    split_at : numpy.ndarray
+        float32 per bucket: its ``threshold`` if of kind 1, else +inf. Counting each value
+        at ``2 * bucket + (value >= split_at[bucket])`` bins every value without a branch
+        when no bucket is of kind 2 (:attr:`split_bins`).
+    split_bins : numpy.ndarray
+        The bin (as :func:`pattern_bins`) of each of those 2 * 65,536 entries: a kind-0
+        bucket's bin for both of its entries, ``below``/``above`` for a kind-1 bucket;
+        :data:`DROPPED` for a kind-2 bucket's (binned apart).
     """
 
     kind: np.ndarray
@@ -109,6 +117,8 @@ class Float32Buckets:
     below: np.ndarray
     above: np.ndarray
     counted: np.ndarray
+    split_at: np.ndarray
+    split_bins: np.ndarray
 
 
 def _float32_in_bucket(keys: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -169,7 +179,15 @@ def float32_buckets(lo: float, hi: float, nbins: int, clip: bool) -> Float32Buck
     threshold[k1] = _float32_in_bucket(k1, b)
     below[k1], above[k1] = s_lo, s_hi
     counted = np.where(split, DROPPED, bin_first)
-    return Float32Buckets(kind, threshold, below, above, counted)
+    split_at = np.where(kind == 1, threshold, np.float32(np.inf)).astype(np.float32)
+    # a slot (0 below the range, k + 1 for bin k, B + 1 above) as a bin or DROPPED
+    slot_bin = np.arange(-1, nbins + 1, dtype=np.int64)
+    slot_bin[-1] = DROPPED
+    split_bins = np.repeat(counted, 2)
+    split_bins[2 * k1], split_bins[2 * k1 + 1] = slot_bin[below[k1]], slot_bin[above[k1]]
+    for array in (kind, threshold, below, above, counted, split_at, split_bins):
+        array.flags.writeable = False  # shared by every caller (lru_cache)
+    return Float32Buckets(kind, threshold, below, above, counted, split_at, split_bins)
 
 
 def counts_histogram(
@@ -189,24 +207,28 @@ def counts_histogram(
     """
     lo, hi = config.range
     if dtype == "float32":  # top-16-bit buckets of float32 values (the split ones apart)
-        bins = float32_buckets(lo, hi, config.B, config.clip).counted
+        buckets = float32_buckets(lo, hi, config.B, config.clip)
+        # 2 * 65,536 entries: counted with the split bit (kernel._count_float32_split)
+        bins = buckets.split_bins if counts.shape[1] == 2 << 16 else buckets.counted
     else:
         bins = pattern_bins(dtype, lo, hi, config.B, config.clip)
-    if used is not None:
-        bins = bins[used]
-    elif counts.shape[1] != bins.shape[0]:  # copies of a table side by side (8-bit floats)
-        bins = np.tile(bins, counts.shape[1] // bins.shape[0])
-    # One window at a time, so no copy of the whole table is made; bincount's float64
-    # sums of integer counts are exact below 2**53.
+    if used is None:
+        if counts.shape[1] != bins.shape[0]:  # copies of a table side by side (8-bit floats)
+            bins = np.tile(bins, counts.shape[1] // bins.shape[0])
+        # a model's weights use few of the patterns (a bfloat16 model a tenth): bin those
+        used = np.flatnonzero(counts.any(axis=0))
+        counts = counts[:, used]
+    bins = bins[used]
+    # slot 0: NaN/Inf, k + 1: bin k, B + 1: dropped; each slot's sum of counts is a
+    # difference of running sums over the patterns sorted by slot (integers: exact)
     slot = np.where(bins >= 0, bins + 1, np.where(bins == NONFINITE, 0, config.B + 1))
-    hist = np.zeros((counts.shape[0], config.B), np.int64)
-    bad = np.zeros(counts.shape[0], np.int64)
-    for s, row in enumerate(counts):
-        if not row.any():
-            continue
-        per_slot = np.bincount(slot, weights=row, minlength=config.B + 2)
-        hist[s] = np.rint(per_slot[1 : config.B + 1]).astype(np.int64)
-        bad[s] = int(round(per_slot[0]))
+    order = np.argsort(slot, kind="stable")
+    running = np.zeros((counts.shape[0], used.shape[0] + 1), np.int64)
+    np.cumsum(counts[:, order], axis=1, dtype=np.int64, out=running[:, 1:])
+    ends = np.searchsorted(slot[order], np.arange(config.B + 2), side="right")
+    per_slot = np.diff(running[:, ends], axis=1, prepend=0)
+    hist = per_slot[:, 1 : config.B + 1]
+    bad = per_slot[:, 0]
     return hist, bad
 
 
@@ -280,7 +302,7 @@ def raise_nonfinite(ws: WeightSource) -> None:
 
 def _pieces(t):  # noqa: ANN001, ANN202 - local helper
     start = 0
-    for piece in t.chunks(1 << 24):
+    for piece in t.chunks(1 << 24, reuse=True):
         yield start, piece
         start += piece.shape[0]
 

@@ -97,18 +97,23 @@ class Tensor:
             return self.data.read_into(start, out[: stop - start])
         return self.data[start:stop]
 
-    def chunks(self, max_elems: int = 1 << 20) -> Iterator[np.ndarray]:
+    def chunks(self, max_elems: int = 1 << 20, reuse: bool = False) -> Iterator[np.ndarray]:
         """Yield the tensor as float32/float64 1-D pieces of at most ``max_elems`` values.
 
         float32 and float64 data are yielded as views (no copy); 16- and 8-bit floats are
         converted to float32 one piece at a time, so extra memory stays bounded.
+        ``reuse``: data read from its file fills one buffer, overwritten by the next piece
+        (for callers that use each piece before asking for the next: no fresh pages).
         """
         n = self.size
         narrow = is_narrow(self.dtype)
+        buffer = None
         if hasattr(self.data, "read_into"):  # read from its file: each piece is a new array
             max_elems = min(max_elems, FILE_CHUNK_BYTES // self.data.dtype.itemsize)
+            if reuse:
+                buffer = np.empty(min(max_elems, n), self.data.dtype)
         for start in range(0, n, max_elems):
-            piece = self.data[start : start + max_elems]
+            piece = self.values(start, min(start + max_elems, n), buffer)
             if narrow:
                 yield to_float32(piece, self.dtype)
             elif piece.dtype in KERNEL_DTYPES:
@@ -194,11 +199,14 @@ class WeightSource:
         """Tensor names in theta order."""
         return [t.name for t in self.tensors]
 
-    def chunks(self, max_elems: int = 1 << 20) -> Iterator[tuple[Tensor, int, np.ndarray]]:
-        """Yield ``(tensor, global_offset, piece)`` over theta in order."""
+    def chunks(
+        self, max_elems: int = 1 << 20, reuse: bool = False
+    ) -> Iterator[tuple[Tensor, int, np.ndarray]]:
+        """Yield ``(tensor, global_offset, piece)`` over theta in order (``reuse``: as
+        :meth:`Tensor.chunks`)."""
         offset = 0
         for t in self.tensors:
-            for piece in t.chunks(max_elems):
+            for piece in t.chunks(max_elems, reuse):
                 yield t, offset, piece
                 offset += piece.shape[0]
 
