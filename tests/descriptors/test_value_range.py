@@ -133,3 +133,48 @@ def test_degenerate_verdict_from_counts_is_exact():
     # -0.0 and +0.0 are one value
     z = np.array([0.0] * 60 + [-0.0] * 40, np.float64)
     assert degenerate_reason(WeightCounts.of(z)) == "100.0% of its weights are 0"
+
+
+@pytest.mark.parametrize("stride", [1, 7, 63, 64, 200, 5000])
+def test_a_files_sample_equals_the_same_weights_sampled_in_memory(tmp_path, stride):
+    from safetensors.numpy import save_file
+
+    from miwd_widget.descriptors.value_range import sample_index, sample_size, sample_weights
+
+    rng = np.random.default_rng(stride)
+    sizes = [3, 70_000, 1, 250_000, 9_999, 130_001]  # runs cross tensor ends
+    tensors = {f"t{i}": rng.standard_normal(k).astype(np.float32) for i, k in enumerate(sizes)}
+    tensors["t3"][::1000] = np.nan  # left out of the sample
+    save_file(tensors, str(tmp_path / "m.safetensors"))
+    theta = np.concatenate(list(tensors.values()))
+    expected = theta[sample_index(theta.size, stride)]
+    assert expected.size == sample_size(theta.size, stride)
+    for source in (tmp_path / "m.safetensors", tensors):
+        got = sample_weights(open_weights(source), stride)
+        np.testing.assert_array_equal(got, expected[np.isfinite(expected)])
+
+
+def test_the_sample_of_a_large_file_reads_a_small_part_of_it(tmp_path, monkeypatch):
+    # "auto" on a float32 model must not read it a second time whole: runs of weights,
+    # not every stride-th one (which would touch every page).
+    from safetensors.numpy import save_file
+
+    from miwd_widget.descriptors.value_range import model_stride, sample_weights
+    from miwd_widget.weights.file_array import OpenFile
+
+    n = 8_000_000
+    save_file({"w": np.random.default_rng(0).standard_normal(n).astype(np.float32)},
+              str(tmp_path / "big.safetensors"))  # fmt: skip
+    read = []
+    original = OpenFile.read_into
+    monkeypatch.setattr(
+        OpenFile, "read_into", lambda self, offset, out: (read.append(len(out)), original(self, offset, out))[1]
+    )  # fmt: skip
+    stride = model_stride(n, n_models=8)  # a model among 8: 524,288 samples, stride 16
+    assert stride < 64
+    sample_weights(open_weights(tmp_path / "big.safetensors"), stride)
+    assert sum(read) >= 4 * n  # every 16th weight: the whole file
+    read.clear()
+    stride = model_stride(n, n_models=400)  # 10,485 samples, stride 763: runs of 163
+    sample = sample_weights(open_weights(tmp_path / "big.safetensors"), stride)
+    assert sample.size >= 10_000 and sum(read) <= 4 * sample.size + 4096

@@ -3,9 +3,11 @@
 Every model weighs the same in the pooled percentiles, whatever its size: the percentiles
 are those of the equal mixture of the models' weight distributions. Pooling every weight
 once instead would let one huge file (or a 9 KB HDF5 file declaring 268 million zeros)
-decide the range of every other model. Each model is represented by a regular stride
+decide the range of every other model. Each model is represented by a regular
 subsample of at most ``max(MIN_SAMPLES_PER_MODEL, AUTO_RANGE_SAMPLES / n_models)`` finite
-weights (:func:`model_stride`, :func:`sample_weights`), and each of its sampled values
+weights (:func:`model_stride`, :func:`sample_weights`): every stride-th weight, or, for a
+model at least 64 times that size, evenly spaced runs of up to 1,024 consecutive weights,
+so that a large file is read at a few thousand places (:func:`sample_runs`). Each sampled value
 weighs ``1 / sample size`` (:func:`pooled_percentiles`). A single model gets its own
 percentiles.
 
@@ -53,12 +55,18 @@ __all__ = [
     "pooled_percentiles",
     "resolve_value_range",
     "sample_weights",
+    "sample_runs",
+    "sample_index",
+    "sample_size",
     "split_degenerate",
     "degenerate_reason",
     "model_stride",
     "AUTO_RANGE_SAMPLES",
     "RANGE_BUDGET",
     "MIN_SAMPLES_PER_MODEL",
+    "RUN_STRIDE",
+    "RUN_WEIGHTS",
+    "MIN_RUNS",
     "RANGE_MODELS",
     "RANGE_SEED",
     "range_models",
@@ -78,6 +86,14 @@ RANGE_BUDGET = 1 << 24
 
 #: Each model is represented by at least this many sampled weights (if it has them).
 MIN_SAMPLES_PER_MODEL = 4096
+
+#: From this stride on, a model's sample is runs of consecutive weights (:func:`sample_runs`):
+#: a model at least 64 times its share of samples, 262,144 weights or more.
+RUN_STRIDE = 64
+#: The longest run: 4 KB of float32, a page.
+RUN_WEIGHTS = 1024
+#: The fewest runs a sample is cut into, so that it still spans the whole model.
+MIN_RUNS = 64
 
 #: An ``"auto"`` range over more models than this is pooled over this many of them
 #: (:func:`range_models`), each still one vote: percentiles of an equal mixture are
@@ -229,12 +245,64 @@ def range_summary(
     return summary, scan.compact()
 
 
-def sample_weights(ws: WeightSource, stride: int, phase: int = 0) -> np.ndarray:
-    """Every ``stride``-th finite weight of theta, starting at global index ``phase``.
+def sample_runs(n: int, stride: int) -> tuple[int, int]:
+    """``(length, spacing)`` of the runs of consecutive weights the sample of ``n`` weights
+    at ``stride`` takes: single weights every ``stride`` below :data:`RUN_STRIDE`, else
+    runs of up to :data:`RUN_WEIGHTS` weights (at least :data:`MIN_RUNS` of them), one
+    every ``stride * length`` weights.
+
+    A file is read in place by positional reads, a page at a time: every ``stride``-th
+    weight of a large file would read all of it again (about a third of a float32
+    model's describe). Runs read a few thousand places instead.
+
+    Examples
+    --------
+    >>> sample_runs(10_000, 3), sample_runs(400_000_000, 100), sample_runs(300_000, 74)
+    ((1, 3), (1024, 102400), (63, 4662))
+    """
+    if stride < RUN_STRIDE:
+        return 1, stride
+    length = min(RUN_WEIGHTS, max(1, -(-n // stride) // MIN_RUNS))
+    return length, stride * length
+
+
+def sample_size(n: int, stride: int) -> int:
+    """How many weights the sample of ``n`` at ``stride`` holds (non-finite ones included).
+
+    Examples
+    --------
+    >>> sample_size(10, 3), sample_size(12_000, 64)
+    (4, 188)
+    """
+    length, spacing = sample_runs(n, stride)
+    runs = -(-n // spacing)
+    return runs * length - max(0, (runs - 1) * spacing + length - n)
+
+
+def sample_index(n: int, stride: int) -> slice | np.ndarray:
+    """Where theta's sample at ``stride`` lies (:func:`sample_runs`): a slice, or the
+    sorted indices of its runs.
+
+    Examples
+    --------
+    >>> sample_index(10, 3)
+    slice(None, None, 3)
+    >>> sample_index(12_000, 64)[[0, 2, 3]].tolist()  # runs of 2 weights every 128
+    [0, 128, 129]
+    """
+    length, spacing = sample_runs(n, stride)
+    if length == 1:
+        return slice(None, None, stride)
+    index = (np.arange(0, n, spacing)[:, None] + np.arange(length)).reshape(-1)
+    return index[index < n]
+
+
+def sample_weights(ws: WeightSource, stride: int) -> np.ndarray:
+    """The finite weights of theta's sample at ``stride`` (:func:`sample_runs`): every
+    ``stride``-th weight, or runs of consecutive ones for strides from :data:`RUN_STRIDE`.
 
     The sample keeps the weights' precision (float64 stays float64, the rest is float32)
-    and is written into one preallocated array: a budget of 4M samples of a memory-mapped
-    file costs 16 MB (float32), not a copy per chunk.
+    and is written into one preallocated array.
 
     Examples
     --------
@@ -242,14 +310,25 @@ def sample_weights(ws: WeightSource, stride: int, phase: int = 0) -> np.ndarray:
     [0.0, 3.0, 6.0, 9.0]
     """
     dtype = np.result_type(np.float32, *[t.chunk_dtype for t in ws.tensors])
-    out = np.empty(len(range(phase, ws.n, stride)), dtype=dtype)
-    pos, finite = 0, True
-    for _, offset, piece in ws.chunks(CHUNK_ELEMS, reuse=True):  # each piece copied out
-        part = piece[(phase - offset) % stride :: stride]
-        out[pos : pos + part.shape[0]] = part
-        finite = finite and bool(np.isfinite(out[pos : pos + part.shape[0]]).all())
-        pos += part.shape[0]
-    return out if finite else out[np.isfinite(out)]
+    length, spacing = sample_runs(ws.n, stride)
+    out = np.empty(sample_size(ws.n, stride), dtype=dtype)
+    pos = 0
+    if length == 1:
+        for _, offset, piece in ws.chunks(CHUNK_ELEMS, reuse=True):  # each piece copied out
+            part = piece[(-offset) % stride :: stride]
+            out[pos : pos + part.shape[0]] = part
+            pos += part.shape[0]
+    else:  # each run read on its own: a file is read at those places only
+        offset = 0
+        for t in ws.tensors:
+            first = max(0, -(-(offset - length + 1) // spacing))  # runs that reach t
+            for start in range(first * spacing, offset + t.size, spacing):
+                a, b = max(start, offset) - offset, min(start + length, offset + t.size) - offset
+                out[pos : pos + b - a] = t.floats(a, b)
+                pos += b - a
+            offset += t.size
+    finite = np.isfinite(out)
+    return out if finite.all() else out[finite]
 
 
 def model_stride(n: int, n_models: int, max_samples: int = AUTO_RANGE_SAMPLES) -> int:

@@ -80,7 +80,7 @@ _WINDOW_QUANTILES = (0.05, 0.25, 0.75, 0.95)
 
 
 def pooled_weights(models: Sequence[Any], max_samples: int = AUTO_RANGE_SAMPLES) -> np.ndarray:
-    """The finite weights of all ``models`` pooled (a regular stride subsample beyond a cap).
+    """The finite weights of all ``models`` pooled (a regular subsample beyond a cap).
 
     Sampled with :func:`~miwd_widget.descriptors.value_range.sample_weights` and one
     stride for all models, so each weight counts once and a larger model weighs more (the

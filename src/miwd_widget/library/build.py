@@ -1,6 +1,6 @@
 """Describe a list of work items: the library's two passes over the models.
 
-1. With ``value_range="auto"`` each worker reads a strided sample of each model's weights
+1. With ``value_range="auto"`` each worker reads a regular sample of each model's weights
    (an equal share of the sample budget per model; beyond 1,024 models, of 1,024 models
    spread over the list: :func:`~miwd_widget.descriptors.value_range.range_models`);
    the pooled percentiles

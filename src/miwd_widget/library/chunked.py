@@ -164,7 +164,7 @@ def chunks_value_range(
     :func:`~miwd_widget.library.cnn_zoo.build_cnn_zoo` through its chunks).
 
     Each row is sampled as a library build samples a model (``model_stride`` among all
-    rows, every stride-th finite weight) and degenerate rows are left out (and reported).
+    rows, ``sample_index``) and degenerate rows are left out (and reported).
     When all rows' samples exceed ``budget`` values (default:
     :data:`~miwd_widget.descriptors.value_range.RANGE_BUDGET`), every k-th row is sampled
     instead.
@@ -181,6 +181,8 @@ def chunks_value_range(
         degenerate_reason,
         model_stride,
         pooled_percentiles,
+        sample_index,
+        sample_size,
     )
 
     budget = vr.RANGE_BUDGET if budget is None else budget  # read now: tests may lower it
@@ -193,7 +195,7 @@ def chunks_value_range(
     for c in chunks:
         n = _row_width(c)
         sizes[id(c)] = n
-        per_row_total += len(c) * len(range(0, n, model_stride(n, total, AUTO_RANGE_SAMPLES)))
+        per_row_total += len(c) * sample_size(n, model_stride(n, total, AUTO_RANGE_SAMPLES))
     row_step = max(1, math.ceil(per_row_total / budget))
     samples, reasons, labels = [], [], []
     first = 0
@@ -205,7 +207,8 @@ def chunks_value_range(
         if picked.size == 0:
             continue
         read = getattr(c, "theta_rows", None)
-        block = (read(picked) if read is not None else c.theta()[picked])[:, ::stride]
+        block = read(picked) if read is not None else c.theta()[picked]
+        block = block[:, sample_index(n, stride)]
         if stride > 1:  # a compact copy: the rows' samples must not hold whole rows alive
             block = np.ascontiguousarray(block)
         finite = np.isfinite(block)

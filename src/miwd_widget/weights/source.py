@@ -113,13 +113,19 @@ class Tensor:
             if reuse:
                 buffer = np.empty(min(max_elems, n), self.data.dtype)
         for start in range(0, n, max_elems):
-            piece = self.values(start, min(start + max_elems, n), buffer)
-            if narrow:
-                yield to_float32(piece, self.dtype)
-            elif piece.dtype in KERNEL_DTYPES:
-                yield piece
-            else:
-                yield np.asarray(piece, dtype=np.float32)
+            yield self.floats(start, min(start + max_elems, n), buffer, narrow)
+
+    def floats(
+        self, start: int, stop: int, out: np.ndarray | None = None, narrow: bool | None = None
+    ) -> np.ndarray:
+        """``data[start:stop]`` as float32/float64, as :meth:`chunks` yields it (``out``:
+        as :meth:`values`)."""
+        piece = self.values(start, stop, out)
+        if is_narrow(self.dtype) if narrow is None else narrow:
+            return to_float32(piece, self.dtype)
+        if piece.dtype in KERNEL_DTYPES:
+            return piece
+        return np.asarray(piece, dtype=np.float32)
 
     @property
     def patterns(self) -> np.ndarray | None:
