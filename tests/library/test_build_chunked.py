@@ -398,3 +398,41 @@ def test_from_chunks_takes_config_and_the_worker_options(tmp_path, matrix):
         ModelLibrary.from_chunks(
             matrix_chunks(path, meta, 64), tmp_path / "c.parquet", batch_size=8
         )
+
+
+def test_a_matrix_truncated_while_its_rows_are_read_is_a_named_error_not_a_signal(tmp_path):
+    # Rows are read in place, never through a map: a map of a file truncated under it
+    # raises SIGBUS, which would kill this child (and a notebook's kernel).
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import os, sys, threading, time
+        import numpy as np
+        from miwd_widget.library.chunked import matrix_chunks
+        from miwd_widget.weights import WeightReadError
+        path = os.path.join(sys.argv[1], "w.npy")
+        outcomes = []
+        for delay in (0.0, 0.002, 0.01):
+            np.save(path, np.ones((64, 250_000), np.float32))  # 64 MB
+            chunk = next(iter(matrix_chunks(path, chunk_rows=64)))
+            cut = threading.Timer(delay, os.truncate, (path, 1 << 20))
+            cut.start()
+            try:
+                for _ in range(20):
+                    chunk.theta()
+                outcomes.append("whole")
+            except WeightReadError as exc:
+                assert path in str(exc), exc
+                outcomes.append("named error")
+            cut.join()
+        print(" ".join(outcomes))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    assert "named error" in run.stdout, run.stdout

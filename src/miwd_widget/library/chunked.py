@@ -43,6 +43,7 @@ import pandas as pd
 from .._progress import progress as progress_bar
 from ..columns import ID, SOURCE
 from ..descriptors.config import DescriptorConfig
+from ..weights.formats.npy import in_place
 from .parts import LibraryParts
 
 __all__ = [
@@ -62,8 +63,9 @@ MANIFEST = "manifest.json"
 class MatrixChunk:
     """Rows ``start:stop`` of a ``.npy`` matrix holding one model's theta per row.
 
-    The matrix is memory-mapped when :meth:`theta` is called (so a chunk pickles as a path
-    and two numbers, for dask workers).
+    The matrix is opened when :meth:`theta` is called (so a chunk pickles as a path and two
+    numbers, for dask workers) and its rows are read in place by positional reads, never
+    through a map (a matrix truncated while it is read is an error, not SIGBUS).
     """
 
     path: str
@@ -85,15 +87,17 @@ class MatrixChunk:
         """Weights per row (from the .npy header)."""
         return int(np.load(self.path, mmap_mode="r").shape[1])
 
+    def _matrix(self) -> Any:
+        # numpy parses the header and maps the file; the map itself is never read
+        return in_place(Path(self.path), np.load(self.path, mmap_mode="r", allow_pickle=False))
+
     def theta(self) -> np.ndarray:
-        m = np.load(self.path, mmap_mode="r", allow_pickle=False)
-        block = np.ascontiguousarray(m[self.start : self.stop])
+        block = np.ascontiguousarray(self._matrix()[self.start : self.stop])
         return block if block.dtype in (np.float32, np.float64) else block.astype(np.float32)
 
     def theta_rows(self, index: np.ndarray) -> np.ndarray:
         """Rows ``index`` (sorted, relative to the chunk) only: the range pass reads these."""
-        m = np.load(self.path, mmap_mode="r", allow_pickle=False)
-        block = np.asarray(m[self.start + np.asarray(index)])
+        block = np.asarray(self._matrix()[self.start + np.asarray(index)])
         return block if block.dtype in (np.float32, np.float64) else block.astype(np.float32)
 
     def __len__(self) -> int:
