@@ -138,6 +138,20 @@ def _make_room(s, n, tables, filled, totals):
 
 
 @njit(cache=True, nogil=True)
+def _window_runs(offset, n, n_total, n_windows, tables, filled, totals):
+    """Yield (window, start, stop) of each window's run of theta[offset:offset+n], indices
+    relative to ``offset``, after making room in that window's table for the run (the
+    loop every counting kernel runs; ``tables``, ``filled``, ``totals``: _count_patterns)."""
+    g = offset
+    stop = offset + n
+    while g < stop:
+        s, end = _window_of(g, stop, n_total, n_windows)
+        _make_room(s, end - g, tables, filled, totals)
+        yield s, g - offset, end - offset
+        g = end
+
+
+@njit(cache=True, nogil=True)
 def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
     """Count the bit patterns ``p`` (theta[offset:offset+len(p)]) per window.
 
@@ -145,18 +159,13 @@ def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
     each table since it was last folded into totals: (S, P) int64 (folded before a uint32
     could overflow, so a window of any size is counted exactly).
     """
-    g = offset
-    stop = offset + p.shape[0]
-    while g < stop:
-        s, end = _window_of(g, stop, n_total, n_windows)
-        _make_room(s, end - g, tables, filled, totals)
+    for s, a, b in _window_runs(offset, p.shape[0], n_total, n_windows, tables, filled, totals):
         table = tables[s]
-        # A slice indexed from 0, not p[g - offset + ...]: numba proves the index
-        # non-negative and drops its wraparound check, 1.4x faster (docs/benchmarks.md).
-        run = p[g - offset : end - offset]
+        # A slice indexed from 0, not p[a + i]: numba proves the index non-negative and
+        # drops its wraparound check, 1.4x faster (docs/benchmarks.md).
+        run = p[a:b]
         for i in range(run.shape[0]):
             table[run[i]] += 1
-        g = end
 
 
 @njit(cache=True, nogil=True)
@@ -164,16 +173,11 @@ def _count_bytes(p, offset, n_total, n_windows, tables, filled, totals):
     """:func:`_count_patterns` for 8-bit patterns, into four copies of each window's table
     (``tables``: (S, 4 * 256)): an 8-bit float has so few values that consecutive weights
     often share one, and increments of one counter wait on each other (2.7x faster)."""
-    g = offset
-    stop = offset + p.shape[0]
-    while g < stop:
-        s, end = _window_of(g, stop, n_total, n_windows)
-        _make_room(s, end - g, tables, filled, totals)
+    for s, a, b in _window_runs(offset, p.shape[0], n_total, n_windows, tables, filled, totals):
         table = tables[s]
-        run = p[g - offset : end - offset]  # indexed from 0, as in _count_patterns
+        run = p[a:b]  # indexed from 0, as in _count_patterns
         for i in range(run.shape[0]):
             table[((i & 3) << 8) + run[i]] += 1
-        g = end
 
 
 @njit(cache=True, nogil=True)
@@ -190,15 +194,11 @@ def _count_float32(
     often are binned value by value into ``rows`` ((S, 4, B)), NaN/Inf counted in ``bad``.
     ``tables``, ``filled`` and ``totals`` as in :func:`_count_patterns`.
     """
-    g = offset
-    stop = offset + bits.shape[0]
-    while g < stop:
-        s, end = _window_of(g, stop, n_total, n_windows)
-        _make_room(s, end - g, tables, filled, totals)
+    n = bits.shape[0]
+    for s, a, b in _window_runs(offset, n, n_total, n_windows, tables, filled, totals):
         table = tables[s]
         window_slots = slots[s]
-        a = g - offset
-        run_bits, run = bits[a : end - offset], x[a : end - offset]  # from 0: _count_patterns
+        run_bits, run = bits[a:b], x[a:b]  # indexed from 0, as in _count_patterns
         for i in range(run.shape[0]):
             key = run_bits[i] >> 16
             k = kind[key]
@@ -209,7 +209,6 @@ def _count_float32(
                 window_slots[i & 3, slot] += 1
             else:
                 bad[s] += _bin_run(run, i, i + 1, lo, hi, norm, edges, nbins, clip, rows[s])
-        g = end
 
 
 @njit(cache=True, nogil=True)
@@ -220,18 +219,13 @@ def _count_float32_split(bits, x, offset, n_total, n_windows, tables, filled, to
     than :func:`_count_float32` (docs/benchmarks.md). Exact for ranges whose buckets are
     split by at most one edge (:class:`~.window_counts.Float32Buckets`, ``split_bins``).
     """
-    g = offset
-    stop = offset + bits.shape[0]
-    while g < stop:
-        s, end = _window_of(g, stop, n_total, n_windows)
-        _make_room(s, end - g, tables, filled, totals)
+    n = bits.shape[0]
+    for s, a, b in _window_runs(offset, n, n_total, n_windows, tables, filled, totals):
         table = tables[s]
-        a = g - offset
-        run_bits, run = bits[a : end - offset], x[a : end - offset]  # from 0: _count_patterns
+        run_bits, run = bits[a:b], x[a:b]  # indexed from 0, as in _count_patterns
         for i in range(run.shape[0]):
             key = run_bits[i] >> np.uint32(16)
             table[2 * key + (run[i] >= split_at[key])] += 1
-        g = end
 
 
 def kernel_threads(threads: int | None = None) -> int:
