@@ -28,6 +28,7 @@ MODULES = [
     "miwd_widget.representations",
     "miwd_widget.library",
     "miwd_widget.library.atlas_space",
+    "miwd_widget.library.atlas_projection",
     "miwd_widget.library.build",
     "miwd_widget.library.builders",
     "miwd_widget.library.clusters",
