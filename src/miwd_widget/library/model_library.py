@@ -24,11 +24,13 @@ from . import builders, storage
 from .atlas_projection import AtlasProjection
 from .build import errors_frame
 from .clusters import named_clusters
-from .constructors import LibraryConstructors
+from .file_constructors import FileConstructors
+from .hub_constructors import HubConstructors
 from .neighbors import DescriptorIndex, NearestModels
 from .options import build_options
 from .parts import LibraryParts
 from .summary import SelectionSummary, summarize
+from .zoo_constructors import ZooConstructors
 
 if TYPE_CHECKING:
     from ..descriptors.compute import DescriptorArray
@@ -37,7 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["ModelLibrary"]
 
 
-class ModelLibrary(LibraryConstructors, NearestModels, AtlasProjection):
+class ModelLibrary(
+    FileConstructors, ZooConstructors, HubConstructors, NearestModels, AtlasProjection
+):
     """Descriptors of many models with their metadata, aligned row by row.
 
     Every ``from_*`` constructor takes ``config=`` (a
