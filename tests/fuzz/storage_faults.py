@@ -1,4 +1,5 @@
-"""Faults while a library is written: a full disk, a killed process, two writers at once.
+"""Faults while a library is written: a full disk, a killed process, two writers at once
+(two saves, or two chunked builds, of one path).
 
 Shared by tests/fuzz/test_faults_storage.py (a few cases of each, in CI) and
 benchmarks/bench_fuzz.py (more, counted by outcome). Each fault happens in a child
@@ -37,6 +38,8 @@ OUTCOMES = (
     "previous whole",  # the save failed or was killed; the previous library is there
     "new whole",  # the save finished; the new library is there
     "one of the two whole",  # two writers: one of their libraries entirely
+    "one built, one refused",  # two builds of one path: one ran, the other was told why
+    "both built",  # two builds of one path, one after the other
 )
 BAD = OUTCOMES[:5]
 
@@ -205,8 +208,15 @@ def _write(job: dict[str, Any], writer: int) -> dict[str, Any]:
         lib = added(ModelLibrary.load(path), job["seed"])
         return _under_limit(limit, lambda: lib.save(path, layout))
     if kind == "chunked":
+        from miwd_widget.library.chunked import BuildInProgressError
+
         _say({"saving": True})
-        return _under_limit(limit, lambda: _matrix_build(job["matrix"], job["chunk_rows"], path))
+        try:
+            return _under_limit(
+                limit, lambda: _matrix_build(job["matrix"], job["chunk_rows"], path)
+            )
+        except BuildInProgressError as exc:  # another writer builds the same path
+            return {"refused": str(exc)}
     if kind == "loop":  # one library per writer, or all in turn; rounds None: until killed
         seeds = job["seeds"]
         libs = (
@@ -511,6 +521,37 @@ def killed_build(
     if not same(resumed, reference) or path.with_name(path.name + ".parts").exists():
         return "mixed", f"{label}: the build run again differs from an uninterrupted one"
     return ("previous whole" if found == "previous" else "new whole"), label
+
+
+def two_builds(
+    writers: Writers, folder: Path, matrix: Path, chunk_rows: int, reference: Any
+) -> tuple[str, str]:
+    """Two writers starting the same chunked build over a previous library at once: each
+    builds the library whole or is refused by a message naming the path and the other
+    writer; the file at the path is the built library, and no parts are left."""
+    folder.mkdir(parents=True)
+    path = folder / "lib.parquet"
+    previous_by_writer(writers, path, "sidecar")
+    job = {"kind": "chunked", "matrix": str(matrix), "chunk_rows": chunk_rows, "path": str(path)}
+    pids = writers.start({**job, "writers": 2})
+    answers, ends = writers.finish()
+    label = f"two chunked builds of one path: {answers}"
+    if ends != [0, 0] or len(answers) != 2:
+        return "crash", f"{label}, ended {ends}"
+    saved = [a for a in answers if a.get("saved")]
+    for refused in (a["refused"] for a in answers if "refused" in a):
+        if not refused.startswith(f"{path}: ") or not any(f"process {p}" in refused for p in pids):
+            return "unnamed error", f"{label}: the refusal names neither the path nor the other"
+    if not saved or len(saved) + sum("refused" in a for a in answers) != 2:
+        return "unnamed error", label  # a build failed otherwise
+    found = which(path, {"previous": library(7), "new": reference})
+    if found != "new":
+        return ("mixed" if found == "previous" else found), label
+    if path.with_name(path.name + ".parts").exists():
+        return "leftover", f"{label}: the parts folder is left"
+    if problem := leftovers(path, {"new": reference}):
+        return "leftover", f"{label}: {problem}"
+    return ("one built, one refused" if len(saved) == 1 else "both built"), label
 
 
 if __name__ == "__main__":

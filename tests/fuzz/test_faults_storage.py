@@ -3,7 +3,8 @@
 A save, an ``add`` saved over its library, or a chunked build that runs out of space
 (the file size limit) or is killed (SIGKILL after random delays) leaves the previous
 library whole and loadable with its clusters, and says which path failed and why; two
-writers of one path leave one of their libraries whole; a truncated or edited file is
+writers of one path leave one of their libraries whole; of two chunked builds of one path
+at once, one builds it whole and the other is refused by name; a truncated or edited file is
 refused by name. The writers run in forked child processes (see storage_faults.py);
 ``benchmarks/bench_fuzz.py`` runs more of these cases and counts them by outcome.
 """
@@ -126,6 +127,17 @@ def test_two_writers_of_one_path_leave_one_whole_library(tmp_path, writers, layo
         writers, tmp_path / "w", layouts, rounds=50, reads=100
     )
     assert outcome == "one of the two whole", detail
+
+
+def test_two_chunked_builds_of_one_path_at_once_leave_the_library_whole(tmp_path, writers, matrix):
+    weights, reference, _ = matrix
+    results = [
+        storage_faults.two_builds(writers, tmp_path / f"{k}", weights, 4, reference)
+        for k in range(2)
+    ]
+    _assert_good(results)
+    # the builds overlapped at least once (they start together; a busy machine may not)
+    assert "one built, one refused" in [outcome for outcome, _ in results], results
 
 
 # --------------------------------------------------------------------------------------

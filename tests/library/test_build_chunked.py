@@ -1,10 +1,12 @@
 """Chunked, resumable builds: exact against the in-memory path, an interrupted build resumes
-without recomputing finished chunks, and the same build on a dask LocalCluster."""
+without recomputing finished chunks, a second build of the same path at once is refused, and
+the same build on a dask LocalCluster."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 
 import numpy as np
 import pandas as pd
@@ -12,7 +14,7 @@ import pytest
 
 from miwd_widget.descriptors.config import DescriptorConfig
 from miwd_widget.library import ModelLibrary
-from miwd_widget.library.chunked import matrix_chunks
+from miwd_widget.library.chunked import BuildInProgressError, matrix_chunks
 
 S, B = 4, 8
 ROWS, N = 230, 120
@@ -131,6 +133,54 @@ def test_parts_of_a_different_build_are_not_mixed_in(tmp_path, matrix):
         )
     with pytest.raises(ValueError, match="different build"):
         ModelLibrary.from_chunks(matrix_chunks(path, meta, 64), tmp_path / "lib.parquet", S=S, B=B)
+
+
+class Held:
+    """A chunk whose weights are read only once ``release`` is set (a build in flight)."""
+
+    def __init__(self, chunk, reading, release):
+        self.chunk, self.reading, self.release = chunk, reading, release
+        self.key, self.source, self.metadata = chunk.key, chunk.source, chunk.metadata
+        self.start, self.n_weights = chunk.start, chunk.n_weights
+
+    def theta(self):
+        self.reading.set()
+        assert self.release.wait(60), "the test never released the build"
+        return self.chunk.theta()
+
+    def __len__(self):
+        return len(self.chunk)
+
+
+def test_a_second_build_of_the_same_path_is_refused_while_one_runs(tmp_path, matrix):
+    # (two processes: tests/fuzz/test_faults_storage.py; here the refusal, exactly)
+    path, _, meta = matrix
+    out, kw = tmp_path / "lib.parquet", dict(S=S, B=B, value_range=(-0.3, 0.3))
+    whole = ModelLibrary.from_chunks(
+        matrix_chunks(path, meta, 100), tmp_path / "whole.parquet", **kw
+    )
+    reading, release = threading.Event(), threading.Event()
+    held = [Held(c, reading, release) for c in matrix_chunks(path, meta, 100)]
+    built = {}
+    first = threading.Thread(
+        target=lambda: built.update(lib=ModelLibrary.from_chunks(held, out, **kw))
+    )
+    first.start()
+    try:
+        assert reading.wait(60)  # the first build holds the parts folder and reads a chunk
+        with pytest.raises(BuildInProgressError) as info:
+            ModelLibrary.from_chunks(matrix_chunks(path, meta, 100), out, **kw)
+        parts = tmp_path / "lib.parquet.parts"
+        assert str(info.value).startswith(f"{out}: another build of this library is under way")
+        assert f"(process {os.getpid()} on " in str(info.value) and str(parts) in str(info.value)
+    finally:
+        release.set()
+        first.join(60)
+    np.testing.assert_array_equal(built["lib"].descriptors, whole.descriptors)
+    pd.testing.assert_frame_equal(built["lib"].metadata, whole.metadata)
+    assert not parts.exists()
+    again = ModelLibrary.from_chunks(matrix_chunks(path, meta, 100), out, **kw)  # once it ended
+    np.testing.assert_array_equal(again.descriptors, whole.descriptors)
 
 
 def test_bad_matrices_are_refused_naming_the_file(tmp_path):

@@ -7,8 +7,10 @@
   :mod:`.executor` (this process, joblib processes or a dask cluster);
 - :mod:`.builders` (and :mod:`.chunked`, :mod:`.cnn_zoo`): a library's
   :class:`~.parts.LibraryParts` from each kind of source, on the options of :mod:`.options`;
-  the ``from_*`` constructors (:mod:`.constructors`) are these builders;
+  the ``from_*`` constructors (:mod:`.file_constructors`, :mod:`.zoo_constructors`,
+  :mod:`.hub_constructors`, on the base :mod:`.constructors`) are these builders;
 - :mod:`.storage`: parts in one Parquet file;
+- :mod:`.atlas_projection`: the 2-D atlas (on :mod:`.atlas_space`) and new models placed in it;
 - :mod:`.neighbors`: nearest models in descriptor space; :mod:`.clusters`, :mod:`.compare`:
   named clusters and what characterizes them;
 - :mod:`.summary`: what a selection has in common;

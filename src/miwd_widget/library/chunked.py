@@ -13,7 +13,9 @@ chunk, never the whole library as Python objects. An interrupted build, run agai
 the same chunks and output, skips the chunks whose parts are complete (and the
 ``"auto"`` range, recorded in the parts' manifest). At the end the parts become the
 library file (:mod:`.storage` format 2: the descriptors in a memory-mapped sidecar),
-copied part by part, and the parts folder is removed.
+copied part by part, and the parts folder is removed. A build holds its parts folder's
+lock throughout: a second build of the same output at once is refused
+(:class:`BuildInProgressError`, naming the first), and the lock goes with its process.
 
 A chunk that fails (an unreadable file, a worker error) is recorded, not fatal: its part
 holds no rows and its error, which reaches ``library.errors``; a re-run tries it again.
@@ -32,8 +34,12 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +56,7 @@ __all__ = [
     "MatrixChunk",
     "matrix_chunks",
     "build_chunked",
+    "BuildInProgressError",
     "chunks_value_range",
     "describe_chunk",
 ]
@@ -57,6 +64,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: Which process builds into a parts folder, for the message a second build gets.
+OWNER = "owner.txt"
+
+
+class BuildInProgressError(RuntimeError):
+    """Another process is building the same library file (it holds the parts folder)."""
 
 
 @dataclass
@@ -398,6 +411,63 @@ def _fingerprints(chunks: list[Any]) -> dict[str, Any]:
     return out
 
 
+@contextmanager
+def _building(path: Path, parts: Path) -> Iterator[None]:
+    """Create ``parts`` and hold its lock (:func:`.storage.folder_lock`) while building.
+
+    Two builds of one path would share the parts folder, and the first to end removes it
+    under the other: a second build is refused at once, naming the first. The lock goes
+    with the process (a killed build's too), so an interrupted build resumes.
+    """
+    from .storage import folder_lock
+
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    owner = f"process {os.getpid()} on {socket.gethostname()}, started {started}".encode()
+    for attempt in range(3):
+        parts.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as held:
+            try:
+                locked = held.enter_context(folder_lock(parts, wait=False))
+            except BlockingIOError:
+                raise BuildInProgressError(
+                    f"{path}: another build of this library is under way ({_owner(parts)}), "
+                    f"writing its parts to {parts}; wait for it to end, or write the library "
+                    "elsewhere"
+                ) from None
+            if locked is not None and attempt < 2 and not _same_folder(parts, locked):
+                continue  # a build ending meanwhile removed the folder locked: make a new one
+            _write_file(parts / OWNER, lambda f: f.write(owner))
+            try:
+                yield
+            except BaseException:  # interrupted: the parts stay to resume, not its owner
+                (parts / OWNER).unlink(missing_ok=True)
+                raise
+            return
+
+
+def _same_folder(folder: Path, locked: os.stat_result) -> bool:
+    """Whether ``folder`` is still the folder whose ``stat`` is ``locked``."""
+    try:
+        now = os.stat(folder)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (locked.st_dev, locked.st_ino)
+
+
+def _owner(parts: Path, wait: float = 1.0) -> str:
+    """Who builds into ``parts`` (as :func:`_building` writes it once it holds the lock:
+    a build that has just started has not yet, so wait for it up to ``wait`` seconds)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            text = (parts / OWNER).read_text().strip()
+        except OSError:
+            text = ""
+        if text or time.monotonic() > deadline:
+            return text or "another process"
+        time.sleep(0.01)
+
+
 def build_chunked(
     chunks: Iterable[Any],
     config: DescriptorConfig,
@@ -435,6 +505,9 @@ def build_chunked(
     ------
     ValueError
         ``<path>.parts/`` holds parts of a different build (other chunks or parameters).
+    BuildInProgressError
+        Another process is building ``path`` (its process, host and start time are named):
+        two builds of one path at once would share its parts.
     OSError
         A file could not be written (a full disk): the message names it and says why.
         A library already at ``path`` stays whole, and the finished chunks are kept for
@@ -453,76 +526,76 @@ def build_chunked(
         raise ValueError("chunk keys must be unique")
     path = Path(path)
     parts = path.with_name(path.name + ".parts")
-    parts.mkdir(parents=True, exist_ok=True)
-    manifest_path = parts / MANIFEST
-    wanted = {
-        "config": config.to_dict(),
-        "keys": keys,
-        "sources": _fingerprints(chunks),
-    }
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        if {k: manifest.get(k) for k in wanted} != wanted:
-            raise ValueError(
-                f"{parts}: holds the parts of a different build (other chunks, parameters "
-                "or source files changed since); "
-                "remove it or write the library elsewhere"
-            )
-        log.info("%s: resuming", parts)
-    else:
-        manifest = dict(wanted)
-    if config.is_auto and "range" not in manifest:
-        lo_hi, warnings = chunks_value_range(chunks, config.percentiles)
-        manifest.update(range=list(lo_hi), warnings=warnings)
-    _write_json(manifest_path, manifest)
-    resolved = config.with_range(tuple(manifest["range"])) if config.is_auto else config
-    todo = [i for i, c in enumerate(chunks) if not _done(parts, i, c)]
-    show = len(chunks) > 10 if progress is None else progress
-    bar = progress_bar(desc="MI-WD (chunks)", total=len(chunks), show=show, unit="chunk")
-    bar.update(len(chunks) - len(todo))
-    try:
-        if client is None:
-            for i in todo:
-                try:
-                    result = describe_chunk(chunks[i], resolved, threads)
-                except Exception as exc:  # noqa: BLE001 - a batch job records it and goes on
-                    _save_failed_part(parts, i, chunks[i], exc)
-                else:
-                    _save_part(parts, i, chunks[i], result)
-                bar.update(1)
+    with _building(path, parts):
+        manifest_path = parts / MANIFEST
+        wanted = {
+            "config": config.to_dict(),
+            "keys": keys,
+            "sources": _fingerprints(chunks),
+        }
+        if manifest_path.is_file():
+            manifest = json.loads(manifest_path.read_text())
+            if {k: manifest.get(k) for k in wanted} != wanted:
+                raise ValueError(
+                    f"{parts}: holds the parts of a different build (other chunks, parameters "
+                    "or source files changed since); "
+                    "remove it or write the library elsewhere"
+                )
+            log.info("%s: resuming", parts)
         else:
-            _run_on_dask(client, chunks, todo, resolved, parts, bar)
-    finally:
-        bar.close()
-    # Assemble: descriptors part by part into the sidecar, metadata through pandas.
-    done = [json.loads((parts / f"{i:06d}.json").read_text()) for i in range(len(chunks))]
-    ok = [i for i, p in enumerate(done) if not p.get("failed")]  # failed parts hold no rows
-    n = sum(done[i]["rows"] for i in ok)
-    all_errors = list(errors or [])
-    # errors a chunk's reader found (e.g. CnnZooChunk: runs with unknown epochs)
-    all_errors += [tuple(e) for c in chunks for e in getattr(c, "errors", None) or []]
-    all_errors += [tuple(w) for w in manifest.get("warnings", [])]
-    for p in done:
-        all_errors += [tuple(e) for e in p["errors"]]
-    if not ok:
-        raise ValueError(
-            f"{path}: no chunk could be described; the first failure: {done[0]['errors'][0][1]}"
+            manifest = dict(wanted)
+        if config.is_auto and "range" not in manifest:
+            lo_hi, warnings = chunks_value_range(chunks, config.percentiles)
+            manifest.update(range=list(lo_hi), warnings=warnings)
+        _write_json(manifest_path, manifest)
+        resolved = config.with_range(tuple(manifest["range"])) if config.is_auto else config
+        todo = [i for i, c in enumerate(chunks) if not _done(parts, i, c)]
+        show = len(chunks) > 10 if progress is None else progress
+        bar = progress_bar(desc="MI-WD (chunks)", total=len(chunks), show=show, unit="chunk")
+        bar.update(len(chunks) - len(todo))
+        try:
+            if client is None:
+                for i in todo:
+                    try:
+                        result = describe_chunk(chunks[i], resolved, threads)
+                    except Exception as exc:  # noqa: BLE001 - a batch job records it and goes on
+                        _save_failed_part(parts, i, chunks[i], exc)
+                    else:
+                        _save_part(parts, i, chunks[i], result)
+                    bar.update(1)
+            else:
+                _run_on_dask(client, chunks, todo, resolved, parts, bar)
+        finally:
+            bar.close()
+        # Assemble: descriptors part by part into the sidecar, metadata through pandas.
+        done = [json.loads((parts / f"{i:06d}.json").read_text()) for i in range(len(chunks))]
+        ok = [i for i, p in enumerate(done) if not p.get("failed")]  # failed parts hold no rows
+        n = sum(done[i]["rows"] for i in ok)
+        all_errors = list(errors or [])
+        # errors a chunk's reader found (e.g. CnnZooChunk: runs with unknown epochs)
+        all_errors += [tuple(e) for c in chunks for e in getattr(c, "errors", None) or []]
+        all_errors += [tuple(w) for w in manifest.get("warnings", [])]
+        for p in done:
+            all_errors += [tuple(e) for e in p["errors"]]
+        if not ok:
+            raise ValueError(
+                f"{path}: no chunk could be described; the first failure: {done[0]['errors'][0][1]}"
+            )
+        metadata = pd.concat(
+            [pd.read_parquet(parts / f"{i:06d}.parquet") for i in ok], ignore_index=True
         )
-    metadata = pd.concat(
-        [pd.read_parquet(parts / f"{i:06d}.parquet") for i in ok], ignore_index=True
-    )
-    metadata["accuracy_norm"] = accuracy_norm(metadata)
-    with sidecar_writer(path, (n, config.S, config.B)) as (out, sidecar):
-        pos = 0
-        for i in ok:
-            block = np.load(parts / f"{i:06d}.npy", mmap_mode="r")
-            out[pos : pos + len(block)] = block
-            pos += len(block)
-        built = LibraryParts(
-            out, metadata, resolved, errors=errors_frame(all_errors), attrs=dict(attrs or {})
-        )
-        save(built, path, descriptors="sidecar", _sidecar=sidecar)
-    shutil.rmtree(parts)
+        metadata["accuracy_norm"] = accuracy_norm(metadata)
+        with sidecar_writer(path, (n, config.S, config.B)) as (out, sidecar):
+            pos = 0
+            for i in ok:
+                block = np.load(parts / f"{i:06d}.npy", mmap_mode="r")
+                out[pos : pos + len(block)] = block
+                pos += len(block)
+            built = LibraryParts(
+                out, metadata, resolved, errors=errors_frame(all_errors), attrs=dict(attrs or {})
+            )
+            save(built, path, descriptors="sidecar", _sidecar=sidecar)
+        shutil.rmtree(parts)  # under the lock: no other build writes here
     return path
 
 

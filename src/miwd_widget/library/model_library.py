@@ -3,7 +3,8 @@
 The work is done elsewhere: :mod:`.builders`, :mod:`.chunked` and :mod:`.cnn_zoo` build a
 library's :class:`~.parts.LibraryParts` (on the options of :mod:`.options`), :mod:`.storage`
 saves and loads them, :mod:`.summary` and :mod:`.compare` describe selections and clusters,
-:mod:`.neighbors` finds nearest models and :mod:`miwd_widget.projection` draws the atlas.
+:mod:`.neighbors` finds nearest models and :mod:`.atlas_projection` lays out the atlas
+and places new models in it.
 """
 
 from __future__ import annotations
@@ -20,31 +21,27 @@ import pandas as pd
 from .._positions import as_positions
 from ..descriptors.config import DescriptorConfig
 from . import builders, storage
-from .atlas_space import (
-    LIBRARY_MIWD,
-    AtlasSpace,
-    library_space,
-    refit_space,
-    resolve_representation,
-    stored_record,
-    with_failed_rows,
-)
+from .atlas_projection import AtlasProjection
 from .build import errors_frame
 from .clusters import named_clusters
-from .constructors import LibraryConstructors
+from .file_constructors import FileConstructors
+from .hub_constructors import HubConstructors
 from .neighbors import DescriptorIndex, NearestModels
 from .options import build_options
 from .parts import LibraryParts
 from .summary import SelectionSummary, summarize
+from .zoo_constructors import ZooConstructors
 
 if TYPE_CHECKING:
     from ..descriptors.compute import DescriptorArray
-    from ..representations import Representation
+    from .atlas_space import AtlasSpace
 
 __all__ = ["ModelLibrary"]
 
 
-class ModelLibrary(LibraryConstructors, NearestModels):
+class ModelLibrary(
+    FileConstructors, ZooConstructors, HubConstructors, NearestModels, AtlasProjection
+):
     """Descriptors of many models with their metadata, aligned row by row.
 
     Every ``from_*`` constructor takes ``config=`` (a
@@ -283,116 +280,6 @@ class ModelLibrary(LibraryConstructors, NearestModels):
         >>> table = ModelLibrary.load("big.parquet", descriptors=False).metadata  # doctest: +SKIP
         """
         return cls.from_parts(storage.load(path, descriptors=descriptors, verify=verify))
-
-    def project(
-        self,
-        method: str = "umap",
-        n_neighbors: int = 15,
-        min_dist: float = 0.1,
-        pca_components: int | None = 50,
-        random_state: int | None = 0,
-        metric: str = "euclidean",
-        *,
-        fit_sample: int | None = None,
-        sample_placement: str = "neighbors",
-        backend: str = "umap-learn",
-        representation: str | Representation = LIBRARY_MIWD,
-        weights: Sequence[Any] | None = None,
-        progress: bool | None = None,
-    ) -> ModelLibrary:
-        """Project the library to the 2-D atlas (sets ``embedding``; the parameters go to
-        ``attrs["projection"]``, the fitted pipeline is kept for :meth:`locate`); returns
-        ``self``. See :func:`miwd_widget.projection.project` (``fit_sample`` for large
-        libraries, ``backend="cuml"`` for a GPU).
-
-        The atlas is laid out on ``representation``: ``"miwd"`` (default), the library's
-        own descriptors, or any other of the package's representations, by name
-        (``"stats"``, ``"window-moments"``, ``"layer-quintiles"``, ``"raw"``, ``"pca"``,
-        ``"random"``, ...; see :func:`~miwd_widget.library.atlas_space.representation_names`)
-        with its defaults, or as a :class:`~miwd_widget.representations.Representation`
-        with its own parameters, e.g. ``MIWDRepresentation(256, value_range=(-5, 5))`` for
-        MI-WD on another grid and range. Which one was used is recorded in
-        ``attrs["representation"]`` (saved with the library; :attr:`representation` gives
-        its name) and :meth:`locate` places new models with it. The gallery and
-        :meth:`neighbors` keep using the MI-WD descriptors.
-
-        Every representation but ``"miwd"`` reads the models' weights again, one model at a
-        time with a progress bar, from the files in ``metadata["source"]`` (or from
-        ``weights``, one model per row), holding every model's weights in memory as the probe
-        does. It is fitted on the library's models only (a data-dependent range, a PCA basis,
-        a random projection) and, for ``stats``, ``window-moments`` and ``layer-quintiles``
-        (features of different units), followed by a standardization fitted on the library.
-        A model that cannot be read is recorded in :attr:`errors` (with a warning) and
-        placed by its nearest models in MI-WD descriptor space; a representation that
-        cannot be computed for this library at all (no weight files, ``layer-quintiles`` on
-        flat weight vectors or on models of different depths) raises ValueError.
-
-        Examples
-        --------
-        >>> lib.project(n_neighbors=30).embedding.shape  # doctest: +SKIP
-        (2000, 2)
-        >>> lib.project(representation="stats").representation  # doctest: +SKIP
-        'stats'
-        """
-        from ..projection import project
-
-        params: dict[str, Any] = dict(method=method, n_neighbors=n_neighbors, min_dist=min_dist)
-        params.update(pca_components=pca_components, random_state=random_state, metric=metric)
-        if fit_sample is not None:
-            params.update(fit_sample=fit_sample, sample_placement=sample_placement)
-        if backend != "umap-learn":
-            params["backend"] = backend
-        rep = resolve_representation(representation, len(self))
-        if rep is None and weights is not None:
-            raise ValueError(
-                "weights: the 'miwd' atlas is laid out on the library's descriptors and reads "
-                "no weights; give weights= with another representation"
-            )
-        if rep is None:
-            self.embedding, self._projector = project(self.descriptors, **params)
-            self._space = None
-            self.attrs["representation"] = stored_record(self.S, self.B)
-        else:
-            space, failed = library_space(self, rep, weights, progress)
-            fitted, self._projector = project(space.vectors, **params)
-            self.embedding = self._with_failed_rows(space.rows, fitted, params, failed)
-            self._space = space
-            self.attrs["representation"] = space.record
-        self.attrs["projection"] = params
-        return self
-
-    def _with_failed_rows(
-        self,
-        rows: np.ndarray,
-        fitted: np.ndarray,
-        params: dict[str, Any],
-        failed: list[tuple[str, str]],
-    ) -> np.ndarray:
-        embedding, placed = with_failed_rows(self, rows, fitted, int(params["n_neighbors"]), failed)
-        if placed:
-            self.errors = pd.concat([self.errors, errors_frame(placed)]).drop_duplicates(
-                ignore_index=True
-            )
-        return embedding
-
-    def _atlas_space(self) -> AtlasSpace:
-        """The atlas' representation (not MI-WD): from :meth:`project`, or after a load
-        fitted again on the library's weight files with the recorded parameters."""
-        if self._space is None:
-            self._space = refit_space(self, self._atlas_record())
-        return self._space
-
-    @property
-    def representation(self) -> str:
-        """The name of the representation the atlas was projected from (``"miwd"`` when the
-        library's own descriptors, or before any projection); see :meth:`project`.
-
-        Examples
-        --------
-        >>> ModelLibrary(np.zeros((3, 2, 2))).representation
-        'miwd'
-        """
-        return str((self.attrs.get("representation") or {}).get("name", LIBRARY_MIWD))
 
     def summarize(self, indices: Any, quantiles: int = 4) -> SelectionSummary:
         """Mean and standard deviation descriptors of a selection and its characteristic values.

@@ -20,12 +20,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from ..columns import ID
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -171,16 +168,14 @@ class DescriptorIndex:
 
 class NearestModels:
     """The nearest-model queries of :class:`~miwd_widget.library.ModelLibrary` (its base
-    class): neighbours of a library row and the place of new models in the atlas.
+    class): the models nearest to a library row. New models are placed in the atlas by
+    :class:`~miwd_widget.library.atlas_projection.AtlasProjection`, with the same index.
 
-    The library provides ``descriptors``, ``metadata``, ``embedding``, ``attrs``,
-    ``describe``, ``_atlas_space`` (the atlas' representation when not MI-WD: its vectors,
-    their index and ``transform`` for new models) and the caches ``_index`` and
-    ``_projector``, which it resets whenever its descriptors change.
+    The library provides ``descriptors``, ``metadata`` and the cache ``_index``, which it
+    resets whenever its descriptors change.
     """
 
     _index: DescriptorIndex | None
-    _projector: Any
 
     def descriptor_index(self) -> DescriptorIndex:
         """The exact kNN index over the flattened descriptors (built on first use, kept until
@@ -234,134 +229,3 @@ class NearestModels:
         out.insert(0, "distance", distances)
         out.insert(0, "rank", np.arange(1, len(rows) + 1))
         return out
-
-    def locate(self, models: Any, k: int = 5, placement: str = "auto") -> pd.DataFrame:
-        """Place new (black-box) models in the atlas and find their nearest library models.
-
-        New models are put in the representation the atlas was projected from
-        (:meth:`project`'s ``representation``, recorded in ``attrs["representation"]``),
-        with the state fitted on the library (never refitted on them). By default that is
-        the library's MI-WD: the query descriptors are computed on the library's grid (S, B,
-        value range). For another representation the library's own vectors are kept from
-        :meth:`project`; after :meth:`load` they are computed again once from the weight
-        files in ``metadata["source"]`` (a progress bar; the files must be unchanged).
-        Neighbours are the k nearest library models in that space: the euclidean distance
-        between vectors (scikit-learn ``NearestNeighbors``, distances recomputed exactly in
-        float64, so a library model finds itself at 0).
-
-        The atlas position ``x, y`` of a query depends on ``placement``:
-
-        - ``"transform"``: the fitted projection's ``transform`` (PCA, then UMAP's
-          transform). After :meth:`load` the fitted UMAP is not in the file; it is refit
-          once with the saved parameters and ``random_state`` (UMAP is deterministic with a
-          seed) and must reproduce the saved atlas, else a RuntimeError says so. Refitting
-          costs UMAP's numba compilation (tens of seconds in a fresh process) plus the fit.
-        - ``"neighbors"``: the inverse-distance weighted mean of the k neighbours' atlas
-          positions (what UMAP's transform starts from before it optimizes); needs no UMAP,
-          always in the saved atlas' frame, and a library model lands on itself.
-        - ``"auto"`` (default): ``"transform"`` if the fitted projection is in memory (the
-          library was projected in this session), else ``"neighbors"`` (e.g. after load).
-
-        Parameters
-        ----------
-        models
-            One model or a list (paths, arrays, dicts, torch modules).
-        k
-            Neighbours per query.
-        placement
-            ``"auto"``, ``"transform"`` or ``"neighbors"``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per (query, neighbour): ``query`` (int), ``query_name``, ``x``, ``y``,
-            ``rank`` (1 = nearest), ``neighbor`` (library row position), ``id``, ``distance``.
-
-        Examples
-        --------
-        >>> lib.locate("my_model.safetensors", k=3)  # doctest: +SKIP
-        """
-        from ..descriptors.compute import is_single
-
-        if not self._atlas_record().get("descriptors", True):
-            self._check_locatable(placement)
-            space = self._atlas_space()
-            vectors, names = space.transform([models] if is_single(models) else list(models))
-            return self._locate_vectors(
-                vectors, names, k, placement, space.index(), space.vectors, space.rows
-            )
-        d = self.describe(models)
-        d = d[None] if is_single(models) else d
-        names = list(d.names) if getattr(d, "names", None) else None
-        return self.locate_descriptors(np.asarray(d), names, k=k, placement=placement)
-
-    def locate_descriptors(
-        self,
-        descriptors: np.ndarray,
-        names: Sequence[str] | None = None,
-        k: int = 5,
-        placement: str = "auto",
-    ) -> pd.DataFrame:
-        """:meth:`locate` for descriptors already computed on this library's grid (an atlas
-        projected from the library's MI-WD descriptors only).
-
-        Examples
-        --------
-        >>> lib.locate_descriptors(lib.descriptors[:2], k=1)  # doctest: +SKIP
-        """
-        from ..projection import vectorize
-
-        record = self._atlas_record()
-        if not record.get("descriptors", True):
-            raise ValueError(
-                f"descriptors: the atlas is projected from the representation "
-                f"{record.get('name')!r}, not from MI-WD descriptors; use locate(models)"
-            )
-        self._check_locatable(placement)
-        q = vectorize(descriptors)
-        names = [str(i) for i in range(len(q))] if names is None else [str(n) for n in names]
-        return self._locate_vectors(
-            q, names, k, placement, self.descriptor_index(), self.descriptors, None
-        )
-
-    def _atlas_record(self) -> dict[str, Any]:
-        """``attrs["representation"]`` (``{}`` for libraries projected before it existed)."""
-        return dict(self.attrs.get("representation") or {})
-
-    def _check_locatable(self, placement: str) -> None:
-        from ..projection import PLACEMENTS
-
-        if placement not in PLACEMENTS:
-            raise ValueError(
-                f"placement must be 'auto', 'transform' or 'neighbors', got {placement!r}"
-            )
-        if self.embedding is None:
-            raise RuntimeError("the library is not projected: call project() first")
-        if len(self) == 0:
-            raise RuntimeError("the library holds no models")
-
-    def _locate_vectors(
-        self,
-        q: np.ndarray,
-        names: list[str],
-        k: int,
-        placement: str,
-        index: DescriptorIndex,
-        fitted_on: np.ndarray,
-        rows: np.ndarray | None,
-    ) -> pd.DataFrame:
-        """Neighbours of queries ``q`` in ``index`` (built on ``fitted_on``, the vectors of
-        library ``rows``; None: every row) and their atlas positions."""
-        from ..projection import locate_table, place
-
-        neighbor, distance = index.query(q, k)
-        embedding = self.embedding if rows is None else self.embedding[rows]
-        if placement == "transform" and self._projector is None:
-            from ..projection import refit
-
-            params = self.attrs.get("projection") or {}
-            self._projector = refit(fitted_on, embedding, params)
-        projector = self._projector if placement != "neighbors" else None
-        xy = place(embedding, neighbor, distance, q, projector)
-        neighbor = neighbor if rows is None else rows[neighbor]
-        return locate_table(xy, neighbor, distance, names, self.metadata[ID].to_numpy())

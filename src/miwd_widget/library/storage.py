@@ -41,6 +41,7 @@ from .parts import LibraryParts
 __all__ = [
     "save",
     "load",
+    "folder_lock",
     "LazyDescriptors",
     "FORMAT_VERSION",
     "DESCRIPTOR_COLUMN",
@@ -202,31 +203,48 @@ def _temporary(path: Path, suffix: str = "") -> Path:
 
 
 @contextmanager
-def _commit_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path, wait: bool = True) -> Iterator[os.stat_result | None]:
     """Hold an exclusive ``flock`` on ``folder`` (where the file system allows it).
 
-    Two saves of one path never mix without it: each writes its own uniquely named
-    files, and the Parquet file, which names its sidecar, is replaced atomically. The
-    lock is for the sidecar each save replaces: under it, the one a save reads from the
-    file it replaces is the one it replaces, so a save racing another deletes it instead
-    of leaving it behind. Held for the renames only (milliseconds), not while writing.
+    Yields the locked folder's ``stat`` (to check it is still the folder at that path),
+    or None where no lock can be taken (Windows, some network mounts): the caller goes on
+    unguarded. With ``wait=False`` a lock another process (or another open of the folder)
+    holds is a ``BlockingIOError`` at once, instead of waiting for it.
+
+    A save holds it on the library's folder while it moves its files into place. Two
+    saves of one path never mix without it: each writes its own uniquely named files, and
+    the Parquet file, which names its sidecar, is replaced atomically. The lock is for the
+    sidecar each save replaces: under it, the one a save reads from the file it replaces is
+    the one it replaces, so a save racing another deletes it instead of leaving it behind.
+    Held for the renames only (milliseconds), not while writing. A chunked build holds it
+    on its parts folder for the whole build
+    (:func:`miwd_widget.library.chunked.build_chunked`).
+
+    Examples
+    --------
+    >>> with folder_lock(Path("lib.parquet.parts"), wait=False) as locked:  # doctest: +SKIP
+    ...     pass  # here no other process holds the folder's lock
     """
     try:
         import fcntl
     except ImportError:  # Windows: no flock; saves stay whole, a raced sidecar may stay
-        yield
+        yield None
         return
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
-        yield
+        yield None
         return
     try:
+        locked: os.stat_result | None = None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            locked = os.fstat(fd)
+        except BlockingIOError:
+            raise
         except OSError:  # a file system without locks (some network mounts): as Windows
             pass
-        yield
+        yield locked
     finally:
         os.close(fd)  # releases the lock
 
@@ -235,7 +253,7 @@ def _commit(path: Path, tmp: Path, side_tmp: Path, side_final: Path | None) -> N
     """Move the written files into place: the sidecar first, then the Parquet file that
     names it (``os.replace``: atomic), then delete the sidecar the old file named."""
     folder = path.parent if str(path.parent) else Path(".")
-    with _commit_lock(folder):
+    with folder_lock(folder):
         previous = _referenced_sidecar(path)
         if side_final is not None:
             os.replace(side_tmp, side_final)
