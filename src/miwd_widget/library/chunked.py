@@ -49,6 +49,7 @@ import pandas as pd
 from .._progress import progress as progress_bar
 from ..columns import ID, SOURCE
 from ..descriptors.config import DescriptorConfig
+from ..weights import WeightReadError
 from ..weights.formats.npy import in_place
 from .parts import LibraryParts
 
@@ -102,7 +103,11 @@ class MatrixChunk:
 
     def _matrix(self) -> Any:
         # numpy parses the header and maps the file; the map itself is never read
-        return in_place(Path(self.path), np.load(self.path, mmap_mode="r", allow_pickle=False))
+        try:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:  # e.g. shorter now than its header says
+            raise WeightReadError(f"{self.path}: cannot read it as a .npy matrix: {exc}") from None
+        return in_place(Path(self.path), mapped)
 
     def theta(self) -> np.ndarray:
         block = np.ascontiguousarray(self._matrix()[self.start : self.stop])
