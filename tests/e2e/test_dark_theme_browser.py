@@ -4,8 +4,8 @@ The light theme's rule is a WCAG contrast of at least 3:1 against the background
 lines and swatches (js/src/draw/colormaps.ts). Here, in each dark theme, the page itself
 measures (getComputedStyle) every visible text of the widget against the background behind
 it, the colour bars' outlines and the scatter legend's ends (the points' colormap), and the
-test reads the scatter canvas for the colour of points without a colour column. Screenshots:
-artifacts/e2e/dark-lab.png and dark-marimo.png.
+test reads the scatter canvas for the colour of points without a colour column, at rest and
+faded by a selection. Screenshots: artifacts/e2e/dark-lab.png and dark-marimo.png.
 """
 
 from __future__ import annotations
@@ -191,7 +191,13 @@ def check_legible(page: Any, name: str, artifacts_dir: Path, dark: bool = True) 
         assert bar["outline"] >= MIN_CONTRAST, f"{name}: colour bar without a 3:1 frame: {bar}"
         if bar["legend"]:  # the points' own colormap: both ends readable on the background
             assert min(bar["ends"]) >= MIN_CONTRAST, f"{name}: legend ends {bar}"
-    # Points at rest: a selection fades the others on purpose (context, not content).
+    # Points faded by the selection: greyed, and no more transparent than 3:1 allows.
+    point, background = default_point_colour(page)
+    ratio = float(contrast(point, background))
+    assert ratio >= MIN_CONTRAST, (
+        f"{name}: faded default point colour {point} on {background}: {ratio:.2f}"
+    )
+    # Points at rest.
     page.locator(f"{ROOT} button", has_text="Clear").click()
     page.locator(f"{ROOT} .miwd-count").filter(has_text="2,000 models").wait_for()
     point, background = default_point_colour(page)
