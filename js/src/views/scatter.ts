@@ -247,6 +247,29 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
   return { scatterplot, gate, renderer, destroy, style };
 }
 
+/**
+ * regl-scatterplot's colors and opacities for points painted as `paints` (pointPaints), faded
+ * or not; by density only the colors at rest (its opacity follows the density).
+ */
+export function paintProperties(
+  paints: { rest: PointPaint; faded: PointPaint },
+  faded: boolean,
+  byDensity: boolean,
+): Partial<ScatterplotProperties> {
+  const paint = faded && !byDensity ? paints.faded : paints.rest;
+  return {
+    pointColor: paint.colors,
+    // Selected and hovered points in their colors at rest: regl-scatterplot takes them from
+    // these lists (one color per palette entry), else from pointColor, faded or not. (Lists
+    // are valid at run time; the package's types take one color.)
+    ...({
+      pointColorActive: paints.rest.colors,
+      pointColorHover: paints.rest.colors,
+    } as unknown as Partial<ScatterplotProperties>),
+    ...(byDensity ? {} : { opacityBy: "valueZ" as const, opacity: paint.opacities }),
+  };
+}
+
 type Dom = ReturnType<typeof buildDom>;
 type Size = { width: number; height: number };
 
@@ -460,14 +483,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
   // The points' colors and opacities at rest and faded (by density: colors only, createGl).
   let paints: { rest: PointPaint; faded: PointPaint } | null = null;
   let faded = store.size > 0;
-  const paintNow = () => {
-    if (!paints) return {};
-    const paint = faded && !gl.style.byDensity ? paints.faded : paints.rest;
-    return {
-      pointColor: paint.colors,
-      ...(gl.style.byDensity ? {} : { opacityBy: "valueZ" as const, opacity: paint.opacities }),
-    };
-  };
+  const paintNow = () => (paints ? paintProperties(paints, faded, gl.style.byDensity) : {});
   const drawOverlay = () => paintOverlay(dom.overlay, size, [located, neighbors], scatterplot, points, theme);
   const pathConnections = paths ? connectionData(paths) : null;
 
