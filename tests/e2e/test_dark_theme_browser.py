@@ -4,8 +4,9 @@ The light theme's rule is a WCAG contrast of at least 3:1 against the background
 lines and swatches (js/src/draw/colormaps.ts). Here, in each dark theme, the page itself
 measures (getComputedStyle) every visible text of the widget against the background behind
 it, the colour bars' outlines and the scatter legend's ends (the points' colormap), and the
-test reads the scatter canvas for the colour of points without a colour column. Screenshots:
-artifacts/e2e/dark-lab.png and dark-marimo.png.
+test reads the scatter canvas for the colour of points without a colour column, at rest and
+faded by a selection. The tooltip's text, shown by hovering a point, is held to 4.5:1 (WCAG's
+rule for text). Screenshots: artifacts/e2e/dark-lab.png and dark-marimo.png.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from PIL import Image
 pytestmark = pytest.mark.e2e
 
 MIN_CONTRAST = 3.0
+MIN_TEXT_CONTRAST = 4.5  # WCAG AA for text: the tooltip's
 COLOR_SELECT = f"{ROOT} select.miwd-color-select"
+TOOLTIP = f"{ROOT} .miwd-tooltip"
 
 SELECT_BEST_CODE = 'atlas.select(np.argsort(-lib.metadata["test_accuracy"].to_numpy())[:20])'
 ATLAS_CELL = f"""
@@ -102,7 +105,7 @@ _JS_CONTRAST = """
     const bg = backdrop(el);
     const fg = over(color, bg);
     texts.push({text: own.slice(0, 40), tag: el.tagName, cls: String(el.className.baseVal ?? el.className),
-                fg: hex(fg), bg: hex(bg), contrast: contrast(fg, bg)});
+                fg: hex(fg), bg: hex(bg), contrast: contrast(fg, bg), tooltip: !!el.closest('.miwd-tooltip')});
   }
   const bars = [];
   for (const bar of root.querySelectorAll('.miwd-colorbar')) {
@@ -165,6 +168,38 @@ def default_point_colour(page: Any, timeout: float = 15.0) -> tuple[np.ndarray, 
         time.sleep(0.2)
 
 
+def hover_a_point(page: Any) -> Any:
+    """Move the pointer onto the drawn point nearest the scatter's centre; its tooltip, shown."""
+    canvas = page.locator(SCATTER_CANVAS)
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 100, box
+    img = canvas_pixels(page)
+    colors, counts = np.unique(img.reshape(-1, 3), axis=0, return_counts=True)
+    drawn = np.abs(img - colors[np.argmax(counts)]).sum(axis=2) > 60
+    ys, xs = np.nonzero(drawn)
+    assert len(xs), "no point drawn"
+    height, width = drawn.shape
+    i = int(np.argmin((xs - width / 2) ** 2 + (ys - height / 2) ** 2))
+    x = box["x"] + (xs[i] + 0.5) * box["width"] / width
+    y = box["y"] + (ys[i] + 0.5) * box["height"] / height
+    page.mouse.move(x + 25, y + 25)
+    page.mouse.move(x, y, steps=5)
+    tooltip = page.locator(TOOLTIP)
+    tooltip.wait_for(state="visible", timeout=10_000)
+    return tooltip
+
+
+def check_tooltip(page: Any, name: str) -> None:
+    """Hover a point: every text of its tooltip (column names and values), as the page
+    measures it, has 4.5:1 on the tooltip's panel."""
+    hover_a_point(page)
+    tips = [t for t in page.locator(ROOT).first.evaluate(_JS_CONTRAST)["texts"] if t["tooltip"]]
+    page.mouse.move(1, 1)
+    assert len(tips) >= 4, tips  # names and values of at least two rows
+    low = [t for t in tips if t["contrast"] < MIN_TEXT_CONTRAST]
+    assert not low, f"{name}: tooltip text below {MIN_TEXT_CONTRAST}:1: {low}"
+
+
 def check_legible(page: Any, name: str, artifacts_dir: Path, dark: bool = True) -> dict:
     """Assert the theme's contrasts; save the screenshot; return the measurements."""
     root = page.locator(ROOT)
@@ -191,7 +226,13 @@ def check_legible(page: Any, name: str, artifacts_dir: Path, dark: bool = True) 
         assert bar["outline"] >= MIN_CONTRAST, f"{name}: colour bar without a 3:1 frame: {bar}"
         if bar["legend"]:  # the points' own colormap: both ends readable on the background
             assert min(bar["ends"]) >= MIN_CONTRAST, f"{name}: legend ends {bar}"
-    # Points at rest: a selection fades the others on purpose (context, not content).
+    # Points faded by the selection: greyed, and no more transparent than 3:1 allows.
+    point, background = default_point_colour(page)
+    ratio = float(contrast(point, background))
+    assert ratio >= MIN_CONTRAST, (
+        f"{name}: faded default point colour {point} on {background}: {ratio:.2f}"
+    )
+    # Points at rest.
     page.locator(f"{ROOT} button", has_text="Clear").click()
     page.locator(f"{ROOT} .miwd-count").filter(has_text="2,000 models").wait_for()
     point, background = default_point_colour(page)
@@ -200,6 +241,7 @@ def check_legible(page: Any, name: str, artifacts_dir: Path, dark: bool = True) 
         f"{name}: default point colour {point} on {background}: {ratio:.2f}"
     )
     page.locator(COLOR_SELECT).select_option("accuracy_norm")
+    check_tooltip(page, name)
     return report
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from test_atlas_browser import COUNT, LASSO_TOGGLE, LIBRARY_CELL, ROOT, XSS_ID, XSS_ROW
+from test_dark_theme_browser import check_tooltip
 from test_lifecycle_browser import (
     CANVAS,
     GALLERY_ITEM,
@@ -257,3 +258,9 @@ def test_a_pan_right_after_a_shift_lasso_moves_the_view_by_the_drag(standalone):
     scale = canvas.evaluate("c => c.width") / box["width"]  # device px per CSS px
     assert abs(shift / scale - 40) <= 4, f"the view moved {shift / scale:.0f} px for a 40 px drag"
     assert not console_errors(messages), "\n".join(console_errors(messages))
+
+
+def test_the_tooltip_text_is_legible_without_jupyterlabs_colours(standalone):
+    # The page has no JupyterLab variables: the tooltip is in styles.css' own light colours.
+    page, _, _ = standalone
+    check_tooltip(page, "standalone")

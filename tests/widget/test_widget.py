@@ -1,4 +1,4 @@
-"""The Atlas widget's Python side: synced traits, messages, selection, save_html.
+"""The Atlas widget's Python side: synced traits, messages, save_html.
 
 The browser side is simulated by the messages it sends (comm ``update`` with binary
 buffers, custom ``descriptors`` requests); no Node or browser is needed here.
@@ -13,11 +13,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
 import miwd_widget.widget.frontend as frontend
-from miwd_widget import Atlas, ModelLibrary, mi_wd
+from miwd_widget import Atlas, ModelLibrary
 from miwd_widget.widget.codec import array_from_json, decode_column, encode_column
 from miwd_widget.widget.frontend import BUNDLE_JS
 from miwd_widget.widget.traits import selection_from_json
@@ -89,16 +88,6 @@ def put_back(state: dict, paths: list, buffers: list) -> dict:
             obj = obj[key]
         obj[path[-1]] = memoryview(bytes(buf))
     return state
-
-
-@pytest.fixture(scope="module")
-def library() -> ModelLibrary:
-    return make_library()
-
-
-@pytest.fixture
-def atlas(library: ModelLibrary) -> Atlas:
-    return Atlas(library)
 
 
 # ----------------------------------------------------------------------------- traits
@@ -227,64 +216,6 @@ def test_selection_from_the_front_end_as_list_and_unsorted(atlas):
     assert np.frombuffer(bytes(buffers[0]), np.int32).tolist() == [0, 2, 9]
 
 
-def test_select_from_python_accepts_index_list_array_and_mask(atlas, library):
-    sent = Recorder(atlas)
-    meta = library.metadata
-    query = meta[meta["optimizer"] == "adam"]
-    atlas.select(query.index)
-    assert atlas.selection == list(query.index)
-    assert atlas.selected["optimizer"].eq("adam").all()
-    ((update, buffers),) = sent.updates("selection")
-    assert np.frombuffer(bytes(buffers[0]), np.int32).tolist() == list(query.index)
-
-    atlas.select(meta["lr"] > 1e-2)  # boolean Series
-    assert atlas.selection == list(np.flatnonzero(meta["lr"].to_numpy() > 1e-2))
-    atlas.select(np.array([5, 0, 5]))
-    assert atlas.selection == [0, 5]  # index 0 is kept
-    atlas.select(query)  # a DataFrame: its index
-    assert atlas.selection == list(query.index)
-    atlas.select([])
-    assert atlas.selection == []
-    atlas.selection = [3, 1]
-    assert atlas.selection == [1, 3]
-
-
-@pytest.mark.parametrize(
-    ("bad", "error", "message"),
-    [
-        ([0, 200], IndexError, "0..199"),
-        ([-1], IndexError, "0..199"),
-        (np.ones(5, dtype=bool), ValueError, "one entry per model"),
-        ([0.5, 2.0], TypeError, "integer row positions"),
-        (["m00001"], TypeError, "integer row positions"),
-        (3, TypeError, "scalar"),
-    ],
-)
-def test_bad_selections_raise_clear_errors(atlas, bad, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        atlas.select(bad)
-    with pytest.raises(traitlets.TraitError, match=re.escape(message)):
-        atlas.selection = bad if not isinstance(bad, np.ndarray) else bad.tolist()
-    assert atlas.selection == []
-
-
-def test_summary_is_the_library_summary_of_the_selection(atlas, library):
-    atlas.select([1, 2, 7])
-    summary = atlas.summarize()
-    assert summary.n == 3
-    np.testing.assert_allclose(
-        np.asarray(summary.mean), library.descriptors[[1, 2, 7]].mean(axis=0), rtol=1e-5
-    )
-
-
-def test_summary_is_a_deprecated_name_of_summarize(atlas):
-    atlas.select([1, 2])
-    with pytest.warns(DeprecationWarning, match=r"Atlas\.summarize\(\)"):
-        old = atlas.summary()
-    assert old.n == atlas.summarize().n == 2
-    np.testing.assert_array_equal(np.asarray(old.mean), np.asarray(atlas.summarize().mean))
-
-
 # ------------------------------------------------------------------------ descriptors
 
 
@@ -335,19 +266,7 @@ def test_bad_descriptor_request_gets_an_error_reply(atlas):
     assert len(sent.custom()) == 1  # unknown messages are ignored
 
 
-# ------------------------------------------------------------------ color, config, locate
-
-
-def test_color_from_python_sends_the_missing_column(atlas, library):
-    assert "augmentation" not in atlas._columns
-    atlas.color = "augmentation"
-    assert decode_column(atlas._columns["augmentation"]).tolist() == (
-        library.metadata["augmentation"].astype(str).tolist()
-    )
-    with pytest.raises(traitlets.TraitError, match="no metadata column 'nope'"):
-        atlas.color = "nope"
-    frontend_update(atlas, {"color": "dataset"})  # chosen in the browser's menu
-    assert atlas.color == "dataset"
+# ------------------------------------------------------------------------ constructor
 
 
 def test_constructor_errors_name_the_argument(library):
@@ -363,29 +282,6 @@ def test_constructor_errors_name_the_argument(library):
     custom = Atlas(library, color=None, axes=["optimizer", "lr"], tooltip=["id", "seedless"][:1])
     assert custom.axes == ["optimizer", "lr", "accuracy_norm"] and custom.color == ""
     assert set(custom._columns) == {"optimizer", "lr", "accuracy_norm", "id"}
-
-
-def test_locate_shows_queries_with_lines_to_their_neighbors():
-    rng = np.random.default_rng(3)
-    weights = [rng.normal(0, 0.1 + 0.02 * i, size=500).astype(np.float32) for i in range(30)]
-    descriptors = np.stack([mi_wd(w, S=4, B=8, value_range=(-1, 1)) for w in weights])
-    lib = ModelLibrary(
-        descriptors,
-        pd.DataFrame({"id": [f"w{i}" for i in range(30)], "test_accuracy": np.linspace(0, 1, 30)}),
-        embedding=rng.normal(size=(30, 2)),
-        value_range=(-1.0, 1.0),
-    )
-    atlas = Atlas(lib)
-    table = atlas.locate([weights[12]], k=3)
-    assert table["neighbor"].iloc[0] == 12 and table["distance"].iloc[0] == pytest.approx(0)
-    located = atlas._located
-    x, y = array_from_json(located["x"]), array_from_json(located["y"])
-    np.testing.assert_allclose([x[0], y[0]], table[["x", "y"]].iloc[0], rtol=1e-6)
-    neighbors = array_from_json(located["neighbors"])
-    assert neighbors.dtype == np.int32 and neighbors.tolist() == [table["neighbor"].tolist()]
-    assert located["names"] == [str(table["query_name"].iloc[0])]
-    atlas.show_located(None)
-    assert atlas._located == {}
 
 
 def test_atlas_names_the_representation_it_is_laid_out_on(atlas, tmp_path):

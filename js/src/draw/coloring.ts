@@ -1,15 +1,21 @@
 /**
  * Point colors from a column: colormap bins (continuous) or palette codes (categorical),
- * fitted to the background (3:1 contrast, colormaps.ts); missing values in grey.
+ * fitted to the background (3:1 contrast, colormaps.ts); missing values in grey. And the
+ * colors and opacities points are drawn with, at rest and faded, so that they keep 3:1 too.
  */
 
+import { hcl } from "d3-color";
 import { type Column, MISSING_TEXT } from "../wire/columns";
 import {
   COLORMAP_SIZE,
   categoricalPalette,
   colormapIndex,
+  contrastRatio,
+  isDark,
+  MIN_CONTRAST,
   missingColor,
   readableOn,
+  readableOpacity,
   rgbToHex,
   themedColormap,
 } from "./colormaps";
@@ -115,5 +121,60 @@ export function pointStyleFor(n: number): { size: number; opacity: number; byDen
     size: Math.round(size * 10) / 10,
     opacity: Math.round(opacity * 100) / 100,
     byDensity: n > DENSITY_OPACITY_POINTS,
+  };
+}
+
+/** How much a selection fades the other points: their opacity times this, as far as 3:1 allows. */
+export const FADE = 0.5;
+/** ... and their colors' chroma (CIE LCh) times this: greyed (fadedColor). */
+export const FADED_CHROMA = 0.3;
+
+/** The contrast drawn points are fitted to: 3:1 and a little, as the canvas rounds blends to 8 bits. */
+const DRAWN_CONTRAST = MIN_CONTRAST + 0.05;
+
+/** What the points of each palette color are drawn with (regl-scatterplot, by category). */
+export interface PointPaint {
+  colors: string[];
+  opacities: number[];
+}
+
+/**
+ * A palette color greyed for faded points (its CIE chroma times FADED_CHROMA), readable on
+ * `background` (3:1) and drawn at `opacity` too: its lightness moves away from the
+ * background as far as that needs (a grey blends toward it a little unlike a hue does).
+ */
+export function fadedColor(color: string, background: string, opacity = 1): string {
+  const c = hcl(color);
+  if (!(c.c > 0)) return color; // a grey already
+  const away = isDark(background) ? 1 : -1;
+  for (let step = 0; step <= 100; step++) {
+    const l = Math.max(0, Math.min(100, c.l + away * step));
+    const candidate = hcl(c.h, c.c * FADED_CHROMA, l).formatHex();
+    const readable = contrastRatio(candidate, background) >= MIN_CONTRAST;
+    if (readable && readableOpacity(candidate, background, DRAWN_CONTRAST) <= opacity) return candidate;
+  }
+  return away > 0 ? "#ffffff" : "#000000";
+}
+
+/**
+ * The points of each palette color at rest and while a selection fades them. A point drawn
+ * below opacity 1 is blended with the background, which lowers its contrast; each opacity is
+ * raised to the color's readableOpacity, so every point keeps 3:1: at rest the `opacity` of
+ * pointStyleFor (the colormap's ends, fitted to exactly 3:1, stay opaque); faded, the color
+ * greyed (fadedColor: context, not content, for every color) at FADE times that opacity.
+ */
+export function pointPaints(
+  palette: string[],
+  background: string,
+  opacity: number,
+): { rest: PointPaint; faded: PointPaint } {
+  const floor = (color: string) => readableOpacity(color, background, DRAWN_CONTRAST);
+  const at = (floors: number[], target: number) => floors.map((f) => Math.max(f, Math.round(target * 100) / 100));
+  const restFloors = palette.map(floor);
+  // Greyed, each fades at least as far as its color does: never more opaque than at rest.
+  const faded = palette.map((color, i) => fadedColor(color, background, restFloors[i]));
+  return {
+    rest: { colors: palette, opacities: at(restFloors, opacity) },
+    faded: { colors: faded, opacities: at(faded.map(floor), opacity * FADE) },
   };
 }

@@ -54,6 +54,36 @@ export function contrastRatio(a: RGB | string, b: RGB | string): number {
   return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
 }
 
+/**
+ * `color` drawn at `opacity` over `background`, as the scatter's canvas blends it: each sRGB
+ * channel `opacity * color + (1 - opacity) * background` (WebGL's "src alpha" blending).
+ */
+export function blendOver(color: RGB | string, background: RGB | string, opacity: number): RGB {
+  const c = typeof color === "string" ? hexToRgb(color) : color;
+  const b = typeof background === "string" ? hexToRgb(background) : background;
+  return [0, 1, 2].map((i) => opacity * c[i] + (1 - opacity) * b[i]) as RGB;
+}
+
+/** WCAG 2 contrast of `color` drawn at `opacity` over `background` against that background. */
+export function contrastAt(color: RGB | string, background: RGB | string, opacity: number): number {
+  return contrastRatio(blendOver(color, background, opacity), background);
+}
+
+/**
+ * The lowest opacity (a multiple of 0.01) down to which `color` drawn over `background` keeps
+ * `minContrast`; 1 when only opaque does, or not even that. Tried from opaque down by tenths,
+ * then by hundredths below the last tenth that passes (20 tries, not 100: a palette of 257
+ * colors is fitted for every draw).
+ */
+export function readableOpacity(color: RGB | string, background: RGB | string, minContrast = MIN_CONTRAST): number {
+  const [c, b] = [color, background].map((x) => (typeof x === "string" ? hexToRgb(x) : x));
+  const passes = (hundredths: number) => contrastAt(c, b, hundredths / 100) >= minContrast;
+  let lowest = 100;
+  while (lowest > 10 && passes(lowest - 10)) lowest -= 10;
+  while (lowest > 1 && passes(lowest - 1)) lowest -= 1;
+  return lowest / 100;
+}
+
 /** A dark color (background): relative luminance at most 0.18, the middle of perceived lightness. */
 export function isDark(color: RGB | string): boolean {
   return relativeLuminance(typeof color === "string" ? hexToRgb(color) : color) <= 0.18;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countText, normalizeCoordinates, previewRows } from "./scatter";
+import { countText, normalizeCoordinates, paintProperties, previewRows } from "./scatter";
 
 describe("scatter", () => {
   it("centres the atlas and scales its longer side to [-0.95, 0.95] (one scale for x and y)", () => {
@@ -28,5 +28,29 @@ describe("previewRows", () => {
     expect(odd.length).toBeLessThanOrEqual(100_000);
     expect(odd[odd.length - 1]).toBeGreaterThan(250_001 - 3 - 1); // reaches the last rows
     expect(previewRows(10, 4, 5)?.length).toBe(4); // every 3rd of 10: 0, 3, 6, 9
+  });
+});
+
+describe("paintProperties", () => {
+  const paints = {
+    rest: { colors: ["#3a78b5", "#440154"], opacities: [0.78, 1] },
+    faded: { colors: ["#6e7a86", "#4a3f4c"], opacities: [0.6, 1] },
+  };
+
+  it("fades the other points but draws selected and hovered ones in their colors at rest", () => {
+    const faded = paintProperties(paints, true, false);
+    expect(faded.pointColor).toEqual(paints.faded.colors);
+    expect(faded.opacity).toEqual(paints.faded.opacities);
+    expect(faded.opacityBy).toBe("valueZ");
+    expect(faded.pointColorActive).toEqual(paints.rest.colors);
+    expect(faded.pointColorHover).toEqual(paints.rest.colors);
+    expect(paintProperties(paints, false, false).pointColor).toEqual(paints.rest.colors);
+  });
+
+  it("leaves the opacity to the density when there are that many points", () => {
+    const dense = paintProperties(paints, true, true);
+    expect(dense.pointColor).toEqual(paints.rest.colors);
+    expect(dense.opacity).toBeUndefined();
+    expect(dense.opacityBy).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
  */
 import { scaleLinear } from "d3-scale";
 import createScatterplot, { createRenderer } from "regl-scatterplot";
-import { encodeColors, pointStyleFor } from "../draw/coloring";
+import { encodeColors, FADE, type PointPaint, pointPaints, pointStyleFor } from "../draw/coloring";
 import { el, fitCanvas, listen, type Theme, watchMainButton } from "../draw/dom";
 import { afterPaint, BRUSH_REST_MS, frameTask, type RenderGate, renderGate, restTask } from "../draw/frame";
 import { drawLocated, type Located } from "../draw/located";
@@ -208,7 +208,10 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
       ? ({ opacityBy: "density", opacityByDensityFill: 0.2 } as unknown as Partial<ScatterplotProperties>)
       : {}),
     pointScaleMode: "asinh",
-    opacityInactiveScale: 0.5,
+    // A selection fades the other points. At a fixed opacity they are greyed and each color
+    // fades only as far as it keeps 3:1 (opacity by category, pointPaints: set in draw and
+    // when a selection starts or ends); by density, regl-scatterplot scales their opacity.
+    opacityInactiveScale: style.byDensity ? FADE : 1,
     ...themeProperties(theme),
     showReticle: false,
     lassoInitiator: false,
@@ -241,7 +244,30 @@ function createGl(canvas: HTMLCanvasElement, width: number, height: number, n: n
     renderer.destroy();
     gl?.getExtension("WEBGL_lose_context")?.loseContext();
   };
-  return { scatterplot, gate, renderer, destroy };
+  return { scatterplot, gate, renderer, destroy, style };
+}
+
+/**
+ * regl-scatterplot's colors and opacities for points painted as `paints` (pointPaints), faded
+ * or not; by density only the colors at rest (its opacity follows the density).
+ */
+export function paintProperties(
+  paints: { rest: PointPaint; faded: PointPaint },
+  faded: boolean,
+  byDensity: boolean,
+): Partial<ScatterplotProperties> {
+  const paint = faded && !byDensity ? paints.faded : paints.rest;
+  return {
+    pointColor: paint.colors,
+    // Selected and hovered points in their colors at rest: regl-scatterplot takes them from
+    // these lists (one color per palette entry), else from pointColor, faded or not. (Lists
+    // are valid at run time; the package's types take one color.)
+    ...({
+      pointColorActive: paints.rest.colors,
+      pointColorHover: paints.rest.colors,
+    } as unknown as Partial<ScatterplotProperties>),
+    ...(byDensity ? {} : { opacityBy: "valueZ" as const, opacity: paint.opacities }),
+  };
 }
 
 type Dom = ReturnType<typeof buildDom>;
@@ -454,6 +480,10 @@ export function createScatter(opts: ScatterOptions): ScatterView {
   let showPaths = paths !== null;
   const gl = createGl(dom.canvas, size.width, size.height, n, theme);
   const { scatterplot } = gl;
+  // The points' colors and opacities at rest and faded (by density: colors only, createGl).
+  let paints: { rest: PointPaint; faded: PointPaint } | null = null;
+  let faded = store.size > 0;
+  const paintNow = () => (paints ? paintProperties(paints, faded, gl.style.byDensity) : {});
   const drawOverlay = () => paintOverlay(dom.overlay, size, [located, neighbors], scatterplot, points, theme);
   const pathConnections = paths ? connectionData(paths) : null;
 
@@ -473,13 +503,15 @@ export function createScatter(opts: ScatterOptions): ScatterView {
   let destroyed = false;
   const draw = () => {
     const encoding = encodeColors(opts.columns().get(colorName), n, theme.background);
+    const drawnPaints = pointPaints(encoding.palette, theme.background, gl.style.opacity);
     renderLegend(dom.legend, encoding.legend);
     drawing = drawing
       .then(async () => {
         const rows = preview.rows;
+        paints = drawnPaints; // from now on, a selection fades these
         if (rows) {
           // set() applies the colours at once; its promise waits for a frame: not before a draw.
-          void scatterplot.set({ pointColor: encoding.palette, showPointConnections: false }).catch(() => {});
+          void scatterplot.set({ ...paintNow(), showPointConnections: false }).catch(() => {});
           const sample = {
             x: pickRows(points.x, rows),
             y: pickRows(points.y, rows),
@@ -489,7 +521,7 @@ export function createScatter(opts: ScatterOptions): ScatterView {
           await new Promise<void>((resolve) => afterPaint(resolve));
           if (destroyed) return;
         }
-        void scatterplot.set({ pointColor: encoding.palette, showPointConnections: showPaths }).catch(() => {});
+        void scatterplot.set({ ...paintNow(), showPointConnections: showPaths }).catch(() => {});
         const data = { x: points.x, y: points.y, z: encoding.codes };
         // Paths: regl-scatterplot connects points by a 5th (line) and 6th (order) component,
         // which it reads only when a 4th (w) is there too. It then builds its point arrays
@@ -605,6 +637,12 @@ export function createScatter(opts: ScatterOptions): ScatterView {
     ...bindButtons(scatterplot, dom, store),
     listen(dom.colorSelect, "change", onColorSelect),
     listen(dom.pathsButton, "click", togglePaths),
+    // A selection made or cleared: the other points fade, or come back.
+    store.subscribe((selection) => {
+      if (faded === selection.length > 0 || gl.style.byDensity) return;
+      faded = selection.length > 0;
+      void scatterplot.set(paintNow()).catch(() => {});
+    }),
   ];
 
   /** The stage and the canvas at the scatter's size (CSS pixels). */

@@ -1,6 +1,10 @@
 """The Atlas widget: linked WebGL scatter, parallel coordinates and descriptor gallery.
 
-- :mod:`.atlas`: the :class:`Atlas` anywidget (construction, selection, clusters, public API);
+- :mod:`.atlas`: the :class:`Atlas` anywidget, its wiring (construction, messages routed to
+  their handlers, gallery replies, ``save_html``) and, as mixins of their own, its concepts:
+  :mod:`.atlas_columns` (the columns shown), :mod:`.atlas_selection` (select, selected,
+  summarize), :mod:`.atlas_clusters` (named clusters), :mod:`.atlas_overlays` (neighbours,
+  located models);
 - :mod:`.traits`: its synced traits (``AtlasTraits``, mirrored in js/src/wire/model.ts);
 - :mod:`.defaults`: the colour, axes and tooltip shown when not given, and the names allowed;
 - :mod:`.column_transport`: which metadata columns are sent, how, and when (deferred text);

@@ -1,33 +1,38 @@
 """The Atlas widget: linked WebGL scatter, parallel coordinates and descriptor gallery.
 
-The :class:`Atlas` ties a :class:`~miwd_widget.ModelLibrary` to its front end (js/src); each
-sub-protocol has a module of its own (listed in :mod:`miwd_widget.widget`): the synced
-traits, the defaults, the column transport, the gallery, the overlays, the messages and
-their dispatch, the standalone page.
+The :class:`Atlas` ties a :class:`~miwd_widget.ModelLibrary` to its front end (js/src). This
+module is its wiring: the constructor (checks, first state, the front end's messages routed to
+their handlers), the library, the gallery's replies and the standalone page. Its other
+concepts are mixins with a module each: :mod:`.atlas_columns` (the columns shown),
+:mod:`.atlas_selection` (select, selected, summarize), :mod:`.atlas_clusters` (named
+clusters), :mod:`.atlas_overlays` (neighbours, located models). Each sub-protocol has a module
+of its own too (listed in :mod:`miwd_widget.widget`): the synced traits, the defaults, the
+column transport, the gallery, the overlays, the messages and their dispatch, the standalone
+page.
 """
 
 from __future__ import annotations
 
 import pathlib
-import warnings
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import traitlets
 
 from .._positions import as_positions
 from ..library import ModelLibrary
 from ..library.atlas_space import representation_label
-from .clusters import CLUSTER_COLUMN, clusters_frame, next_cluster_name, normalize_clusters
-from .column_transport import first_columns, requested_columns, send_columns, send_missing_columns
-from .defaults import DEFAULT_COLOR, check_view_columns, resolve_view
+from .atlas_clusters import ClusterMethods
+from .atlas_columns import ViewColumnMethods
+from .atlas_overlays import OverlayMethods
+from .atlas_selection import SelectionMethods
+from .clusters import normalize_clusters
+from .column_transport import first_columns
+from .defaults import DEFAULT_COLOR, resolve_view
 from .frontend import widget_css, widget_esm
 from .gallery import answer_request, descriptor_reply, value_range_of
-from .messages import Buffers, ColumnsRequest, DescriptorReply, NeighborsRequest, message_router
-from .overlays import located_json, neighbor_json, neighbors_state, training_paths
+from .messages import DescriptorReply, message_router
+from .overlays import training_paths
 from .standalone import DEFAULT_MAX_DESCRIPTOR_BYTES, atlas_page
-from .traits import AtlasTraits, as_selection
 
 __all__ = ["Atlas"]
 
@@ -37,7 +42,7 @@ _ATLAS_KEYWORDS = ("color", "axes", "gallery_size", "tooltip", "clusters", "neig
 _ATLAS_KEYWORDS += ("selection", "layout", "tabbable")
 
 
-class Atlas(AtlasTraits):
+class Atlas(ViewColumnMethods, OverlayMethods, ClusterMethods, SelectionMethods):
     """Interactive atlas of a model library: scatter, parallel coordinates and gallery.
 
     Parameters
@@ -159,188 +164,11 @@ class Atlas(AtlasTraits):
             )
         )
 
-    # ------------------------------------------------------------------ configuration
-    @traitlets.validate("color", "axes", "tooltip_columns")
-    def _validate_view_columns(self, proposal: dict[str, Any]) -> Any:
-        meta, trait = self._library.metadata, proposal["trait"].name
-        return check_view_columns(trait, proposal["value"], meta, bool(self.clusters))
-
-    @traitlets.observe("color", "axes", "tooltip_columns")
-    def _send_missing_columns(self, change: dict[str, Any]) -> None:
-        # Until super().__init__ has set every trait, a change is the initial one.
-        initial = not self._deferral_ready
-        send_missing_columns(self, self._library.metadata, change, initial)
-
-    def _on_columns_request(self, message: ColumnsRequest, buffers: Buffers) -> None:
-        names = requested_columns(message, self._deferred_columns)
-        send_columns(self, self._library.metadata, names)
-
-    def _on_neighbors_request(self, message: NeighborsRequest, buffers: Buffers) -> None:
-        # The answer is a trait, not a reply: every view of the widget shows the neighbours.
-        self._neighbors = neighbors_state(self._library, message, self.neighbors_k)
-
-    @traitlets.observe("clusters")
-    def _clusters_changed(self, change: dict[str, Any]) -> None:
-        # The library keeps them (saved with it). Without clusters nothing draws by them.
-        if hasattr(self._library, "clusters"):
-            self._library.clusters = dict(change["new"])
-        if not change["new"]:
-            if self.color == CLUSTER_COLUMN:
-                self.color = ""
-            if CLUSTER_COLUMN in self.axes:
-                self.axes = [a for a in self.axes if a != CLUSTER_COLUMN]
-
-    # ------------------------------------------------------------------ public API
+    # ------------------------------------------------------------------ library
     @property
     def library(self) -> ModelLibrary:
         """The :class:`ModelLibrary` shown."""
         return self._library
-
-    def select(self, indices: Any) -> Atlas:
-        """Select models by row position; the views update.
-
-        Parameters
-        ----------
-        indices
-            Row positions (list, numpy array, ``DataFrame.index``, a DataFrame whose index is
-            used) or a boolean mask with one entry per model. ``None`` or ``[]`` clears.
-
-        Examples
-        --------
-        >>> atlas.select(lib.metadata.query("optimizer == 'adam'").index)  # doctest: +SKIP
-        >>> atlas.select(lib.metadata["lr"] > 1e-3)  # doctest: +SKIP
-        """
-        self.selection = as_selection(indices, self.n, "indices")
-        return self
-
-    @property
-    def selected(self) -> pd.DataFrame:
-        """The metadata rows of the current selection (index = row position).
-
-        Examples
-        --------
-        >>> atlas.selected["optimizer"].value_counts()  # doctest: +SKIP
-        """
-        return self._library.metadata.iloc[as_selection(self.selection, self.n).positions()]
-
-    def summarize(self) -> Any:
-        """``library.summarize`` of the current selection (mean/std descriptors, traits).
-
-        Always exact (the gallery samples selections above ``GALLERY_EXACT_ROWS``).
-
-        Examples
-        --------
-        >>> atlas.summarize().characteristic.head()  # doctest: +SKIP
-        """
-        return self._library.summarize(list(self.selection))
-
-    def summary(self) -> Any:
-        """Deprecated name of :meth:`summarize` (one name, the library's, for a summary)."""
-        warnings.warn(
-            "Atlas.summary() is deprecated; use Atlas.summarize()", DeprecationWarning, stacklevel=2
-        )
-        return self.summarize()
-
-    # ------------------------------------------------------------------ clusters
-    def add_cluster(self, name: str | None = None, rows: Any = None) -> str:
-        """Keep ``rows`` (default: the current selection) as a named cluster.
-
-        Parameters
-        ----------
-        name
-            The cluster's name; default the next free of A, B, C, ... (the paper's labels).
-            An existing name is replaced.
-        rows
-            Row positions or a boolean mask, as :meth:`select` takes them.
-
-        Returns
-        -------
-        str
-            The name given.
-
-        Examples
-        --------
-        >>> atlas.add_cluster("adam", lib.metadata.query("optimizer == 'adam'").index)  # doctest: +SKIP
-        'adam'
-        """
-        name = next_cluster_name(self.clusters) if name is None else name
-        chosen = self.selection if rows is None else rows
-        if rows is None and not len(chosen):
-            raise ValueError("rows: none given and nothing is selected")
-        self.clusters = {**self.clusters, name: chosen}
-        return name
-
-    def remove_cluster(self, name: str) -> None:
-        """Forget the cluster ``name`` (a ``KeyError`` names the existing ones)."""
-        if name not in self.clusters:
-            raise KeyError(f"no cluster {name!r}; clusters: {', '.join(self.clusters) or 'none'}")
-        self.clusters = {k: v for k, v in self.clusters.items() if k != name}
-
-    def clusters_frame(self) -> pd.DataFrame:
-        """The metadata of every clustered model with its ``cluster`` (one row per membership).
-
-        The index is the row position; a model in two clusters appears twice. ``cluster`` is
-        a categorical in the clusters' order, ready for ``groupby``.
-
-        Examples
-        --------
-        >>> atlas.clusters_frame().groupby("cluster", observed=True)["test_accuracy"].median()  # doctest: +SKIP
-        """
-        return clusters_frame(self._library.metadata, self.clusters)
-
-    def compare(self, **kwargs: Any) -> Any:
-        """``library.compare(atlas.clusters)``: the paper's Figure 5 as a table.
-
-        Examples
-        --------
-        >>> atlas.compare().query("p_value < 0.01")  # doctest: +SKIP
-        """
-        if not self.clusters:
-            raise ValueError("compare: no clusters yet; keep a selection as a cluster first")
-        return self._library.compare(self.clusters, **kwargs)
-
-    # ------------------------------------------------------------------ neighbours
-    def neighbors(self, row: int, k: int | None = None) -> pd.DataFrame:
-        """The ``k`` models nearest to ``row`` in descriptor space (not atlas distance).
-
-        Also shown in the atlas: lines from the model to its neighbours. ``k`` defaults to
-        ``neighbors_k``, what a click shows.
-
-        Examples
-        --------
-        >>> atlas.neighbors(0, k=5)[["id", "distance"]]  # doctest: +SKIP
-        """
-        table = self._library.neighbors(row, k=self.neighbors_k if k is None else k)
-        self._neighbors = neighbor_json(int(row), table.index.to_numpy(), table["distance"])
-        return table
-
-    def locate(self, models: Any, k: int = 5, placement: str = "auto") -> pd.DataFrame:
-        """Place new (black-box) models in the atlas and show them with their neighbors.
-
-        Calls ``library.locate(models, k=k, placement=placement)``; the returned table
-        (query, query_name, x, y, rank, neighbor, id, distance) is also drawn: one
-        highlighted marker per query with lines to its ``k`` nearest library models.
-
-        Parameters
-        ----------
-        models
-            One model or a list (paths, weight arrays, state dicts, torch modules).
-        k
-            Neighbors per query.
-        placement
-            How the query's atlas position is found (see ``ModelLibrary.locate``).
-
-        Examples
-        --------
-        >>> atlas.locate(["new_model.safetensors"], k=5)  # doctest: +SKIP
-        """
-        table = self._library.locate(models, k=k, placement=placement)
-        self.show_located(table)
-        return table
-
-    def show_located(self, table: pd.DataFrame) -> None:
-        """Draw a ``library.locate`` result (one row per query-neighbor pair)."""
-        self._located = located_json(table)
 
     # ------------------------------------------------------------------ descriptors
     def descriptor_reply(
