@@ -178,3 +178,33 @@ def test_the_sample_of_a_large_file_reads_a_small_part_of_it(tmp_path, monkeypat
     stride = model_stride(n, n_models=400)  # 10,485 samples, stride 763: runs of 163
     sample = sample_weights(open_weights(tmp_path / "big.safetensors"), stride)
     assert sample.size >= 10_000 and sum(read) <= 4 * sample.size + 4096
+
+
+@pytest.mark.parametrize("case", ["normal", "ties", "half-zero", "sorted", "periodic"])
+def test_order_statistics_equal_a_full_sort_at_both_ends_and_within(case):
+    # Ranks near the ends are selected among the values beyond a threshold from a regular
+    # subsample; "periodic" puts the extremes exactly where the subsample never looks,
+    # so its thresholds are wrong and the count check must fall back.
+    from miwd_widget.descriptors.value_range import SUBSAMPLE, order_statistics
+
+    rng = np.random.default_rng(7)
+    n = 300_001
+    v = rng.standard_normal(n)
+    if case == "ties":
+        v = np.round(v * 2) / 2
+    elif case == "half-zero":
+        v[: n // 2] = 0.0
+    elif case == "sorted":
+        v = np.sort(v)
+    elif case == "periodic":
+        step = n // SUBSAMPLE
+        v = np.zeros(n)
+        v[1::step] = -1.0 - rng.random(v[1::step].size)  # never in v[::step]
+        v[2::step] = 1.0 + rng.random(v[2::step].size)
+    ranks = np.array([0, 1, 150, n // 20, n // 2, n - n // 20, n - 151, n - 1])
+    got = order_statistics(v.copy(), ranks)
+    np.testing.assert_array_equal([got[int(r)] for r in ranks], np.sort(v)[ranks])
+    for q in [(5, 95), (0.1, 99.9), (0, 100), (42.0, 58.5)]:
+        expected = tuple(np.percentile(v.astype(np.float32).astype(np.float64), q))
+        if expected[0] < expected[1]:  # equal ends are widened into a range
+            assert pooled_percentiles([v.astype(np.float32)], percentiles=q) == expected
