@@ -138,17 +138,20 @@ def _make_room(s, n, tables, filled, totals):
 
 
 @njit(cache=True, nogil=True)
-def _window_runs(offset, n, n_total, n_windows, tables, filled, totals):
-    """Yield (window, start, stop) of each window's run of theta[offset:offset+n], indices
-    relative to ``offset``, after making room in that window's table for the run (the
-    loop every counting kernel runs; ``tables``, ``filled``, ``totals``: _count_patterns)."""
-    g = offset
-    stop = offset + n
+def _window_runs(offset, n, n_total, n_windows):
+    """(k, 3) int64: window, start, stop of each window's run of theta[offset:offset+n],
+    indices relative to ``offset`` (the loop every counting kernel runs). An array, not a
+    numba generator: one that held the tables leaked them, and cached generators have
+    failed to load (numba KeyError)."""
+    first = ((offset + 1) * n_windows - 1) // n_total
+    last = ((offset + n) * n_windows - 1) // n_total
+    runs = np.empty((last - first + 1, 3), np.int64)
+    g, stop, k = offset, offset + n, 0
     while g < stop:
         s, end = _window_of(g, stop, n_total, n_windows)
-        _make_room(s, end - g, tables, filled, totals)
-        yield s, g - offset, end - offset
-        g = end
+        runs[k, 0], runs[k, 1], runs[k, 2] = s, g - offset, end - offset
+        g, k = end, k + 1
+    return runs[:k]
 
 
 @njit(cache=True, nogil=True)
@@ -159,7 +162,10 @@ def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
     each table since it was last folded into totals: (S, P) int64 (folded before a uint32
     could overflow, so a window of any size is counted exactly).
     """
-    for s, a, b in _window_runs(offset, p.shape[0], n_total, n_windows, tables, filled, totals):
+    runs = _window_runs(offset, p.shape[0], n_total, n_windows)
+    for r in range(runs.shape[0]):
+        s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
+        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         # A slice indexed from 0, not p[a + i]: numba proves the index non-negative and
         # drops its wraparound check, 1.4x faster (docs/benchmarks.md).
@@ -173,7 +179,10 @@ def _count_bytes(p, offset, n_total, n_windows, tables, filled, totals):
     """:func:`_count_patterns` for 8-bit patterns, into four copies of each window's table
     (``tables``: (S, 4 * 256)): an 8-bit float has so few values that consecutive weights
     often share one, and increments of one counter wait on each other (2.7x faster)."""
-    for s, a, b in _window_runs(offset, p.shape[0], n_total, n_windows, tables, filled, totals):
+    runs = _window_runs(offset, p.shape[0], n_total, n_windows)
+    for r in range(runs.shape[0]):
+        s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
+        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         run = p[a:b]  # indexed from 0, as in _count_patterns
         for i in range(run.shape[0]):
@@ -195,7 +204,10 @@ def _count_float32(
     ``tables``, ``filled`` and ``totals`` as in :func:`_count_patterns`.
     """
     n = bits.shape[0]
-    for s, a, b in _window_runs(offset, n, n_total, n_windows, tables, filled, totals):
+    runs = _window_runs(offset, n, n_total, n_windows)
+    for r in range(runs.shape[0]):
+        s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
+        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         window_slots = slots[s]
         run_bits, run = bits[a:b], x[a:b]  # indexed from 0, as in _count_patterns
@@ -220,7 +232,10 @@ def _count_float32_split(bits, x, offset, n_total, n_windows, tables, filled, to
     split by at most one edge (:class:`~.window_counts.Float32Buckets`, ``split_bins``).
     """
     n = bits.shape[0]
-    for s, a, b in _window_runs(offset, n, n_total, n_windows, tables, filled, totals):
+    runs = _window_runs(offset, n, n_total, n_windows)
+    for r in range(runs.shape[0]):
+        s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
+        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         run_bits, run = bits[a:b], x[a:b]  # indexed from 0, as in _count_patterns
         for i in range(run.shape[0]):
