@@ -138,11 +138,12 @@ def _make_room(s, n, tables, filled, totals):
 
 
 @njit(cache=True, nogil=True)
-def _window_runs(offset, n, n_total, n_windows):
+def _window_runs(offset, n, n_total, n_windows, tables, filled, totals):
     """(k, 3) int64: window, start, stop of each window's run of theta[offset:offset+n],
-    indices relative to ``offset`` (the loop every counting kernel runs). An array, not a
-    numba generator: one that held the tables leaked them, and cached generators have
-    failed to load (numba KeyError)."""
+    indices relative to ``offset`` (the loop every counting kernel runs), with room made
+    in each window's table for its run (:func:`_make_room`). An array, not a numba
+    generator: one that held the tables leaked them, and cached generators have failed to
+    load (numba KeyError)."""
     first = ((offset + 1) * n_windows - 1) // n_total
     last = ((offset + n) * n_windows - 1) // n_total
     runs = np.empty((last - first + 1, 3), np.int64)
@@ -150,6 +151,7 @@ def _window_runs(offset, n, n_total, n_windows):
     while g < stop:
         s, end = _window_of(g, stop, n_total, n_windows)
         runs[k, 0], runs[k, 1], runs[k, 2] = s, g - offset, end - offset
+        _make_room(s, end - g, tables, filled, totals)
         g, k = end, k + 1
     return runs[:k]
 
@@ -162,10 +164,9 @@ def _count_patterns(p, offset, n_total, n_windows, tables, filled, totals):
     each table since it was last folded into totals: (S, P) int64 (folded before a uint32
     could overflow, so a window of any size is counted exactly).
     """
-    runs = _window_runs(offset, p.shape[0], n_total, n_windows)
+    runs = _window_runs(offset, p.shape[0], n_total, n_windows, tables, filled, totals)
     for r in range(runs.shape[0]):
         s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
-        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         # A slice indexed from 0, not p[a + i]: numba proves the index non-negative and
         # drops its wraparound check, 1.4x faster (docs/benchmarks.md).
@@ -179,10 +180,9 @@ def _count_bytes(p, offset, n_total, n_windows, tables, filled, totals):
     """:func:`_count_patterns` for 8-bit patterns, into four copies of each window's table
     (``tables``: (S, 4 * 256)): an 8-bit float has so few values that consecutive weights
     often share one, and increments of one counter wait on each other (2.7x faster)."""
-    runs = _window_runs(offset, p.shape[0], n_total, n_windows)
+    runs = _window_runs(offset, p.shape[0], n_total, n_windows, tables, filled, totals)
     for r in range(runs.shape[0]):
         s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
-        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         run = p[a:b]  # indexed from 0, as in _count_patterns
         for i in range(run.shape[0]):
@@ -203,11 +203,9 @@ def _count_float32(
     often are binned value by value into ``rows`` ((S, 4, B)), NaN/Inf counted in ``bad``.
     ``tables``, ``filled`` and ``totals`` as in :func:`_count_patterns`.
     """
-    n = bits.shape[0]
-    runs = _window_runs(offset, n, n_total, n_windows)
+    runs = _window_runs(offset, bits.shape[0], n_total, n_windows, tables, filled, totals)
     for r in range(runs.shape[0]):
         s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
-        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         window_slots = slots[s]
         run_bits, run = bits[a:b], x[a:b]  # indexed from 0, as in _count_patterns
@@ -231,11 +229,9 @@ def _count_float32_split(bits, x, offset, n_total, n_windows, tables, filled, to
     than :func:`_count_float32` (docs/benchmarks.md). Exact for ranges whose buckets are
     split by at most one edge (:class:`~.window_counts.Float32Buckets`, ``split_bins``).
     """
-    n = bits.shape[0]
-    runs = _window_runs(offset, n, n_total, n_windows)
+    runs = _window_runs(offset, bits.shape[0], n_total, n_windows, tables, filled, totals)
     for r in range(runs.shape[0]):
         s, a, b = runs[r, 0], runs[r, 1], runs[r, 2]
-        _make_room(s, b - a, tables, filled, totals)
         table = tables[s]
         run_bits, run = bits[a:b], x[a:b]  # indexed from 0, as in _count_patterns
         for i in range(run.shape[0]):
