@@ -108,7 +108,7 @@ class Tensor:
         n = self.size
         narrow = is_narrow(self.dtype)
         buffer = None
-        if hasattr(self.data, "read_into"):  # read from its file: each piece is a new array
+        if hasattr(self.data, "read_into"):  # read from its file: new arrays, or one buffer
             max_elems = min(max_elems, FILE_CHUNK_BYTES // self.data.dtype.itemsize)
             if reuse:
                 buffer = np.empty(min(max_elems, n), self.data.dtype)
